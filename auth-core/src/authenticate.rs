@@ -1,0 +1,66 @@
+//! The [`Authenticate`] trait: the one thing an authentication method implements.
+
+use std::future::Future;
+
+use http::Request;
+
+use crate::error::AuthError;
+use crate::principal::Identity;
+
+/// Turns a request into an identity, or says why it cannot.
+///
+/// `authenticate` is called synchronously with a borrowed request. It should only *read* the
+/// credential (see [`Credentials`](crate::credential::Credentials)) and return a future that
+/// owns what it needs; the expensive part (a signature check, a store lookup) belongs in the
+/// future. Combinators rely on this: [`FirstOf`](crate::combinator::FirstOf) asks every
+/// branch to read its credential but only polls the next branch when the one before found
+/// none.
+///
+/// Three outcomes, kept apart:
+/// * `Ok(identity)`: authenticated;
+/// * `Err(e)` with [`e.is_missing()`](AuthError::is_missing): no credential for this method;
+/// * any other `Err`: a credential was presented and refused (or could not be checked). It is
+///   never downgraded to "anonymous".
+///
+/// A CPU-only check should use [`std::future::Ready`] so the layer does not allocate.
+///
+/// Closures implement the trait, so a custom method fits in a few lines:
+///
+/// ```
+/// use auth_core::{AuthError, AuthLayer, AuthMethod, Principal};
+/// use http::Request;
+/// use std::future::{ready, Ready};
+///
+/// let layer = AuthLayer::new(|req: &Request<String>| -> Ready<Result<Principal, AuthError>> {
+///     ready(match req.headers().get("x-robot-serial") {
+///         None => Err(AuthError::missing()),
+///         Some(v) if v == "7" => Ok(Principal::new("robot-7", AuthMethod::Custom("robot".into()))),
+///         Some(_) => Err(AuthError::invalid_credential("unknown robot")),
+///     })
+/// });
+/// # let _ = layer;
+/// ```
+pub trait Authenticate<B> {
+    /// The typed identity this method produces; inserted into the request's extensions
+    /// beside a clone of its [`Principal`](crate::Principal).
+    type Identity: Identity + Clone + Send + Sync + 'static;
+    /// The future that finishes the check.
+    type Future: Future<Output = Result<Self::Identity, AuthError>>;
+
+    /// Reads the credential out of `request` and returns the future that checks it.
+    fn authenticate(&mut self, request: &Request<B>) -> Self::Future;
+}
+
+impl<B, F, Fut, I> Authenticate<B> for F
+where
+    F: FnMut(&Request<B>) -> Fut,
+    Fut: Future<Output = Result<I, AuthError>>,
+    I: Identity + Clone + Send + Sync + 'static,
+{
+    type Identity = I;
+    type Future = Fut;
+
+    fn authenticate(&mut self, request: &Request<B>) -> Self::Future {
+        self(request)
+    }
+}

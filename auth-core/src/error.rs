@@ -1,0 +1,402 @@
+//! Authentication errors and configuration errors.
+//!
+//! [`AuthError`] is what an [`Authenticate`](crate::Authenticate) implementation or an
+//! authorization check returns when a request may not pass. It is opaque and cheap to clone:
+//! the engine turns it into a response through an [`OnRejection`](crate::OnRejection) and
+//! also inserts a clone into that response's extensions, so outer layers and logs can read
+//! the reason without parsing the body.
+//!
+//! Its [`description`](AuthError::description) is sent to the client, so it must never
+//! contain the credential; its [`reason`](AuthError::reason) is a short, stable code for logs
+//! and metrics (`"expired"`, `"revoked"`, …) that may be more precise than what the client is
+//! told.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+/// What went wrong, in the terms the response is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthErrorKind {
+    /// The request carries no credential this authenticator understands.
+    ///
+    /// 401 with a bare `WWW-Authenticate` challenge. Combinators fall through to the next
+    /// authenticator only on this kind, and an optional layer lets the request pass anonymously.
+    MissingCredential,
+    /// The request is malformed: two `Authorization` headers, a credential sent two ways.
+    ///
+    /// 400 `invalid_request`.
+    InvalidRequest,
+    /// A credential was presented and is not acceptable: malformed, unknown, expired,
+    /// revoked, badly signed.
+    ///
+    /// 401 `invalid_token`.
+    InvalidCredential,
+    /// The identity is known but lacks a required scope.
+    ///
+    /// 403 `insufficient_scope` with a `scope="…"` parameter.
+    InsufficientScope,
+    /// The identity is known but may not do this (a role or a predicate failed).
+    ///
+    /// 403 `insufficient_scope`.
+    Forbidden,
+    /// A dependency (key store, JWKS endpoint, revocation store) could not be reached, so
+    /// the credential can be neither accepted nor refused.
+    ///
+    /// 503.
+    Unavailable,
+    /// The server is set up wrongly, e.g. an extractor or authorization layer runs with no
+    /// authentication layer in front of it.
+    ///
+    /// 500.
+    Misconfigured,
+}
+
+impl AuthErrorKind {
+    /// The HTTP status this kind is answered with.
+    #[must_use]
+    pub fn status(self) -> http::StatusCode {
+        use http::StatusCode;
+        match self {
+            Self::MissingCredential | Self::InvalidCredential => StatusCode::UNAUTHORIZED,
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::InsufficientScope | Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The RFC 6750 `error` code, or `None` where RFC 6750 says the challenge carries none
+    /// (a request with no credential at all).
+    #[must_use]
+    pub fn oauth_error(self) -> Option<&'static str> {
+        match self {
+            Self::MissingCredential => None,
+            Self::InvalidRequest => Some("invalid_request"),
+            Self::InvalidCredential => Some("invalid_token"),
+            Self::InsufficientScope | Self::Forbidden => Some("insufficient_scope"),
+            Self::Unavailable => Some("temporarily_unavailable"),
+            Self::Misconfigured => Some("server_error"),
+        }
+    }
+
+    /// The gRPC status code that is this kind's twin.
+    ///
+    /// 16 `UNAUTHENTICATED`, 3 `INVALID_ARGUMENT`, 7 `PERMISSION_DENIED`, 14 `UNAVAILABLE`,
+    /// 13 `INTERNAL`.
+    #[must_use]
+    pub fn grpc_code(self) -> u8 {
+        match self {
+            Self::MissingCredential | Self::InvalidCredential => 16,
+            Self::InvalidRequest => 3,
+            Self::InsufficientScope | Self::Forbidden => 7,
+            Self::Unavailable => 14,
+            Self::Misconfigured => 13,
+        }
+    }
+
+    /// Whether this kind is sent with a `WWW-Authenticate` challenge.
+    #[must_use]
+    pub fn has_challenge(self) -> bool {
+        matches!(
+            self,
+            Self::MissingCredential
+                | Self::InvalidRequest
+                | Self::InvalidCredential
+                | Self::InsufficientScope
+                | Self::Forbidden
+        )
+    }
+}
+
+/// Why a request was refused: an opaque, cloneable error.
+///
+/// ```
+/// use auth_core::{AuthError, AuthErrorKind};
+///
+/// let err = AuthError::invalid_credential("the token has expired").with_reason("expired");
+/// assert_eq!(err.kind(), AuthErrorKind::InvalidCredential);
+/// assert_eq!(err.status(), http::StatusCode::UNAUTHORIZED);
+/// assert_eq!(err.reason(), "expired");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthError {
+    kind: AuthErrorKind,
+    description: Cow<'static, str>,
+    reason: &'static str,
+    scope: Option<Arc<str>>,
+}
+
+impl AuthError {
+    /// An error of `kind` with a client-facing `description`.
+    ///
+    /// The description is sent to the client: never put the credential in it.
+    pub fn new(kind: AuthErrorKind, description: impl Into<Cow<'static, str>>) -> Self {
+        let reason = match kind {
+            AuthErrorKind::MissingCredential => "missing",
+            AuthErrorKind::InvalidRequest => "invalid_request",
+            AuthErrorKind::InvalidCredential => "invalid",
+            AuthErrorKind::InsufficientScope => "insufficient_scope",
+            AuthErrorKind::Forbidden => "forbidden",
+            AuthErrorKind::Unavailable => "unavailable",
+            AuthErrorKind::Misconfigured => "misconfigured",
+        };
+        Self {
+            kind,
+            description: description.into(),
+            reason,
+            scope: None,
+        }
+    }
+
+    /// No credential was found: 401 with a bare challenge.
+    #[must_use]
+    pub fn missing() -> Self {
+        Self::new(
+            AuthErrorKind::MissingCredential,
+            "authentication is required",
+        )
+    }
+
+    /// A malformed request: 400 `invalid_request`.
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(AuthErrorKind::InvalidRequest, description)
+    }
+
+    /// A bad credential: 401 `invalid_token`.
+    pub fn invalid_credential(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(AuthErrorKind::InvalidCredential, description)
+    }
+
+    /// Scopes missing: 403 `insufficient_scope`, with `scope` (space-separated) named in the
+    /// challenge.
+    pub fn insufficient_scope(scope: impl Into<Arc<str>>) -> Self {
+        let mut err = Self::new(
+            AuthErrorKind::InsufficientScope,
+            "the credential lacks a required scope",
+        );
+        err.scope = Some(scope.into());
+        err
+    }
+
+    /// Not allowed for another reason (roles, a predicate): 403 `insufficient_scope`.
+    pub fn forbidden(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(AuthErrorKind::Forbidden, description)
+    }
+
+    /// A dependency is unreachable: 503.
+    pub fn unavailable(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(AuthErrorKind::Unavailable, description)
+    }
+
+    /// The server is set up wrongly: 500.
+    pub fn misconfigured(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(AuthErrorKind::Misconfigured, description)
+    }
+
+    /// Sets the reason code logged for this error (`"expired"`, `"revoked"`, `"not_found"`…).
+    ///
+    /// The reason is for logs and metrics, not for the client, so several reasons can share
+    /// one response (an unknown and a revoked API key answer identically).
+    #[must_use]
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = reason;
+        self
+    }
+
+    /// What went wrong.
+    #[must_use]
+    pub fn kind(&self) -> AuthErrorKind {
+        self.kind
+    }
+
+    /// The client-facing description.
+    #[must_use]
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The reason code for logs and metrics.
+    #[must_use]
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+
+    /// The scopes a 403 `insufficient_scope` asks for, space-separated.
+    #[must_use]
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The HTTP status this error is answered with.
+    #[must_use]
+    pub fn status(&self) -> http::StatusCode {
+        self.kind.status()
+    }
+
+    /// Whether this is "no credential", the one outcome combinators fall through on.
+    #[must_use]
+    pub fn is_missing(&self) -> bool {
+        self.kind == AuthErrorKind::MissingCredential
+    }
+}
+
+impl fmt::Debug for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthError")
+            .field("kind", &self.kind)
+            .field("reason", &self.reason)
+            .field("description", &self.description)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.description, self.reason)
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// What part of a configuration is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// A value is out of its allowed range or unparseable.
+    InvalidValue,
+    /// A required value was not given.
+    Missing,
+    /// A key or secret is too weak for its algorithm.
+    WeakKey,
+    /// The configuration asks for something this build cannot do (e.g. no crypto backend).
+    Unsupported,
+    /// A store, key set or provider could not be set up.
+    Setup,
+}
+
+/// A builder refused its configuration. Builders return this instead of panicking.
+///
+/// ```
+/// use auth_core::{ConfigError, ConfigErrorKind};
+///
+/// let err = ConfigError::new(ConfigErrorKind::InvalidValue, "leeway", "must be at most 300 s");
+/// assert_eq!(err.to_string(), "invalid configuration of `leeway`: must be at most 300 s");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    kind: ConfigErrorKind,
+    field: &'static str,
+    message: Cow<'static, str>,
+}
+
+impl ConfigError {
+    /// A configuration error about `field`.
+    pub fn new(
+        kind: ConfigErrorKind,
+        field: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            kind,
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// What is wrong.
+    #[must_use]
+    pub fn kind(&self) -> ConfigErrorKind {
+        self.kind
+    }
+
+    /// The setting at fault.
+    #[must_use]
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid configuration of `{}`: {}",
+            self.field, self.message
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+
+    #[test]
+    fn kinds_map_to_statuses_and_codes() {
+        let cases = [
+            (AuthError::missing(), StatusCode::UNAUTHORIZED, None, 16),
+            (
+                AuthError::invalid_request("x"),
+                StatusCode::BAD_REQUEST,
+                Some("invalid_request"),
+                3,
+            ),
+            (
+                AuthError::invalid_credential("x"),
+                StatusCode::UNAUTHORIZED,
+                Some("invalid_token"),
+                16,
+            ),
+            (
+                AuthError::insufficient_scope("a"),
+                StatusCode::FORBIDDEN,
+                Some("insufficient_scope"),
+                7,
+            ),
+            (
+                AuthError::forbidden("x"),
+                StatusCode::FORBIDDEN,
+                Some("insufficient_scope"),
+                7,
+            ),
+            (
+                AuthError::unavailable("x"),
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("temporarily_unavailable"),
+                14,
+            ),
+            (
+                AuthError::misconfigured("x"),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some("server_error"),
+                13,
+            ),
+        ];
+        for (err, status, code, grpc) in cases {
+            assert_eq!(err.status(), status, "{err:?}");
+            assert_eq!(err.kind().oauth_error(), code, "{err:?}");
+            assert_eq!(err.kind().grpc_code(), grpc, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn reason_defaults_per_kind_and_can_be_refined() {
+        assert_eq!(AuthError::missing().reason(), "missing");
+        let err = AuthError::invalid_credential("bad").with_reason("revoked");
+        assert_eq!(err.reason(), "revoked");
+        assert_eq!(err.description(), "bad");
+        assert!(!err.is_missing());
+        assert!(AuthError::missing().is_missing());
+    }
+
+    #[test]
+    fn scope_is_kept() {
+        let err = AuthError::insufficient_scope("read write");
+        assert_eq!(err.scope(), Some("read write"));
+    }
+}

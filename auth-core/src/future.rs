@@ -1,0 +1,182 @@
+//! The response future shared by every layer of this crate: a two-state machine,
+//! `Checking -> Calling`, with no boxing.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use crate::body::AuthBody;
+use crate::error::AuthError;
+use crate::principal::Identity;
+use crate::rejection::OnRejection;
+
+/// Marker inserted into a request that an optional [`AuthLayer`](crate::AuthLayer) let
+/// through without a credential, so extractors can tell "anonymous" from "no layer".
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Anonymous;
+
+/// What a passed check adds to the request before the inner service sees it.
+pub trait Admit {
+    /// Inserts what the check established into `request`'s extensions.
+    fn admit<B>(self, request: &mut Request<B>);
+}
+
+/// Authorization checks add nothing.
+impl Admit for () {
+    fn admit<B>(self, _request: &mut Request<B>) {}
+}
+
+/// The outcome of an authentication that let the request through.
+#[derive(Debug, Clone)]
+pub enum Admission<I> {
+    /// A credential was verified.
+    Authenticated(I),
+    /// No credential, and the layer is optional.
+    Anonymous,
+}
+
+impl<I> Admit for Admission<I>
+where
+    I: Identity + Clone + Send + Sync + 'static,
+{
+    fn admit<B>(self, request: &mut Request<B>) {
+        match self {
+            Self::Authenticated(identity) => {
+                let principal = identity.principal().clone();
+                tracing::debug!(
+                    target: "auth_core",
+                    method = principal.method().as_str(),
+                    outcome = "authenticated",
+                );
+                let extensions = request.extensions_mut();
+                extensions.insert(principal);
+                extensions.insert(identity);
+            }
+            Self::Anonymous => {
+                tracing::debug!(target: "auth_core", outcome = "anonymous");
+                request.extensions_mut().insert(Anonymous);
+            }
+        }
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<C, F> {
+        Checking { #[pin] check: C },
+        Calling { #[pin] call: F },
+        Done,
+    }
+}
+
+pin_project! {
+    /// Response future of [`Auth`](crate::Auth) and [`Authorized`](crate::authorize::Authorized).
+    ///
+    /// First polls the check; on success inserts what it established into the request and
+    /// calls the inner service (which was readied by `poll_ready` and moved in here); on
+    /// failure answers with the rejection, never calling the inner service.
+    pub struct ResponseFuture<C, S, B, R>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        state: State<C, S::Future>,
+        inner: Option<S>,
+        request: Option<Request<B>>,
+        rejection: R,
+    }
+}
+
+impl<C, S, B, R> ResponseFuture<C, S, B, R>
+where
+    S: Service<Request<B>>,
+{
+    pub(crate) fn new(check: C, inner: S, request: Request<B>, rejection: R) -> Self {
+        Self {
+            state: State::Checking { check },
+            inner: Some(inner),
+            request: Some(request),
+            rejection,
+        }
+    }
+}
+
+impl<C, S, B, R> fmt::Debug for ResponseFuture<C, S, B, R>
+where
+    S: Service<Request<B>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Checking { .. } => "checking",
+            State::Calling { .. } => "calling",
+            State::Done => "done",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C, T, S, B, R, ResBody> Future for ResponseFuture<C, S, B, R>
+where
+    C: Future<Output = Result<T, AuthError>>,
+    T: Admit,
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    R: OnRejection,
+{
+    type Output = Result<Response<AuthBody<ResBody>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Checking { check } => {
+                    let outcome = ready!(check.poll(cx));
+                    let mut request = this
+                        .request
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    match outcome {
+                        Ok(admitted) => {
+                            admitted.admit(&mut request);
+                            let mut inner = this
+                                .inner
+                                .take()
+                                .expect("ResponseFuture polled after completion");
+                            this.state.set(State::Calling {
+                                call: inner.call(request),
+                            });
+                        }
+                        Err(error) => {
+                            tracing::debug!(
+                                target: "auth_core",
+                                outcome = "rejected",
+                                reason = error.reason(),
+                                status = error.status().as_u16(),
+                            );
+                            this.state.set(State::Done);
+                            this.inner.take();
+                            let mut response = this
+                                .rejection
+                                .reject(&error, request.headers())
+                                .map(AuthBody::rejection);
+                            response.extensions_mut().insert(error);
+                            return Poll::Ready(Ok(response));
+                        }
+                    }
+                }
+                StateProj::Calling { call } => {
+                    let result = ready!(call.poll(cx));
+                    this.state.set(State::Done);
+                    return Poll::Ready(result.map(|response| response.map(AuthBody::inner)));
+                }
+                StateProj::Done => panic!("ResponseFuture polled after completion"),
+            }
+        }
+    }
+}
