@@ -1,0 +1,1 @@
+//! Issuing access and refresh tokens (to be written).
