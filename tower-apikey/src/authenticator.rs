@@ -1,0 +1,184 @@
+//! [`ApiKeyAuthenticator`]: the [`Authenticate`] implementation, and its future.
+
+use std::fmt;
+use std::future::Future;
+use std::mem;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use auth_core::credential::CredentialSource;
+use auth_core::{AuthError, AuthLayer, Authenticate};
+use http::Request;
+
+use crate::cache::{Lookup, refused, store_unavailable};
+use crate::identity::ApiKeyIdentity;
+use crate::key::{BODY_LEN, ID_LEN, ParseError};
+use crate::keys::{ApiKeys, Inner};
+use crate::record::now;
+
+/// The API-key layer: `AuthLayer<ApiKeyAuthenticator>`.
+pub type ApiKeyLayer = AuthLayer<ApiKeyAuthenticator>;
+
+/// Authenticates requests by API key; built by [`ApiKeys::authenticator`].
+///
+/// * No key, or a `Bearer` value that is not shaped like a key of this prefix (a JWT, say):
+///   "no credential", so `first_of(api_key, jwt)` hands it on.
+/// * Malformed (bad layout or checksum, refused before any store lookup), unknown, revoked,
+///   expired and not-yet-valid keys: the same 401 `invalid_token`; the reason code
+///   (`malformed`, `not_found`, `revoked`, `expired`, `not_yet_valid`) goes to logs only.
+/// * A store that cannot answer a cache miss: 503 (`store_unavailable`).
+#[derive(Clone)]
+pub struct ApiKeyAuthenticator {
+    keys: ApiKeys,
+}
+
+impl ApiKeyAuthenticator {
+    pub(crate) fn new(keys: ApiKeys) -> Self {
+        Self { keys }
+    }
+
+    /// The handle this authenticator shares its cache with.
+    #[must_use]
+    pub fn keys(&self) -> &ApiKeys {
+        &self.keys
+    }
+}
+
+impl fmt::Debug for ApiKeyAuthenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeyAuthenticator")
+            .field("keys", &self.keys)
+            .finish()
+    }
+}
+
+impl<B> Authenticate<B> for ApiKeyAuthenticator {
+    type Identity = ApiKeyIdentity;
+    type Future = ApiKeyFuture;
+
+    fn authenticate(&mut self, request: &Request<B>) -> ApiKeyFuture {
+        let inner = &self.keys.inner;
+        let credential = match inner.credentials.extract(request) {
+            Ok(credential) => credential,
+            Err(error) => return ApiKeyFuture::ready(Err(error)),
+        };
+        match inner.format.parse(credential.value()) {
+            Ok(_) => ApiKeyFuture {
+                state: State::Check {
+                    inner: Arc::clone(inner),
+                    key: credential.into_value(),
+                },
+            },
+            Err(ParseError::ForeignPrefix) if *credential.source() == CredentialSource::Bearer => {
+                ApiKeyFuture::ready(Err(AuthError::missing()))
+            }
+            Err(_) => {
+                tracing::debug!(target: "tower_apikey", outcome = "malformed");
+                ApiKeyFuture::ready(Err(refused("malformed")))
+            }
+        }
+    }
+}
+
+type BoxedLookup = Pin<Box<dyn Future<Output = Result<ApiKeyIdentity, AuthError>> + Send>>;
+
+enum State {
+    Ready(Result<ApiKeyIdentity, AuthError>),
+    /// A well-formed key: digest it and ask the cache on first poll.
+    Check {
+        inner: Arc<Inner>,
+        key: String,
+    },
+    /// A cache miss: the store lookup (the only boxed path).
+    Lookup(BoxedLookup),
+    Done,
+}
+
+/// The future of [`ApiKeyAuthenticator`]: ready at once on a cache hit (no allocation),
+/// a boxed store lookup on a miss.
+pub struct ApiKeyFuture {
+    state: State,
+}
+
+impl ApiKeyFuture {
+    fn ready(result: Result<ApiKeyIdentity, AuthError>) -> Self {
+        Self {
+            state: State::Ready(result),
+        }
+    }
+}
+
+impl fmt::Debug for ApiKeyFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Ready(_) => "ready",
+            State::Check { .. } => "check",
+            State::Lookup(_) => "lookup",
+            State::Done => "done",
+        };
+        f.debug_struct("ApiKeyFuture")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+fn key_id(key: &str) -> &str {
+    let start = key.len() - BODY_LEN;
+    &key[start..start + ID_LEN]
+}
+
+fn check(inner: Arc<Inner>, key: &str) -> State {
+    let id = key_id(key);
+    let digest = inner.hasher.digest(key);
+    match inner.cache.get(id) {
+        Lookup::Hit(entry) => State::Ready(inner.cache.verify(&entry, &digest, now())),
+        Lookup::Unknown => {
+            tracing::debug!(target: "tower_apikey", key_id = id, outcome = "not_found");
+            State::Ready(Err(refused("not_found")))
+        }
+        Lookup::Miss => {
+            let id = id.to_owned();
+            State::Lookup(Box::pin(async move {
+                let epoch = inner.cache.epoch();
+                match inner.store.lookup(&id).await {
+                    Ok(record) => match inner.cache.insert(&id, record, epoch) {
+                        Some(entry) => inner.cache.verify(&entry, &digest, now()),
+                        None => {
+                            tracing::debug!(target: "tower_apikey", key_id = id, outcome = "not_found");
+                            Err(refused("not_found"))
+                        }
+                    },
+                    Err(error) => {
+                        tracing::warn!(target: "tower_apikey", key_id = id, outcome = "store_unavailable", %error);
+                        Err(store_unavailable())
+                    }
+                }
+            }))
+        }
+    }
+}
+
+impl Future for ApiKeyFuture {
+    type Output = Result<ApiKeyIdentity, AuthError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            match mem::replace(&mut this.state, State::Done) {
+                State::Ready(result) => return Poll::Ready(result),
+                State::Check { inner, key } => this.state = check(inner, &key),
+                State::Lookup(mut lookup) => {
+                    return match lookup.as_mut().poll(cx) {
+                        Poll::Ready(result) => Poll::Ready(result),
+                        Poll::Pending => {
+                            this.state = State::Lookup(lookup);
+                            Poll::Pending
+                        }
+                    };
+                }
+                State::Done => panic!("ApiKeyFuture polled after completion"),
+            }
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! What a store keeps about a key: [`ApiKeyRecord`] = [`KeyInfo`] + [`KeyDigest`].
+//!
+//! Timestamps are Unix seconds (`i64`), so SQLite and PostgreSQL share one schema.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::key::Env;
+
+/// Everything known about a key except its digest: safe to list, log and show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    /// The public key id (also inside the key).
+    pub id: String,
+    /// The key's environment.
+    pub env: Env,
+    /// The owner: the [`Principal`](auth_core::Principal)'s subject.
+    pub account: String,
+    /// A human name ("billing sync").
+    pub name: Option<String>,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// `{prefix}_{env}_{id}`: what a dashboard shows.
+    pub display_prefix: String,
+    /// The key's last four characters.
+    pub last_four: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// The key is refused from this instant on.
+    pub expires_at: Option<i64>,
+    /// The key is refused before this instant.
+    pub not_before: Option<i64>,
+    /// Revocation time; a revoked key is refused.
+    pub revoked_at: Option<i64>,
+    /// Last successful use, written in batches (see the crate docs).
+    pub last_used_at: Option<i64>,
+    /// Set by a rotation: the old key keeps working until this instant.
+    pub grace_ends_at: Option<i64>,
+    /// Set by a rotation: the id of the key that replaced this one.
+    pub replaced_by: Option<String>,
+}
+
+/// Why a key that exists is not valid now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalid {
+    /// Revoked.
+    Revoked,
+    /// Past `expires_at` or past the end of its rotation grace window.
+    Expired,
+    /// Before `not_before`.
+    NotYetValid,
+}
+
+impl Invalid {
+    /// The reason code logged for it.
+    #[must_use]
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+        }
+    }
+}
+
+impl KeyInfo {
+    /// The instant the key stops working: the earlier of `expires_at` and `grace_ends_at`.
+    #[must_use]
+    pub fn effective_expiry(&self) -> Option<i64> {
+        match (self.expires_at, self.grace_ends_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether the key may be used at `now` (Unix seconds).
+    ///
+    /// # Errors
+    ///
+    /// The reason it may not.
+    pub fn check(&self, now: i64) -> Result<(), Invalid> {
+        if self.revoked_at.is_some() {
+            return Err(Invalid::Revoked);
+        }
+        if self.effective_expiry().is_some_and(|t| now >= t) {
+            return Err(Invalid::Expired);
+        }
+        if self.not_before.is_some_and(|t| now < t) {
+            return Err(Invalid::NotYetValid);
+        }
+        Ok(())
+    }
+}
+
+/// A stored key: its [`KeyInfo`] and the digest of the full key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Everything but the digest.
+    pub info: KeyInfo,
+    /// SHA-256 (or HMAC-SHA-256 with a pepper) of the full key.
+    pub digest: KeyDigest,
+}
+
+/// The SHA-256 or HMAC-SHA-256 digest of a key. Compared in constant time; `Debug` redacts.
+#[derive(Clone, Copy, Eq)]
+pub struct KeyDigest([u8; 32]);
+
+impl KeyDigest {
+    /// Wraps raw digest bytes.
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The raw bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lowercase hex, as stored in SQL.
+    #[must_use]
+    pub fn to_hex(&self) -> String {
+        use fmt::Write;
+        self.0.iter().fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+
+    /// Parses 64 hex characters.
+    #[must_use]
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (slot, pair) in out.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+            let s = std::str::from_utf8(pair).ok()?;
+            *slot = u8::from_str_radix(s, 16).ok()?;
+        }
+        Some(Self(out))
+    }
+}
+
+impl PartialEq for KeyDigest {
+    /// Constant time.
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for KeyDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyDigest([redacted])")
+    }
+}
+
+/// How keys are digested: SHA-256, or HMAC-SHA-256 with a server-side pepper.
+///
+/// Keys carry 256 bits of entropy, so a slow password hash would buy nothing; a pepper
+/// additionally makes a leaked table useless without the server's secret.
+#[derive(Clone, Default)]
+pub struct Hasher {
+    pepper: Option<Hmac<Sha256>>,
+}
+
+impl Hasher {
+    /// Plain SHA-256.
+    #[must_use]
+    pub fn sha256() -> Self {
+        Self { pepper: None }
+    }
+
+    /// HMAC-SHA-256 keyed with `pepper`; `None` if the pepper is shorter than 32 bytes.
+    #[must_use]
+    pub fn with_pepper(pepper: &[u8]) -> Option<Self> {
+        if pepper.len() < 32 {
+            return None;
+        }
+        let mac = Hmac::<Sha256>::new_from_slice(pepper).ok()?;
+        Some(Self { pepper: Some(mac) })
+    }
+
+    /// The digest of `key`.
+    #[must_use]
+    pub fn digest(&self, key: &str) -> KeyDigest {
+        match &self.pepper {
+            None => KeyDigest(Sha256::digest(key.as_bytes()).into()),
+            Some(mac) => {
+                let mut mac = mac.clone();
+                mac.update(key.as_bytes());
+                KeyDigest(mac.finalize().into_bytes().into())
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.pepper.is_some() {
+            "Hasher(HMAC-SHA-256, pepper [redacted])"
+        } else {
+            "Hasher(SHA-256)"
+        })
+    }
+}
+
+/// The current time in Unix seconds.
+#[must_use]
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Unix seconds to a [`SystemTime`] (negative values clamp to the epoch).
+#[must_use]
+pub fn to_system_time(secs: i64) -> SystemTime {
+    UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> KeyInfo {
+        KeyInfo {
+            id: "abc".into(),
+            env: Env::Test,
+            account: "acct".into(),
+            name: None,
+            scopes: vec![],
+            display_prefix: "sk_test_abc".into(),
+            last_four: "wxyz".into(),
+            created_at: 100,
+            expires_at: None,
+            not_before: None,
+            revoked_at: None,
+            last_used_at: None,
+            grace_ends_at: None,
+            replaced_by: None,
+        }
+    }
+
+    #[test]
+    fn validity_windows() {
+        let mut k = info();
+        assert_eq!(k.check(150), Ok(()));
+        k.expires_at = Some(200);
+        assert_eq!(k.check(199), Ok(()));
+        assert_eq!(k.check(200), Err(Invalid::Expired));
+        k.grace_ends_at = Some(180);
+        assert_eq!(k.effective_expiry(), Some(180));
+        assert_eq!(k.check(180), Err(Invalid::Expired));
+        k.not_before = Some(120);
+        assert_eq!(k.check(119), Err(Invalid::NotYetValid));
+        k.revoked_at = Some(130);
+        assert_eq!(k.check(150), Err(Invalid::Revoked));
+    }
+
+    #[test]
+    fn digests_hex_round_trip_and_redact() {
+        let d = Hasher::sha256().digest("sk_test_x");
+        assert_eq!(KeyDigest::from_hex(&d.to_hex()), Some(d));
+        assert_eq!(KeyDigest::from_hex("zz"), None);
+        assert_eq!(format!("{d:?}"), "KeyDigest([redacted])");
+    }
+
+    #[test]
+    fn pepper_changes_the_digest_and_must_be_long() {
+        assert!(Hasher::with_pepper(b"short").is_none());
+        let peppered = Hasher::with_pepper(&[7; 32]).unwrap();
+        assert_ne!(peppered.digest("k"), Hasher::sha256().digest("k"));
+        assert_eq!(peppered.digest("k"), peppered.digest("k"));
+        assert!(!format!("{peppered:?}").contains('7'));
+    }
+}

@@ -1,0 +1,354 @@
+//! SQLite and PostgreSQL through `sqlx`: one schema, one set of queries, migrations embedded.
+
+use std::fmt;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use super::{KeyStore, StoreError};
+use crate::record::{ApiKeyRecord, KeyDigest, KeyInfo};
+
+/// The embedded migrations (`migrations/` in this crate), valid for both backends.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+const COLUMNS: &str = "id, env, account, name, scopes, digest, display_prefix, last_four, \
+    created_at, expires_at, not_before, revoked_at, last_used_at, grace_ends_at, replaced_by";
+
+/// Opens the store a URL names, creating and migrating it as needed:
+/// `sqlite://PATH` (the file is created), `sqlite::memory:`, or `postgres://…` /
+/// `postgresql://…`.
+///
+/// # Errors
+///
+/// [`StoreError::Unavailable`] when the URL is not understood, the database cannot be
+/// reached or the migrations fail.
+pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+    SqlStore::connect(url).await
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A [`KeyStore`] in SQLite or PostgreSQL. Cloning shares the connection pool.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: Pool,
+}
+
+impl fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the same body against whichever pool this is.
+macro_rules! with_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            Pool::Sqlite($p) => $body,
+            Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+fn db_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        _ => unavailable(e),
+    }
+}
+
+impl SqlStore {
+    /// See [`connect`].
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`].
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(unavailable)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(std::time::Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .connect_with(options)
+                .await
+                .map_err(unavailable)?;
+            Self::sqlite(pool).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).map_err(unavailable)?;
+            Self::postgres_with(options).await
+        } else {
+            Err(StoreError::Unavailable(
+                "unsupported database URL: expected sqlite:// or postgres://".into(),
+            ))
+        }
+    }
+
+    /// A PostgreSQL store from connection options (e.g. with a `search_path`), migrated.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] when the server cannot be reached or migrations fail.
+    pub async fn postgres_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(unavailable)?;
+        Self::postgres(pool).await
+    }
+
+    /// A SQLite store on `pool`, migrated.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] when migrations fail.
+    pub async fn sqlite(pool: SqlitePool) -> Result<Self, StoreError> {
+        MIGRATOR.run(&pool).await.map_err(unavailable)?;
+        Ok(Self {
+            pool: Pool::Sqlite(pool),
+        })
+    }
+
+    /// A PostgreSQL store on `pool`, migrated.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] when migrations fail.
+    pub async fn postgres(pool: PgPool) -> Result<Self, StoreError> {
+        MIGRATOR.run(&pool).await.map_err(unavailable)?;
+        Ok(Self {
+            pool: Pool::Postgres(pool),
+        })
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    #[must_use]
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The PostgreSQL pool, if this is a PostgreSQL store.
+    #[must_use]
+    pub fn pg_pool(&self) -> Option<&PgPool> {
+        match &self.pool {
+            Pool::Postgres(p) => Some(p),
+            Pool::Sqlite(_) => None,
+        }
+    }
+
+    /// Closes every connection; later operations fail with [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        with_pool!(&self.pool, p => p.close().await);
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    env: String,
+    account: String,
+    name: Option<String>,
+    scopes: String,
+    digest: String,
+    display_prefix: String,
+    last_four: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    not_before: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+    grace_ends_at: Option<i64>,
+    replaced_by: Option<String>,
+}
+
+impl Row {
+    fn into_record(self) -> Result<ApiKeyRecord, StoreError> {
+        let digest = KeyDigest::from_hex(&self.digest)
+            .ok_or_else(|| StoreError::Corrupt(format!("digest of key {}", self.id)))?;
+        let env = self
+            .env
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("env of key {}", self.id)))?;
+        Ok(ApiKeyRecord {
+            info: KeyInfo {
+                id: self.id,
+                env,
+                account: self.account,
+                name: self.name,
+                scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
+                display_prefix: self.display_prefix,
+                last_four: self.last_four,
+                created_at: self.created_at,
+                expires_at: self.expires_at,
+                not_before: self.not_before,
+                revoked_at: self.revoked_at,
+                last_used_at: self.last_used_at,
+                grace_ends_at: self.grace_ends_at,
+                replaced_by: self.replaced_by,
+            },
+            digest,
+        })
+    }
+}
+
+/// Binds a record's columns in `COLUMNS` order.
+macro_rules! bind_record {
+    ($query:expr, $r:expr) => {{
+        let info = &$r.info;
+        $query
+            .bind(info.id.clone())
+            .bind(info.env.as_str())
+            .bind(info.account.clone())
+            .bind(info.name.clone())
+            .bind(info.scopes.join(" "))
+            .bind($r.digest.to_hex())
+            .bind(info.display_prefix.clone())
+            .bind(info.last_four.clone())
+            .bind(info.created_at)
+            .bind(info.expires_at)
+            .bind(info.not_before)
+            .bind(info.revoked_at)
+            .bind(info.last_used_at)
+            .bind(info.grace_ends_at)
+            .bind(info.replaced_by.clone())
+    }};
+}
+
+fn insert_sql() -> String {
+    format!(
+        "INSERT INTO api_keys ({COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    )
+}
+
+#[async_trait]
+impl KeyStore for SqlStore {
+    async fn lookup(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1");
+        let row = with_pool!(&self.pool, p => sqlx::query_as::<_, Row>(&sql)
+            .bind(id)
+            .fetch_optional(p)
+            .await
+            .map_err(db_error)?);
+        row.map(Row::into_record).transpose()
+    }
+
+    async fn create(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
+        let sql = insert_sql();
+        with_pool!(&self.pool, p => {
+            bind_record!(sqlx::query(&sql), record)
+                .execute(p)
+                .await
+                .map_err(db_error)?;
+        });
+        Ok(())
+    }
+
+    async fn list(&self, account: Option<&str>) -> Result<Vec<KeyInfo>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE ($1 IS NULL OR account = $1) \
+             ORDER BY created_at, id"
+        );
+        let rows = with_pool!(&self.pool, p => sqlx::query_as::<_, Row>(&sql)
+            .bind(account)
+            .fetch_all(p)
+            .await
+            .map_err(db_error)?);
+        rows.into_iter()
+            .map(|r| r.into_record().map(|r| r.info))
+            .collect()
+    }
+
+    async fn revoke(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+        let done = with_pool!(&self.pool, p => sqlx::query(
+                "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(at)
+            .execute(p)
+            .await
+            .map_err(db_error)?
+            .rows_affected());
+        if done > 0 {
+            return Ok(true);
+        }
+        match self.lookup(id).await? {
+            Some(_) => Ok(false),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn rotate(
+        &self,
+        old_id: &str,
+        replacement: &ApiKeyRecord,
+        grace_ends_at: i64,
+    ) -> Result<(), StoreError> {
+        let insert = insert_sql();
+        let update = "UPDATE api_keys SET \
+            grace_ends_at = CASE WHEN grace_ends_at IS NULL OR grace_ends_at > $2 \
+                THEN $2 ELSE grace_ends_at END, \
+            replaced_by = $3 \
+            WHERE id = $1 AND revoked_at IS NULL";
+        with_pool!(&self.pool, p => {
+            let mut tx = p.begin().await.map_err(db_error)?;
+            let updated = sqlx::query(update)
+                .bind(old_id)
+                .bind(grace_ends_at)
+                .bind(replacement.info.id.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound);
+            }
+            bind_record!(sqlx::query(&insert), replacement)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+        });
+        Ok(())
+    }
+
+    async fn touch(&self, used: &[(String, i64)]) -> Result<(), StoreError> {
+        if used.is_empty() {
+            return Ok(());
+        }
+        let update = "UPDATE api_keys SET last_used_at = $2 \
+            WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
+        with_pool!(&self.pool, p => {
+            let mut tx = p.begin().await.map_err(db_error)?;
+            for (id, at) in used {
+                sqlx::query(update)
+                    .bind(id.as_str())
+                    .bind(*at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            }
+            tx.commit().await.map_err(db_error)?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! One conformance suite, run against the memory store, SQLite (a temp file) and the real
+//! PostgreSQL on 127.0.0.1:5432 (a schema per test).
+
+mod common;
+
+use tower_apikey::store::{KeyStore, StoreError};
+use tower_apikey::{ApiKeyRecord, Env, Hasher, KeyFormat, KeyInfo, MemoryStore};
+
+fn record(account: &str, created_at: i64) -> ApiKeyRecord {
+    let key = KeyFormat::default().generate(Env::Test).unwrap();
+    ApiKeyRecord {
+        info: KeyInfo {
+            id: key.id().to_owned(),
+            env: Env::Test,
+            account: account.to_owned(),
+            name: Some("ci deploy".to_owned()),
+            scopes: vec!["read".to_owned(), "write:all".to_owned()],
+            display_prefix: key.display_prefix().to_owned(),
+            last_four: key.last_four().to_owned(),
+            created_at,
+            expires_at: Some(created_at + 3600),
+            not_before: None,
+            revoked_at: None,
+            last_used_at: None,
+            grace_ends_at: None,
+            replaced_by: None,
+        },
+        digest: Hasher::sha256().digest(key.expose()),
+    }
+}
+
+async fn suite(store: &dyn KeyStore) {
+    // create / lookup round trip, every field
+    let a1 = record("acme", 100);
+    let mut a2 = record("acme", 200);
+    a2.info.name = None;
+    a2.info.scopes = vec![];
+    a2.info.expires_at = None;
+    a2.info.env = Env::Live;
+    let b1 = record("globex", 150);
+    for r in [&a1, &a2, &b1] {
+        store.create(r).await.unwrap();
+    }
+    assert_eq!(store.lookup(&a1.info.id).await.unwrap().as_ref(), Some(&a1));
+    assert_eq!(store.lookup(&a2.info.id).await.unwrap().as_ref(), Some(&a2));
+    assert_eq!(store.lookup("000000000000").await.unwrap(), None);
+    assert!(matches!(store.create(&a1).await, Err(StoreError::Conflict)));
+
+    // list: by account, oldest first; all
+    let listed = store.list(Some("acme")).await.unwrap();
+    assert_eq!(listed, vec![a1.info.clone(), a2.info.clone()]);
+    assert_eq!(store.list(None).await.unwrap().len(), 3);
+    assert!(store.list(Some("nobody")).await.unwrap().is_empty());
+
+    // revoke: once, idempotent, unknown
+    assert!(store.revoke(&a1.info.id, 300).await.unwrap());
+    assert!(!store.revoke(&a1.info.id, 400).await.unwrap());
+    let revoked = store.lookup(&a1.info.id).await.unwrap().unwrap();
+    assert_eq!(revoked.info.revoked_at, Some(300));
+    assert!(matches!(
+        store.revoke("000000000000", 1).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // rotate: new key stored, old gets grace + replaced_by, atomically
+    let a3 = record("acme", 500);
+    store.rotate(&a2.info.id, &a3, 900).await.unwrap();
+    let old = store.lookup(&a2.info.id).await.unwrap().unwrap();
+    assert_eq!(old.info.grace_ends_at, Some(900));
+    assert_eq!(old.info.replaced_by.as_deref(), Some(a3.info.id.as_str()));
+    assert_eq!(store.lookup(&a3.info.id).await.unwrap().as_ref(), Some(&a3));
+    // a later rotation never extends an earlier grace window
+    let a4 = record("acme", 600);
+    store.rotate(&a2.info.id, &a4, 5000).await.unwrap();
+    let old = store.lookup(&a2.info.id).await.unwrap().unwrap();
+    assert_eq!(old.info.grace_ends_at, Some(900));
+    // revoked or unknown keys cannot be rotated, and nothing is inserted
+    let a5 = record("acme", 700);
+    assert!(matches!(
+        store.rotate(&a1.info.id, &a5, 1).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.rotate("000000000000", &a5, 1).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.lookup(&a5.info.id).await.unwrap(), None);
+
+    // touch: batch, never backwards, unknown ids ignored
+    store
+        .touch(&[(b1.info.id.clone(), 1000), ("000000000000".to_owned(), 5)])
+        .await
+        .unwrap();
+    store.touch(&[(b1.info.id.clone(), 900)]).await.unwrap();
+    let touched = store.lookup(&b1.info.id).await.unwrap().unwrap();
+    assert_eq!(touched.info.last_used_at, Some(1000));
+    store.touch(&[]).await.unwrap();
+}
+
+#[tokio::test]
+async fn memory_store_conforms() {
+    suite(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_conforms() {
+    let (store, path) = common::sqlite_store().await;
+    assert_eq!(store.backend(), "sqlite");
+    assert!(path.exists(), "the SQLite file is created on first use");
+    suite(&store).await;
+    store.close().await;
+    // Reopening migrates nothing twice and keeps the data.
+    let reopened = tower_apikey::store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    assert_eq!(reopened.list(None).await.unwrap().len(), 5);
+    reopened.close().await;
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test]
+async fn postgres_store_conforms() {
+    let pg = common::PgSchema::new("conf").await;
+    assert_eq!(pg.store.backend(), "postgres");
+    suite(&pg.store).await;
+    pg.drop_schema().await;
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused() {
+    let err = tower_apikey::store::connect("mysql://localhost/x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)));
+    assert!(err.to_string().contains("unsupported database URL"));
+}
