@@ -16,3 +16,5 @@ pub use keys::{
 };
 pub use record::{ApiKeyRecord, Hasher, KeyDigest, KeyInfo};
 pub use store::{KeyStore, MemoryStore, SqlStore, StoreError};
+#[cfg(feature = "cli")]
+pub mod cli;
