@@ -1,0 +1,270 @@
+//! [`OAuthClient`]: the providers, the login routes, the sessions, provider tokens.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use auth_core::{AuthError, AuthLayer};
+use oauth2::{RefreshToken, TokenResponse as _};
+
+use crate::config::OAuthClientBuilder;
+use crate::cookies::CookiePolicy;
+use crate::http_client::CappedClient;
+use crate::provider::{ProviderIdentity, ProviderState};
+use crate::session::record::unix_now;
+use crate::session::sessions::Sessions;
+use crate::session::{OAuthSession, SessionAuthenticator, SessionUser};
+
+/// The user-mapping hook, boxed.
+pub(crate) type Mapper<U> = Arc<
+    dyn Fn(ProviderIdentity) -> Pin<Box<dyn Future<Output = Result<U, MapUserError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// [`AuthLayer`] over a [`SessionAuthenticator`].
+pub type SessionLayer<U> = AuthLayer<SessionAuthenticator<U>>;
+
+/// Why the user-mapping hook refused a login. The message goes to logs, never to the
+/// browser.
+#[derive(Debug, Clone)]
+pub struct MapUserError {
+    denied: bool,
+    message: String,
+}
+
+impl MapUserError {
+    /// This identity may not log in (403).
+    pub fn denied(message: impl Into<String>) -> Self {
+        Self {
+            denied: true,
+            message: message.into(),
+        }
+    }
+
+    /// The user could not be looked up or created (503).
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self {
+            denied: false,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn is_denied(&self) -> bool {
+        self.denied
+    }
+}
+
+impl fmt::Display for MapUserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for MapUserError {}
+
+/// A provider access token handed to the application, fresh when handed.
+#[derive(Clone)]
+pub struct ProviderAccessToken {
+    secret: String,
+    expires_at: Option<SystemTime>,
+}
+
+impl ProviderAccessToken {
+    /// The token, for calls to the provider's APIs. Never log it.
+    #[must_use]
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// When it expires, if the provider said.
+    #[must_use]
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
+}
+
+impl fmt::Debug for ProviderAccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderAccessToken")
+            .field("secret", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+pub(crate) struct Inner<U> {
+    pub(crate) providers: HashMap<String, Arc<ProviderState>>,
+    pub(crate) sessions: Arc<Sessions>,
+    pub(crate) key: cookie::Key,
+    pub(crate) policy: CookiePolicy,
+    pub(crate) origin: String,
+    pub(crate) http: CappedClient,
+    pub(crate) transaction_ttl: Duration,
+    pub(crate) mapper: Mapper<U>,
+    pub(crate) after_logout: String,
+}
+
+/// "Log in with ...": several providers, the login routes, and the sessions they create.
+/// Cheap to clone.
+///
+/// Routes (see [`routes`](Self::routes)): `GET {prefix}/{provider}/login?return_to=/path`,
+/// `GET {prefix}/{provider}/callback`, `POST {prefix}/logout`. Sessions:
+/// [`session_layer`](Self::session_layer).
+pub struct OAuthClient<U> {
+    pub(crate) inner: Arc<Inner<U>>,
+}
+
+impl<U> Clone for OAuthClient<U> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<U> fmt::Debug for OAuthClient<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<_> = self.inner.providers.keys().collect();
+        names.sort();
+        f.debug_struct("OAuthClient")
+            .field("providers", &names)
+            .field("origin", &self.inner.origin)
+            .field("store", &self.inner.sessions.store)
+            .finish_non_exhaustive()
+    }
+}
+
+fn to_system_time(unix: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(unix)
+}
+
+/// Access tokens this close to expiry are refreshed before being handed out.
+const REFRESH_MARGIN: u64 = 30;
+
+impl<U: SessionUser> OAuthClient<U> {
+    /// Starts a builder. `public_url` is the application's external origin
+    /// (`https://app.example.com`); redirect URIs default to
+    /// `{public_url}/oauth/{provider}/callback`.
+    pub fn builder(public_url: &str) -> OAuthClientBuilder<U> {
+        OAuthClientBuilder::new(public_url)
+    }
+
+    pub(crate) fn from_inner(inner: Inner<U>) -> Self {
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The names of the configured providers, sorted.
+    #[must_use]
+    pub fn provider_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.inner.providers.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The session cookie's name (`__Host-session`, or `session` in development mode).
+    #[must_use]
+    pub fn session_cookie_name(&self) -> &str {
+        &self.inner.sessions.cookie_name
+    }
+
+    /// The authenticator reading session cookies.
+    #[must_use]
+    pub fn session_authenticator(&self) -> SessionAuthenticator<U> {
+        SessionAuthenticator::new(Arc::clone(&self.inner.sessions))
+    }
+
+    /// `AuthLayer::new(self.session_authenticator())`: 401 JSON when anonymous (API
+    /// routes). For browser routes, add `.on_rejection(LoginRedirect::to("/"))`; for pages
+    /// serving anonymous users too, `.optional()`.
+    #[must_use]
+    pub fn session_layer(&self) -> SessionLayer<U> {
+        AuthLayer::new(self.session_authenticator())
+    }
+
+    /// Ends `session` server-side (the application checked its CSRF token).
+    ///
+    /// # Errors
+    /// 503 when the store cannot be reached.
+    pub async fn destroy(&self, session: &OAuthSession<U>) -> Result<(), AuthError> {
+        self.inner
+            .sessions
+            .destroy(session.key())
+            .await
+            .map_err(|_| AuthError::unavailable("the session store is unavailable"))
+    }
+
+    /// The provider's access token for this session, refreshed with the refresh token first
+    /// when it has expired (or expires within 30 s). Tokens never leave the server otherwise.
+    ///
+    /// # Errors
+    /// 401 when the session has ended or the token expired without a usable refresh token;
+    /// 503 when the store or the provider cannot be reached.
+    pub async fn access_token(
+        &self,
+        session: &OAuthSession<U>,
+    ) -> Result<ProviderAccessToken, AuthError> {
+        let store_down = |_| AuthError::unavailable("the session store is unavailable");
+        let sessions = &self.inner.sessions;
+        let mut record = sessions
+            .load::<U>(session.key())
+            .await
+            .map_err(store_down)?
+            .ok_or_else(|| AuthError::invalid_credential("the session has ended"))?;
+        let now = unix_now();
+        let fresh = record
+            .tokens
+            .expires_at
+            .is_none_or(|exp| exp > now + REFRESH_MARGIN);
+        if fresh {
+            return Ok(ProviderAccessToken {
+                secret: record.tokens.access_token,
+                expires_at: record.tokens.expires_at.map(to_system_time),
+            });
+        }
+        let refresh = record.tokens.refresh_token.clone().ok_or_else(|| {
+            AuthError::invalid_credential("the provider token expired and cannot be refreshed")
+                .with_reason("expired")
+        })?;
+        let provider = self
+            .inner
+            .providers
+            .get(&record.provider)
+            .ok_or_else(|| AuthError::invalid_credential("the session's provider is gone"))?;
+        let unreachable = |_| AuthError::unavailable("the provider could not be reached");
+        let resolved = provider
+            .resolve(&self.inner.http)
+            .await
+            .map_err(unreachable)?;
+        let response = resolved
+            .oauth
+            .exchange_refresh_token(&RefreshToken::new(refresh))
+            .request_async(&self.inner.http)
+            .await
+            .map_err(|error| match error {
+                oauth2::RequestTokenError::ServerResponse(_) => {
+                    AuthError::invalid_credential("the provider refused the refresh token")
+                        .with_reason("refresh_refused")
+                }
+                _ => AuthError::unavailable("the provider could not refresh the token"),
+            })?;
+        record.tokens.access_token = response.access_token().secret().clone();
+        if let Some(rotated) = response.refresh_token() {
+            record.tokens.refresh_token = Some(rotated.secret().clone());
+        }
+        record.tokens.expires_at = response.expires_in().map(|d| unix_now() + d.as_secs());
+        sessions
+            .update(session.key(), &record)
+            .await
+            .map_err(store_down)?;
+        Ok(ProviderAccessToken {
+            secret: record.tokens.access_token,
+            expires_at: record.tokens.expires_at.map(to_system_time),
+        })
+    }
+}

@@ -1,0 +1,109 @@
+//! [`SessionAuthenticator`]: session cookie -> [`OAuthSession`].
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use auth_core::{AuthError, Authenticate};
+use http::Request;
+
+use super::sessions::Sessions;
+use super::{OAuthSession, SessionUser};
+
+/// Authenticates requests by their session cookie. Built by
+/// [`OAuthClient::session_authenticator`](crate::OAuthClient::session_authenticator); wrap it
+/// in an [`AuthLayer`](auth_core::AuthLayer) (alias [`SessionLayer`](crate::SessionLayer)).
+///
+/// No cookie, or one that is not a well-formed session id, answers at once without touching
+/// the store; a well-formed id is looked up (a store round trip, boxed).
+pub struct SessionAuthenticator<U> {
+    sessions: Arc<Sessions>,
+    _user: PhantomData<fn() -> U>,
+}
+
+impl<U> SessionAuthenticator<U> {
+    pub(crate) fn new(sessions: Arc<Sessions>) -> Self {
+        Self {
+            sessions,
+            _user: PhantomData,
+        }
+    }
+}
+
+impl<U> Clone for SessionAuthenticator<U> {
+    fn clone(&self) -> Self {
+        Self::new(Arc::clone(&self.sessions))
+    }
+}
+
+impl<U> fmt::Debug for SessionAuthenticator<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionAuthenticator")
+            .field("cookie", &self.sessions.cookie_name)
+            .field("store", &self.sessions.store)
+            .finish()
+    }
+}
+
+impl<B, U: SessionUser> Authenticate<B> for SessionAuthenticator<U> {
+    type Identity = OAuthSession<U>;
+    type Future = SessionFuture<U>;
+
+    fn authenticate(&mut self, request: &Request<B>) -> Self::Future {
+        let Some(id) = self.sessions.read_id(request.headers()) else {
+            return SessionFuture::Done(Some(Err(AuthError::missing())));
+        };
+        let key = Sessions::key(id);
+        let sessions = Arc::clone(&self.sessions);
+        SessionFuture::Lookup(Box::pin(async move {
+            match sessions.load::<U>(&key).await {
+                Ok(Some(record)) => Ok(Sessions::identity(record, key)),
+                Ok(None) => Err(AuthError::missing()),
+                Err(error) => {
+                    tracing::warn!(%error, "session lookup failed");
+                    Err(AuthError::unavailable("the session store is unavailable")
+                        .with_reason("store_unavailable"))
+                }
+            }
+        }))
+    }
+}
+
+/// The future of [`SessionAuthenticator`]: ready at once without a cookie, a boxed store
+/// lookup otherwise.
+pub enum SessionFuture<U> {
+    /// Answered without I/O.
+    Done(Option<Result<OAuthSession<U>, AuthError>>),
+    /// Waiting for the store.
+    Lookup(Pin<Box<dyn Future<Output = Result<OAuthSession<U>, AuthError>> + Send>>),
+}
+
+impl<U> fmt::Debug for SessionFuture<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Done(_) => "SessionFuture::Done",
+            Self::Lookup(_) => "SessionFuture::Lookup",
+        })
+    }
+}
+
+// Never pinned structurally: the boxed future is `Unpin`, the ready value is moved out.
+impl<U> Unpin for SessionFuture<U> {}
+
+impl<U> Future for SessionFuture<U> {
+    type Output = Result<OAuthSession<U>, AuthError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Done(result) => Poll::Ready(
+                result
+                    .take()
+                    .expect("SessionFuture polled after completion"),
+            ),
+            Self::Lookup(future) => future.as_mut().poll(cx),
+        }
+    }
+}

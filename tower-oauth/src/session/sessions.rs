@@ -1,0 +1,127 @@
+//! Session ids, cookies and store round trips, shared by the login flow and the
+//! authenticator.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use auth_core::{AuthMethod, Principal};
+use cookie::Cookie;
+use http::HeaderMap;
+
+use super::OAuthSession;
+use super::record::{SessionRecord, unix_now};
+use crate::cookies::{self, CookiePolicy};
+use crate::random;
+use crate::store::{SessionStore, StoreError};
+
+/// Length of a session id: 32 random bytes, base64url without padding.
+const ID_LENGTH: usize = 43;
+
+#[derive(Debug)]
+pub(crate) struct Sessions {
+    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) policy: CookiePolicy,
+    pub(crate) cookie_name: String,
+    pub(crate) idle: Duration,
+    pub(crate) absolute: Duration,
+}
+
+impl Sessions {
+    /// The session id in the request's cookie, if one well-formed cookie holds one.
+    pub(crate) fn read_id<'r>(&self, headers: &'r HeaderMap) -> Option<&'r str> {
+        match cookies::lookup(headers, &self.cookie_name) {
+            cookies::Lookup::One(id)
+                if id.len() == ID_LENGTH
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                Some(id)
+            }
+            _ => None,
+        }
+    }
+
+    /// The store key of a session id.
+    pub(crate) fn key(id: &str) -> String {
+        random::digest_hex(id)
+    }
+
+    /// The live session under `key`, if any. Unreadable or expired records are no session.
+    pub(crate) async fn load<U: super::SessionUser>(
+        &self,
+        key: &str,
+    ) -> Result<Option<SessionRecord<U>>, StoreError> {
+        let Some(raw) = self.store.load(key, self.idle).await? else {
+            return Ok(None);
+        };
+        let record = match serde_json::from_str::<SessionRecord<U>>(&raw) {
+            Ok(record) if record.v == 1 && record.remaining(unix_now()).is_some() => record,
+            _ => {
+                self.store.delete(key).await?;
+                return Ok(None);
+            }
+        };
+        Ok(Some(record))
+    }
+
+    /// Writes `record` back under `key`, keeping its absolute expiry.
+    pub(crate) async fn update<U: super::SessionUser>(
+        &self,
+        key: &str,
+        record: &SessionRecord<U>,
+    ) -> Result<(), StoreError> {
+        let Some(ttl) = record.remaining(unix_now()) else {
+            return self.store.delete(key).await;
+        };
+        let raw = serde_json::to_string(record)
+            .map_err(|_| StoreError::new("the session could not be serialised"))?;
+        self.store.save(key, raw, self.idle, ttl).await
+    }
+
+    /// Stores a new session under a fresh id; returns its cookie.
+    pub(crate) async fn create<U: super::SessionUser>(
+        &self,
+        record: &SessionRecord<U>,
+    ) -> Result<Cookie<'static>, StoreError> {
+        let id = random::token();
+        self.update(&Self::key(&id), record).await?;
+        Ok(self
+            .policy
+            .cookie(self.cookie_name.clone(), id, self.absolute))
+    }
+
+    /// Removes the session under `key`.
+    pub(crate) async fn destroy(&self, key: &str) -> Result<(), StoreError> {
+        self.store.delete(key).await
+    }
+
+    /// The `Set-Cookie` that clears the session cookie.
+    pub(crate) fn removal(&self) -> Cookie<'static> {
+        self.policy.removal(self.cookie_name.clone())
+    }
+
+    /// The typed identity of a loaded record.
+    pub(crate) fn identity<U>(record: SessionRecord<U>, key: String) -> OAuthSession<U> {
+        let principal = Principal::new(record.subject, AuthMethod::Session)
+            .with_scopes(record.scopes)
+            .with_roles(record.roles)
+            .with_expires_at(UNIX_EPOCH + Duration::from_secs(record.expires_at));
+        OAuthSession {
+            user: record.user,
+            principal,
+            provider: record.provider.into(),
+            csrf: record.csrf.into(),
+            key: key.into(),
+            created_at: UNIX_EPOCH + Duration::from_secs(record.created_at),
+        }
+    }
+
+    /// The absolute expiry of a session created now, in Unix seconds.
+    pub(crate) fn expiry_from_now(&self) -> u64 {
+        SystemTime::now()
+            .checked_add(self.absolute)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(u64::MAX, |d| d.as_secs())
+    }
+}

@@ -1,0 +1,127 @@
+//! Sessions in Redis, shared by every instance.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+
+use super::{SessionStore, StoreError, StoreFuture};
+
+/// Sessions in Redis (feature `redis`): a login on one instance is valid on all, a logout on
+/// one ends the session everywhere.
+///
+/// Each session is one string key `{prefix}{sha256(id)}` with a `PX` expiry of the idle
+/// timeout (never past the absolute deadline); loads renew it with `GETEX`. Login markers are
+/// `SET NX PX` keys under `{prefix}claim:`, atomic across instances. Requires Redis >= 6.2.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn unavailable(e: &redis::RedisError) -> StoreError {
+    StoreError::new(format!("redis: {}", e.category()))
+}
+
+impl RedisStore {
+    /// A store over `connection` with the key prefix `towerauth:session:`.
+    #[must_use]
+    pub fn new(connection: ConnectionManager) -> Self {
+        Self {
+            connection,
+            prefix: "towerauth:session:".to_owned(),
+        }
+    }
+
+    /// Connects to `url` (e.g. `redis://127.0.0.1:6379`).
+    ///
+    /// # Errors
+    /// When the URL is invalid or the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(|e| unavailable(&e))?;
+        let connection = ConnectionManager::new(client)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(Self::new(connection))
+    }
+
+    /// The prefix of every key this store writes (one per application or test).
+    #[must_use]
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+}
+
+impl SessionStore for RedisStore {
+    fn load<'a>(&'a self, key: &'a str, idle: Duration) -> StoreFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            redis::cmd("GETEX")
+                .arg(format!("{}{key}", self.prefix))
+                .arg("PX")
+                .arg(millis(idle))
+                .query_async(&mut connection)
+                .await
+                .map_err(|e| unavailable(&e))
+        })
+    }
+
+    fn save<'a>(
+        &'a self,
+        key: &'a str,
+        record: String,
+        idle: Duration,
+        ttl: Duration,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            redis::cmd("SET")
+                .arg(format!("{}{key}", self.prefix))
+                .arg(record)
+                .arg("PX")
+                .arg(millis(idle.min(ttl)))
+                .query_async::<()>(&mut connection)
+                .await
+                .map_err(|e| unavailable(&e))
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            redis::cmd("DEL")
+                .arg(format!("{}{key}", self.prefix))
+                .query_async::<()>(&mut connection)
+                .await
+                .map_err(|e| unavailable(&e))
+        })
+    }
+
+    fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let set: Option<String> = redis::cmd("SET")
+                .arg(format!("{}claim:{key}", self.prefix))
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(millis(ttl))
+                .query_async(&mut connection)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            Ok(set.is_some())
+        })
+    }
+}

@@ -1,0 +1,97 @@
+// A real OpenID provider for tower-oauth's end-to-end tests.
+//
+//   node provider.mjs PORT
+//
+// Serves `http://127.0.0.1:PORT` with discovery, PKCE required, RFC 9207 `iss` in
+// authorization responses, RS256 and ES256 signing keys, and clients using
+// client_secret_basic. There is no browser interaction: `/interaction/:uid` logs in the user
+// named by the authorization request's `login_hint` (default `alice`) and grants the
+// requested scopes, so tests drive the whole flow over plain HTTP.
+//
+// Clients (secret = `${client_id}-secret`), redirect URIs
+// `https://app.example.test/oauth/{op,op2,es,short}/callback`:
+//   rp-rs256  ID tokens signed RS256
+//   rp-es256  ID tokens signed ES256
+//   rp-short  RS256, access tokens live 5 s (refresh tests)
+import { generateKeyPairSync } from 'node:crypto';
+import Provider from 'oidc-provider';
+
+const port = Number(process.argv[2]);
+if (!Number.isInteger(port) || port <= 0) {
+  console.error('usage: node provider.mjs PORT');
+  process.exit(2);
+}
+const issuer = `http://127.0.0.1:${port}`;
+
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+
+const redirectUris = ['op', 'op2', 'es', 'short'].map(
+  (name) => `https://app.example.test/oauth/${name}/callback`,
+);
+const client = (clientId, alg) => ({
+  client_id: clientId,
+  client_secret: `${clientId}-secret`,
+  redirect_uris: redirectUris,
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'client_secret_basic',
+  id_token_signed_response_alg: alg,
+});
+
+const provider = new Provider(issuer, {
+  clients: [client('rp-rs256', 'RS256'), client('rp-es256', 'ES256'), client('rp-short', 'RS256')],
+  jwks: { keys: [{ ...rsa, kid: 'rsa-1', use: 'sig', alg: 'RS256' }, { ...ec, kid: 'ec-1', use: 'sig', alg: 'ES256' }] },
+  cookies: { keys: ['tower-oauth-test-cookie-key-0123456789'] },
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  features: { devInteractions: { enabled: false } },
+  pkce: { required: () => true },
+  interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+  issueRefreshToken: async (_ctx, c) => c.grantTypeAllowed('refresh_token'),
+  ttl: {
+    AccessToken: (_ctx, _token, c) => (c && c.clientId === 'rp-short' ? 5 : 600),
+    AuthorizationCode: 60,
+    IdToken: 600,
+    Interaction: 600,
+    Session: 600,
+    Grant: 600,
+    RefreshToken: 600,
+  },
+  async findAccount(_ctx, id) {
+    return {
+      accountId: id,
+      async claims() {
+        return { sub: id, email: `${id}@example.test`, email_verified: true, name: `User ${id}` };
+      },
+    };
+  },
+});
+
+provider.use(async (ctx, next) => {
+  const match = ctx.path.match(/^\/interaction\/([^/]+)$/);
+  if (!match) {
+    return next();
+  }
+  const details = await provider.interactionDetails(ctx.req, ctx.res);
+  let result;
+  if (details.prompt.name === 'login') {
+    result = { login: { accountId: details.params.login_hint || 'alice' } };
+  } else {
+    const grant = new provider.Grant({
+      accountId: details.session.accountId,
+      clientId: details.params.client_id,
+    });
+    grant.addOIDCScope(details.params.scope);
+    result = { consent: { grantId: await grant.save() } };
+  }
+  const url = await provider.interactionResult(ctx.req, ctx.res, result, {
+    mergeWithLastSubmission: false,
+  });
+  ctx.redirect(url);
+  ctx.status = 303;
+  return undefined;
+});
+
+provider.listen(port, '127.0.0.1', () => {
+  console.log(`oidc-provider listening on ${issuer}`);
+});
