@@ -1,0 +1,177 @@
+//! [`JwtAuthenticator`]: the `auth-core` [`Authenticate`] implementation for JWTs.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use auth_core::credential::Credentials;
+use auth_core::{AuthError, AuthLayer, Authenticate};
+use http::Request;
+use serde::de::DeserializeOwned;
+
+use crate::cache::{CacheConfig, VerifiedCache};
+use crate::identity::JwtIdentity;
+use crate::verifier::{JwtVerifier, Step};
+
+/// The JWT layer: [`AuthLayer`] over a [`JwtAuthenticator`] with claims type `C`.
+pub type JwtLayer<C = serde_json::Value> = AuthLayer<JwtAuthenticator<C>>;
+
+/// Reads a bearer token from each request and verifies it with a [`JwtVerifier`], through
+/// a verified-token cache (see [`CacheConfig`]). Cheap to clone.
+pub struct JwtAuthenticator<C = serde_json::Value> {
+    verifier: JwtVerifier,
+    credentials: Arc<Credentials>,
+    cache: Option<Arc<VerifiedCache<C>>>,
+}
+
+impl<C> Clone for JwtAuthenticator<C> {
+    fn clone(&self) -> Self {
+        Self {
+            verifier: self.verifier.clone(),
+            credentials: Arc::clone(&self.credentials),
+            cache: self.cache.clone(),
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for JwtAuthenticator<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtAuthenticator")
+            .field("verifier", &self.verifier)
+            .field("credentials", &self.credentials)
+            .field("cache", &self.cache)
+            .finish()
+    }
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthenticator<C> {
+    /// Verifies `Authorization: Bearer` tokens with `verifier`, with the default cache.
+    #[must_use]
+    pub fn new(verifier: JwtVerifier) -> Self {
+        Self {
+            verifier,
+            credentials: Arc::new(Credentials::bearer()),
+            cache: Some(Arc::new(VerifiedCache::new(CacheConfig::default()))),
+        }
+    }
+
+    /// Read the token from these sources instead of `Authorization: Bearer`.
+    #[must_use]
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Arc::new(credentials);
+        self
+    }
+
+    /// Size and lifetime of the verified-token cache.
+    #[must_use]
+    pub fn cache(mut self, config: CacheConfig) -> Self {
+        self.cache = Some(Arc::new(VerifiedCache::new(config)));
+        self
+    }
+
+    /// Verify every token's signature, with no cache.
+    #[must_use]
+    pub fn without_cache(mut self) -> Self {
+        self.cache = None;
+        self
+    }
+
+    /// The verifier.
+    #[must_use]
+    pub fn verifier(&self) -> &JwtVerifier {
+        &self.verifier
+    }
+
+    /// This authenticator as a layer (`JwtLayer::new(self)`).
+    #[must_use]
+    pub fn into_layer(self) -> JwtLayer<C> {
+        AuthLayer::new(self)
+    }
+}
+
+impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuthenticator<C> {
+    type Identity = JwtIdentity<C>;
+    type Future = JwtFuture<C>;
+
+    fn authenticate(&mut self, request: &Request<B>) -> Self::Future {
+        let state = match self.credentials.extract(request) {
+            Ok(credential) => State::Start {
+                token: credential.into_value(),
+                verifier: self.verifier.clone(),
+                cache: self.cache.clone(),
+            },
+            Err(error) => State::Failed(error),
+        };
+        JwtFuture {
+            state,
+            _claims: PhantomData,
+        }
+    }
+}
+
+type Slow<C> = Pin<Box<dyn Future<Output = Result<JwtIdentity<C>, AuthError>> + Send>>;
+
+enum State<C> {
+    Start {
+        token: String,
+        verifier: JwtVerifier,
+        cache: Option<Arc<VerifiedCache<C>>>,
+    },
+    Failed(AuthError),
+    Fetching(Slow<C>),
+    Done,
+}
+
+/// The future of [`JwtAuthenticator`]: verifies when first polled (no allocation when the
+/// keys are at hand); only a JWKS refresh boxes.
+pub struct JwtFuture<C> {
+    state: State<C>,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<C> std::fmt::Debug for JwtFuture<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtFuture").finish_non_exhaustive()
+    }
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> Future for JwtFuture<C> {
+    type Output = Result<JwtIdentity<C>, AuthError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        loop {
+            match std::mem::replace(&mut this.state, State::Done) {
+                State::Start {
+                    token,
+                    verifier,
+                    cache,
+                } => match verifier.step(&token, cache.as_deref(), true) {
+                    Step::Done(result) => return Poll::Ready(result),
+                    Step::Fetch { issuer, kid } => {
+                        this.state = State::Fetching(Box::pin(async move {
+                            verifier.refresh(issuer, kid.as_deref()).await;
+                            match verifier.step(&token, cache.as_deref(), false) {
+                                Step::Done(result) => result,
+                                Step::Fetch { .. } => Err(crate::error::unknown_key()),
+                            }
+                        }));
+                    }
+                },
+                State::Failed(error) => return Poll::Ready(Err(error)),
+                State::Fetching(mut future) => {
+                    return match future.as_mut().poll(cx) {
+                        Poll::Ready(result) => Poll::Ready(result),
+                        Poll::Pending => {
+                            this.state = State::Fetching(future);
+                            Poll::Pending
+                        }
+                    };
+                }
+                State::Done => panic!("JwtFuture polled after completion"),
+            }
+        }
+    }
+}

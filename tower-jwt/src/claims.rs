@@ -1,0 +1,288 @@
+//! The registered claims (RFC 7519 §4.1) this crate checks, parsed in one strict pass.
+//!
+//! The parser refuses what jsonwebtoken lets through: an `iss` that is not a string, a
+//! duplicated registered claim, a `NumericDate` that is not a number. Beside the registered
+//! claims it captures the few top-level claims the issuers' rules name (roles, tenant), so
+//! the payload is read once for all of them; the application's own claim type is
+//! deserialized separately.
+
+use std::fmt;
+
+use auth_core::AuthError;
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use crate::error;
+
+/// The registered claims of a token, plus the captured extra claims.
+#[derive(Debug, Default)]
+pub(crate) struct Registered {
+    pub(crate) iss: Option<String>,
+    pub(crate) sub: Option<String>,
+    pub(crate) aud: Option<Vec<String>>,
+    pub(crate) exp: Option<i64>,
+    pub(crate) nbf: Option<i64>,
+    pub(crate) iat: Option<i64>,
+    pub(crate) jti: Option<String>,
+    pub(crate) scopes: Vec<String>,
+    /// One slot per name given to [`parse`], in order.
+    pub(crate) extras: Vec<Option<serde_json::Value>>,
+}
+
+/// Parses the decoded payload. `extra_names` are top-level claim names to capture.
+pub(crate) fn parse(payload: &[u8], extra_names: &[Box<str>]) -> Result<Registered, AuthError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(payload);
+    let registered = RegisteredSeed { extra_names }
+        .deserialize(&mut deserializer)
+        .map_err(|_| error::malformed())?;
+    deserializer.end().map_err(|_| error::malformed())?;
+    Ok(registered)
+}
+
+struct RegisteredSeed<'a> {
+    extra_names: &'a [Box<str>],
+}
+
+enum Field {
+    Iss,
+    Sub,
+    Aud,
+    Exp,
+    Nbf,
+    Iat,
+    Jti,
+    Scope,
+    Scp,
+    Extra(usize),
+    Other,
+}
+
+struct FieldSeed<'a> {
+    extra_names: &'a [Box<str>],
+}
+
+impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
+    type Value = Field;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Field, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for FieldSeed<'_> {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a claim name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Field, E> {
+        Ok(match name {
+            "iss" => Field::Iss,
+            "sub" => Field::Sub,
+            "aud" => Field::Aud,
+            "exp" => Field::Exp,
+            "nbf" => Field::Nbf,
+            "iat" => Field::Iat,
+            "jti" => Field::Jti,
+            "scope" => Field::Scope,
+            "scp" => Field::Scp,
+            other => match self.extra_names.iter().position(|n| &**n == other) {
+                Some(index) => Field::Extra(index),
+                None => Field::Other,
+            },
+        })
+    }
+}
+
+fn set<T, E: de::Error>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::duplicate_field(name));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+impl<'de> DeserializeSeed<'de> for RegisteredSeed<'_> {
+    type Value = Registered;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Registered, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RegisteredSeed<'_> {
+    type Value = Registered;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered, A::Error> {
+        let mut out = Registered {
+            extras: vec![None; self.extra_names.len()],
+            ..Registered::default()
+        };
+        let mut scope: Option<Vec<String>> = None;
+        let mut scp: Option<Vec<String>> = None;
+        let names = self.extra_names;
+        while let Some(field) = map.next_key_seed(FieldSeed { extra_names: names })? {
+            match field {
+                Field::Iss => set(&mut out.iss, map.next_value::<String>()?, "iss")?,
+                Field::Sub => set(&mut out.sub, map.next_value::<String>()?, "sub")?,
+                Field::Aud => set(&mut out.aud, map.next_value::<Strings>()?.0, "aud")?,
+                Field::Exp => set(&mut out.exp, map.next_value::<NumericDate>()?.0, "exp")?,
+                Field::Nbf => set(&mut out.nbf, map.next_value::<NumericDate>()?.0, "nbf")?,
+                Field::Iat => set(&mut out.iat, map.next_value::<NumericDate>()?.0, "iat")?,
+                Field::Jti => set(&mut out.jti, map.next_value::<String>()?, "jti")?,
+                Field::Scope => set(&mut scope, map.next_value::<Strings>()?.0, "scope")?,
+                Field::Scp => set(&mut scp, map.next_value::<Strings>()?.0, "scp")?,
+                Field::Extra(i) => {
+                    let value = map.next_value::<serde_json::Value>()?;
+                    set(&mut out.extras[i], value, "extra claim")?;
+                }
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        out.scopes = scope.or(scp).unwrap_or_default();
+        Ok(out)
+    }
+}
+
+/// A `NumericDate`: seconds since the epoch, integer or not (RFC 7519 §2), floored.
+struct NumericDate(i64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = NumericDate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a NumericDate")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumericDate, E> {
+                Ok(NumericDate(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumericDate, E> {
+                Ok(NumericDate(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            #[allow(clippy::cast_possible_truncation)]
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumericDate, E> {
+                // `as` saturates; JSON has no NaN or infinities.
+                Ok(NumericDate(v.floor() as i64))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// A string (space-separated for scopes, one item for `aud`) or an array of strings.
+struct Strings(Vec<String>);
+
+impl<'de> Deserialize<'de> for Strings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(Strings(match OneOrMany::deserialize(deserializer)? {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }))
+    }
+}
+
+/// Splits space-separated scope strings (`scope: "a b"` arrives as one item).
+pub(crate) fn split_scopes(scopes: Vec<String>) -> Vec<String> {
+    if scopes.iter().any(|s| s.contains(' ')) {
+        scopes
+            .iter()
+            .flat_map(|s| s.split(' '))
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    } else {
+        scopes
+    }
+}
+
+/// Reads a roles-like claim: an array of strings or a space-separated string, following a
+/// dotted `path` below the captured top-level value (`realm_access.roles`).
+pub(crate) fn strings_at(value: &serde_json::Value, path: &[&str]) -> Vec<String> {
+    let mut value = value;
+    for segment in path {
+        match value.get(segment) {
+            Some(inner) => value = inner,
+            None => return Vec::new(),
+        }
+    }
+    match value {
+        serde_json::Value::String(s) => s
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .filter_map(|item| item.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: &[&str]) -> Vec<Box<str>> {
+        n.iter().map(|s| Box::from(*s)).collect()
+    }
+
+    #[test]
+    fn parses_registered_and_extra_claims() {
+        let json = br#"{"iss":"i","sub":"s","aud":["a","b"],"exp":10,"nbf":1.9,"iat":2,
+            "jti":"j","scope":"read write","roles":["admin"],"x":{"y":1}}"#;
+        let r = parse(json, &names(&["roles"])).unwrap();
+        assert_eq!(r.iss.as_deref(), Some("i"));
+        assert_eq!(r.aud, Some(vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!((r.exp, r.nbf, r.iat), (Some(10), Some(1), Some(2)));
+        assert_eq!(split_scopes(r.scopes), ["read", "write"]);
+        assert_eq!(strings_at(r.extras[0].as_ref().unwrap(), &[]), ["admin"]);
+    }
+
+    #[test]
+    fn refuses_array_iss_duplicates_and_wrong_types() {
+        for json in [
+            &br#"{"iss":["i"]}"#[..],
+            br#"{"iss":"a","iss":"b"}"#,
+            br#"{"exp":"10"}"#,
+            br#"{"sub":null}"#,
+            br#"{"aud":[1]}"#,
+            br#"[1]"#,
+            br#"{"iss":"a"} x"#,
+        ] {
+            assert!(
+                parse(json, &[]).is_err(),
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+        }
+    }
+
+    #[test]
+    fn scp_array_is_read_when_scope_is_absent() {
+        let r = parse(br#"{"scp":["a","b"]}"#, &[]).unwrap();
+        assert_eq!(split_scopes(r.scopes), ["a", "b"]);
+    }
+
+    #[test]
+    fn dotted_paths_reach_nested_roles() {
+        let v = serde_json::json!({"roles": ["r1"], "other": 1});
+        assert_eq!(strings_at(&v, &["roles"]), ["r1"]);
+        assert!(strings_at(&v, &["missing"]).is_empty());
+    }
+}

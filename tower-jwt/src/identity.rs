@@ -1,0 +1,142 @@
+//! [`JwtIdentity`]: a verified token's typed claims beside its [`Principal`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use auth_core::{Identity, Principal};
+
+/// A verified token: the application's typed claims `C`, the shared [`Principal`] and the
+/// registered claims. Cloning is one reference-count increment.
+///
+/// The authentication layer inserts it into the request's extensions (as
+/// `JwtIdentity<C>`, also named [`Claims<C>`]) beside its `Principal`.
+pub struct JwtIdentity<C = serde_json::Value> {
+    inner: Arc<Inner<C>>,
+}
+
+/// The name handlers read typed claims by: `Extension<Claims<MyClaims>>`. The same type as
+/// [`JwtIdentity`].
+pub type Claims<C = serde_json::Value> = JwtIdentity<C>;
+
+struct Inner<C> {
+    principal: Principal,
+    claims: C,
+    issuer: Box<str>,
+    jti: Option<Box<str>>,
+    issued_at: i64,
+    expires_at: i64,
+    issuer_index: usize,
+}
+
+pub(crate) struct Parts<C> {
+    pub(crate) principal: Principal,
+    pub(crate) claims: C,
+    pub(crate) issuer: Box<str>,
+    pub(crate) jti: Option<Box<str>>,
+    pub(crate) issued_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) issuer_index: usize,
+}
+
+pub(crate) fn to_system_time(seconds: i64) -> SystemTime {
+    if seconds >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds.unsigned_abs())
+    } else {
+        SystemTime::UNIX_EPOCH
+    }
+}
+
+impl<C> JwtIdentity<C> {
+    pub(crate) fn new(parts: Parts<C>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                principal: parts.principal,
+                claims: parts.claims,
+                issuer: parts.issuer,
+                jti: parts.jti,
+                issued_at: parts.issued_at,
+                expires_at: parts.expires_at,
+                issuer_index: parts.issuer_index,
+            }),
+        }
+    }
+
+    /// The application's typed claims.
+    #[must_use]
+    pub fn claims(&self) -> &C {
+        &self.inner.claims
+    }
+
+    /// The shared view: subject, `AuthMethod::Jwt`, scopes, roles, tenant, expiry.
+    #[must_use]
+    pub fn principal(&self) -> &Principal {
+        &self.inner.principal
+    }
+
+    /// The `sub` claim.
+    #[must_use]
+    pub fn subject(&self) -> &str {
+        self.inner.principal.subject()
+    }
+
+    /// The `iss` claim.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// The `jti` claim, if any.
+    #[must_use]
+    pub fn jti(&self) -> Option<&str> {
+        self.inner.jti.as_deref()
+    }
+
+    /// The `iat` claim.
+    #[must_use]
+    pub fn issued_at(&self) -> SystemTime {
+        to_system_time(self.inner.issued_at)
+    }
+
+    /// The `exp` claim.
+    #[must_use]
+    pub fn expires_at(&self) -> SystemTime {
+        to_system_time(self.inner.expires_at)
+    }
+
+    pub(crate) fn iat_secs(&self) -> i64 {
+        self.inner.issued_at
+    }
+
+    pub(crate) fn exp_secs(&self) -> i64 {
+        self.inner.expires_at
+    }
+
+    pub(crate) fn issuer_index(&self) -> usize {
+        self.inner.issuer_index
+    }
+}
+
+impl<C> Clone for JwtIdentity<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<C> fmt::Debug for JwtIdentity<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtIdentity")
+            .field("issuer", &self.inner.issuer)
+            .field("principal", &self.inner.principal)
+            .field("claims", &std::any::type_name::<C>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> Identity for JwtIdentity<C> {
+    fn principal(&self) -> &Principal {
+        &self.inner.principal
+    }
+}

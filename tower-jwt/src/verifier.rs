@@ -1,0 +1,482 @@
+//! [`JwtVerifier`]: verifies a token string, independent of HTTP.
+//!
+//! Used by [`JwtAuthenticator`](crate::JwtAuthenticator) for requests, and directly by
+//! anything else that holds a token (an OpenID Connect login verifying an ID token).
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use auth_core::{AuthError, AuthMethod, ConfigError, ConfigErrorKind, Principal};
+use serde::de::DeserializeOwned;
+
+use crate::cache::{self, VerifiedCache};
+use crate::claims::{self, Registered};
+use crate::config::{IssuerConfig, KeySource};
+use crate::error;
+use crate::identity::{self, JwtIdentity};
+use crate::jws;
+use crate::revocation::{RevocationStatus, RevocationStore, TokenRef};
+
+/// Default cap on a token's length, checked before anything is decoded.
+pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
+
+/// Verifies JWTs from one or several trusted issuers. Cheap to clone (one `Arc`).
+///
+/// ```
+/// use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+/// use tower_jwt::{IssuerConfig, JwtVerifier};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let secret = b"an HS256 secret of at least 32 bytes!!";
+/// let verifier = JwtVerifier::new(
+///     IssuerConfig::builder("https://issuer.example")
+///         .audience("my-api")
+///         .hmac_secret(Algorithm::HS256, secret)
+///         .build()
+///         .unwrap(),
+/// )
+/// .unwrap();
+///
+/// let now = jsonwebtoken::get_current_timestamp();
+/// let mut header = Header::new(Algorithm::HS256);
+/// header.typ = Some("at+jwt".into());
+/// let claims = serde_json::json!({
+///     "iss": "https://issuer.example", "aud": "my-api", "sub": "alice",
+///     "iat": now, "nbf": now, "exp": now + 60, "scope": "read",
+/// });
+/// let token = encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap();
+///
+/// let verified = verifier.verify::<serde_json::Value>(&token).await.unwrap();
+/// assert_eq!(verified.subject(), "alice");
+/// assert!(verified.principal().has_scope("read"));
+///
+/// let refused = verifier.verify::<serde_json::Value>("not.a.token").await.unwrap_err();
+/// assert_eq!(refused.status(), http::StatusCode::UNAUTHORIZED);
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct JwtVerifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuers: Vec<IssuerConfig>,
+    /// Per issuer: the index in `extra_names` of its roles and tenant claims.
+    extra_slots: Vec<(Option<usize>, Option<usize>)>,
+    extra_names: Vec<Box<str>>,
+    revocation: Option<Arc<dyn RevocationStore>>,
+    max_token_length: usize,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtVerifier")
+            .field("issuers", &self.issuers)
+            .field("revocation", &self.revocation.is_some())
+            .field("max_token_length", &self.max_token_length)
+            .finish()
+    }
+}
+
+/// Builds a [`JwtVerifier`].
+#[derive(Default)]
+#[must_use]
+pub struct JwtVerifierBuilder {
+    issuers: Vec<IssuerConfig>,
+    revocation: Option<Arc<dyn RevocationStore>>,
+    max_token_length: Option<usize>,
+}
+
+impl std::fmt::Debug for JwtVerifierBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtVerifierBuilder")
+            .field("issuers", &self.issuers)
+            .field("revocation", &self.revocation.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtVerifierBuilder {
+    /// Trust `issuer` (call again for several; each `iss` at most once).
+    pub fn issuer(mut self, issuer: IssuerConfig) -> Self {
+        self.issuers.push(issuer);
+        self
+    }
+
+    /// Check every verified token, cached or not, against `store`: revoked -> 401,
+    /// store unavailable -> 503.
+    pub fn revocation(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocation = Some(store);
+        self
+    }
+
+    /// Refuse tokens longer than `bytes` before decoding anything (default 8 KiB).
+    pub fn max_token_length(mut self, bytes: usize) -> Self {
+        self.max_token_length = Some(bytes);
+        self
+    }
+
+    /// Checks the configuration and starts the background JWKS refresh (when a tokio
+    /// runtime is running; otherwise at first use).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigErrorKind::Missing`] with no issuer, [`ConfigErrorKind::InvalidValue`] for an
+    /// issuer configured twice, [`ConfigErrorKind::Unsupported`] with no crypto backend.
+    pub fn build(self) -> Result<JwtVerifier, ConfigError> {
+        crate::backend::ensure()?;
+        if self.issuers.is_empty() {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Missing,
+                "issuer",
+                "no trusted issuer",
+            ));
+        }
+        for (i, a) in self.issuers.iter().enumerate() {
+            if self.issuers[..i].iter().any(|b| b.issuer == a.issuer) {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::InvalidValue,
+                    "issuer",
+                    "an issuer is configured twice",
+                ));
+            }
+        }
+        let mut extra_names: Vec<Box<str>> = Vec::new();
+        let mut slot = |path: &Option<Vec<String>>| {
+            path.as_ref().map(|path| {
+                let top = path[0].as_str();
+                extra_names
+                    .iter()
+                    .position(|n| &**n == top)
+                    .unwrap_or_else(|| {
+                        extra_names.push(top.into());
+                        extra_names.len() - 1
+                    })
+            })
+        };
+        let extra_slots = self
+            .issuers
+            .iter()
+            .map(|cfg| (slot(&cfg.roles_claim), slot(&cfg.tenant_claim)))
+            .collect();
+        for cfg in &self.issuers {
+            if let KeySource::Remote(remote) = &cfg.keys {
+                remote.start();
+            }
+        }
+        Ok(JwtVerifier {
+            inner: Arc::new(Inner {
+                issuers: self.issuers,
+                extra_slots,
+                extra_names,
+                revocation: self.revocation,
+                max_token_length: self.max_token_length.unwrap_or(DEFAULT_MAX_TOKEN_LENGTH),
+            }),
+        })
+    }
+}
+
+/// One verification attempt: done, or blocked on a remote key refresh.
+pub(crate) enum Step<C> {
+    Done(Result<JwtIdentity<C>, AuthError>),
+    Fetch { issuer: usize, kid: Option<String> },
+}
+
+/// Why [`JwtVerifier::verify_parts`] stopped.
+pub(crate) enum Fail {
+    Refused(AuthError),
+    Fetch(usize, Option<String>),
+}
+
+impl From<AuthError> for Fail {
+    fn from(e: AuthError) -> Self {
+        Self::Refused(e)
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl JwtVerifier {
+    /// A verifier trusting one issuer.
+    ///
+    /// # Errors
+    ///
+    /// As [`JwtVerifierBuilder::build`].
+    pub fn new(issuer: IssuerConfig) -> Result<Self, ConfigError> {
+        Self::builder().issuer(issuer).build()
+    }
+
+    /// A builder, for several issuers or a revocation store.
+    pub fn builder() -> JwtVerifierBuilder {
+        JwtVerifierBuilder::default()
+    }
+
+    /// The trusted issuers.
+    #[must_use]
+    pub fn issuers(&self) -> &[IssuerConfig] {
+        &self.inner.issuers
+    }
+
+    /// Verifies `token` completely: length, header, issuer, `typ`, key and signature,
+    /// time claims, audience, subject, then deserializes the claims as `C` and checks
+    /// revocation. Fetches the issuer's keys if needed (within the JWKS cache's limits).
+    ///
+    /// # Errors
+    ///
+    /// 401 (`invalid_token`) for any bad token, 503 when its keys or the revocation store
+    /// cannot be reached.
+    pub async fn verify<C: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        token: &str,
+    ) -> Result<JwtIdentity<C>, AuthError> {
+        self.verify_with(token, None).await
+    }
+
+    pub(crate) async fn verify_with<C: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        token: &str,
+        cache: Option<&VerifiedCache<C>>,
+    ) -> Result<JwtIdentity<C>, AuthError> {
+        match self.step(token, cache, true) {
+            Step::Done(result) => result,
+            Step::Fetch { issuer, kid } => {
+                self.refresh(issuer, kid.as_deref()).await;
+                match self.step(token, cache, false) {
+                    Step::Done(result) => result,
+                    Step::Fetch { .. } => Err(error::unknown_key()),
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn refresh(&self, issuer: usize, kid: Option<&str>) {
+        if let KeySource::Remote(remote) = &self.inner.issuers[issuer].keys {
+            remote.refresh_for(kid).await;
+        }
+    }
+
+    /// Verifies without waiting: `Fetch` when the issuer's remote keys must be refreshed
+    /// first (only when `may_fetch`).
+    pub(crate) fn step<C: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        token: &str,
+        cache: Option<&VerifiedCache<C>>,
+        may_fetch: bool,
+    ) -> Step<C> {
+        let inner = &*self.inner;
+        if token.len() > inner.max_token_length {
+            return Step::Done(Err(error::too_long()));
+        }
+        let now = now_secs();
+        let digest = cache.map(|_| cache::digest(token));
+        if let (Some(cache), Some(digest)) = (cache, &digest)
+            && let Some(hit) = cache.get(digest)
+        {
+            return Step::Done(self.recheck(hit, now));
+        }
+        let parts = match jws::split(token) {
+            Ok(parts) => parts,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        let identity = match self.verify_parts(parts, now, may_fetch) {
+            Ok(identity) => identity,
+            Err(Fail::Refused(e)) => return Step::Done(Err(e)),
+            Err(Fail::Fetch(issuer, kid)) => return Step::Fetch { issuer, kid },
+        };
+        if let (Some(cache), Some(digest)) = (cache, digest) {
+            cache.insert(digest, identity.clone());
+        }
+        Step::Done(self.check_revocation(&identity).map(|()| identity))
+    }
+
+    fn verify_parts<C: DeserializeOwned>(
+        &self,
+        parts: jws::Parts<'_>,
+        now: i64,
+        may_fetch: bool,
+    ) -> Result<JwtIdentity<C>, Fail> {
+        let inner = &*self.inner;
+        let header = jws::parse_header(parts.header)?;
+        let payload = jws::b64_decode(parts.payload)?;
+        let registered = claims::parse(&payload, &inner.extra_names)?;
+        let iss = registered
+            .iss
+            .as_deref()
+            .ok_or_else(|| error::missing_claim("iss"))?;
+        let index = inner
+            .issuers
+            .iter()
+            .position(|cfg| *cfg.issuer == *iss)
+            .ok_or_else(error::issuer)?;
+        let cfg = &inner.issuers[index];
+        check_typ(cfg, header.typ.as_deref())?;
+        let kid = header.kid.as_deref();
+        match &cfg.keys {
+            KeySource::Static(keys) => {
+                jws::verify_signature(keys, &header, parts)
+                    .map_err(|e| e.unwrap_or_else(error::unknown_key))?;
+            }
+            KeySource::Remote(remote) => {
+                remote.start();
+                let outcome = match &*remote.keys() {
+                    Some(keys) => jws::verify_signature(keys, &header, parts),
+                    None => Err(None),
+                };
+                match outcome {
+                    Ok(()) => {}
+                    Err(Some(e)) => return Err(e.into()),
+                    Err(None) if may_fetch && remote.may_fetch_for(kid) => {
+                        return Err(Fail::Fetch(index, header.kid));
+                    }
+                    Err(None) if remote.keys().is_none() => {
+                        return Err(error::keys_unavailable().into());
+                    }
+                    Err(None) => return Err(error::unknown_key().into()),
+                }
+            }
+        }
+        check_claims(cfg, &registered, now)?;
+        let claims: C = serde_json::from_slice(&payload).map_err(|_| error::claims_shape())?;
+        Ok(self.identity(index, registered, claims))
+    }
+
+    fn identity<C>(&self, index: usize, registered: Registered, claims: C) -> JwtIdentity<C> {
+        let cfg = &self.inner.issuers[index];
+        let (roles_slot, tenant_slot) = self.inner.extra_slots[index];
+        let Registered {
+            sub,
+            exp,
+            iat,
+            jti,
+            scopes,
+            extras,
+            ..
+        } = registered;
+        let (exp, iat) = (exp.unwrap_or_default(), iat.unwrap_or_default());
+        let mut principal = Principal::new(sub.unwrap_or_default(), AuthMethod::Jwt)
+            .with_scopes(claims::split_scopes(scopes))
+            .with_expires_at(identity::to_system_time(exp));
+        if let (Some(slot), Some(path)) = (roles_slot, &cfg.roles_claim)
+            && let Some(value) = &extras[slot]
+        {
+            let rest: Vec<&str> = path[1..].iter().map(String::as_str).collect();
+            principal = principal.with_roles(claims::strings_at(value, &rest));
+        }
+        if let (Some(slot), Some(path)) = (tenant_slot, &cfg.tenant_claim)
+            && let Some(value) = &extras[slot]
+        {
+            let mut value = value;
+            for segment in &path[1..] {
+                value = value.get(segment).unwrap_or(&serde_json::Value::Null);
+            }
+            if let Some(tenant) = value.as_str() {
+                principal = principal.with_tenant(tenant);
+            }
+        }
+        JwtIdentity::new(identity::Parts {
+            principal,
+            claims,
+            issuer: cfg.issuer.clone(),
+            jti: jti.map(Into::into),
+            issued_at: iat,
+            expires_at: exp,
+            issuer_index: index,
+        })
+    }
+
+    /// What a cache hit still checks: expiry, maximum age, revocation.
+    fn recheck<C>(&self, hit: JwtIdentity<C>, now: i64) -> Result<JwtIdentity<C>, AuthError> {
+        let cfg = &self.inner.issuers[hit.issuer_index()];
+        if now.saturating_sub(cfg.leeway) >= hit.exp_secs() {
+            return Err(error::expired());
+        }
+        if let Some(max_age) = cfg.max_age
+            && now.saturating_sub(hit.iat_secs()) > max_age.saturating_add(cfg.leeway)
+        {
+            return Err(error::too_old());
+        }
+        self.check_revocation(&hit)?;
+        Ok(hit)
+    }
+
+    fn check_revocation<C>(&self, identity: &JwtIdentity<C>) -> Result<(), AuthError> {
+        let Some(store) = &self.inner.revocation else {
+            return Ok(());
+        };
+        let token = TokenRef {
+            issuer: identity.issuer(),
+            jti: identity.jti(),
+            subject: identity.subject(),
+            issued_at: identity.issued_at(),
+        };
+        match store.check(&token) {
+            RevocationStatus::Active => Ok(()),
+            RevocationStatus::Revoked => Err(error::revoked()),
+            _ => Err(error::revocation_unavailable()),
+        }
+    }
+}
+
+fn check_typ(cfg: &IssuerConfig, typ: Option<&str>) -> Result<(), AuthError> {
+    match typ {
+        None if cfg.allow_missing_typ => Ok(()),
+        None => Err(error::typ()),
+        Some(typ) => {
+            let typ = typ.to_ascii_lowercase();
+            let typ = typ.strip_prefix("application/").unwrap_or(&typ);
+            if cfg.typ.iter().any(|accepted| accepted == typ) {
+                Ok(())
+            } else {
+                Err(error::typ())
+            }
+        }
+    }
+}
+
+fn check_claims(cfg: &IssuerConfig, claims: &Registered, now: i64) -> Result<(), AuthError> {
+    let exp = claims.exp.ok_or_else(|| error::missing_claim("exp"))?;
+    let iat = claims.iat.ok_or_else(|| error::missing_claim("iat"))?;
+    let aud = claims
+        .aud
+        .as_ref()
+        .ok_or_else(|| error::missing_claim("aud"))?;
+    let sub = claims
+        .sub
+        .as_deref()
+        .ok_or_else(|| error::missing_claim("sub"))?;
+    if cfg.require_nbf && claims.nbf.is_none() {
+        return Err(error::missing_claim("nbf"));
+    }
+    if sub.is_empty() {
+        return Err(error::missing_claim("sub"));
+    }
+    let leeway = cfg.leeway;
+    if now.saturating_sub(leeway) >= exp {
+        return Err(error::expired());
+    }
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+    {
+        return Err(error::not_yet_valid());
+    }
+    if iat > now.saturating_add(leeway) {
+        return Err(error::issued_in_future());
+    }
+    if let Some(max_age) = cfg.max_age
+        && now.saturating_sub(iat) > max_age.saturating_add(leeway)
+    {
+        return Err(error::too_old());
+    }
+    if !aud
+        .iter()
+        .any(|a| cfg.audiences.iter().any(|accepted| accepted == a))
+    {
+        return Err(error::audience());
+    }
+    Ok(())
+}
