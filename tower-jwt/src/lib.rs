@@ -1,8 +1,112 @@
 //! # tower-jwt
 //!
-//! Strict JWT verification for tower, on the `auth-core` engine.
+//! Strict JWT verification for tower, on the `auth-core` engine: a [`JwtLayer`] that turns a
+//! bearer token into a typed [`JwtIdentity`] (your claims type `C` plus the shared
+//! [`Principal`](auth_core::Principal)), and a [`JwtVerifier`] usable without HTTP (an
+//! OpenID Connect login verifying an ID token).
 //!
-//! (Crate docs below.)
+//! ```
+//! use auth_core::Principal;
+//! use http::{Request, Response, StatusCode};
+//! use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+//! use serde::Deserialize;
+//! use std::convert::Infallible;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_jwt::{Claims, IssuerConfig, JwtAuthenticator, JwtLayer, JwtVerifier};
+//!
+//! #[derive(Deserialize)]
+//! struct MyClaims {
+//!     org: String,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let secret = b"a 32-byte or longer HS256 secret!";
+//! let verifier = JwtVerifier::new(
+//!     IssuerConfig::builder("https://auth.example.com")
+//!         .audience("orders-api")
+//!         .hmac_secret(Algorithm::HS256, secret)
+//!         .build()
+//!         .unwrap(),
+//! )
+//! .unwrap();
+//! let layer: JwtLayer<MyClaims> = JwtAuthenticator::new(verifier).into_layer();
+//! let svc = ServiceBuilder::new().layer(layer).service(service_fn(|req: Request<()>| async move {
+//!     let claims = req.extensions().get::<Claims<MyClaims>>().unwrap();
+//!     let principal = req.extensions().get::<Principal>().unwrap();
+//!     Ok::<_, Infallible>(Response::new(format!("{}@{}", principal.subject(), claims.claims().org)))
+//! }));
+//!
+//! let now = jsonwebtoken::get_current_timestamp();
+//! let mut header = Header::new(Algorithm::HS256);
+//! header.typ = Some("at+jwt".into());
+//! let token = encode(&header, &serde_json::json!({
+//!     "iss": "https://auth.example.com", "aud": "orders-api", "sub": "alice", "org": "acme",
+//!     "iat": now, "nbf": now, "exp": now + 900,
+//! }), &EncodingKey::from_secret(secret).unwrap()).unwrap();
+//!
+//! let ok = svc.clone().oneshot(
+//!     Request::builder().header("authorization", format!("Bearer {token}")).body(()).unwrap(),
+//! ).await.unwrap();
+//! assert_eq!(ok.status(), StatusCode::OK);
+//!
+//! let refused = svc.oneshot(
+//!     Request::builder().header("authorization", "Bearer e30.e30.e30").body(()).unwrap(),
+//! ).await.unwrap();
+//! assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+//! assert!(refused.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+//! # }
+//! ```
+//!
+//! ## Strict by default
+//! * The algorithm is pinned per [`Key`], never read from the token; `alg: none`, `crit`,
+//!   keys named by the token (`jwk`, `jku`, `x5u`) are refused or ignored ([`jws`]).
+//! * `exp`, `nbf`, `iat` (not in the future), `iss` (a string, equal to a configured
+//!   issuer), `aud` (one of the configured audiences) and `sub` are required; leeway 30 s by
+//!   default, at most 300 s; an optional maximum age.
+//! * `typ` must be `at+jwt` (RFC 9068): refresh and ID tokens are refused where access
+//!   tokens are meant. [`IssuerConfig::id_tokens`] accepts `JWT` or no `typ` instead.
+//! * The token's length is capped (8 KiB) before anything is decoded; HMAC secrets shorter
+//!   than the hash output, RSA keys under 2048 bits and a build without a crypto backend
+//!   fail at construction with a [`ConfigError`](auth_core::ConfigError).
+//!
+//! ## Keys
+//! An HMAC secret, PEM / DER (RSA, EC P-256 / P-384, Ed25519), a JWK set ([`KeySet::from_jwks`]),
+//! a JWKS URL, or an issuer URL with OpenID Connect / RFC 8414 discovery. Several issuers at
+//! once ([`JwtVerifierBuilder::issuer`]), each with its own keys, audiences and rules; the
+//! unverified `iss` only selects the configuration. Remote keys live in a lock-free cache
+//! refreshed in the background ([`jwks`]).
+//!
+//! ## Verifying an ID token (no HTTP request)
+//! ```no_run
+//! use tower_jwt::{IssuerConfig, JwtVerifier};
+//!
+//! # async fn login(id_token: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! let client = reqwest::Client::new();
+//! let issuer = IssuerConfig::discover("https://accounts.example.com", client)
+//!     .await?                              // metadata `issuer` must match exactly
+//!     .audience("my-client-id")
+//!     .typ("JWT")
+//!     .allow_missing_typ()
+//!     .allow_missing_nbf()
+//!     .build()?;
+//! let verifier = JwtVerifier::new(issuer)?;
+//! let verified = verifier.verify::<serde_json::Value>(id_token).await?;
+//! println!("{} {:?}", verified.subject(), verified.claims().get("nonce"));
+//! # Ok(()) }
+//! ```
+//! [`IssuerConfig::id_tokens`] is the same preset without the eager discovery
+//! (add `.oidc_discovery()` or a JWKS URL).
+//!
+//! ## Caching and revocation
+//! [`JwtAuthenticator`] keeps a verified-token cache ([`CacheConfig`]) keyed on the SHA-256
+//! of the whole token: a repeated token skips signature verification, while `exp`, the
+//! maximum age and the revocation store ([`JwtVerifierBuilder::revocation`]) are checked on
+//! every request, cached or not.
+//!
+//! ## Features
+//! * `aws_lc_rs` (default): jsonwebtoken's aws-lc-rs backend (fastest here).
+//! * `rust_crypto`: the pure-Rust backend. With both enabled, aws-lc-rs is installed.
+//! * `redis`: share revocations through Redis.
 
 mod authenticator;
 mod backend;

@@ -44,7 +44,7 @@ pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
 ///     "iss": "https://issuer.example", "aud": "my-api", "sub": "alice",
 ///     "iat": now, "nbf": now, "exp": now + 60, "scope": "read",
 /// });
-/// let token = encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap();
+/// let token = encode(&header, &claims, &EncodingKey::from_secret(secret).unwrap()).unwrap();
 ///
 /// let verified = verifier.verify::<serde_json::Value>(&token).await.unwrap();
 /// assert_eq!(verified.subject(), "alice");
