@@ -84,7 +84,9 @@ impl Provider {
     }
 
     /// Any OpenID Connect provider: endpoints from `{issuer}/.well-known/openid-configuration`,
-    /// whose `issuer` must equal `issuer` exactly. Scopes default to `openid email profile`.
+    /// whose `issuer` must equal `issuer` exactly. Scopes default to `openid email profile`;
+    /// the `userinfo` endpoint is read at login (many providers put `email` and `name` only
+    /// there).
     #[must_use]
     pub fn oidc(name: &str, issuer: &str, client_id: &str, client_secret: &str) -> Self {
         Self::new(
@@ -96,12 +98,14 @@ impl Provider {
             client_secret,
         )
         .scopes(["openid", "email", "profile"])
+        .fetch_userinfo(true)
     }
 
-    /// Google (OpenID Connect, issuer `https://accounts.google.com`), named `google`.
+    /// Google (OpenID Connect, issuer `https://accounts.google.com`), named `google`. Its ID
+    /// tokens carry `email` and `name`, so `userinfo` is not read.
     #[must_use]
     pub fn google(client_id: &str, client_secret: &str) -> Self {
-        Self::oidc("google", GOOGLE_ISSUER, client_id, client_secret)
+        Self::oidc("google", GOOGLE_ISSUER, client_id, client_secret).fetch_userinfo(false)
     }
 
     /// GitHub (OAuth 2.0 without OpenID), named `github`: the user comes from the REST
@@ -152,8 +156,9 @@ impl Provider {
         self
     }
 
-    /// Also fetch the OpenID `userinfo` endpoint at login (its `sub` must match the ID
-    /// token's); its claims are merged into [`ProviderIdentity::claims`]. Off by default.
+    /// Whether to read the OpenID `userinfo` endpoint at login (its `sub` must equal the ID
+    /// token's; its claims are added to [`ProviderIdentity::claims`], the ID token's win).
+    /// On for [`oidc`](Self::oidc), off for [`google`](Self::google).
     #[must_use]
     pub fn fetch_userinfo(mut self, enabled: bool) -> Self {
         self.userinfo = enabled;

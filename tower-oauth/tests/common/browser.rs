@@ -1,0 +1,99 @@
+//! A minimal browser: follows the provider's redirects (carrying its cookies) until it
+//! redirects back to the application.
+
+use std::collections::HashMap;
+
+use http::header::{LOCATION, SET_COOKIE};
+use url::Url;
+
+pub const APP: &str = "https://app.example.test";
+
+/// The provider side of a browser: its own cookie jar, no redirects followed automatically.
+pub struct ProviderBrowser {
+    http: reqwest::Client,
+    jar: HashMap<String, String>,
+}
+
+impl ProviderBrowser {
+    pub fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            jar: HashMap::new(),
+        }
+    }
+
+    /// Walks from the authorization URL through the provider's login and consent until the
+    /// provider redirects to the application; returns that callback URL.
+    pub async fn authorize(&mut self, authorize_url: &str) -> Url {
+        let mut url = Url::parse(authorize_url).unwrap();
+        for _ in 0..12 {
+            let cookie: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let res = self
+                .http
+                .get(url.clone())
+                .header("cookie", cookie.join("; "))
+                .send()
+                .await
+                .unwrap();
+            for header in res.headers().get_all(SET_COOKIE) {
+                let c = cookie::Cookie::parse(header.to_str().unwrap().to_owned()).unwrap();
+                if c.max_age().is_some_and(|a| a.is_zero()) || c.value().is_empty() {
+                    self.jar.remove(c.name());
+                } else {
+                    self.jar.insert(c.name().to_owned(), c.value().to_owned());
+                }
+            }
+            let status = res.status();
+            let Some(location) = res.headers().get(LOCATION) else {
+                panic!(
+                    "provider answered {status} without redirect: {}",
+                    res.text().await.unwrap_or_default()
+                );
+            };
+            let next = url.join(location.to_str().unwrap()).unwrap();
+            if next.as_str().starts_with(APP) {
+                return next;
+            }
+            url = next;
+        }
+        panic!("too many provider redirects");
+    }
+}
+
+/// The query parameter `name` of `url`.
+pub fn param(url: &str, name: &str) -> Option<String> {
+    Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `url` with query parameter `name` set to `value`.
+pub fn with_param(url: &str, name: &str, value: &str) -> String {
+    let mut parsed = Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == name {
+                value.to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    parsed.to_string()
+}
+
+/// `path?query` of an application URL.
+pub fn path_and_query(url: &Url) -> String {
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    }
+}

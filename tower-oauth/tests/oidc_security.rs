@@ -1,0 +1,617 @@
+//! Hostile callbacks, cookies and redirects against a real OpenID provider.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use common::*;
+use http::header::{COOKIE, SET_COOKIE};
+use http::{Request, StatusCode};
+
+fn app(op: &OidcProvider) -> TestApp {
+    TestApp::new(
+        builder(&Users::default())
+            .provider(oidc("op", op, "rp-rs256"))
+            .build()
+            .unwrap(),
+    )
+}
+
+/// A refused callback: the status, the reason code on the generic page, and no session.
+async fn assert_refused(app: &TestApp, path: &str, jar: &Jar, status: StatusCode, reason: &str) {
+    let res = app.get(path, jar).await;
+    assert_eq!(res.status(), status, "{path}");
+    assert!(
+        set_cookies(&res, "__Host-session=").is_empty(),
+        "a refused callback must not set a session"
+    );
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let page = body_text(res).await;
+    assert!(
+        page.contains(&format!("<code>{reason}</code>")),
+        "expected {reason}: {page}"
+    );
+    assert!(
+        !page.contains("code="),
+        "the page must not echo the request"
+    );
+}
+
+#[tokio::test]
+async fn missing_forged_replayed_and_expired_state() {
+    let op = OidcProvider::start().await;
+    let app = app(&op);
+    let mut jar = Jar::new();
+    let authorize = app.start_login("op", "?login_hint=alice", &mut jar).await;
+    let callback = ProviderBrowser::new().authorize(&authorize).await;
+    let path = path_and_query(&callback);
+    let code = param(callback.as_str(), "code").unwrap();
+    let iss = urlencode(&op.issuer);
+
+    // Missing state.
+    let no_state = format!("/oauth/op/callback?code={code}&iss={iss}");
+    assert_refused(
+        &app,
+        &no_state,
+        &jar,
+        StatusCode::BAD_REQUEST,
+        "missing_state",
+    )
+    .await;
+    // Forged state: no transaction cookie for it.
+    let forged = format!("/oauth/op/callback?code={code}&state=forged&iss={iss}");
+    assert_refused(
+        &app,
+        &forged,
+        &jar,
+        StatusCode::BAD_REQUEST,
+        "unknown_state",
+    )
+    .await;
+    // The right state twice in the query.
+    let doubled = format!("{path}&state=forged");
+    assert_refused(
+        &app,
+        &doubled,
+        &jar,
+        StatusCode::BAD_REQUEST,
+        "duplicate_parameter",
+    )
+    .await;
+    // The right state without its cookie (another browser): foreign.
+    assert_refused(
+        &app,
+        &path,
+        &Jar::new(),
+        StatusCode::BAD_REQUEST,
+        "unknown_state",
+    )
+    .await;
+
+    // The genuine callback works once...
+    let res = app.get(&path, &jar).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // ...and a replay (same URL, the old cookie kept) is refused before any token request.
+    assert_refused(&app, &path, &jar, StatusCode::BAD_REQUEST, "replayed_state").await;
+
+    // Expired: a 1 s transaction lifetime, a callback 2 s later.
+    let quick = TestApp::new(
+        builder(&Users::default())
+            .provider(oidc("op", &op, "rp-rs256"))
+            .transaction_ttl(Duration::from_secs(1))
+            .build()
+            .unwrap(),
+    );
+    let mut jar = Jar::new();
+    let authorize = quick.start_login("op", "?login_hint=alice", &mut jar).await;
+    let callback = ProviderBrowser::new().authorize(&authorize).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_refused(
+        &quick,
+        &path_and_query(&callback),
+        &jar,
+        StatusCode::BAD_REQUEST,
+        "expired_state",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn provider_error_responses_are_generic_and_escaped() {
+    let op = OidcProvider::start().await;
+    let app = app(&op);
+    let mut jar = Jar::new();
+    let authorize = app.start_login("op", "", &mut jar).await;
+    let state = param(&authorize, "state").unwrap();
+    let path = format!(
+        "/oauth/op/callback?state={state}&iss={}&error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        urlencode(&op.issuer)
+    );
+    let res = app.get(&path, &jar).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
+    let page = body_text(res).await;
+    assert!(!page.contains("<script>"));
+    assert!(page.contains("provider_error"));
+}
+
+#[tokio::test]
+async fn code_injection_from_another_transaction_is_refused() {
+    let op = OidcProvider::start().await;
+    let app = app(&op);
+    // The attacker logs in as himself and stops before the callback: a valid code for
+    // HIS transaction (his PKCE verifier).
+    let mut attacker = Jar::new();
+    let his = app
+        .start_login("op", "?login_hint=mallet", &mut attacker)
+        .await;
+    let his_callback = ProviderBrowser::new().authorize(&his).await;
+    let stolen_code = param(his_callback.as_str(), "code").unwrap();
+
+    // The victim starts a login; the attacker injects his code into her callback.
+    let mut victim = Jar::new();
+    let hers = app
+        .start_login("op", "?login_hint=alice", &mut victim)
+        .await;
+    let her_callback = ProviderBrowser::new().authorize(&hers).await;
+    let injected = with_param(her_callback.as_str(), "code", &stolen_code);
+    let injected = path_and_query(&url::Url::parse(&injected).unwrap());
+    // Her PKCE verifier does not match his code's challenge: the provider refuses.
+    assert_refused(
+        &app,
+        &injected,
+        &victim,
+        StatusCode::BAD_REQUEST,
+        "code_rejected",
+    )
+    .await;
+    assert_eq!(app.whoami(&victim).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn mix_up_with_a_second_provider_is_refused() {
+    let good = OidcProvider::start().await;
+    let evil = OidcProvider::start().await;
+    let app = TestApp::new(
+        builder(&Users::default())
+            .provider(oidc("op", &good, "rp-rs256"))
+            .provider(oidc("op2", &evil, "rp-rs256"))
+            .build()
+            .unwrap(),
+    );
+    let mut jar = Jar::new();
+    let authorize = app.start_login("op", "?login_hint=alice", &mut jar).await;
+    let callback = ProviderBrowser::new().authorize(&authorize).await;
+
+    // The response claims to come from the other provider.
+    let wrong_iss = with_param(callback.as_str(), "iss", &evil.issuer);
+    let wrong_iss = path_and_query(&url::Url::parse(&wrong_iss).unwrap());
+    assert_refused(
+        &app,
+        &wrong_iss,
+        &jar,
+        StatusCode::BAD_REQUEST,
+        "issuer_mismatch",
+    )
+    .await;
+
+    // Without `iss` from a provider that announces it.
+    let mut jar = Jar::new();
+    let authorize = app.start_login("op", "?login_hint=alice", &mut jar).await;
+    let callback = ProviderBrowser::new().authorize(&authorize).await;
+    let path = path_and_query(&callback);
+    let without_iss: String = path
+        .split('&')
+        .filter(|p| !p.starts_with("iss="))
+        .collect::<Vec<_>>()
+        .join("&");
+    assert_ne!(without_iss, path);
+    assert_refused(
+        &app,
+        &without_iss,
+        &jar,
+        StatusCode::BAD_REQUEST,
+        "missing_iss",
+    )
+    .await;
+
+    // The response of a login at `op` delivered to `op2`'s callback.
+    let mut jar = Jar::new();
+    let authorize = app.start_login("op", "?login_hint=alice", &mut jar).await;
+    let callback = ProviderBrowser::new().authorize(&authorize).await;
+    let elsewhere = path_and_query(&callback).replace("/oauth/op/", "/oauth/op2/");
+    assert_refused(
+        &app,
+        &elsewhere,
+        &jar,
+        StatusCode::BAD_REQUEST,
+        "wrong_provider",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn nonce_mismatch_is_refused() {
+    let op = OidcProvider::start().await;
+    let app = app(&op);
+    let mut jar = Jar::new();
+    let authorize = app.start_login("op", "?login_hint=alice", &mut jar).await;
+    // The provider is asked with another nonce than the one sealed in the transaction.
+    let tampered = with_param(&authorize, "nonce", "attacker-chosen-nonce");
+    let callback = ProviderBrowser::new().authorize(&tampered).await;
+    assert_refused(
+        &app,
+        &path_and_query(&callback),
+        &jar,
+        StatusCode::BAD_REQUEST,
+        "nonce_mismatch",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn session_fixation_is_prevented() {
+    let op = OidcProvider::start().await;
+    let app = app(&op);
+    let mut op_browser = ProviderBrowser::new();
+
+    // A cookie planted by an attacker is never adopted.
+    let planted = "A".repeat(43);
+    let mut jar = Jar::new();
+    jar.set("__Host-session", &planted);
+    assert_eq!(
+        app.login("op", "alice", &mut jar, &mut op_browser)
+            .await
+            .status(),
+        303
+    );
+    let first = jar.get("__Host-session").unwrap().to_owned();
+    assert_ne!(first, planted);
+    let mut attacker = Jar::new();
+    attacker.set("__Host-session", &planted);
+    assert_eq!(app.whoami(&attacker).await.0, StatusCode::UNAUTHORIZED);
+
+    // Logging in again rotates the id; the old one is destroyed.
+    let old = jar.clone();
+    assert_eq!(
+        app.login("op", "alice", &mut jar, &mut op_browser)
+            .await
+            .status(),
+        303
+    );
+    let second = jar.get("__Host-session").unwrap().to_owned();
+    assert_ne!(second, first);
+    assert_eq!(app.whoami(&old).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.whoami(&jar).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn tampered_truncated_and_foreign_cookies_are_no_session() {
+    let op = OidcProvider::start().await;
+    let app = app(&op);
+    let mut jar = Jar::new();
+    assert_eq!(
+        app.login("op", "alice", &mut jar, &mut ProviderBrowser::new())
+            .await
+            .status(),
+        303
+    );
+    let id = jar.get("__Host-session").unwrap().to_owned();
+    let mut flipped = id.clone().into_bytes();
+    flipped[5] = if flipped[5] == b'a' { b'b' } else { b'a' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    let other_app = app_with_own_store(&op);
+    for (label, cookie) in [
+        ("flipped", format!("__Host-session={flipped}")),
+        ("truncated", format!("__Host-session={}", &id[..30])),
+        ("extended", format!("__Host-session={id}x")),
+        ("empty", "__Host-session=".to_owned()),
+        ("garbage", "__Host-session=%00%ff<script>".to_owned()),
+        (
+            "duplicated",
+            format!("__Host-session={id}; __Host-session={id}"),
+        ),
+        ("unprefixed", format!("session={id}")),
+    ] {
+        let res = app
+            .send(
+                Request::get("/api/whoami")
+                    .header(COOKIE, cookie.as_str())
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{label}");
+        let res = app
+            .send(
+                Request::get("/dashboard")
+                    .header(COOKIE, cookie.as_str())
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::SEE_OTHER,
+            "{label}: browser pages redirect"
+        );
+        assert_eq!(location(&res), "/");
+    }
+    // A cookie header that is not even text.
+    let res = app
+        .send(
+            Request::get("/api/whoami")
+                .header(
+                    COOKIE,
+                    http::HeaderValue::from_bytes(b"__Host-session=\xff\xfe").unwrap(),
+                )
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // The real cookie on an application with another store: foreign, no session.
+    assert_eq!(other_app.whoami(&jar).await.0, StatusCode::UNAUTHORIZED);
+    // The real one still works.
+    assert_eq!(app.whoami(&jar).await.0, StatusCode::OK);
+
+    // Tampered transaction cookies fail the callback with 400, never 500.
+    let mut jar = Jar::new();
+    let authorize = app.start_login("op", "?login_hint=alice", &mut jar).await;
+    let callback = ProviderBrowser::new().authorize(&authorize).await;
+    let name = jar.transactions().pop().unwrap();
+    let sealed = jar.get(&name).unwrap().to_owned();
+    for bad in [&sealed[..sealed.len() / 2], "x", &format!("{sealed}A")] {
+        let mut tampered = jar.clone();
+        tampered.set(&name, bad);
+        assert_refused(
+            &app,
+            &path_and_query(&callback),
+            &tampered,
+            StatusCode::BAD_REQUEST,
+            "invalid_transaction",
+        )
+        .await;
+    }
+    // A transaction cookie sealed by another application (another key): refused.
+    let mut foreign = Jar::new();
+    let other_authorize = other_app
+        .start_login("op", "?login_hint=alice", &mut foreign)
+        .await;
+    let other_name = foreign.transactions().pop().unwrap();
+    let mut moved = jar.clone();
+    moved.set(&name, foreign.get(&other_name).unwrap());
+    assert_refused(
+        &app,
+        &path_and_query(&callback),
+        &moved,
+        StatusCode::BAD_REQUEST,
+        "invalid_transaction",
+    )
+    .await;
+    assert!(other_authorize.contains("state="));
+    // The untampered one still works (nothing was consumed by the failures).
+    assert_eq!(
+        app.get(&path_and_query(&callback), &jar).await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+fn app_with_own_store(op: &OidcProvider) -> TestApp {
+    app(op)
+}
+
+#[tokio::test]
+async fn return_to_accepts_only_same_origin_paths() {
+    let op = OidcProvider::start().await;
+    let app = app(&op);
+    for payload in [
+        "//evil.example",
+        "/\\evil.example",
+        "/%2F%2Fevil.example",
+        "%2F%2Fevil.example",
+        "/%5Cevil.example",
+        "%5C%5Cevil.example",
+        "/%252F%252Fevil.example",
+        "/ok%0D%0ALocation:%20https://evil.example",
+        "/ok%0aX",
+        "%09/evil.example",
+        "javascript:alert(1)",
+        "JAVASCRIPT%3Aalert(1)",
+        "https://evil.example/",
+        "https:evil.example",
+        "evil.example",
+        "",
+    ] {
+        let res = app
+            .get(&format!("/oauth/op/login?return_to={payload}"), &Jar::new())
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::BAD_REQUEST,
+            "{payload:?} must be refused"
+        );
+        assert!(
+            res.headers().get(SET_COOKIE).is_none(),
+            "{payload:?}: no transaction"
+        );
+    }
+    // An accepted path comes back exactly after login.
+    let mut jar = Jar::new();
+    let authorize = app
+        .start_login(
+            "op",
+            "?login_hint=alice&return_to=%2Freports%3Fyear%3D2026",
+            &mut jar,
+        )
+        .await;
+    let callback = ProviderBrowser::new().authorize(&authorize).await;
+    let res = app.get(&path_and_query(&callback), &jar).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/reports?year=2026");
+    // No return_to: home.
+    let mut jar = Jar::new();
+    let authorize = app.start_login("op", "?login_hint=alice", &mut jar).await;
+    let callback = ProviderBrowser::new().authorize(&authorize).await;
+    assert_eq!(
+        location(&app.get(&path_and_query(&callback), &jar).await),
+        "/"
+    );
+}
+
+#[tokio::test]
+async fn logout_destroys_the_session_and_replays_are_anonymous() {
+    let op = OidcProvider::start().await;
+    let app = app(&op);
+    let mut jar = Jar::new();
+    assert_eq!(
+        app.login("op", "alice", &mut jar, &mut ProviderBrowser::new())
+            .await
+            .status(),
+        303
+    );
+    let (status, me) = app.whoami(&jar).await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+
+    // GET is not a logout.
+    assert_eq!(
+        app.get("/oauth/logout", &jar).await.status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    // Without, or with a wrong, CSRF token: 403, session intact.
+    assert_eq!(app.logout(&jar, None).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.logout(&jar, Some("wrong")).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // Cross-origin form post: 403 even with the token.
+    let res = app
+        .send(
+            Request::post("/oauth/logout")
+                .header(COOKIE, jar.header())
+                .header("origin", "https://evil.example")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(format!("csrf_token={csrf}")))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.whoami(&jar).await.0, StatusCode::OK);
+
+    // The real logout.
+    let old = jar.clone();
+    let res = app.logout(&jar, Some(&csrf)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/");
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let cleared = set_cookies(&res, "__Host-session=");
+    assert_eq!(cleared.len(), 1);
+    assert!(cleared[0].contains("Max-Age=0"));
+    // The old cookie replayed: anonymous everywhere.
+    assert_eq!(app.whoami(&old).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/dashboard", &old).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // Logout replayed: harmless.
+    assert_eq!(
+        app.logout(&old, Some(&csrf)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(app.whoami(&old).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn two_tabs_log_in_at_once() {
+    let op = OidcProvider::start().await;
+    let app = app(&op);
+    let mut jar = Jar::new();
+    let tab_a = app
+        .start_login("op", "?login_hint=alice&return_to=/a", &mut jar)
+        .await;
+    let tab_b = app
+        .start_login("op", "?login_hint=alice&return_to=/b", &mut jar)
+        .await;
+    assert_eq!(jar.transactions().len(), 2, "one cookie per attempt");
+    let mut op_browser = ProviderBrowser::new();
+    let cb_a = op_browser.authorize(&tab_a).await;
+    let cb_b = op_browser.authorize(&tab_b).await;
+    // B finishes first, then A: both succeed and land where they started.
+    let res_b = app.get(&path_and_query(&cb_b), &jar).await;
+    assert_eq!(res_b.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res_b), "/b");
+    jar.store(&res_b);
+    assert_eq!(
+        jar.transactions().len(),
+        1,
+        "only B's transaction is cleared"
+    );
+    let res_a = app.get(&path_and_query(&cb_a), &jar).await;
+    assert_eq!(res_a.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res_a), "/a");
+    jar.store(&res_a);
+    assert!(jar.transactions().is_empty());
+    assert_eq!(app.whoami(&jar).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn denied_users_get_403_and_no_session() {
+    let op = OidcProvider::start().await;
+    let app = app(&op);
+    let mut jar = Jar::new();
+    let res = app
+        .login("op", "mallory", &mut jar, &mut ProviderBrowser::new())
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookies(&res, "__Host-session=").is_empty());
+    assert_eq!(app.whoami(&jar).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn unreachable_or_lying_providers_answer_503() {
+    let op = OidcProvider::start().await;
+    // Discovery's issuer must match exactly: a trailing slash is another issuer.
+    let lying = TestApp::new(
+        builder(&Users::default())
+            .provider(tower_oauth::Provider::oidc(
+                "op",
+                &format!("{}/", op.issuer),
+                "rp-rs256",
+                "rp-rs256-secret",
+            ))
+            .build()
+            .unwrap(),
+    );
+    let res = lying.get("/oauth/op/login", &Jar::new()).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Nothing listening: 503 at login, and the application keeps serving.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = TestApp::new(
+        builder(&Users::default())
+            .provider(tower_oauth::Provider::oidc(
+                "op",
+                &format!("http://127.0.0.1:{port}"),
+                "c",
+                "s",
+            ))
+            .build()
+            .unwrap(),
+    );
+    let res = down.get("/oauth/op/login", &Jar::new()).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        down.get("/oauth/nope/login", &Jar::new()).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(down.whoami(&Jar::new()).await.0, StatusCode::UNAUTHORIZED);
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
