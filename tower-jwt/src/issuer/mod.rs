@@ -1,1 +1,62 @@
-//! Issuing access and refresh tokens (to be written).
+//! Issuing access and refresh tokens: the access + refresh token pattern.
+//!
+//! - Access tokens (RFC 9068): `typ` `at+jwt`, `kid` of the active key, claims `iss`, `aud`,
+//!   `sub`, `iat`, `nbf`, `exp` (default 15 minutes), `jti` (UUID v4), `scope`
+//!   (space-separated) and extra claims.
+//! - Refresh tokens: `typ` `rt+jwt` and their own audience (default: the issuer), so they can
+//!   never pass as access tokens; default 7 days; a family id `fid` shared by every refresh
+//!   token of one login. Each [`TokenIssuer::refresh`] returns a new refresh token; presenting
+//!   an already-used one revokes the whole family and is refused (RFC 9700 §4.14). Families
+//!   live in a [`RefreshFamilyStore`]: [`MemoryFamilyStore`] for one process,
+//!   `RedisFamilyStore` (feature `redis`) for several.
+//! - [`TokenIssuer::logout`] revokes the access token's `jti` (in the [`RevocationStore`]
+//!   the verifier checks) and the refresh family; [`TokenIssuer::logout_everywhere`] revokes
+//!   every token of a subject.
+//! - Key rotation: one active signer, retired keys kept for verification until the tokens
+//!   they signed have expired, and [`TokenIssuer::jwks`] publishing the public halves.
+//! - The refresh cookie: [`RefreshCookie`], `HttpOnly`, `Secure`, `SameSite=Strict`,
+//!   `Path=/auth`.
+//!
+//! ```
+//! use tower_jwt::issuer::{Grant, RefreshError, SigningKey, TokenIssuer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = SigningKey::hs256("2026-01", b"an HS256 secret of at least 32 bytes!")?;
+//! let issuer = TokenIssuer::builder("https://auth.example.com", "https://api.example.com", key)
+//!     .build()?;
+//!
+//! let login = issuer.issue(&Grant::new("alice").scope(["orders:read"])).await?;
+//! let cookie = issuer.refresh_cookie(&login.refresh);
+//! assert_eq!(cookie.http_only(), Some(true));
+//!
+//! // The refresh token is exchanged once...
+//! let renewed = issuer.refresh(login.refresh.as_str()).await?;
+//! assert_ne!(renewed.refresh.as_str(), login.refresh.as_str());
+//! // ...and replaying it revokes the family: the new one stops working too.
+//! let replay = issuer.refresh(login.refresh.as_str()).await;
+//! assert!(matches!(replay, Err(RefreshError::Reused)));
+//! assert!(matches!(issuer.refresh(renewed.refresh.as_str()).await, Err(RefreshError::Revoked)));
+//!
+//! // An access token is never accepted as a refresh token.
+//! assert!(matches!(issuer.refresh(renewed.access.as_str()).await, Err(RefreshError::Invalid)));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`RevocationStore`]: crate::revocation::RevocationStore
+
+mod claims;
+mod cookie;
+mod family;
+mod keys;
+mod tokens;
+
+pub use claims::{Grant, IssueError, IssuedToken, RefreshError, TokenPair};
+pub use cookie::{DEFAULT_REFRESH_COOKIE_NAME, DEFAULT_REFRESH_COOKIE_PATH, RefreshCookie};
+pub use family::{FamilyStoreError, MemoryFamilyStore, RefreshFamilyStore, Rotation};
+pub use keys::SigningKey;
+pub use tokens::{
+    ACCESS_TOKEN_TYPE, DEFAULT_ACCESS_LIFETIME, DEFAULT_REFRESH_LIFETIME, REFRESH_TOKEN_TYPE,
+    TokenIssuer, TokenIssuerBuilder,
+};

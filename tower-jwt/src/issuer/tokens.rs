@@ -1,0 +1,453 @@
+//! The token issuer: signing, refresh rotation, logout, key rotation.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use auth_core::{ConfigError, ConfigErrorKind};
+use jsonwebtoken::{Header, Validation};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::claims::{
+    AccessClaims, AccessRef, Grant, IssueError, IssuedToken, RefreshClaims, RefreshError,
+    TokenPair, from_unix, unix,
+};
+use super::cookie::RefreshCookie;
+use super::family::{RefreshFamilyStore, Rotation};
+use super::keys::{KeyRing, SigningKey};
+use crate::revocation::{Revocation, RevocationStatus, RevocationStore, TokenRef};
+
+/// The `typ` header of access tokens (RFC 9068).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+/// The `typ` header of refresh tokens: never accepted where an access token is meant.
+pub const REFRESH_TOKEN_TYPE: &str = "rt+jwt";
+/// Default access token lifetime: 15 minutes.
+pub const DEFAULT_ACCESS_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// Default refresh token lifetime: 7 days.
+pub const DEFAULT_REFRESH_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Longest token accepted by [`TokenIssuer::refresh`] and [`TokenIssuer::logout`], checked
+/// before any decoding.
+const MAX_TOKEN_LENGTH: usize = 8 * 1024;
+const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+const MAX_LEEWAY: Duration = Duration::from_secs(300);
+
+/// Issues access and refresh tokens, rotates refresh tokens with reuse detection, logs out,
+/// and rotates its signing keys. Cheap to clone (an `Arc` inside). See the
+/// [module docs](super).
+#[derive(Clone)]
+pub struct TokenIssuer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    audience: String,
+    refresh_audience: String,
+    access_lifetime: Duration,
+    refresh_lifetime: Duration,
+    leeway: Duration,
+    keys: ArcSwap<KeyRing>,
+    families: Arc<dyn RefreshFamilyStore>,
+    revocations: Arc<dyn RevocationStore>,
+    cookie: RefreshCookie,
+}
+
+impl TokenIssuer {
+    /// A builder for tokens with `iss` = `issuer` and access-token `aud` = `audience`, signed
+    /// by `signing_key`.
+    pub fn builder(
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+        signing_key: SigningKey,
+    ) -> TokenIssuerBuilder {
+        let issuer = issuer.into();
+        TokenIssuerBuilder {
+            refresh_audience: None,
+            audience: audience.into(),
+            issuer,
+            signing_key,
+            retired: Vec::new(),
+            access_lifetime: DEFAULT_ACCESS_LIFETIME,
+            refresh_lifetime: DEFAULT_REFRESH_LIFETIME,
+            leeway: DEFAULT_LEEWAY,
+            families: None,
+            revocations: None,
+            cookie: RefreshCookie::new(),
+        }
+    }
+
+    /// An access token for `grant` (`typ` `at+jwt`, `kid` of the active key): `iss`, `aud`,
+    /// `sub`, `iat`, `nbf`, `exp`, `jti` (UUID v4), `scope` (space-separated, when any) and
+    /// the grant's extra claims.
+    ///
+    /// # Errors
+    ///
+    /// [`IssueError::Signing`] when the key cannot sign.
+    pub fn issue_access(&self, grant: &Grant) -> Result<IssuedToken, IssueError> {
+        let inner = &self.inner;
+        let now = SystemTime::now();
+        let expires_at = now + inner.access_lifetime;
+        let jti = Uuid::new_v4().to_string();
+        let claims = AccessClaims {
+            iss: &inner.issuer,
+            aud: &inner.audience,
+            sub: &grant.subject,
+            iat: unix(now),
+            nbf: unix(now),
+            exp: unix(expires_at),
+            jti: &jti,
+            scope: grant.scope_claim(),
+            extra: &grant.extra,
+        };
+        let token = self.sign(ACCESS_TOKEN_TYPE, &claims)?;
+        Ok(IssuedToken {
+            token,
+            jti,
+            expires_at: from_unix(unix(expires_at)),
+        })
+    }
+
+    /// A new login: an access token and the first refresh token of a new family.
+    ///
+    /// # Errors
+    ///
+    /// [`IssueError`] when signing or the family store fails.
+    pub async fn issue(&self, grant: &Grant) -> Result<TokenPair, IssueError> {
+        let family = Uuid::new_v4().to_string();
+        let (refresh, until) = self.issue_refresh(grant, &family)?;
+        self.inner
+            .families
+            .start(&family, &refresh.jti, until)
+            .await
+            .map_err(|error| IssueError::Store(error.0))?;
+        let access = self.issue_access(grant)?;
+        Ok(TokenPair {
+            access,
+            refresh,
+            family,
+        })
+    }
+
+    /// Exchanges a refresh token for a new pair: the presented token must be valid and the
+    /// current one of its family; the new refresh token replaces it. Presenting a token that
+    /// was already exchanged revokes the whole family (RFC 9700 §4.14): the successor stops
+    /// working too.
+    ///
+    /// # Errors
+    ///
+    /// [`RefreshError`]: `Invalid`, `Reused`, `Revoked` (all 401) or `Unavailable` (503).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
+        let claims: RefreshClaims = self.verify(refresh_token, REFRESH_TOKEN_TYPE, true)?;
+        let token = TokenRef {
+            issuer: &claims.iss,
+            jti: Some(&claims.jti),
+            subject: &claims.sub,
+            issued_at: from_unix(claims.iat),
+        };
+        match self.inner.revocations.check(&token) {
+            RevocationStatus::Active => {}
+            RevocationStatus::Unavailable => {
+                return Err(RefreshError::Unavailable("revocation store".to_owned()));
+            }
+            _ => return Err(RefreshError::Revoked),
+        }
+        let grant = Grant {
+            subject: claims.sub,
+            scope: claims
+                .scope
+                .as_deref()
+                .map(|scope| scope.split(' ').map(str::to_owned).collect())
+                .unwrap_or_default(),
+            extra: claims.ext,
+        };
+        let (refresh, until) = self.issue_refresh(&grant, &claims.fid)?;
+        let rotation = self
+            .inner
+            .families
+            .rotate(&claims.fid, &claims.jti, &refresh.jti, until)
+            .await
+            .map_err(|error| RefreshError::Unavailable(error.0))?;
+        match rotation {
+            Rotation::Rotated => {}
+            Rotation::Reused => {
+                tracing::warn!(
+                    family = %claims.fid,
+                    subject = %grant.subject,
+                    "refresh token reuse detected; family revoked"
+                );
+                return Err(RefreshError::Reused);
+            }
+            _ => return Err(RefreshError::Revoked),
+        }
+        let access = self.issue_access(&grant)?;
+        Ok(TokenPair {
+            access,
+            refresh,
+            family: claims.fid,
+        })
+    }
+
+    /// Logout: revokes the access token's `jti` (in the revocation store, until its `exp`)
+    /// and the refresh token's whole family. Either may be omitted; an expired token needs no
+    /// revoking and is skipped.
+    ///
+    /// # Errors
+    ///
+    /// [`RefreshError::Invalid`] for a token that is not ours (bad signature, wrong `typ`...),
+    /// [`RefreshError::Unavailable`] when a store fails.
+    pub async fn logout(
+        &self,
+        access_token: Option<&str>,
+        refresh_token: Option<&str>,
+    ) -> Result<(), RefreshError> {
+        if let Some(token) = access_token
+            && let Some(claims) = self.verify_unexpired::<AccessRef>(token, ACCESS_TOKEN_TYPE)?
+        {
+            let revocation = Revocation::token(claims.iss, claims.jti, from_unix(claims.exp));
+            self.inner
+                .revocations
+                .revoke(revocation)
+                .await
+                .map_err(|error| RefreshError::Unavailable(error.to_string()))?;
+        }
+        if let Some(token) = refresh_token
+            && let Some(claims) =
+                self.verify_unexpired::<RefreshClaims>(token, REFRESH_TOKEN_TYPE)?
+        {
+            let until = from_unix(claims.exp) + self.inner.leeway;
+            self.inner
+                .families
+                .revoke(&claims.fid, until)
+                .await
+                .map_err(|error| RefreshError::Unavailable(error.0))?;
+        }
+        Ok(())
+    }
+
+    /// "Log out everywhere": every access and refresh token of `subject` issued before now is
+    /// revoked (a subject watermark in the revocation store, kept for a refresh lifetime).
+    ///
+    /// # Errors
+    ///
+    /// [`RefreshError::Unavailable`] when the revocation store fails.
+    pub async fn logout_everywhere(&self, subject: &str) -> Result<(), RefreshError> {
+        let now = SystemTime::now();
+        let longest = self.inner.refresh_lifetime.max(self.inner.access_lifetime);
+        let revocation = Revocation::subject(&*self.inner.issuer, subject, now, now + longest);
+        self.inner
+            .revocations
+            .revoke(revocation)
+            .await
+            .map_err(|error| RefreshError::Unavailable(error.to_string()))
+    }
+
+    /// Makes `key` the signer. The previous signer is kept for verification (and in
+    /// [`jwks`](Self::jwks)) for a refresh lifetime plus leeway, until every token it signed
+    /// has expired; older retired keys past that are dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigErrorKind::InvalidValue`] when a live key already has this `kid`.
+    pub fn rotate_key(&self, key: SigningKey) -> Result<(), ConfigError> {
+        let now = SystemTime::now();
+        let current = self.inner.keys.load_full();
+        if current.contains(key.kid(), now) {
+            return Err(duplicate_kid());
+        }
+        let mut retired: Vec<_> = current
+            .retired
+            .iter()
+            .filter(|(_, until)| *until > now)
+            .cloned()
+            .collect();
+        let keep_until = now + self.inner.refresh_lifetime + self.inner.leeway;
+        retired.push((Arc::clone(&current.active), keep_until));
+        self.inner.keys.store(Arc::new(KeyRing {
+            active: Arc::new(key),
+            retired,
+        }));
+        Ok(())
+    }
+
+    /// The JWK set of the public halves of every live asymmetric key (`{"keys": [...]}`), to
+    /// publish at the JWKS URL verifiers fetch. HMAC secrets are never included.
+    #[must_use]
+    pub fn jwks(&self) -> serde_json::Value {
+        let ring = self.inner.keys.load();
+        let keys: Vec<serde_json::Value> = ring
+            .live(SystemTime::now())
+            .filter_map(SigningKey::public_jwk)
+            .filter_map(|jwk| serde_json::to_value(jwk).ok())
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    /// The refresh cookie for `refresh` (see [`RefreshCookie`]), `Max-Age` = the refresh
+    /// lifetime.
+    #[must_use]
+    pub fn refresh_cookie(&self, refresh: &IssuedToken) -> cookie::Cookie<'static> {
+        self.inner
+            .cookie
+            .build(refresh.as_str(), self.inner.refresh_lifetime)
+    }
+
+    /// The cookie settings (its name, to read it back; its removal cookie, at logout).
+    pub fn cookie_config(&self) -> &RefreshCookie {
+        &self.inner.cookie
+    }
+
+    /// The revocation store logout writes to; give the same store to the verifier.
+    #[must_use]
+    pub fn revocation_store(&self) -> Arc<dyn RevocationStore> {
+        Arc::clone(&self.inner.revocations)
+    }
+
+    /// The `iss` of issued tokens.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// The `aud` of access tokens.
+    #[must_use]
+    pub fn audience(&self) -> &str {
+        &self.inner.audience
+    }
+
+    /// The `aud` of refresh tokens.
+    #[must_use]
+    pub fn refresh_audience(&self) -> &str {
+        &self.inner.refresh_audience
+    }
+
+    fn issue_refresh(
+        &self,
+        grant: &Grant,
+        family: &str,
+    ) -> Result<(IssuedToken, SystemTime), IssueError> {
+        let inner = &self.inner;
+        let now = SystemTime::now();
+        let expires_at = now + inner.refresh_lifetime;
+        let claims = RefreshClaims {
+            iss: inner.issuer.clone(),
+            aud: inner.refresh_audience.clone(),
+            sub: grant.subject.clone(),
+            iat: unix(now),
+            nbf: unix(now),
+            exp: unix(expires_at),
+            jti: Uuid::new_v4().to_string(),
+            fid: family.to_owned(),
+            scope: grant.scope_claim(),
+            ext: grant.extra.clone(),
+        };
+        let token = self.sign(REFRESH_TOKEN_TYPE, &claims)?;
+        let issued = IssuedToken {
+            token,
+            jti: claims.jti,
+            expires_at: from_unix(claims.exp),
+        };
+        Ok((issued, expires_at + inner.leeway))
+    }
+
+    fn sign(&self, typ: &str, claims: &impl serde::Serialize) -> Result<String, IssueError> {
+        let ring = self.inner.keys.load();
+        let key = &ring.active;
+        let mut header = Header::new(key.algorithm());
+        header.typ = Some(typ.to_owned());
+        header.kid = Some(key.kid().to_owned());
+        Ok(jsonwebtoken::encode(&header, claims, key.encoding())?)
+    }
+
+    /// Verifies one of our tokens strictly: length, `kid` routing to a live key, that key's
+    /// one algorithm, `typ`, `iss` (a string), `aud`, `exp`, `nbf`, `sub` required.
+    fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        check_exp: bool,
+    ) -> Result<T, RefreshError> {
+        let inner = &self.inner;
+        if token.len() > MAX_TOKEN_LENGTH {
+            return Err(RefreshError::Invalid);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| RefreshError::Invalid)?;
+        let typ_ok = header
+            .typ
+            .as_deref()
+            .is_some_and(|found| found.eq_ignore_ascii_case(typ));
+        let ring = inner.keys.load();
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| ring.find(kid, SystemTime::now()))
+            .filter(|key| key.algorithm() == header.alg && typ_ok)
+            .ok_or(RefreshError::Invalid)?;
+        let audience = if typ == ACCESS_TOKEN_TYPE {
+            &inner.audience
+        } else {
+            &inner.refresh_audience
+        };
+        let mut validation = Validation::new(key.algorithm());
+        validation.leeway = inner.leeway.as_secs();
+        validation.validate_exp = check_exp;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&inner.issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<serde_json::Value>(token, key.decoding(), &validation)
+            .map_err(|_| RefreshError::Invalid)?;
+        // RFC 7519: `iss` is a string (jsonwebtoken also accepts an array).
+        if !data
+            .claims
+            .get("iss")
+            .is_some_and(serde_json::Value::is_string)
+        {
+            return Err(RefreshError::Invalid);
+        }
+        serde_json::from_value(data.claims).map_err(|_| RefreshError::Invalid)
+    }
+
+    /// [`verify`](Self::verify), answering `None` for a token past `exp` + leeway.
+    fn verify_unexpired<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+    ) -> Result<Option<T>, RefreshError> {
+        let claims: serde_json::Value = self.verify(token, typ, false)?;
+        let exp = claims.get("exp").and_then(serde_json::Value::as_u64);
+        let expired = exp.is_none_or(|exp| from_unix(exp) + self.inner.leeway <= SystemTime::now());
+        if expired {
+            return Ok(None);
+        }
+        serde_json::from_value(claims)
+            .map(Some)
+            .map_err(|_| RefreshError::Invalid)
+    }
+}
+
+fn duplicate_kid() -> ConfigError {
+    ConfigError::new(
+        ConfigErrorKind::InvalidValue,
+        "kid",
+        "a live signing key already has this `kid`",
+    )
+}
+
+impl fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("TokenIssuer")
+            .field("issuer", &inner.issuer)
+            .field("audience", &inner.audience)
+            .field("refresh_audience", &inner.refresh_audience)
+            .field("access_lifetime", &inner.access_lifetime)
+            .field("refresh_lifetime", &inner.refresh_lifetime)
+            .field("active_kid", &inner.keys.load().active.kid())
+            .finish_non_exhaustive()
+    }
+}
+
+mod builder;
+pub use builder::TokenIssuerBuilder;

@@ -1,0 +1,165 @@
+//! Building a [`TokenIssuer`].
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use auth_core::{ConfigError, ConfigErrorKind};
+
+use super::{Inner, KeyRing, MAX_LEEWAY, TokenIssuer, duplicate_kid};
+use crate::issuer::cookie::RefreshCookie;
+use crate::issuer::family::{MemoryFamilyStore, RefreshFamilyStore};
+use crate::issuer::keys::SigningKey;
+use crate::revocation::{MemoryRevocationStore, RevocationStore};
+
+/// Builds a [`TokenIssuer`]; see [`TokenIssuer::builder`].
+#[must_use]
+pub struct TokenIssuerBuilder {
+    pub(super) issuer: String,
+    pub(super) audience: String,
+    pub(super) refresh_audience: Option<String>,
+    pub(super) signing_key: SigningKey,
+    pub(super) retired: Vec<(SigningKey, SystemTime)>,
+    pub(super) access_lifetime: Duration,
+    pub(super) refresh_lifetime: Duration,
+    pub(super) leeway: Duration,
+    pub(super) families: Option<Arc<dyn RefreshFamilyStore>>,
+    pub(super) revocations: Option<Arc<dyn RevocationStore>>,
+    pub(super) cookie: RefreshCookie,
+}
+
+impl std::fmt::Debug for TokenIssuerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIssuerBuilder")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("signing_key", &self.signing_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenIssuerBuilder {
+    /// The `aud` of refresh tokens. Default: the issuer itself (the refresh token is presented
+    /// back to it). Must differ from the access-token audience.
+    pub fn refresh_audience(mut self, audience: impl Into<String>) -> Self {
+        self.refresh_audience = Some(audience.into());
+        self
+    }
+
+    /// Keeps an older key for verification (and in the JWKS) until `until`, e.g. the key
+    /// that signed before a restart with a new key: its refresh tokens still work.
+    pub fn retired_key(mut self, key: SigningKey, until: SystemTime) -> Self {
+        self.retired.push((key, until));
+        self
+    }
+
+    /// Access token lifetime (default 15 minutes).
+    pub fn access_lifetime(mut self, lifetime: Duration) -> Self {
+        self.access_lifetime = lifetime;
+        self
+    }
+
+    /// Refresh token lifetime (default 7 days); each refresh starts a new one.
+    pub fn refresh_lifetime(mut self, lifetime: Duration) -> Self {
+        self.refresh_lifetime = lifetime;
+        self
+    }
+
+    /// Clock skew tolerated when verifying refresh tokens, and added to what stores keep
+    /// (default 30 s, at most 300 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Where refresh families live (default: [`MemoryFamilyStore`], one process).
+    pub fn family_store(mut self, store: Arc<dyn RefreshFamilyStore>) -> Self {
+        self.families = Some(store);
+        self
+    }
+
+    /// Where logout records revoked access tokens; give the verifier the same store.
+    /// Default: a new [`MemoryRevocationStore`], see [`TokenIssuer::revocation_store`].
+    pub fn revocation_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocations = Some(store);
+        self
+    }
+
+    /// How the refresh cookie is built (default: [`RefreshCookie::new`]).
+    pub fn refresh_cookie(mut self, cookie: RefreshCookie) -> Self {
+        self.cookie = cookie;
+        self
+    }
+
+    /// Builds the issuer.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for an empty issuer or audience, equal access and refresh audiences, a
+    /// zero lifetime, a leeway above 300 s, or two keys with one `kid`.
+    pub fn build(self) -> Result<TokenIssuer, ConfigError> {
+        crate::backend::ensure()?;
+        let invalid = |field, message| {
+            Err(ConfigError::new(
+                ConfigErrorKind::InvalidValue,
+                field,
+                message,
+            ))
+        };
+        if self.issuer.is_empty() {
+            return invalid("issuer", "must not be empty");
+        }
+        if self.audience.is_empty() {
+            return invalid("audience", "must not be empty");
+        }
+        let refresh_audience = self.refresh_audience.unwrap_or_else(|| self.issuer.clone());
+        if refresh_audience == self.audience {
+            return invalid(
+                "refresh_audience",
+                "must differ from the access token audience",
+            );
+        }
+        if self.access_lifetime.is_zero() || self.refresh_lifetime.is_zero() {
+            return invalid("lifetime", "token lifetimes must be positive");
+        }
+        if self.leeway > MAX_LEEWAY {
+            return invalid("leeway", "must be at most 300 s");
+        }
+        let now = SystemTime::now();
+        let mut ring = KeyRing {
+            active: Arc::new(self.signing_key),
+            retired: Vec::new(),
+        };
+        for (key, until) in self.retired {
+            if ring.contains(key.kid(), now) {
+                return Err(duplicate_kid());
+            }
+            ring.retired.push((Arc::new(key), until));
+        }
+        let families = self
+            .families
+            .unwrap_or_else(|| Arc::new(MemoryFamilyStore::new()));
+        let revocations = match self.revocations {
+            Some(store) => store,
+            None => Arc::new(
+                MemoryRevocationStore::builder()
+                    .leeway(self.leeway)
+                    .build()?,
+            ),
+        };
+        Ok(TokenIssuer {
+            inner: Arc::new(Inner {
+                issuer: self.issuer,
+                audience: self.audience,
+                refresh_audience,
+                access_lifetime: self.access_lifetime,
+                refresh_lifetime: self.refresh_lifetime,
+                leeway: self.leeway,
+                keys: ArcSwap::from_pointee(ring),
+                families,
+                revocations,
+                cookie: self.cookie,
+            }),
+        })
+    }
+}
