@@ -18,6 +18,7 @@ use super::response::{Failure, OAuthResponse, see_other};
 use super::transaction::{self, Transaction};
 use crate::client::OAuthClient;
 use crate::cookies;
+use crate::http_client::FetchError;
 use crate::provider::{ProviderIdentity, Resolved, github};
 use crate::random;
 use crate::session::SessionUser;
@@ -81,14 +82,7 @@ impl<U: SessionUser> OAuthClient<U> {
             .set_pkce_verifier(PkceCodeVerifier::new(transaction.verifier.clone()))
             .request_async(&self.inner.http)
             .await
-            .map_err(|error| match error {
-                RequestTokenError::ServerResponse(_) => Failure::bad_request("code_rejected"),
-                RequestTokenError::Request(_) => Failure::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "token_endpoint_unreachable",
-                ),
-                _ => Failure::new(StatusCode::BAD_GATEWAY, "token_response_invalid"),
-            })?;
+            .map_err(|error| token_failure(&error))?;
         let access_token = tokens.access_token().secret().clone();
         let identity = self
             .identify(
@@ -243,6 +237,27 @@ impl<U: SessionUser> OAuthClient<U> {
             resolved.issuer.clone(),
             claims,
         ))
+    }
+}
+
+/// Maps a failed code exchange. GitHub answers a refused code with `200 OK` and an error
+/// object, which the `oauth2` crate reports as a parse failure: that is a refusal too.
+fn token_failure(
+    error: &RequestTokenError<FetchError, oauth2::basic::BasicErrorResponse>,
+) -> Failure {
+    match error {
+        RequestTokenError::ServerResponse(_) => Failure::bad_request("code_rejected"),
+        RequestTokenError::Parse(_, body)
+            if serde_json::from_slice::<Value>(body)
+                .is_ok_and(|v| v.get("error").is_some_and(Value::is_string)) =>
+        {
+            Failure::bad_request("code_rejected")
+        }
+        RequestTokenError::Request(FetchError::Transport(_)) => Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "token_endpoint_unreachable",
+        ),
+        _ => Failure::new(StatusCode::BAD_GATEWAY, "token_response_invalid"),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{SessionStore, StoreError, StoreFuture};
 
@@ -44,13 +44,20 @@ impl RedisStore {
         }
     }
 
-    /// Connects to `url` (e.g. `redis://127.0.0.1:6379`).
+    /// Connects to `url` (e.g. `redis://127.0.0.1:6379`): 2 s to connect, 2 s per
+    /// command (a slow Redis answers 503 instead of hanging requests), reconnecting in the
+    /// background.
     ///
     /// # Errors
     /// When the URL is invalid or the server cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(|e| unavailable(&e))?;
-        let connection = ConnectionManager::new(client)
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500))
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)));
+        let connection = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|e| unavailable(&e))?;
         Ok(Self::new(connection))

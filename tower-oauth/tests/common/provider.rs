@@ -1,10 +1,11 @@
 //! Starts the real OpenID provider (`oidc-provider`, npm) on a free loopback port.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 static INSTALL: Mutex<()> = Mutex::new(());
 
@@ -32,51 +33,49 @@ fn ensure_installed() {
     assert!(status.success(), "`npm ci` failed in tests/oidc-provider");
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("no free loopback port")
-        .port()
-}
-
 /// A running oidc-provider; killed on drop.
 pub struct OidcProvider {
     pub issuer: String,
-    child: Child,
-}
-
-impl Drop for OidcProvider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    _child: tokio::process::Child,
 }
 
 impl OidcProvider {
-    /// Starts a provider and waits (up to 30 s) for its discovery document.
+    /// Starts a provider on a free port (chosen by the provider itself, so parallel tests
+    /// never race for one) and waits (up to 30 s) for its discovery document.
     pub async fn start() -> Self {
         ensure_installed();
-        let port = free_port();
-        let child = Command::new("node")
+        let mut child = tokio::process::Command::new("node")
             .arg("provider.mjs")
-            .arg(port.to_string())
+            .arg("0")
             .current_dir(dir())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
+            .kill_on_drop(true)
             .spawn()
             .expect("could not start node");
-        let provider = Self {
-            issuer: format!("http://127.0.0.1:{port}"),
-            child,
-        };
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let issuer = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(issuer) = line.strip_prefix("oidc-provider listening on ") {
+                    return issuer.to_owned();
+                }
+            }
+            panic!("oidc-provider exited before listening");
+        })
+        .await
+        .expect("oidc-provider did not start within 30 s");
         let http = reqwest::Client::new();
-        let url = format!("{}/.well-known/openid-configuration", provider.issuer);
+        let url = format!("{issuer}/.well-known/openid-configuration");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(res) = http.get(&url).send().await
                 && res.status().is_success()
             {
-                return provider;
+                return Self {
+                    issuer,
+                    _child: child,
+                };
             }
             assert!(
                 Instant::now() < deadline,

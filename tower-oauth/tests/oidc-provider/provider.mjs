@@ -1,8 +1,9 @@
 // A real OpenID provider for tower-oauth's end-to-end tests.
 //
-//   node provider.mjs PORT
+//   node provider.mjs PORT        (0: any free port)
 //
-// Serves `http://127.0.0.1:PORT` with discovery, PKCE required, RFC 9207 `iss` in
+// Prints `oidc-provider listening on http://127.0.0.1:PORT` once it accepts connections, and
+// serves there with discovery, PKCE required, RFC 9207 `iss` in
 // authorization responses, RS256 and ES256 signing keys, and clients using
 // client_secret_basic. There is no browser interaction: `/interaction/:uid` logs in the user
 // named by the authorization request's `login_hint` (default `alice`) and grants the
@@ -14,14 +15,18 @@
 //   rp-es256  ID tokens signed ES256
 //   rp-short  RS256, access tokens live 5 s (refresh tests)
 import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
 
-const port = Number(process.argv[2]);
-if (!Number.isInteger(port) || port <= 0) {
+const requested = Number(process.argv[2]);
+if (!Number.isInteger(requested) || requested < 0) {
   console.error('usage: node provider.mjs PORT');
   process.exit(2);
 }
-const issuer = `http://127.0.0.1:${port}`;
+// Bind first (port 0 picks a free one without races), then name the issuer after the port.
+const server = createServer();
+await new Promise((resolve) => server.listen(requested, '127.0.0.1', resolve));
+const issuer = `http://127.0.0.1:${server.address().port}`;
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
@@ -92,6 +97,5 @@ provider.use(async (ctx, next) => {
   return undefined;
 });
 
-provider.listen(port, '127.0.0.1', () => {
-  console.log(`oidc-provider listening on ${issuer}`);
-});
+server.on('request', provider.callback());
+console.log(`oidc-provider listening on ${issuer}`);

@@ -1,0 +1,170 @@
+//! Sessions shared by two instances through the real Redis on 127.0.0.1:6379
+//! (feature `redis`): a login on A is valid on B, a logout on B ends it on A.
+#![cfg(feature = "redis")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use http::StatusCode;
+use tower_oauth::store::{RedisStore, SessionStore};
+
+const REDIS: &str = "redis://127.0.0.1:6379";
+
+async fn store(prefix: &str) -> RedisStore {
+    RedisStore::connect(REDIS)
+        .await
+        .unwrap_or_else(|e| panic!("these tests need Redis on 127.0.0.1:6379: {e}"))
+        .key_prefix(prefix)
+}
+
+fn unique_prefix() -> String {
+    format!("towerauth-test:oauth:{}:", rand::random::<u64>())
+}
+
+/// Removes every key under `prefix`.
+async fn cleanup(prefix: &str) {
+    let client = redis::Client::open(REDIS).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn login_on_a_is_valid_on_b_and_logout_on_b_ends_it_on_a() {
+    let op = OidcProvider::start().await;
+    let prefix = unique_prefix();
+    let key = rand_key();
+    let users = Users::default();
+    let instance = |store: RedisStore| {
+        TestApp::new(
+            builder(&users)
+                .cookie_key(&key)
+                .store(store)
+                .idle_timeout(Duration::from_secs(120))
+                .provider(oidc("op", &op, "rp-rs256"))
+                .build()
+                .unwrap(),
+        )
+    };
+    let a = instance(store(&prefix).await);
+    let b = instance(store(&prefix).await);
+
+    // Login starts on A, the callback lands on B (instances share the cookie key).
+    let mut jar = Jar::new();
+    let authorize = a.start_login("op", "?login_hint=alice", &mut jar).await;
+    let callback = ProviderBrowser::new().authorize(&authorize).await;
+    let res = b.get(&path_and_query(&callback), &jar).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        body_text(res).await
+    );
+    let replay_jar = jar.clone();
+    jar.store(&res);
+
+    let (status, on_a) = a.whoami(&jar).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, on_b) = b.whoami(&jar).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(on_a["subject"], on_b["subject"]);
+
+    // The state was consumed for every instance: replaying the callback on A fails.
+    let res = a.get(&path_and_query(&callback), &replay_jar).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(res).await.contains("replayed_state"));
+
+    // Logout on B ends the session on A.
+    let csrf = on_a["csrf_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        b.logout(&jar, Some(&csrf)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(a.whoami(&jar).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(b.whoami(&jar).await.0, StatusCode::UNAUTHORIZED);
+    cleanup(&prefix).await;
+}
+
+#[tokio::test]
+async fn redis_store_idle_absolute_and_claims() {
+    let prefix = unique_prefix();
+    let s1 = store(&prefix).await;
+    let s2 = store(&prefix).await;
+
+    // Idle: renewed by each load, gone after a quiet period.
+    let idle = Duration::from_millis(400);
+    s1.save("idle", "r".to_owned(), idle, Duration::from_secs(60))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(s2.load("idle", idle).await.unwrap().as_deref(), Some("r"));
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        s1.load("idle", idle).await.unwrap().as_deref(),
+        Some("r"),
+        "renewed"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(s1.load("idle", idle).await.unwrap(), None);
+
+    // The ttl (absolute remainder) bounds the first expiry.
+    s1.save(
+        "abs",
+        "r".to_owned(),
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(s2.load("abs", Duration::from_secs(60)).await.unwrap(), None);
+
+    // Delete on one instance is seen by the other.
+    s1.save(
+        "del",
+        "r".to_owned(),
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    s2.delete("del").await.unwrap();
+    assert_eq!(s1.load("del", Duration::from_secs(60)).await.unwrap(), None);
+
+    // A claim is won exactly once across instances, even when raced.
+    let (x, y) = tokio::join!(
+        s1.claim("state-1", Duration::from_secs(60)),
+        s2.claim("state-1", Duration::from_secs(60))
+    );
+    assert!(x.unwrap() ^ y.unwrap(), "exactly one winner");
+    assert!(!s1.claim("state-1", Duration::from_secs(60)).await.unwrap());
+    cleanup(&prefix).await;
+}
+
+#[tokio::test]
+async fn redis_unreachable_fails_at_connect_with_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = RedisStore::connect(&format!("redis://127.0.0.1:{port}"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("session store unavailable"),
+        "{err}"
+    );
+}
