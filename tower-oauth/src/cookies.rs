@@ -82,6 +82,19 @@ pub(crate) fn lookup<'r>(headers: &'r HeaderMap, name: &str) -> Lookup<'r> {
     found
 }
 
+/// Every `(name, value)` whose name starts with `prefix`, in every `Cookie` header.
+pub(crate) fn with_prefix<'r>(headers: &'r HeaderMap, prefix: &str) -> Vec<(&'r str, &'r str)> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|text| text.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .filter(|(k, _)| k.starts_with(prefix))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +114,12 @@ mod tests {
         assert_eq!(lookup(&h, "sid"), Lookup::One("abc"));
         assert_eq!(lookup(&h, "missing"), Lookup::Absent);
         assert_eq!(lookup(&h, "si"), Lookup::Absent);
+    }
+
+    #[test]
+    fn lists_cookies_by_prefix() {
+        let h = headers(&["tx-1=a; other=b", "tx-2=c"]);
+        assert_eq!(with_prefix(&h, "tx-"), vec![("tx-1", "a"), ("tx-2", "c")]);
     }
 
     #[test]

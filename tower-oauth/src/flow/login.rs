@@ -5,12 +5,11 @@ use http::{Method, Request, StatusCode};
 use oauth2::{CsrfToken, PkceCodeChallenge, Scope};
 
 use super::response::{Failure, OAuthResponse, see_other};
-use super::transaction::Transaction;
+use super::transaction::{self, Transaction};
 use crate::client::OAuthClient;
 use crate::random;
 use crate::return_to;
 use crate::session::SessionUser;
-use crate::session::record::unix_now;
 
 /// Longest `login_hint` forwarded to the provider.
 const MAX_LOGIN_HINT: usize = 256;
@@ -77,15 +76,19 @@ impl<U: SessionUser> OAuthClient<U> {
             verifier: verifier.into_secret(),
             nonce,
             return_to,
-            created_at: unix_now(),
+            created_at: transaction::unix_millis(),
         };
-        let cookie = transaction
-            .seal(
-                &self.inner.key,
-                &self.inner.policy,
-                self.inner.transaction_ttl,
-            )
+        let inner = &self.inner;
+        let mut cookies = transaction::prune(
+            &request.headers,
+            &inner.key,
+            &inner.policy,
+            inner.transaction_ttl,
+        );
+        let sealed = transaction
+            .seal(&inner.key, &inner.policy, inner.transaction_ttl)
             .ok_or(Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "seal"))?;
-        Ok(see_other(url.as_str(), &[cookie]))
+        cookies.push(sealed);
+        Ok(see_other(url.as_str(), &cookies))
     }
 }

@@ -15,7 +15,13 @@ use subtle::ConstantTimeEq;
 
 use crate::cookies::CookiePolicy;
 use crate::random;
-use crate::session::record::unix_now;
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
 
 /// One login attempt, as sealed in its cookie.
 #[derive(Serialize, Deserialize)]
@@ -33,7 +39,7 @@ pub(crate) struct Transaction {
     pub(crate) nonce: Option<String>,
     #[serde(rename = "r")]
     pub(crate) return_to: String,
-    /// Unix seconds.
+    /// Unix milliseconds.
     #[serde(rename = "t")]
     pub(crate) created_at: u64,
 }
@@ -48,9 +54,49 @@ impl std::fmt::Debug for Transaction {
     }
 }
 
+/// At most this many login attempts are pending per browser; starting another drops the
+/// oldest, so a user clicking "log in" again and again cannot grow the `Cookie` header
+/// until the server refuses it.
+pub(crate) const MAX_PENDING: usize = 5;
+
+/// The prefix of every transaction cookie name.
+pub(crate) fn cookie_prefix(policy: &CookiePolicy) -> String {
+    policy.name("oauth-tx-")
+}
+
 /// The cookie name of the attempt with this `state`.
 pub(crate) fn cookie_name(policy: &CookiePolicy, state: &str) -> String {
-    policy.name(&format!("oauth-tx-{}", &random::digest_hex(state)[..16]))
+    format!(
+        "{}{}",
+        cookie_prefix(policy),
+        &random::digest_hex(state)[..16]
+    )
+}
+
+/// Removals for the pending attempts in `headers` that must go before one more starts:
+/// unreadable or expired ones, then the oldest beyond [`MAX_PENDING`]` - 1`.
+pub(crate) fn prune(
+    headers: &http::HeaderMap,
+    key: &Key,
+    policy: &CookiePolicy,
+    ttl: Duration,
+) -> Vec<Cookie<'static>> {
+    let mut live = Vec::new();
+    let mut removals = Vec::new();
+    for (name, value) in crate::cookies::with_prefix(headers, &cookie_prefix(policy)) {
+        match Transaction::unseal(key, name, value) {
+            Some(t) if !t.expired(ttl) => live.push((t.created_at, name)),
+            _ => removals.push(policy.removal(name.to_owned())),
+        }
+    }
+    live.sort_unstable();
+    let excess = (live.len() + 1).saturating_sub(MAX_PENDING);
+    removals.extend(
+        live.iter()
+            .take(excess)
+            .map(|(_, name)| policy.removal((*name).to_owned())),
+    );
+    removals
 }
 
 impl Transaction {
@@ -72,18 +118,23 @@ impl Transaction {
     /// Opens the cookie `value` found under `name`; `None` if it does not decrypt, does not
     /// parse or is not the transaction of `state`.
     pub(crate) fn open(key: &Key, name: &str, value: &str, state: &str) -> Option<Self> {
+        let transaction = Self::unseal(key, name, value)?;
+        bool::from(transaction.state.as_bytes().ct_eq(state.as_bytes())).then_some(transaction)
+    }
+
+    /// Decrypts and parses a transaction cookie, whatever its state.
+    fn unseal(key: &Key, name: &str, value: &str) -> Option<Self> {
         let jar = CookieJar::new();
         let cookie = Cookie::new(name.to_owned(), value.to_owned());
         let opened = jar.private(key).decrypt(cookie)?;
-        let transaction: Self = serde_json::from_str(opened.value()).ok()?;
-        bool::from(transaction.state.as_bytes().ct_eq(state.as_bytes())).then_some(transaction)
+        serde_json::from_str(opened.value()).ok()
     }
 
     /// Whether the attempt is older than `ttl` (or dated in the future).
     pub(crate) fn expired(&self, ttl: Duration) -> bool {
-        let now = unix_now();
-        self.created_at > now.saturating_add(60)
-            || now.saturating_sub(self.created_at) > ttl.as_secs()
+        let now = unix_millis();
+        let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        self.created_at > now.saturating_add(60_000) || now.saturating_sub(self.created_at) > ttl
     }
 }
 
@@ -98,7 +149,7 @@ mod tests {
             verifier: "v".repeat(43),
             nonce: Some("n".to_owned()),
             return_to: "/".to_owned(),
-            created_at: unix_now(),
+            created_at: unix_millis(),
         }
     }
 
@@ -133,9 +184,9 @@ mod tests {
     fn expiry() {
         let mut t = sample("s");
         assert!(!t.expired(Duration::from_secs(600)));
-        t.created_at -= 601;
+        t.created_at -= 601_000;
         assert!(t.expired(Duration::from_secs(600)));
-        t.created_at = unix_now() + 3600;
+        t.created_at = unix_millis() + 3_600_000;
         assert!(t.expired(Duration::from_secs(600)));
     }
 }

@@ -251,3 +251,44 @@ impl Jar {
             .collect()
     }
 }
+
+/// An application with one OpenID provider `op` (client `rp-rs256`).
+pub fn app(op: &OidcProvider) -> TestApp {
+    TestApp::new(
+        builder(&Users::default())
+            .provider(oidc("op", op, "rp-rs256"))
+            .build()
+            .unwrap(),
+    )
+}
+
+/// A refused callback: the status, the reason code on the generic page, and no session.
+pub async fn assert_refused(
+    app: &TestApp,
+    path: &str,
+    jar: &Jar,
+    status: StatusCode,
+    reason: &str,
+) {
+    let res = app.get(path, jar).await;
+    assert_eq!(res.status(), status, "{path}");
+    assert!(
+        set_cookies(&res, "__Host-session=").is_empty(),
+        "a refused callback must not set a session"
+    );
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let page = body_text(res).await;
+    assert!(
+        page.contains(&format!("<code>{reason}</code>")),
+        "expected {reason}: {page}"
+    );
+    assert!(
+        !page.contains("code="),
+        "the page must not echo the request"
+    );
+}
+
+/// Form-encodes `s`.
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
