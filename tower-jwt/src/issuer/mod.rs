@@ -8,7 +8,8 @@
 //!   token of one login. Each [`TokenIssuer::refresh`] returns a new refresh token; presenting
 //!   an already-used one revokes the whole family and is refused (RFC 9700 §4.14). Families
 //!   live in a [`RefreshFamilyStore`]: [`MemoryFamilyStore`] for one process,
-//!   `RedisFamilyStore` (feature `redis`) for several.
+//!   `RedisFamilyStore` (feature `redis`) for several, so a token used on one instance and
+//!   replayed on another is caught.
 //! - [`TokenIssuer::logout`] revokes the access token's `jti` (in the [`RevocationStore`]
 //!   the verifier checks) and the refresh family; [`TokenIssuer::logout_everywhere`] revokes
 //!   every token of a subject.
@@ -50,12 +51,16 @@ mod claims;
 mod cookie;
 mod family;
 mod keys;
+#[cfg(feature = "redis")]
+mod redis;
 mod tokens;
 
 pub use claims::{Grant, IssueError, IssuedToken, RefreshError, TokenPair};
 pub use cookie::{DEFAULT_REFRESH_COOKIE_NAME, DEFAULT_REFRESH_COOKIE_PATH, RefreshCookie};
 pub use family::{FamilyStoreError, MemoryFamilyStore, RefreshFamilyStore, Rotation};
 pub use keys::SigningKey;
+#[cfg(feature = "redis")]
+pub use redis::RedisFamilyStore;
 pub use tokens::{
     ACCESS_TOKEN_TYPE, DEFAULT_ACCESS_LIFETIME, DEFAULT_REFRESH_LIFETIME, REFRESH_TOKEN_TYPE,
     TokenIssuer, TokenIssuerBuilder,

@@ -50,8 +50,12 @@ use std::pin::Pin;
 use std::time::SystemTime;
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 pub use memory::{MemoryRevocationStore, MemoryRevocationStoreBuilder};
+#[cfg(feature = "redis")]
+pub use redis::{RedisRevocationStore, RedisRevocationStoreBuilder};
 
 /// A boxed, `Send` future, as returned by the asynchronous store methods (the stores are used
 /// as trait objects, `Arc<dyn RevocationStore>`).

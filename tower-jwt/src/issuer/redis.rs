@@ -1,0 +1,169 @@
+//! Refresh families shared through Redis (feature `redis`).
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use auth_core::{ConfigError, ConfigErrorKind};
+use redis::Script;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::family::{FamilyStoreError, RefreshFamilyStore, Rotation};
+use crate::revocation::BoxFuture;
+
+/// Compare-and-swap of the current token, in one Lua script so it is atomic across every
+/// instance: `c:<jti>` is the current token, `r` a revoked family.
+const ROTATE: &str = r"
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+if current == 'r' then return 1 end
+if current == 'c:' .. ARGV[1] then
+  redis.call('SET', KEYS[1], 'c:' .. ARGV[2], 'PXAT', ARGV[3])
+  return 2
+end
+redis.call('SET', KEYS[1], 'r', 'KEEPTTL')
+return 3
+";
+
+/// Refresh families in Redis, so a refresh token used on instance A and replayed on B is
+/// caught: one key `{prefix}family:{id}` per family, expiring with its latest refresh token;
+/// rotation is a Lua compare-and-swap (atomic). When Redis is unreachable, refreshes fail
+/// with [`RefreshError::Unavailable`](super::RefreshError::Unavailable) (503): a refresh is
+/// never granted without the reuse check.
+#[derive(Clone)]
+pub struct RedisFamilyStore {
+    connection: ConnectionManager,
+    prefix: String,
+    rotate: Script,
+}
+
+impl RedisFamilyStore {
+    /// Connects to the Redis at `url`, keys prefixed with `prefix` (e.g. `myapp:`).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for an invalid URL or when Redis cannot be reached within 2 s.
+    pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, ConfigError> {
+        let client = redis::Client::open(url).map_err(|_| {
+            ConfigError::new(ConfigErrorKind::InvalidValue, "url", "not a Redis URL")
+        })?;
+        let timeout = Duration::from_secs(1);
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1);
+        let connection = tokio::time::timeout(
+            timeout * 2,
+            ConnectionManager::new_with_config(client, config),
+        )
+        .await
+        .map_err(|error| unreachable(&error))?
+        .map_err(|error| unreachable(&error))?;
+        Ok(Self {
+            connection,
+            prefix: prefix.into(),
+            rotate: Script::new(ROTATE),
+        })
+    }
+
+    fn key(&self, family: &str) -> String {
+        format!("{}family:{family}", self.prefix)
+    }
+}
+
+fn unreachable(error: &dyn fmt::Display) -> ConfigError {
+    ConfigError::new(
+        ConfigErrorKind::Setup,
+        "redis",
+        format!("cannot reach Redis: {error}"),
+    )
+}
+
+fn unix_ms(at: SystemTime) -> u64 {
+    u64::try_from(
+        at.duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX)
+}
+
+fn store_error(error: &redis::RedisError) -> FamilyStoreError {
+    FamilyStoreError(error.to_string())
+}
+
+impl fmt::Debug for RedisFamilyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisFamilyStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RefreshFamilyStore for RedisFamilyStore {
+    fn start<'a>(
+        &'a self,
+        family: &'a str,
+        jti: &'a str,
+        until: SystemTime,
+    ) -> BoxFuture<'a, Result<(), FamilyStoreError>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            redis::cmd("SET")
+                .arg(self.key(family))
+                .arg(format!("c:{jti}"))
+                .arg("PXAT")
+                .arg(unix_ms(until))
+                .query_async::<()>(&mut connection)
+                .await
+                .map_err(|error| store_error(&error))
+        })
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        family: &'a str,
+        presented: &'a str,
+        next: &'a str,
+        until: SystemTime,
+    ) -> BoxFuture<'a, Result<Rotation, FamilyStoreError>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let outcome: i64 = self
+                .rotate
+                .key(self.key(family))
+                .arg(presented)
+                .arg(next)
+                .arg(unix_ms(until))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(|error| store_error(&error))?;
+            match outcome {
+                0 => Ok(Rotation::Unknown),
+                1 => Ok(Rotation::Revoked),
+                2 => Ok(Rotation::Rotated),
+                3 => Ok(Rotation::Reused),
+                other => Err(FamilyStoreError(format!(
+                    "unexpected rotation answer {other}"
+                ))),
+            }
+        })
+    }
+
+    fn revoke<'a>(
+        &'a self,
+        family: &'a str,
+        until: SystemTime,
+    ) -> BoxFuture<'a, Result<(), FamilyStoreError>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            redis::cmd("SET")
+                .arg(self.key(family))
+                .arg("r")
+                .arg("PXAT")
+                .arg(unix_ms(until))
+                .query_async::<()>(&mut connection)
+                .await
+                .map_err(|error| store_error(&error))
+        })
+    }
+}

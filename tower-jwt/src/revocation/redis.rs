@@ -1,0 +1,301 @@
+//! Revocations shared by every instance through Redis (feature `redis`).
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use auth_core::{ConfigError, ConfigErrorKind};
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+
+use super::{
+    BoxFuture, MemoryRevocationStore, Revocation, RevocationError, RevocationStatus,
+    RevocationStore, TokenRef,
+};
+
+const DEFAULT_PREFIX: &str = "tower-jwt:";
+const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(5);
+const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+const RETRY_DELAY: Duration = Duration::from_millis(250);
+const WATCHDOG_TICK: Duration = Duration::from_millis(100);
+/// Entries stay in the sorted set this long past their `until`, covering any instance's
+/// leeway (at most 300 s).
+const SET_GRACE_MS: u64 = 300_000;
+
+/// Revocations shared by every instance: the [`MemoryRevocationStore`] stays the hot path
+/// ([`check`](RevocationStore::check) does no I/O), Redis carries revocations between
+/// instances.
+///
+/// - **Persisted**: each revocation is added to a sorted set `{prefix}revocations` scored by
+///   its expiry (expired members are trimmed on every write; the key itself expires with its
+///   latest member), so an instance started later loads every live revocation before
+///   [`connect`] returns. Needs Redis 7 or newer (`PEXPIREAT ... NX | GT`).
+/// - **Published** on the channel `{prefix}revocations`: running instances apply it within
+///   milliseconds (the `revocation_redis` test measures the propagation; see the README).
+/// - **Redis down**: revocations already known, and those made on this instance, keep being
+///   enforced; revocations made elsewhere are missed until the connection is back, when the
+///   set is reloaded. A heartbeat (`PING` every second, 1 s timeout) notices a dead
+///   connection; once no heartbeat has succeeded for [`max_staleness`] (default 5 s), the
+///   store cannot vouch for freshness and by default **fails closed**: `check` answers
+///   [`RevocationStatus::Unavailable`] (503) for tokens it does not know to be revoked.
+///   [`insecure_fail_open`] answers [`RevocationStatus::Active`] instead. Either way, a
+///   revocation known locally is always [`RevocationStatus::Revoked`].
+/// - [`revoke`](RevocationStore::revoke) applies locally first, then writes to Redis and
+///   publishes in one `MULTI`; when Redis fails it returns [`RevocationError::Backend`]
+///   (the revocation is enforced here but may not have reached the others).
+///
+/// [`connect`]: RedisRevocationStoreBuilder::connect
+/// [`max_staleness`]: RedisRevocationStoreBuilder::max_staleness
+/// [`insecure_fail_open`]: RedisRevocationStoreBuilder::insecure_fail_open
+#[derive(Clone)]
+pub struct RedisRevocationStore {
+    shared: Arc<Shared>,
+    _tasks: Arc<Tasks>,
+}
+
+struct Shared {
+    memory: MemoryRevocationStore,
+    connection: ConnectionManager,
+    key: String,
+    fail_open: bool,
+    /// Whether the store can vouch for freshness; written by the watchdog.
+    fresh: AtomicBool,
+    /// Milliseconds since `started` of the last successful sync, message or heartbeat.
+    last_healthy: AtomicU64,
+    started: Instant,
+}
+
+impl Shared {
+    fn mark_healthy(&self) {
+        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_healthy.store(elapsed, Ordering::Release);
+    }
+
+    fn apply(&self, member: &str) {
+        match decode(member) {
+            Some(revocation) => {
+                if let Err(error) = self.memory.revoke_now(&revocation) {
+                    tracing::error!(%error, "a shared revocation could not be applied locally");
+                }
+            }
+            None => tracing::warn!("ignoring a malformed revocation message from Redis"),
+        }
+    }
+
+    /// Loads every live revocation from the sorted set.
+    async fn load(&self) -> redis::RedisResult<()> {
+        let mut connection = self.connection.clone();
+        let members: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(&self.key)
+            .arg(unix_ms(SystemTime::now()))
+            .arg("+inf")
+            .query_async(&mut connection)
+            .await?;
+        for member in &members {
+            self.apply(member);
+        }
+        Ok(())
+    }
+}
+
+/// Aborts the background tasks when the last handle of the store is dropped.
+struct Tasks(Vec<JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    /// `jti` or `sub`.
+    t: String,
+    iss: String,
+    id: String,
+    /// Unix milliseconds.
+    until: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    before: Option<u64>,
+}
+
+fn unix_ms(at: SystemTime) -> u64 {
+    u64::try_from(
+        at.duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX)
+}
+
+fn from_ms(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+fn encode(revocation: &Revocation) -> String {
+    let wire = match revocation {
+        Revocation::Token {
+            issuer,
+            jti,
+            expires_at,
+        } => Wire {
+            t: "jti".to_owned(),
+            iss: issuer.clone(),
+            id: jti.clone(),
+            until: unix_ms(*expires_at),
+            before: None,
+        },
+        Revocation::Subject {
+            issuer,
+            subject,
+            issued_before,
+            until,
+        } => Wire {
+            t: "sub".to_owned(),
+            iss: issuer.clone(),
+            id: subject.clone(),
+            until: unix_ms(*until),
+            before: Some(unix_ms(*issued_before)),
+        },
+    };
+    // Serialising strings and integers cannot fail.
+    serde_json::to_string(&wire).unwrap_or_default()
+}
+
+fn decode(member: &str) -> Option<Revocation> {
+    let wire: Wire = serde_json::from_str(member).ok()?;
+    match (wire.t.as_str(), wire.before) {
+        ("jti", None) => Some(Revocation::token(wire.iss, wire.id, from_ms(wire.until))),
+        ("sub", Some(before)) => Some(Revocation::subject(
+            wire.iss,
+            wire.id,
+            from_ms(before),
+            from_ms(wire.until),
+        )),
+        _ => None,
+    }
+}
+
+impl RedisRevocationStore {
+    /// A builder for a store on the Redis at `url` (e.g. `redis://127.0.0.1:6379`).
+    pub fn builder(url: impl Into<String>) -> RedisRevocationStoreBuilder {
+        RedisRevocationStoreBuilder {
+            url: url.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            leeway: Duration::from_secs(30),
+            max_staleness: DEFAULT_MAX_STALENESS,
+            heartbeat: DEFAULT_HEARTBEAT,
+            timeout: DEFAULT_TIMEOUT,
+            fail_open: false,
+        }
+    }
+
+    /// The local hot-path store (e.g. to count live revocations).
+    #[must_use]
+    pub fn memory(&self) -> &MemoryRevocationStore {
+        &self.shared.memory
+    }
+
+    /// Whether the store currently vouches for freshness (connected, heartbeat recent).
+    #[must_use]
+    pub fn is_fresh(&self) -> bool {
+        self.shared.fresh.load(Ordering::Acquire)
+    }
+}
+
+impl fmt::Debug for RedisRevocationStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisRevocationStore")
+            .field("key", &self.shared.key)
+            .field("fresh", &self.is_fresh())
+            .field("fail_open", &self.shared.fail_open)
+            .field("memory", &self.shared.memory)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RevocationStore for RedisRevocationStore {
+    fn check(&self, token: &TokenRef<'_>) -> RevocationStatus {
+        let shared = &self.shared;
+        match shared.memory.check(token) {
+            RevocationStatus::Active
+                if !shared.fail_open && !shared.fresh.load(Ordering::Acquire) =>
+            {
+                RevocationStatus::Unavailable
+            }
+            status => status,
+        }
+    }
+
+    fn revoke(&self, revocation: Revocation) -> BoxFuture<'_, Result<(), RevocationError>> {
+        Box::pin(async move {
+            self.shared.memory.revoke_now(&revocation)?;
+            let member = encode(&revocation);
+            let score = unix_ms(revocation.until()).saturating_add(SET_GRACE_MS);
+            let now = unix_ms(SystemTime::now());
+            let mut connection = self.shared.connection.clone();
+            redis::pipe()
+                .atomic()
+                .cmd("ZADD")
+                .arg(&self.shared.key)
+                .arg(score)
+                .arg(&member)
+                .ignore()
+                .cmd("ZREMRANGEBYSCORE")
+                .arg(&self.shared.key)
+                .arg("-inf")
+                .arg(format!("({now}"))
+                .ignore()
+                // The set lives as long as its latest member (NX: new key, GT: extend).
+                .cmd("PEXPIREAT")
+                .arg(&self.shared.key)
+                .arg(score)
+                .arg("NX")
+                .ignore()
+                .cmd("PEXPIREAT")
+                .arg(&self.shared.key)
+                .arg(score)
+                .arg("GT")
+                .ignore()
+                .cmd("PUBLISH")
+                .arg(&self.shared.key)
+                .arg(&member)
+                .ignore()
+                .query_async::<()>(&mut connection)
+                .await
+                .map_err(|error| RevocationError::Backend(error.to_string()))
+        })
+    }
+}
+
+mod builder;
+pub use builder::RedisRevocationStoreBuilder;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_format_round_trips() {
+        let until = from_ms(unix_ms(SystemTime::now()) + 60_000);
+        let before = from_ms(unix_ms(SystemTime::now()));
+        for revocation in [
+            Revocation::token("iss", "jti", until),
+            Revocation::subject("iss", "alice", before, until),
+        ] {
+            assert_eq!(decode(&encode(&revocation)), Some(revocation));
+        }
+        assert_eq!(decode("junk"), None);
+        assert_eq!(
+            decode(r#"{"t":"sub","iss":"i","id":"a","until":1}"#),
+            None,
+            "a watermark needs `before`"
+        );
+    }
+}
