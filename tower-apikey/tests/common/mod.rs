@@ -87,12 +87,15 @@ pub async fn sqlite_store() -> (SqlStore, std::path::PathBuf) {
     (store, path)
 }
 
+/// One `touch` call's arguments.
+pub type Batch = Vec<(String, i64)>;
+
 /// Counts lookups and touches on a real store, to prove what was (not) asked.
 #[derive(Clone)]
 pub struct Counting<S> {
     pub inner: S,
     pub lookups: Arc<AtomicUsize>,
-    pub touches: Arc<std::sync::Mutex<Vec<Vec<(String, i64)>>>>,
+    pub touches: Arc<std::sync::Mutex<Vec<Batch>>>,
 }
 
 impl<S> Counting<S> {
