@@ -159,4 +159,156 @@ mod tests {
         let foreign = json!({"nonce": "n", "aud": "rp", "azp": "other"});
         assert_eq!(check_claims(&foreign, "rp", "n"), Err(IdTokenError::Azp));
     }
+
+    mod signed {
+        use super::super::*;
+        use crate::http_client::{CappedClient, DEFAULT_MAX_BODY, default_client};
+        use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+        use serde_json::json;
+
+        // A test-only P-256 key and its public JWK.
+        const PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgxXE0dL6fb4iiqCmc
+2rkBBq8YTtZjzA+KxalpKvbgNn6hRANCAAT1+Xai0Zc0ENEff9BjgZoARD4fRAYs
+Xtdno8zQE9bc/tC81Y5y4czA1cSkbISPg4FoPUFy3mw1mTfWcnf6zVCo
+-----END PRIVATE KEY-----
+";
+        const ISSUER: &str = "https://op.example.test";
+
+        async fn validator() -> IdTokenValidator {
+            let jwks = json!({"keys": [{
+                "kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "alg": "ES256",
+                "x": "9fl2otGXNBDRH3_QY4GaAEQ-H0QGLF7XZ6PM0BPW3P4",
+                "y": "0LzVjnLhzMDVxKRshI-DgWg9QXLebDWZN9Zyd_rNUKg"
+            }]});
+            let app = axum::Router::new().route(
+                "/jwks",
+                axum::routing::get(move || {
+                    let jwks = jwks.clone();
+                    async move { axum::Json(jwks) }
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            let http = CappedClient::new(default_client().unwrap(), DEFAULT_MAX_BODY);
+            IdTokenValidator::new(ISSUER, &url, "rp", &http).unwrap()
+        }
+
+        fn now() -> i64 {
+            i64::try_from(crate::session::record::unix_now()).unwrap()
+        }
+
+        fn claims() -> Value {
+            json!({
+                "iss": ISSUER, "aud": "rp", "sub": "alice", "nonce": "n-1",
+                "iat": now(), "exp": now() + 300, "auth_time": now()
+            })
+        }
+
+        fn sign(claims: &Value, typ: Option<&str>) -> String {
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = Some("k1".to_owned());
+            header.typ = typ.map(str::to_owned);
+            encode(
+                &header,
+                claims,
+                &EncodingKey::from_ec_pem(PEM.as_bytes()).unwrap(),
+            )
+            .unwrap()
+        }
+
+        fn with(member: &str, value: Value) -> Value {
+            let mut c = claims();
+            c[member] = value;
+            c
+        }
+
+        #[tokio::test]
+        async fn every_id_token_rule_is_enforced() {
+            let v = validator().await;
+            let ok = v
+                .validate(&sign(&claims(), Some("JWT")), "n-1")
+                .await
+                .unwrap();
+            assert_eq!(ok["sub"], "alice");
+            assert!(
+                v.validate(&sign(&claims(), None), "n-1").await.is_ok(),
+                "typ may be absent"
+            );
+
+            let invalid =
+                |r: Result<Value, IdTokenError>| matches!(r, Err(IdTokenError::Invalid(_)));
+            let refused = [
+                ("another audience", sign(&with("aud", json!("other")), None)),
+                (
+                    "another issuer",
+                    sign(&with("iss", json!("https://evil.example")), None),
+                ),
+                ("expired", sign(&with("exp", json!(now() - 600)), None)),
+                (
+                    "no iat",
+                    sign(
+                        &{
+                            let mut c = claims();
+                            c.as_object_mut().unwrap().remove("iat");
+                            c
+                        },
+                        None,
+                    ),
+                ),
+                (
+                    "issued in the future",
+                    sign(&with("iat", json!(now() + 3600)), None),
+                ),
+                (
+                    "too old",
+                    sign(
+                        &{
+                            let mut c = with("iat", json!(now() - 1200));
+                            c["exp"] = json!(now() + 3600);
+                            c
+                        },
+                        None,
+                    ),
+                ),
+                ("an access token", sign(&claims(), Some("at+jwt"))),
+            ];
+            for (label, token) in refused {
+                assert!(invalid(v.validate(&token, "n-1").await), "{label} accepted");
+            }
+            let forged = {
+                let mut header = Header::new(Algorithm::HS256);
+                header.kid = Some("k1".to_owned());
+                encode(
+                    &header,
+                    &claims(),
+                    &EncodingKey::from_secret(&[7; 32]).unwrap(),
+                )
+                .unwrap()
+            };
+            assert!(
+                invalid(v.validate(&forged, "n-1").await),
+                "HS256 with the key id"
+            );
+            let mut tampered = sign(&claims(), None);
+            tampered.pop();
+            assert!(invalid(v.validate(&tampered, "n-1").await), "bad signature");
+
+            assert_eq!(
+                v.validate(&sign(&claims(), None), "n-2").await,
+                Err(IdTokenError::Nonce)
+            );
+            let foreign_azp = with("azp", json!("other"));
+            assert_eq!(
+                v.validate(&sign(&foreign_azp, None), "n-1").await,
+                Err(IdTokenError::Azp)
+            );
+            let several = with("aud", json!(["rp", "other"]));
+            assert_eq!(
+                v.validate(&sign(&several, None), "n-1").await,
+                Err(IdTokenError::Azp)
+            );
+        }
+    }
 }

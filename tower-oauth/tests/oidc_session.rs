@@ -313,3 +313,56 @@ async fn two_tabs_log_in_at_once() {
     assert!(jar.transactions().is_empty());
     assert_eq!(app.whoami(&jar).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn stale_sessions_are_anonymous() {
+    use std::time::Duration;
+    let op = OidcProvider::start().await;
+    let mut op_browser = ProviderBrowser::new();
+
+    // Absolute timeout: gone after it, used or not.
+    let short = TestApp::new(
+        builder(&Users::default())
+            .provider(oidc("op", &op, "rp-rs256"))
+            .absolute_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap(),
+    );
+    let mut jar = Jar::new();
+    assert_eq!(
+        short
+            .login("op", "alice", &mut jar, &mut op_browser)
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(short.whoami(&jar).await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_eq!(short.whoami(&jar).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        short.get("/dashboard", &jar).await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    // Idle timeout: renewed by use, gone after a quiet period.
+    let idle = TestApp::new(
+        builder(&Users::default())
+            .provider(oidc("op", &op, "rp-rs256"))
+            .idle_timeout(Duration::from_millis(800))
+            .build()
+            .unwrap(),
+    );
+    let mut jar = Jar::new();
+    assert_eq!(
+        idle.login("op", "alice", &mut jar, &mut op_browser)
+            .await
+            .status(),
+        303
+    );
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(idle.whoami(&jar).await.0, StatusCode::OK, "renewed by use");
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(idle.whoami(&jar).await.0, StatusCode::UNAUTHORIZED);
+}
