@@ -120,13 +120,25 @@ impl KeyCache {
         epoch: u64,
     ) -> Option<Arc<CachedKey>> {
         let entry = record.map(|r| Arc::new(CachedKey::new(r)));
-        if self.epoch() == epoch {
-            match &entry {
-                Some(e) => self.positive.insert(Arc::from(id), Arc::clone(e)),
-                None => self.negative.insert(Arc::from(id), ()),
-            }
+        if self.epoch() != epoch {
+            return entry;
+        }
+        match &entry {
+            Some(e) => self.positive.insert(Arc::from(id), Arc::clone(e)),
+            None => self.negative.insert(Arc::from(id), ()),
+        }
+        // An invalidation that slipped in between the check and the insert wins.
+        if self.epoch() != epoch {
+            self.positive.invalidate(id);
+            self.negative.invalidate(id);
         }
         entry
+    }
+
+    pub(crate) fn invalidate_all(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.positive.invalidate_all();
+        self.negative.invalidate_all();
     }
 
     pub(crate) fn invalidate(&self, id: &str) {

@@ -2,7 +2,7 @@
 //! authenticates requests, with the cache in front of the store.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use auth_core::credential::Credentials;
@@ -230,6 +230,10 @@ impl ApiKeys {
     #[must_use]
     pub fn layer(&self) -> ApiKeyLayer {
         AuthLayer::new(self.authenticator())
+    }
+
+    pub(crate) fn downgrade(&self) -> Weak<Inner> {
+        Arc::downgrade(&self.inner)
     }
 
     /// Forgets what the cache knows about key `id`; the next request reads the store.

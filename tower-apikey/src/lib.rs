@@ -14,7 +14,8 @@
 //! * **Cache**: a moka cache in front of the store. Positive entries live
 //!   [`DEFAULT_CACHE_TTL`] (30 s), unknown ids are remembered in a bounded negative cache,
 //!   and [`ApiKeys::revoke`] invalidates through the same handle. **Staleness bound**: a
-//!   key revoked or rotated on another instance stops working here within the cache TTL.
+//!   key revoked or rotated on another instance stops working here within the cache TTL,
+//!   or within milliseconds with PostgreSQL and [`SqlStore::listen`].
 //! * **Last use** is written in the background, at most once per key per interval, never
 //!   awaited by a request. A store outage fails no request the cache can answer, and
 //!   answers the others with 503, never 401 or 500.

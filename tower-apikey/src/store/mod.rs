@@ -11,6 +11,7 @@
 //! # }
 //! ```
 
+mod listen;
 mod memory;
 mod sql;
 
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use listen::{InvalidationListener, NOTIFY_CHANNEL};
 pub use memory::MemoryStore;
 pub use sql::{MIGRATOR, SqlStore, connect};
 
@@ -36,6 +38,9 @@ pub enum StoreError {
     /// The store could not be reached or failed; requests it would answer get 503.
     #[error("the key store is unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// This store cannot do what was asked.
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
     /// A stored row could not be read back (corrupt data).
     #[error("a stored key record is corrupt: {0}")]
     Corrupt(String),

@@ -155,6 +155,22 @@ impl SqlStore {
         }
     }
 
+    /// On PostgreSQL, announces a change to key `id` to listening instances. A failure
+    /// is logged, not returned: the change is stored, and the cache TTL still bounds it.
+    async fn notify(&self, id: &str) {
+        let Pool::Postgres(pool) = &self.pool else {
+            return;
+        };
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(super::NOTIFY_CHANNEL)
+            .bind(id)
+            .execute(pool)
+            .await;
+        if let Err(error) = sent {
+            tracing::warn!(target: "tower_apikey", key_id = id, %error, "could not notify other instances");
+        }
+    }
+
     /// Closes every connection; later operations fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
         with_pool!(&self.pool, p => p.close().await);
@@ -289,6 +305,7 @@ impl KeyStore for SqlStore {
             .map_err(db_error)?
             .rows_affected());
         if done > 0 {
+            self.notify(id).await;
             return Ok(true);
         }
         match self.lookup(id).await? {
@@ -328,6 +345,7 @@ impl KeyStore for SqlStore {
                 .map_err(db_error)?;
             tx.commit().await.map_err(db_error)?;
         });
+        self.notify(old_id).await;
         Ok(())
     }
 
