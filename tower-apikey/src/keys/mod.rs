@@ -1,0 +1,213 @@
+//! [`ApiKeys`]: the one handle that creates, lists, revokes and rotates keys and
+//! authenticates requests, with the cache in front of the store.
+
+mod builder;
+mod new_key;
+
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use auth_core::AuthLayer;
+use auth_core::credential::Credentials;
+
+pub use builder::ApiKeysBuilder;
+pub use new_key::{CreatedKey, KeyError, NewKey};
+
+use crate::authenticator::{ApiKeyAuthenticator, ApiKeyLayer};
+use crate::cache::KeyCache;
+use crate::key::{ApiKey, KeyFormat};
+use crate::record::{ApiKeyRecord, Hasher, KeyInfo, now};
+use crate::store::{KeyStore, StoreError};
+use new_key::secs;
+
+/// Default lifetime of a cached record: how long a revocation made on *another* instance
+/// may go unnoticed.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Default interval between last-used writes for one key.
+pub const DEFAULT_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn KeyStore>,
+    pub(crate) format: KeyFormat,
+    pub(crate) hasher: Hasher,
+    pub(crate) cache: KeyCache,
+    pub(crate) credentials: Credentials,
+    pub(crate) cache_ttl: Duration,
+}
+
+/// The API-key handle: management operations and the authenticator share its cache, so a
+/// key revoked through it is refused at once by every layer built from it.
+///
+/// Cloning is cheap (one `Arc`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use tower_apikey::{ApiKeys, MemoryStore, NewKey};
+///
+/// let keys = ApiKeys::builder(MemoryStore::new()).build().unwrap();
+/// let created = keys.create(NewKey::new("acme").scopes(["read"])).await.unwrap();
+/// assert!(created.key.expose().starts_with("sk_live_"));
+/// assert_eq!(keys.list(Some("acme")).await.unwrap().len(), 1);
+/// assert!(keys.revoke(&created.info.id).await.unwrap());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ApiKeys {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeys")
+            .field("format", &self.inner.format)
+            .field("hasher", &self.inner.hasher)
+            .field("credentials", &self.inner.credentials)
+            .field("cache_ttl", &self.inner.cache_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiKeys {
+    /// Starts configuring a handle over `store`.
+    pub fn builder(store: impl KeyStore) -> ApiKeysBuilder {
+        ApiKeysBuilder::new(Arc::new(store))
+    }
+
+    /// The key format.
+    #[must_use]
+    pub fn format(&self) -> &KeyFormat {
+        &self.inner.format
+    }
+
+    /// The store behind the cache.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn KeyStore> {
+        &self.inner.store
+    }
+
+    /// How long a cached record is trusted: the staleness bound for changes made elsewhere.
+    #[must_use]
+    pub fn cache_ttl(&self) -> Duration {
+        self.inner.cache_ttl
+    }
+
+    /// The authenticator for [`AuthLayer`].
+    #[must_use]
+    pub fn authenticator(&self) -> ApiKeyAuthenticator {
+        ApiKeyAuthenticator::new(self.clone())
+    }
+
+    /// A required [`ApiKeyLayer`].
+    #[must_use]
+    pub fn layer(&self) -> ApiKeyLayer {
+        AuthLayer::new(self.authenticator())
+    }
+
+    pub(crate) fn downgrade(&self) -> Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// Forgets what the cache knows about key `id`; the next request reads the store.
+    pub fn invalidate(&self, id: &str) {
+        self.inner.cache.invalidate(id);
+    }
+
+    /// Creates a key and returns its plaintext, which is not stored anywhere.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::InvalidInput`] for a bad account, name or scope; otherwise the store's or
+    /// the random generator's error.
+    pub async fn create(&self, new: NewKey) -> Result<CreatedKey, KeyError> {
+        new.validate()?;
+        let (record, key) = self.mint(&new)?;
+        self.inner.store.create(&record).await?;
+        self.invalidate(&record.info.id);
+        Ok(CreatedKey {
+            key,
+            info: record.info,
+        })
+    }
+
+    fn mint(&self, new: &NewKey) -> Result<(ApiKeyRecord, ApiKey), KeyError> {
+        let key = self.inner.format.generate(new.env)?;
+        let info = KeyInfo {
+            id: key.id().to_owned(),
+            env: new.env,
+            account: new.account.clone(),
+            name: new.name.clone(),
+            scopes: new.scopes.clone(),
+            display_prefix: key.display_prefix().to_owned(),
+            last_four: key.last_four().to_owned(),
+            created_at: now(),
+            expires_at: new.expires_at,
+            not_before: new.not_before,
+            revoked_at: None,
+            last_used_at: None,
+            grace_ends_at: None,
+            replaced_by: None,
+        };
+        let record = ApiKeyRecord {
+            info,
+            digest: self.inner.hasher.digest(key.expose()),
+        };
+        Ok((record, key))
+    }
+
+    /// The keys of `account` (every key when `None`), never with a secret or digest.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn list(&self, account: Option<&str>) -> Result<Vec<KeyInfo>, StoreError> {
+        self.inner.store.list(account).await
+    }
+
+    /// Revokes key `id`: refused at once by this handle's layers, by other instances
+    /// sharing the store within [`cache_ttl`](Self::cache_ttl). `Ok(false)` if it already
+    /// was revoked.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] for an unknown id, or the store's error.
+    pub async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        let revoked = self.inner.store.revoke(id, now()).await;
+        self.invalidate(id);
+        revoked
+    }
+
+    /// Replaces key `id` with a new key of the same account, environment, name, scopes and
+    /// expiry; the old key keeps working for `grace`, then is refused.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] (as [`KeyError::Store`]) if the key does not exist or is
+    /// revoked; otherwise the store's or random generator's error.
+    pub async fn rotate(&self, id: &str, grace: Duration) -> Result<CreatedKey, KeyError> {
+        let old = self
+            .inner
+            .store
+            .lookup(id)
+            .await?
+            .filter(|r| r.info.revoked_at.is_none())
+            .ok_or(StoreError::NotFound)?;
+        let new = NewKey {
+            account: old.info.account,
+            name: old.info.name,
+            scopes: old.info.scopes,
+            env: old.info.env,
+            expires_at: old.info.expires_at,
+            not_before: None,
+        };
+        let (record, key) = self.mint(&new)?;
+        let grace_ends_at = now().saturating_add(secs(grace));
+        let rotated = self.inner.store.rotate(id, &record, grace_ends_at).await;
+        self.invalidate(id);
+        rotated?;
+        Ok(CreatedKey {
+            key,
+            info: record.info,
+        })
+    }
+}

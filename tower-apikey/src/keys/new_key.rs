@@ -1,0 +1,142 @@
+//! [`NewKey`], [`CreatedKey`] and [`KeyError`].
+
+use std::time::Duration;
+
+use crate::key::{ApiKey, Env, RandomError};
+use crate::record::{KeyInfo, now};
+use crate::store::StoreError;
+
+/// A key-management operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// An argument is not acceptable (empty account, a scope with a space…).
+    #[error("invalid {field}: {message}")]
+    InvalidInput {
+        /// The argument.
+        field: &'static str,
+        /// What is wrong with it.
+        message: &'static str,
+    },
+    /// No randomness.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What to create: [`ApiKeys::create`](super::ApiKeys::create) fills in the key, id and timestamps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    /// The owner; becomes the principal's subject.
+    pub account: String,
+    /// A human name.
+    pub name: Option<String>,
+    /// Granted scopes (RFC 6749 scope tokens).
+    pub scopes: Vec<String>,
+    /// `live` (default) or `test`.
+    pub env: Env,
+    /// Refused from this instant (Unix seconds).
+    pub expires_at: Option<i64>,
+    /// Refused before this instant (Unix seconds).
+    pub not_before: Option<i64>,
+}
+
+impl NewKey {
+    /// A live key for `account`, no scopes, no expiry.
+    pub fn new(account: impl Into<String>) -> Self {
+        Self {
+            account: account.into(),
+            name: None,
+            scopes: Vec::new(),
+            env: Env::Live,
+            expires_at: None,
+            not_before: None,
+        }
+    }
+
+    /// Sets the name.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the scopes.
+    #[must_use]
+    pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the environment.
+    #[must_use]
+    pub fn env(mut self, env: Env) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Expires `ttl` from now.
+    #[must_use]
+    pub fn expires_in(mut self, ttl: Duration) -> Self {
+        self.expires_at = Some(now().saturating_add(secs(ttl)));
+        self
+    }
+
+    /// Expires at `at` (Unix seconds).
+    #[must_use]
+    pub fn expires_at(mut self, at: i64) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+
+    /// Not valid before `at` (Unix seconds).
+    #[must_use]
+    pub fn not_before(mut self, at: i64) -> Self {
+        self.not_before = Some(at);
+        self
+    }
+
+    pub(super) fn validate(&self) -> Result<(), KeyError> {
+        let text_ok = |s: &str| s.len() <= 256 && !s.chars().any(char::is_control);
+        if self.account.is_empty() || !text_ok(&self.account) {
+            return Err(KeyError::InvalidInput {
+                field: "account",
+                message: "must be 1 to 256 characters without control characters",
+            });
+        }
+        if self.name.as_deref().is_some_and(|n| !text_ok(n)) {
+            return Err(KeyError::InvalidInput {
+                field: "name",
+                message: "must be at most 256 characters without control characters",
+            });
+        }
+        // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+        let scope_ok = |s: &String| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+        };
+        if !self.scopes.iter().all(scope_ok) {
+            return Err(KeyError::InvalidInput {
+                field: "scopes",
+                message: "each scope must be a non-empty RFC 6749 scope token",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A key just created or rotated: the plaintext (shown once) and its record.
+#[derive(Debug, Clone)]
+pub struct CreatedKey {
+    /// The plaintext key; `Debug` redacts it.
+    pub key: ApiKey,
+    /// The stored record, without the digest.
+    pub info: KeyInfo,
+}
+
+pub(super) fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
