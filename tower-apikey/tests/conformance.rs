@@ -134,3 +134,21 @@ async fn unsupported_urls_are_refused() {
     assert!(matches!(err, StoreError::Unavailable(_)));
     assert!(err.to_string().contains("unsupported database URL"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_memory_sqlite_url_keeps_one_database_for_the_pool() {
+    let store = tower_apikey::store::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    suite(&store).await;
+    // Concurrent reads open several connections: all see the same database.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.list(None).await.unwrap().len() })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 5);
+    }
+}

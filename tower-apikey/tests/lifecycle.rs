@@ -97,9 +97,10 @@ async fn rotation_keeps_both_keys_valid_until_the_grace_ends() {
         send(&app, bearer("/admin", new.key.expose())).await.status,
         200
     );
-    let listed = keys.list(Some("acme")).await.unwrap();
-    let old_info = listed.iter().find(|k| k.id == old.info.id).unwrap();
+    let old_info = keys.info(&old.info.id).await.unwrap().unwrap();
     assert_eq!(old_info.replaced_by.as_deref(), Some(new.info.id.as_str()));
+    assert!(old_info.grace_ends_at.is_some());
+    assert_eq!(keys.info("000000000000").await.unwrap(), None);
 
     // A rotation with no grace ends the old key at once (through the same handle).
     let newer = keys.rotate(&new.info.id, Duration::ZERO).await.unwrap();

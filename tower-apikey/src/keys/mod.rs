@@ -164,6 +164,16 @@ impl ApiKeys {
         self.inner.store.list(account).await
     }
 
+    /// The record of key `id` from the store (not the cache), without its digest: for a
+    /// dashboard checking that a key belongs to the user before revoking it.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn info(&self, id: &str) -> Result<Option<KeyInfo>, StoreError> {
+        Ok(self.inner.store.lookup(id).await?.map(|r| r.info))
+    }
+
     /// Revokes key `id`: refused at once by this handle's layers, by other instances
     /// sharing the store within [`cache_ttl`](Self::cache_ttl). `Ok(false)` if it already
     /// was revoked.

@@ -83,10 +83,15 @@ impl SqlStore {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(std::time::Duration::from_secs(5));
-            let pool = SqlitePoolOptions::new()
-                .connect_with(options)
-                .await
-                .map_err(unavailable)?;
+            let mut pool = SqlitePoolOptions::new();
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                // An in-memory database lives as long as one connection to it does.
+                pool = pool
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            }
+            let pool = pool.connect_with(options).await.map_err(unavailable)?;
             Self::sqlite(pool).await
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(unavailable)?;
