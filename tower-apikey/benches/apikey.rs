@@ -33,6 +33,13 @@ fn bench(c: &mut Criterion) {
     });
     let plain: Router = Router::new().route("/", get(|| async { "ok" }));
     let guarded = plain.clone().layer(keys.layer());
+    // The engine alone: the same AuthLayer with an authenticator that accepts at once.
+    let principal = auth_core::Principal::new("acme", auth_core::AuthMethod::ApiKey);
+    let engine_only = plain
+        .clone()
+        .layer(auth_core::AuthLayer::new(move |_: &Request<Body>| {
+            std::future::ready(Ok::<_, auth_core::AuthError>(principal.clone()))
+        }));
     // Warm the cache, and check both routers answer 200.
     rt.block_on(async {
         assert_eq!(
@@ -54,6 +61,11 @@ fn bench(c: &mut Criterion) {
     group.bench_function("without layer", |b| {
         b.to_async(&rt)
             .iter(|| async { black_box(plain.clone().oneshot(request(&key)).await.unwrap()) });
+    });
+    group.bench_function("auth-core layer, accept-all authenticator", |b| {
+        b.to_async(&rt).iter(|| async {
+            black_box(engine_only.clone().oneshot(request(&key)).await.unwrap())
+        });
     });
     group.bench_function("api key layer (cache hit)", |b| {
         b.to_async(&rt)

@@ -136,7 +136,7 @@ impl KeyDigest {
     /// Parses 64 hex characters.
     #[must_use]
     pub fn from_hex(hex: &str) -> Option<Self> {
-        if hex.len() != 64 || !hex.is_ascii() {
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let mut out = [0u8; 32];
@@ -269,6 +269,7 @@ mod tests {
         let d = Hasher::sha256().digest("sk_test_x");
         assert_eq!(KeyDigest::from_hex(&d.to_hex()), Some(d));
         assert_eq!(KeyDigest::from_hex("zz"), None);
+        assert_eq!(KeyDigest::from_hex(&"+f".repeat(32)), None);
         assert_eq!(format!("{d:?}"), "KeyDigest([redacted])");
     }
 
