@@ -122,7 +122,7 @@ async fn cli_end_to_end_on_sqlite() {
     assert_eq!(listed, serde_json::json!([]));
     let server_store = tower_apikey::store::connect(&url).await.unwrap();
     full_cycle(&url, server_store).await;
-    let _ = std::fs::remove_file(path);
+    common::remove_sqlite(&path);
 }
 
 #[tokio::test]

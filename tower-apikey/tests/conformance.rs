@@ -115,7 +115,7 @@ async fn sqlite_store_conforms() {
         .unwrap();
     assert_eq!(reopened.list(None).await.unwrap().len(), 5);
     reopened.close().await;
-    let _ = std::fs::remove_file(&path);
+    common::remove_sqlite(&path);
 }
 
 #[tokio::test]

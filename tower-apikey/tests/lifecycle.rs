@@ -55,7 +55,7 @@ async fn revocation_across_instances_sqlite() {
         .await
         .unwrap();
     revocation_reaches_a_second_instance(a, b).await;
-    let _ = std::fs::remove_file(path);
+    common::remove_sqlite(&path);
 }
 
 #[tokio::test]
@@ -168,7 +168,7 @@ async fn a_store_outage_serves_cached_keys_and_answers_503_otherwise() {
         send(&app, bearer("/whoami", "sk_live_nope")).await.status,
         401
     );
-    let _ = std::fs::remove_file(path);
+    common::remove_sqlite(&path);
 }
 
 #[tokio::test]

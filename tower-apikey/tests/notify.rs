@@ -91,5 +91,5 @@ async fn sqlite_cannot_listen() {
         store.listen(&keys).await,
         Err(StoreError::Unsupported(_))
     ));
-    let _ = std::fs::remove_file(path);
+    common::remove_sqlite(&path);
 }

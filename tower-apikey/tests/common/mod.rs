@@ -87,6 +87,15 @@ pub async fn sqlite_store() -> (SqlStore, std::path::PathBuf) {
     (store, path)
 }
 
+/// Removes a SQLite database and its WAL files.
+pub fn remove_sqlite(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+}
+
 /// One `touch` call's arguments.
 pub type Batch = Vec<(String, i64)>;
 
