@@ -24,11 +24,20 @@ fn apikey(url: &str, args: &[&str]) -> (bool, Value, String) {
     (output.status.success(), json, stderr)
 }
 
-async fn full_cycle(url: &str, server_store: tower_apikey::SqlStore) {
-    let server = ApiKeys::builder(server_store)
-        .cache_ttl(Duration::from_secs(1))
+/// Runs every command against `url` while a server shares the store. With `push`, the
+/// server listens for PostgreSQL notifications and keeps a 60 s cache: a CLI revocation
+/// must still reach it within 2 s. Without, the cache TTL is 1 s.
+async fn full_cycle(url: &str, server_store: tower_apikey::SqlStore, push: bool) {
+    let ttl = Duration::from_secs(if push { 60 } else { 1 });
+    let server = ApiKeys::builder(server_store.clone())
+        .cache_ttl(ttl)
         .build()
         .unwrap();
+    let _listener = if push {
+        Some(server_store.listen(&server).await.unwrap())
+    } else {
+        None
+    };
     let app = app(&server);
 
     let (ok, created, err) = apikey(
@@ -92,10 +101,24 @@ async fn full_cycle(url: &str, server_store: tower_apikey::SqlStore) {
     let (ok, revoked, err) = apikey(url, &["revoke", &new_id]);
     assert!(ok, "{err}");
     assert_eq!(revoked, serde_json::json!({"id": new_id, "revoked": true}));
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let answer = send(&app, bearer("/admin", &new_key)).await;
-    assert_eq!(answer.status, 401);
-    assert_eq!(answer.reason, Some("revoked"));
+    let revoked_at = std::time::Instant::now();
+    let deadline = if push {
+        Duration::from_secs(2)
+    } else {
+        ttl + Duration::from_millis(500)
+    };
+    loop {
+        let answer = send(&app, bearer("/admin", &new_key)).await;
+        if answer.status == 401 {
+            assert_eq!(answer.reason, Some("revoked"));
+            break;
+        }
+        assert!(
+            revoked_at.elapsed() < deadline,
+            "still accepted after {deadline:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     // errors: unknown id, bad duration, bad scope
     let (ok, _, err) = apikey(url, &["revoke", "000000000000"]);
@@ -121,7 +144,7 @@ async fn cli_end_to_end_on_sqlite() {
     assert!(ok, "{err}");
     assert_eq!(listed, serde_json::json!([]));
     let server_store = tower_apikey::store::connect(&url).await.unwrap();
-    full_cycle(&url, server_store).await;
+    full_cycle(&url, server_store, false).await;
     common::remove_sqlite(&path);
 }
 
@@ -133,6 +156,6 @@ async fn cli_end_to_end_on_postgres() {
         common::postgres_url(),
         pg.schema
     );
-    full_cycle(&url, pg.store.clone()).await;
+    full_cycle(&url, pg.store.clone(), true).await;
     pg.drop_schema().await;
 }

@@ -55,6 +55,24 @@ async fn a_valid_key_authenticates_by_bearer_or_x_api_key() {
         .unwrap()
         .to_bytes();
     assert_eq!(&body[..], br#"api_key acme ["read"]"#);
+
+    // The key's expiry reaches the Principal.
+    let expiring = keys
+        .create(NewKey::new("acme").expires_at(4_000_000_000))
+        .await
+        .unwrap();
+    let identity = auth_core::Authenticate::authenticate(
+        &mut keys.authenticator(),
+        &bearer("/", expiring.key.expose()),
+    )
+    .await
+    .unwrap();
+    let principal = auth_core::Identity::principal(&identity);
+    assert_eq!(
+        principal.expires_at(),
+        Some(std::time::UNIX_EPOCH + Duration::from_secs(4_000_000_000))
+    );
+    assert_eq!(identity.key().id, expiring.info.id);
 }
 
 #[tokio::test]
