@@ -26,7 +26,7 @@
 //! * **Sources**: `Authorization: Bearer` and `X-API-Key`; the query string only through
 //!   [`ApiKeysBuilder::insecure_allow_query`]. A Bearer value not shaped like a key of this
 //!   prefix is "no credential", so `first_of(api_key, jwt)` hands JWTs on.
-//! * **CLI** (feature `cli`): [`cli::KeysCommand`] and the `apikey` binary.
+//! * **CLI** (feature `cli`): `cli::KeysCommand` and the `apikey` binary.
 //!
 //! ```
 //! use auth_core::authorize::require_scopes;
