@@ -62,10 +62,10 @@ pub fn principal_of<B>(request: &Request<B>) -> Result<&Principal, AuthError> {
     if extensions.get::<Anonymous>().is_some() {
         return Err(AuthError::missing());
     }
-    Err(AuthError::misconfigured(
-        "no authentication layer ran before this authorization layer",
+    Err(
+        AuthError::misconfigured("no authentication layer ran before this authorization layer")
+            .with_reason("no_auth_layer"),
     )
-    .with_reason("no_auth_layer"))
 }
 
 /// An authorization check.
@@ -439,7 +439,10 @@ mod tests {
         let p = Principal::new("u", AuthMethod::Jwt).with_roles(["ops"]);
         assert!(RequireRoles::all(["ops"]).check(&p).is_ok());
         assert_eq!(
-            RequireRoles::all(["ops", "admin"]).check(&p).unwrap_err().status(),
+            RequireRoles::all(["ops", "admin"])
+                .check(&p)
+                .unwrap_err()
+                .status(),
             403
         );
         assert!(RequireRoles::any(["admin", "ops"]).check(&p).is_ok());

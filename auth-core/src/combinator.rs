@@ -157,11 +157,16 @@ mod tests {
 
     type Check = Ready<Result<Principal, AuthError>>;
 
-    fn header_auth(name: &'static str, subject: &'static str) -> impl FnMut(&Request<()>) -> Check + Clone {
+    fn header_auth(
+        name: &'static str,
+        subject: &'static str,
+    ) -> impl FnMut(&Request<()>) -> Check + Clone {
         move |req: &Request<()>| {
             ready(match req.headers().get(name) {
                 None => Err(AuthError::missing()),
-                Some(v) if v == "good" => Ok(Principal::new(subject, AuthMethod::Custom(name.into()))),
+                Some(v) if v == "good" => {
+                    Ok(Principal::new(subject, AuthMethod::Custom(name.into())))
+                }
                 Some(_) => Err(AuthError::invalid_credential("bad").with_reason(name)),
             })
         }

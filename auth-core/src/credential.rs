@@ -274,10 +274,10 @@ fn single_header<'r, B>(
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(
-            AuthError::invalid_request(format!("the request has more than one {name} header"))
-                .with_reason("duplicate_header"),
-        );
+        return Err(AuthError::invalid_request(format!(
+            "the request has more than one {name} header"
+        ))
+        .with_reason("duplicate_header"));
     }
     let bytes = first.as_bytes();
     // Cap before any further work. Allow room for a scheme in front of the credential.
@@ -496,14 +496,21 @@ mod tests {
             .extract(&req(&[("cookie", b"sid=1"), ("cookie", b"sid=2")]))
             .unwrap_err();
         assert_eq!(err.kind(), AuthErrorKind::InvalidRequest);
-        let err = sources.extract(&req(&[("cookie", b"other=1")])).unwrap_err();
+        let err = sources
+            .extract(&req(&[("cookie", b"other=1")]))
+            .unwrap_err();
         assert!(err.is_missing());
     }
 
     #[test]
     fn query_only_when_opted_in() {
         let request = req(&[]);
-        assert!(Credentials::bearer().extract(&request).unwrap_err().is_missing());
+        assert!(
+            Credentials::bearer()
+                .extract(&request)
+                .unwrap_err()
+                .is_missing()
+        );
         let cred = Credentials::insecure_query("access_token")
             .extract(&request)
             .unwrap();

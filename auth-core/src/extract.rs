@@ -71,8 +71,8 @@ impl ExtractRejection {
 
 impl IntoResponse for ExtractRejection {
     fn into_response(self) -> Response {
-        let mut response = http_response(&self.error, "api", BodyFormat::Json)
-            .map(axum_core::body::Body::from);
+        let mut response =
+            http_response(&self.error, "api", BodyFormat::Json).map(axum_core::body::Body::from);
         response.extensions_mut().insert(self.error);
         response
     }

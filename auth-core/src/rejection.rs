@@ -327,12 +327,10 @@ mod tests {
 
     #[test]
     fn quotes_and_controls_cannot_break_the_challenge() {
-        let res = Rejection::new()
-            .realm("my \"realm\"")
-            .reject(
-                &AuthError::invalid_credential("a \"quoted\" \\ thing\r\nX-Evil: 1"),
-                &HeaderMap::new(),
-            );
+        let res = Rejection::new().realm("my \"realm\"").reject(
+            &AuthError::invalid_credential("a \"quoted\" \\ thing\r\nX-Evil: 1"),
+            &HeaderMap::new(),
+        );
         let value = res.headers()[WWW_AUTHENTICATE].to_str().unwrap();
         assert_eq!(
             value,
@@ -343,7 +341,10 @@ mod tests {
     #[test]
     fn grpc_is_chosen_by_content_type() {
         let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc+proto"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc+proto"),
+        );
         let rejection = Rejection::new();
         for (err, code) in [
             (AuthError::missing(), "16"),
