@@ -113,7 +113,14 @@ async fn every_failure_kind_has_its_exact_response_and_the_inner_service_is_not_
     let svc = ServiceBuilder::new()
         .layer(AuthLayer::new(tokens))
         .service(echo(calls.clone()));
-    let cases: [(&[(&str, &str)], StatusCode, Option<&str>, &str); 6] = [
+    // (request headers, status, WWW-Authenticate, JSON `error`)
+    type Case<'a> = (
+        &'a [(&'a str, &'a str)],
+        StatusCode,
+        Option<&'a str>,
+        &'a str,
+    );
+    let cases: [Case<'_>; 6] = [
         (
             &[],
             StatusCode::UNAUTHORIZED,
