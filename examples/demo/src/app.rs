@@ -1,0 +1,255 @@
+//! Wiring: stores, authenticators, the token issuer, the OAuth client and the router.
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::Router;
+use tower_apikey::ApiKeys;
+use tower_apikey::store::InvalidationListener;
+use tower_jwt::issuer::{
+    MemoryFamilyStore, RedisFamilyStore, RefreshCookie, RefreshFamilyStore, SigningKey, TokenIssuer,
+};
+use tower_jwt::revocation::{MemoryRevocationStore, RedisRevocationStore, RevocationStore};
+use tower_jwt::{Algorithm, IssuerConfig, JwtAuthenticator, JwtVerifier, Key};
+use tower_oauth::{OAuthClient, Provider, ProviderIdentity};
+
+use crate::config::{Config, DEMO_AUDIENCE, random_bytes};
+use crate::session::{Account, MaybeSession};
+use crate::templates::Templates;
+use crate::users::Users;
+
+/// The `kid` of the demo's HS256 signing key.
+pub const SIGNING_KID: &str = "demo-hs256";
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) keys: ApiKeys,
+    pub(crate) tokens: TokenIssuer,
+    pub(crate) families: Arc<dyn RefreshFamilyStore>,
+    pub(crate) jwt: JwtAuthenticator,
+    pub(crate) oauth: Option<OAuthClient<Account>>,
+    pub(crate) sessions: MaybeSession,
+    pub(crate) users: Arc<Users>,
+    pub(crate) templates: Templates,
+}
+
+impl fmt::Debug for AppState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppState")
+            .field("oauth", &self.oauth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The assembled application: the router, and what must live as long as it serves.
+pub struct Demo {
+    /// Every route of the demo.
+    pub router: Router,
+    /// The API-key handle (its cache TTL is the revocation bound for other processes).
+    pub keys: ApiKeys,
+    /// The PostgreSQL invalidation listener, when the store is PostgreSQL.
+    pub listener: Option<InvalidationListener>,
+}
+
+impl fmt::Debug for Demo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Demo")
+            .field("key_cache_ttl", &self.keys.cache_ttl())
+            .field("push_invalidation", &self.listener.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connects the API-key store named by `DEMO_DATABASE_URL` and builds the key handle.
+///
+/// # Errors
+///
+/// A message when the store cannot be opened.
+pub async fn api_keys(config: &Config) -> Result<(ApiKeys, tower_apikey::SqlStore), String> {
+    let store = tower_apikey::store::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("DEMO_DATABASE_URL: {e}"))?;
+    let keys = ApiKeys::builder(store.clone())
+        .cache_ttl(config.key_cache_ttl)
+        .build()
+        .map_err(|e| format!("API keys: {e}"))?;
+    Ok((keys, store))
+}
+
+/// The demo's token issuer (HS256, `iss` = `DEMO_JWT_ISSUER`, `aud` = `demo-api`) and
+/// its refresh family store.
+///
+/// # Errors
+///
+/// A message when a key or store is invalid.
+pub async fn token_issuer(
+    config: &Config,
+    secret: &[u8],
+) -> Result<(TokenIssuer, Arc<dyn RefreshFamilyStore>), String> {
+    let key =
+        SigningKey::hs256(SIGNING_KID, secret).map_err(|e| format!("DEMO_JWT_SECRET: {e}"))?;
+    let (revocations, families): (Arc<dyn RevocationStore>, Arc<dyn RefreshFamilyStore>) =
+        match &config.redis_url {
+            Some(url) => (
+                Arc::new(
+                    RedisRevocationStore::builder(url.clone())
+                        .key_prefix("towerauth-demo:revocation:")
+                        .connect()
+                        .await
+                        .map_err(|e| format!("DEMO_REDIS_URL: {e}"))?,
+                ),
+                Arc::new(
+                    RedisFamilyStore::connect(url, "towerauth-demo:family:")
+                        .await
+                        .map_err(|e| format!("DEMO_REDIS_URL: {e}"))?,
+                ),
+            ),
+            None => (
+                Arc::new(MemoryRevocationStore::new()),
+                Arc::new(MemoryFamilyStore::new()),
+            ),
+        };
+    let cookie = if config.insecure_loopback() {
+        RefreshCookie::new().insecure_http()
+    } else {
+        RefreshCookie::new()
+    };
+    let issuer = TokenIssuer::builder(&config.jwt_issuer, DEMO_AUDIENCE, key)
+        .revocation_store(revocations)
+        .family_store(Arc::clone(&families))
+        .refresh_cookie(cookie)
+        .build()
+        .map_err(|e| format!("token issuer: {e}"))?;
+    Ok((issuer, families))
+}
+
+fn jwt_authenticator(
+    config: &Config,
+    secret: &[u8],
+    tokens: &TokenIssuer,
+) -> Result<JwtAuthenticator, String> {
+    let key = Key::hmac(Algorithm::HS256, secret)
+        .map_err(|e| format!("DEMO_JWT_SECRET: {e}"))?
+        .with_kid(SIGNING_KID);
+    let own = IssuerConfig::builder(&config.jwt_issuer)
+        .audience(DEMO_AUDIENCE)
+        .key(key)
+        .build()
+        .map_err(|e| format!("DEMO_JWT_SECRET: {e}"))?;
+    let mut verifier = JwtVerifier::builder()
+        .issuer(own)
+        .revocation(tokens.revocation_store());
+    if let Some(issuer) = &config.oidc_issuer {
+        let oidc = IssuerConfig::builder(issuer)
+            .audience(&config.oidc_audience)
+            .oidc_discovery()
+            .build()
+            .map_err(|e| format!("DEMO_OIDC_ISSUER: {e}"))?;
+        verifier = verifier.issuer(oidc);
+    }
+    let verifier = verifier.build().map_err(|e| format!("JWT verifier: {e}"))?;
+    Ok(JwtAuthenticator::new(verifier))
+}
+
+async fn oauth_client(config: &Config) -> Result<Option<OAuthClient<Account>>, String> {
+    let mut providers = Vec::new();
+    if let (Some(client), Some(issuer)) = (&config.oidc_client, &config.oidc_issuer) {
+        let mut provider = Provider::oidc("oidc", issuer, &client.id, &client.secret);
+        if let Some(uri) = &config.oidc_redirect_uri {
+            provider = provider.redirect_uri(uri);
+        }
+        providers.push(provider);
+    }
+    if let Some(client) = &config.github_client {
+        providers.push(Provider::github(&client.id, &client.secret));
+    }
+    if providers.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = OAuthClient::<Account>::builder(&config.public_url)
+        .cookie_key(&config.cookie_key)
+        .map_user(|who: ProviderIdentity| async move {
+            let display_name = who
+                .name
+                .clone()
+                .or(who.username.clone())
+                .or(who.email.clone())
+                .unwrap_or_else(|| who.subject.clone());
+            Ok(Account {
+                id: format!("{}:{}", who.provider, who.subject),
+                display_name,
+                provider: who.provider,
+            })
+        });
+    for provider in providers {
+        builder = builder.provider(provider);
+    }
+    if config.insecure_loopback() {
+        builder = builder.insecure_http_loopback();
+    }
+    if let Some(url) = &config.redis_url {
+        let store = tower_oauth::store::RedisStore::connect(url)
+            .await
+            .map_err(|e| format!("DEMO_REDIS_URL: {e}"))?
+            .key_prefix("towerauth-demo:session:");
+        builder = builder.store(store);
+    }
+    builder
+        .build()
+        .map(Some)
+        .map_err(|e| format!("OAuth login: {e}"))
+}
+
+/// Builds the whole application from `config`.
+///
+/// # Errors
+///
+/// A message naming what could not be set up (store, Redis, keys, providers).
+pub async fn build(config: &Config) -> Result<Demo, String> {
+    if config.insecure_loopback() {
+        tracing::warn!(
+            public_url = %config.public_url,
+            "plain http on loopback: cookies are set without Secure and without the __Host-/__Secure- prefixes (development only)"
+        );
+    }
+    let secret = match &config.jwt_secret {
+        Some(secret) => secret.clone(),
+        None => {
+            tracing::warn!(
+                "DEMO_JWT_SECRET is not set: using a random secret; tokens die with this process"
+            );
+            random_bytes(32)
+        }
+    };
+    let (keys, store) = api_keys(config).await?;
+    let listener = if store.pg_pool().is_some() {
+        Some(
+            store
+                .listen(&keys)
+                .await
+                .map_err(|e| format!("LISTEN: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let (tokens, families) = token_issuer(config, &secret).await?;
+    let jwt = jwt_authenticator(config, &secret, &tokens)?;
+    let oauth = oauth_client(config).await?;
+    let sessions = MaybeSession(oauth.as_ref().map(OAuthClient::session_authenticator));
+    let state = AppState {
+        keys: keys.clone(),
+        tokens,
+        families,
+        jwt,
+        oauth,
+        sessions,
+        users: Arc::new(config.users.clone()),
+        templates: Templates::new(),
+    };
+    Ok(Demo {
+        router: crate::routes::router(state),
+        keys,
+        listener,
+    })
+}

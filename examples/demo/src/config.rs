@@ -1,0 +1,192 @@
+//! The demo's configuration, read from `DEMO_*` environment variables (all optional).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rand::RngCore as _;
+use url::Url;
+
+use crate::users::Users;
+
+/// Default password-login users.
+pub const DEFAULT_USERS: &str =
+    "alice:alice-password:read write;admin:admin-password:read write admin";
+
+/// The audience of the demo's own access tokens.
+pub const DEMO_AUDIENCE: &str = "demo-api";
+
+/// An OAuth client registration (`*_CLIENT_ID` / `*_CLIENT_SECRET`).
+#[derive(Clone)]
+pub struct ClientCredentials {
+    /// The client id.
+    pub id: String,
+    /// The client secret (never printed).
+    pub secret: String,
+}
+
+impl fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("id", &self.id)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Everything the server and the CLI read from the environment.
+#[derive(Clone)]
+pub struct Config {
+    /// `DEMO_ADDR`, default `127.0.0.1:3000`.
+    pub addr: SocketAddr,
+    /// `DEMO_DATABASE_URL`, default `sqlite://demo.db`.
+    pub database_url: String,
+    /// `DEMO_REDIS_URL`: revocations, refresh families and sessions shared through Redis.
+    pub redis_url: Option<String>,
+    /// `DEMO_JWT_SECRET` (>= 32 bytes); `None` means a random secret per start.
+    pub jwt_secret: Option<Vec<u8>>,
+    /// `DEMO_JWT_ISSUER`, default `demo`.
+    pub jwt_issuer: String,
+    /// `DEMO_OIDC_ISSUER`: also accept its access tokens, and log in with it.
+    pub oidc_issuer: Option<String>,
+    /// `DEMO_OIDC_AUDIENCE`, default `demo-api`.
+    pub oidc_audience: String,
+    /// `DEMO_OIDC_CLIENT_ID` / `DEMO_OIDC_CLIENT_SECRET`.
+    pub oidc_client: Option<ClientCredentials>,
+    /// `DEMO_OIDC_REDIRECT_URI`: overrides `{public_url}/oauth/oidc/callback` (for a
+    /// provider whose registered redirect URI differs, e.g. behind a proxy).
+    pub oidc_redirect_uri: Option<String>,
+    /// `DEMO_GITHUB_CLIENT_ID` / `DEMO_GITHUB_CLIENT_SECRET`.
+    pub github_client: Option<ClientCredentials>,
+    /// `DEMO_PUBLIC_URL`, default `http://{addr}`.
+    pub public_url: String,
+    /// `DEMO_USERS`.
+    pub users: Users,
+    /// `DEMO_COOKIE_KEY` (64+ bytes), random per start by default.
+    pub cookie_key: Vec<u8>,
+    /// `DEMO_KEY_CACHE_TTL`: how long an API-key record is cached (default 30 s); a key
+    /// revoked by another process (the CLI) is refused within this bound.
+    pub key_cache_ttl: Duration,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("oidc_issuer", &self.oidc_issuer)
+            .field("oidc_client", &self.oidc_client)
+            .field("github_client", &self.github_client)
+            .field("public_url", &self.public_url)
+            .field("users", &self.users)
+            .field("key_cache_ttl", &self.key_cache_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A URL with its password, if any, replaced.
+fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Config {
+    /// Reads the environment.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the variable that is malformed.
+    pub fn from_env() -> Result<Self, String> {
+        let addr: SocketAddr = var("DEMO_ADDR")
+            .as_deref()
+            .unwrap_or("127.0.0.1:3000")
+            .parse()
+            .map_err(|_| "DEMO_ADDR must be an address such as 127.0.0.1:3000".to_owned())?;
+        let jwt_secret = var("DEMO_JWT_SECRET").map(String::into_bytes);
+        if jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            return Err("DEMO_JWT_SECRET must be at least 32 bytes".to_owned());
+        }
+        let cookie_key = match var("DEMO_COOKIE_KEY") {
+            Some(key) if key.len() >= 64 => key.into_bytes(),
+            Some(_) => return Err("DEMO_COOKIE_KEY must be at least 64 bytes".to_owned()),
+            None => random_bytes(64),
+        };
+        let users = Users::parse(var("DEMO_USERS").as_deref().unwrap_or(DEFAULT_USERS))
+            .map_err(|e| format!("DEMO_USERS: {e}"))?;
+        let key_cache_ttl = match var("DEMO_KEY_CACHE_TTL") {
+            Some(ttl) => tower_apikey::cli::parse_duration(&ttl)
+                .map_err(|e| format!("DEMO_KEY_CACHE_TTL: {e}"))?,
+            None => tower_apikey::DEFAULT_CACHE_TTL,
+        };
+        let pair = |id: &str, secret: &str| -> Result<Option<ClientCredentials>, String> {
+            match (var(id), var(secret)) {
+                (Some(id), Some(secret)) => Ok(Some(ClientCredentials { id, secret })),
+                (None, None) => Ok(None),
+                _ => Err(format!("set both {id} and {secret}, or neither")),
+            }
+        };
+        let oidc_issuer = var("DEMO_OIDC_ISSUER");
+        let oidc_client = pair("DEMO_OIDC_CLIENT_ID", "DEMO_OIDC_CLIENT_SECRET")?;
+        if oidc_client.is_some() && oidc_issuer.is_none() {
+            return Err("DEMO_OIDC_CLIENT_ID needs DEMO_OIDC_ISSUER".to_owned());
+        }
+        Ok(Self {
+            addr,
+            database_url: var("DEMO_DATABASE_URL").unwrap_or_else(|| "sqlite://demo.db".to_owned()),
+            redis_url: var("DEMO_REDIS_URL"),
+            jwt_secret,
+            jwt_issuer: var("DEMO_JWT_ISSUER").unwrap_or_else(|| "demo".to_owned()),
+            oidc_issuer,
+            oidc_audience: var("DEMO_OIDC_AUDIENCE").unwrap_or_else(|| DEMO_AUDIENCE.to_owned()),
+            oidc_client,
+            oidc_redirect_uri: var("DEMO_OIDC_REDIRECT_URI"),
+            github_client: pair("DEMO_GITHUB_CLIENT_ID", "DEMO_GITHUB_CLIENT_SECRET")?,
+            public_url: var("DEMO_PUBLIC_URL").map_or_else(
+                || format!("http://{addr}"),
+                |u| u.trim_end_matches('/').to_owned(),
+            ),
+            users,
+            cookie_key,
+            key_cache_ttl,
+        })
+    }
+
+    /// Whether the public URL is plain `http://` on a loopback address: cookies then go
+    /// without `Secure` and without the `__Host-` / `__Secure-` prefixes.
+    #[must_use]
+    pub fn insecure_loopback(&self) -> bool {
+        let Ok(url) = Url::parse(&self.public_url) else {
+            return false;
+        };
+        url.scheme() == "http"
+            && match url.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            }
+    }
+}
+
+/// `n` bytes from a CSPRNG seeded by the OS.
+#[must_use]
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut bytes = vec![0; n];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+}

@@ -1,0 +1,208 @@
+//! Password login: `POST /auth/login`, `/auth/refresh` (rotation, reuse detection) and
+//! `/auth/logout`.
+
+use auth_core::AuthError;
+use auth_core::credential::Credentials;
+use axum::Extension;
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, Request, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::{Duration, SystemTime};
+use tower_jwt::JwtIdentity;
+use tower_jwt::issuer::{DEFAULT_REFRESH_LIFETIME, Grant, TokenPair};
+
+use super::reject;
+use crate::app::AppState;
+
+/// Kept beyond the refresh lifetime when revoking a family (clock skew).
+const FAMILY_MARGIN: Duration = Duration::from_secs(300);
+
+/// The largest login body read.
+const MAX_LOGIN_BODY: usize = 4 * 1024;
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+/// The access token's claim naming its refresh family, so logout with the access token
+/// alone revokes the family too.
+const SESSION_CLAIM: &str = "sid";
+
+/// The token response: an access token carrying the family id (`sid`) in JSON, the refresh
+/// token in its cookie.
+async fn token_response(state: &AppState, pair: TokenPair, headers: &HeaderMap) -> Response {
+    let access = async {
+        let verified = state
+            .jwt
+            .verifier()
+            .verify::<serde_json::Value>(pair.access.as_str())
+            .await
+            .map_err(|error| error.to_string())?;
+        let scopes = verified.principal().scopes().to_vec();
+        let grant = Grant::new(verified.subject())
+            .scope(scopes)
+            .claim(SESSION_CLAIM, pair.family.clone())
+            .map_err(|error| error.to_string())?;
+        state
+            .tokens
+            .issue_access(&grant)
+            .map_err(|error| error.to_string())
+    };
+    let access = match access.await {
+        Ok(access) => access,
+        Err(error) => {
+            tracing::error!(%error, "issuing the access token failed");
+            return reject(
+                &AuthError::unavailable("tokens cannot be issued right now"),
+                headers,
+            );
+        }
+    };
+    let cookie = state.tokens.refresh_cookie(&pair.refresh).to_string();
+    let body = Json(json!({
+        "access_token": access.as_str(),
+        "token_type": "Bearer",
+        "expires_in": access.expires_in(),
+    }));
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        headers.insert(SET_COOKIE, value);
+    }
+    response
+}
+
+/// `POST /auth/login` with `{"username","password"}`.
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if body.len() > MAX_LOGIN_BODY {
+        return reject(
+            &AuthError::invalid_request("the request body is too large"),
+            &headers,
+        );
+    }
+    let Ok(request) = serde_json::from_slice::<LoginRequest>(&body) else {
+        return reject(
+            &AuthError::invalid_request(
+                r#"expected a JSON body {"username": "...", "password": "..."}"#,
+            ),
+            &headers,
+        );
+    };
+    let Some(user) = state.users.check(&request.username, &request.password) else {
+        tracing::info!(reason = "bad_password", "password login refused");
+        return reject(
+            &AuthError::invalid_credential("unknown user or wrong password")
+                .with_reason("bad_password"),
+            &headers,
+        );
+    };
+    let grant = Grant::new(user.name.clone()).scope(user.scopes.iter().cloned());
+    match state.tokens.issue(&grant).await {
+        Ok(pair) => token_response(&state, pair, &headers).await,
+        Err(error) => {
+            tracing::error!(%error, "issuing tokens failed");
+            reject(
+                &AuthError::unavailable("tokens cannot be issued right now"),
+                &headers,
+            )
+        }
+    }
+}
+
+/// The refresh cookie of `headers`: `Ok(None)` when absent, 400 when duplicated.
+fn refresh_cookie(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, AuthError> {
+    let mut probe = Request::new(());
+    *probe.headers_mut() = headers.clone();
+    let name = state.tokens.cookie_config().cookie_name().to_owned();
+    match Credentials::cookie(name).extract(&probe) {
+        Ok(credential) => Ok(Some(credential.into_value())),
+        Err(error) if error.is_missing() => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// `POST /auth/refresh` with the refresh cookie: a new access token and a rotated cookie.
+pub(crate) async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let token = match refresh_cookie(&state, &headers) {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            return reject(
+                &AuthError::invalid_credential("no refresh token cookie").with_reason("missing"),
+                &headers,
+            );
+        }
+        Err(error) => return reject(&error, &headers),
+    };
+    match state.tokens.refresh(&token).await {
+        Ok(pair) => token_response(&state, pair, &headers).await,
+        Err(error) => {
+            let error = AuthError::from(error);
+            tracing::info!(reason = error.reason(), "refresh refused");
+            let mut response = reject(&error, &headers);
+            if let Ok(removal) =
+                HeaderValue::from_str(&state.tokens.cookie_config().removal().to_string())
+            {
+                response.headers_mut().insert(SET_COOKIE, removal);
+            }
+            response
+        }
+    }
+}
+
+/// `POST /auth/logout` with the access token (verified by the JWT layer): revokes it, and
+/// the refresh family of the refresh cookie when one is sent.
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    Extension(identity): Extension<JwtIdentity>,
+    headers: HeaderMap,
+) -> Response {
+    let access = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    let refresh = match refresh_cookie(&state, &headers) {
+        Ok(refresh) => refresh,
+        Err(error) => return reject(&error, &headers),
+    };
+    if let Err(error) = state
+        .tokens
+        .logout(access.as_deref(), refresh.as_deref())
+        .await
+    {
+        return reject(&AuthError::from(error), &headers);
+    }
+    if let Some(family) = identity
+        .claims()
+        .get(SESSION_CLAIM)
+        .and_then(|v| v.as_str())
+    {
+        let until = SystemTime::now() + DEFAULT_REFRESH_LIFETIME + FAMILY_MARGIN;
+        if let Err(error) = state.families.revoke(family, until).await {
+            tracing::warn!(error = %error.0, "revoking the refresh family failed");
+            return reject(
+                &AuthError::unavailable("the token store is unavailable"),
+                &headers,
+            );
+        }
+    }
+    let removal = state.tokens.cookie_config().removal().to_string();
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(value) = HeaderValue::from_str(&removal) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    response
+}

@@ -1,0 +1,72 @@
+//! The routes: `/health`, `/api/*`, `/auth/*`, `/oauth/*` and the dashboard.
+
+mod api;
+mod auth;
+mod dashboard;
+
+use auth_core::authorize::require_scopes;
+use auth_core::combinator::first_of;
+use auth_core::{AuthError, AuthLayer, OnRejection, Rejection};
+use axum::Router;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::HeaderMap;
+use http::header::CONTENT_TYPE;
+use tower_oauth::LoginRedirect;
+
+use crate::app::AppState;
+
+/// The stylesheet, embedded.
+const STYLE: &str = include_str!("../../templates/style.css");
+
+/// An RFC 6750 rejection (`WWW-Authenticate` + `{"error","error_description"}`), the same
+/// the authentication layers send.
+pub(crate) fn reject(error: &AuthError, headers: &HeaderMap) -> Response {
+    Rejection::new().reject(error, headers).map(Body::from)
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    let api_auth =
+        first_of(state.keys.authenticator(), state.jwt.clone()).or(state.sessions.clone());
+    let api = Router::new()
+        .route("/api/whoami", get(api::whoami))
+        .route(
+            "/api/admin",
+            get(api::whoami).route_layer(require_scopes(["admin"])),
+        )
+        .layer(AuthLayer::new(api_auth));
+
+    let auth = Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route(
+            "/auth/logout",
+            post(auth::logout).route_layer(AuthLayer::new(state.jwt.clone())),
+        );
+
+    let to_home = LoginRedirect::to("/").expect("`/` is a same-origin path");
+    let forms = Router::new()
+        .route("/dashboard/keys", post(dashboard::create_key))
+        .route("/dashboard/keys/{id}/revoke", post(dashboard::revoke_key))
+        .layer(AuthLayer::new(state.sessions.clone()).on_rejection(to_home));
+    let home = Router::new()
+        .route("/", get(dashboard::home))
+        .layer(AuthLayer::new(state.sessions.clone()).optional());
+
+    let mut router = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/static/style.css", get(style))
+        .merge(api)
+        .merge(auth)
+        .merge(forms)
+        .merge(home);
+    if let Some(oauth) = &state.oauth {
+        router = router.nest_service("/oauth", oauth.routes());
+    }
+    router.with_state(state)
+}
+
+async fn style() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
+}
