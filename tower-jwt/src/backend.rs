@@ -7,9 +7,17 @@
 use auth_core::{ConfigError, ConfigErrorKind};
 use jsonwebtoken::crypto::CryptoProvider;
 
-/// Returns `Ok` once jsonwebtoken has a process-wide crypto provider, installing this crate's
+/// Makes sure jsonwebtoken has a process-wide crypto provider, installing this crate's
 /// preferred one (`aws_lc_rs`, else `rust_crypto`) when none is set yet.
-pub(crate) fn ensure() -> Result<(), ConfigError> {
+///
+/// Every builder of this crate calls it; call it yourself before using jsonwebtoken
+/// directly (e.g. `encode`) when both backend features are enabled.
+///
+/// # Errors
+///
+/// [`ConfigErrorKind::Unsupported`] when no backend feature is enabled and no provider was
+/// installed.
+pub fn ensure() -> Result<(), ConfigError> {
     if CryptoProvider::try_get_default().is_some() {
         return Ok(());
     }

@@ -139,17 +139,34 @@ impl Key {
 pub(crate) struct ParsedSet {
     pub(crate) keys: KeySet,
     pub(crate) dropped: usize,
+    /// Entries dropped because their `kid` is not unique.
+    pub(crate) ambiguous: usize,
 }
 
-/// Parses `{"keys": [...]}`, keeping the usable keys. Symmetric keys are kept only when
+/// Parses `{"keys": [...]}`, keeping the usable keys (keys sharing a `kid` are dropped). Symmetric keys are kept only when
 /// `allow_symmetric` (never from a remote JWKS: a published secret is no secret).
 pub(crate) fn parse_set(json: &[u8], allow_symmetric: bool) -> Result<ParsedSet, ConfigError> {
     let raw: RawJwkSet =
         serde_json::from_slice(json).map_err(|_| refused("not a JWK set (`{\"keys\": [...]}`)"))?;
+    let kid =
+        |value: &serde_json::Value| value.get("kid").and_then(|k| k.as_str()).map(str::to_owned);
     let mut keys = Vec::with_capacity(raw.keys.len());
-    let mut dropped = 0;
+    let (mut dropped, mut ambiguous) = (0, 0);
     for value in &raw.keys {
         let symmetric = value.get("kty").and_then(|k| k.as_str()) == Some("oct");
+        // Several entries under one `kid` (usable or not) make that `kid` ambiguous: none of
+        // them is used (Wycheproof "DuplicateKid").
+        if let Some(id) = kid(value)
+            && raw
+                .keys
+                .iter()
+                .filter(|other| kid(other).as_deref() == Some(&id))
+                .count()
+                > 1
+        {
+            ambiguous += 1;
+            continue;
+        }
         match Key::from_jwk_value(value) {
             Ok(key) if allow_symmetric || !symmetric => keys.push(key),
             Ok(_) | Err(_) => dropped += 1,
@@ -158,6 +175,7 @@ pub(crate) fn parse_set(json: &[u8], allow_symmetric: bool) -> Result<ParsedSet,
     Ok(ParsedSet {
         keys: KeySet::new(keys),
         dropped,
+        ambiguous,
     })
 }
 
@@ -168,12 +186,27 @@ impl KeySet {
     ///
     /// # Errors
     ///
-    /// [`ConfigErrorKind::InvalidValue`] when the text is not a JWK set, or when no key in it
-    /// is usable.
+    /// [`ConfigErrorKind::InvalidValue`] when the text is not a JWK set, when no key in it
+    /// is usable, when two keys share a `kid`, or when it mixes symmetric and asymmetric
+    /// keys.
     pub fn from_jwks(json: &str) -> Result<Self, ConfigError> {
         let parsed = parse_set(json.as_bytes(), true)?;
+        if parsed.ambiguous > 0 {
+            return Err(refused("the JWK set has several keys with one `kid`"));
+        }
         if parsed.keys.is_empty() {
             return Err(refused("the JWK set holds no usable key"));
+        }
+        let symmetric = parsed
+            .keys
+            .keys()
+            .iter()
+            .filter(|k| k.alg.family() == AlgorithmFamily::Hmac)
+            .count();
+        if symmetric != 0 && symmetric != parsed.keys.keys().len() {
+            // Wycheproof "MixedKeySet": a set holding secrets beside public keys is a
+            // confused configuration, refused rather than guessed at.
+            return Err(refused("the JWK set mixes symmetric and asymmetric keys"));
         }
         Ok(parsed.keys)
     }

@@ -124,6 +124,7 @@ pub mod revocation;
 mod verifier;
 
 pub use authenticator::{JwtAuthenticator, JwtFuture, JwtLayer};
+pub use backend::ensure as ensure_crypto_backend;
 pub use cache::CacheConfig;
 pub use config::{DEFAULT_LEEWAY, IssuerConfig, IssuerConfigBuilder, MAX_LEEWAY};
 pub use identity::{Claims, JwtIdentity};

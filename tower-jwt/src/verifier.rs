@@ -329,7 +329,7 @@ impl JwtVerifier {
                 match outcome {
                     Ok(()) => {}
                     Err(Some(e)) => return Err(e.into()),
-                    Err(None) if may_fetch && remote.may_fetch_for(kid) => {
+                    Err(None) if may_fetch && (remote.fetching() || remote.may_fetch_for(kid)) => {
                         return Err(Fail::Fetch(index, header.kid));
                     }
                     Err(None) if remote.keys().is_none() => {

@@ -220,6 +220,11 @@ impl RemoteKeys {
         }
     }
 
+    /// Whether a fetch is running (a token may wait for it instead of failing).
+    pub(crate) fn fetching(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
     /// Whether a token with this unknown `kid` may trigger a fetch now.
     pub(crate) fn may_fetch_for(&self, kid: Option<&str>) -> bool {
         if kid.is_some_and(|kid| self.negative.contains_key(kid)) {

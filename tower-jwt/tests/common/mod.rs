@@ -51,6 +51,7 @@ pub fn claims() -> Value {
 }
 
 pub fn encoding_key(alg: Algorithm) -> EncodingKey {
+    tower_jwt::ensure_crypto_backend().unwrap();
     match alg {
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
             EncodingKey::from_secret(SECRET).unwrap()
@@ -95,6 +96,7 @@ pub fn b64(bytes: &[u8]) -> String {
 
 /// A token with a hand-written header and payload, HS256-signed with `SECRET`.
 pub fn raw_hs256(header_json: &str, payload_json: &str) -> String {
+    tower_jwt::ensure_crypto_backend().unwrap();
     let input = format!(
         "{}.{}",
         b64(header_json.as_bytes()),
