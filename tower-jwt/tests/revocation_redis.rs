@@ -46,6 +46,12 @@ async fn store(url: &str, prefix: &str) -> RedisRevocationStore {
         .unwrap()
 }
 
+fn percentiles(samples: &mut [Duration]) -> (Duration, Duration, Duration) {
+    samples.sort();
+    let n = samples.len();
+    (samples[n / 2], samples[n * 99 / 100], samples[n - 1])
+}
+
 async fn wait_for(mut condition: impl FnMut() -> bool, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
@@ -84,13 +90,25 @@ async fn a_revocation_on_a_reaches_b_within_milliseconds() {
         }
         latencies.push(start.elapsed());
     }
-    latencies.sort();
-    let p50 = latencies[latencies.len() / 2];
-    let p99 = latencies[latencies.len() * 99 / 100];
-    let max = latencies[latencies.len() - 1];
+    let (p50, p99, max) = percentiles(&mut latencies);
+    // Baseline in the same run: one PING round trip to the same Redis.
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let mut pings = Vec::with_capacity(200);
+    for _ in 0..200 {
+        let start = Instant::now();
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .unwrap();
+        pings.push(start.elapsed());
+    }
+    let (ping50, ping99, _) = percentiles(&mut pings);
     println!(
         "propagation A -> B over 200 revocations (revoke call start to B refusing): \
-         p50 {p50:?}, p99 {p99:?}, max {max:?}"
+         p50 {p50:?}, p99 {p99:?}, max {max:?}; baseline PING round trip p50 {ping50:?}, \
+         p99 {ping99:?} (p99 ratio {:.1}x)",
+        p99.as_secs_f64() / ping99.as_secs_f64()
     );
 
     // A "log out everywhere" watermark propagates too.
