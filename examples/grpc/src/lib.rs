@@ -16,16 +16,29 @@
 //! auth-core answers gRPC requests in gRPC's form (HTTP 200, `grpc-status` 16 / 7 / 14), so
 //! clients see ordinary `tonic::Status` codes.
 //!
-//! ```no_run
-//! use tower_apikey::{ApiKeys, MemoryStore};
+//! ```
+//! use tonic::{Code, Request};
+//! use tower_apikey::{ApiKeys, MemoryStore, NewKey};
 //! use tower_jwt::JwtAuthenticator;
+//! use towerauth_grpc_example::pb::{notes_client::NotesClient, WhoAmIRequest};
 //! use towerauth_grpc_example::{NotesService, auth_layer, hs256_verifier, serve};
 //!
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let keys = ApiKeys::builder(MemoryStore::new()).build()?;
 //! let verifier = hs256_verifier("https://auth.example.com", "notes-api", b"a 32-byte or longer HS256 secret!")?;
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
-//! serve(listener, auth_layer(&keys, JwtAuthenticator::new(verifier)), NotesService::new(), std::future::pending()).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let addr = listener.local_addr()?;
+//! let auth = auth_layer(&keys, JwtAuthenticator::new(verifier));
+//! tokio::spawn(serve(listener, auth, NotesService::new(), std::future::pending()));
+//!
+//! let mut client = NotesClient::connect(format!("http://{addr}")).await?;
+//! let status = client.who_am_i(WhoAmIRequest {}).await.unwrap_err();
+//! assert_eq!(status.code(), Code::Unauthenticated);
+//!
+//! let created = keys.create(NewKey::new("acme")).await?;
+//! let mut request = Request::new(WhoAmIRequest {});
+//! request.metadata_mut().insert("x-api-key", created.key.expose().parse()?);
+//! assert_eq!(client.who_am_i(request).await?.into_inner().subject, "acme");
 //! # Ok(()) }
 //! ```
 

@@ -17,7 +17,31 @@ use http::Request;
 /// `.proto` stays closed until someone decides who may call it.
 ///
 /// It goes inside the authentication layer; a caller missing a scope gets
-/// `PERMISSION_DENIED` with the scope named in the message.
+/// `PERMISSION_DENIED` (HTTP 403 for a plain HTTP request).
+///
+/// ```
+/// use auth_core::{AuthLayer, AuthMethod, AuthError, Principal};
+/// use http::{Request, Response, StatusCode};
+/// use std::convert::Infallible;
+/// use std::future::{ready, Ready};
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+/// use towerauth_grpc_example::MethodScopes;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let reader = |_: &Request<()>| -> Ready<Result<Principal, AuthError>> {
+///     ready(Ok(Principal::new("bob", AuthMethod::ApiKey).with_scopes(["read"])))
+/// };
+/// let svc = ServiceBuilder::new()
+///     .layer(AuthLayer::new(reader))
+///     .layer(MethodScopes::new().scopes("/shop.Orders/List", ["read"]).scopes("/shop.Orders/Cancel", ["write"]).into_layer())
+///     .service(service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) }));
+///
+/// let call = |path: &str| svc.clone().oneshot(Request::builder().uri(path).body(()).unwrap());
+/// assert_eq!(call("/shop.Orders/List").await.unwrap().status(), StatusCode::OK);
+/// assert_eq!(call("/shop.Orders/Cancel").await.unwrap().status(), StatusCode::FORBIDDEN);
+/// assert_eq!(call("/shop.Orders/Refund").await.unwrap().status(), StatusCode::FORBIDDEN); // unlisted
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct MethodScopes {
     methods: Arc<HashMap<String, Option<RequireScopes>>>,
