@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, encode, get_current_timestamp
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
-use tower_apikey::{ApiKeys, MemoryStore, NewKey};
+use tower_apikey::{ApiKeys, MemoryStore, NewKey, store};
 use tower_jwt::JwtAuthenticator;
 use towerauth_grpc_example::pb::notes_client::NotesClient;
 use towerauth_grpc_example::pb::{CreateNoteRequest, ListNotesRequest, WhoAmIRequest};
@@ -27,7 +27,10 @@ struct Server {
 }
 
 async fn start() -> Server {
-    let keys = ApiKeys::builder(MemoryStore::new()).build().unwrap();
+    start_with(ApiKeys::builder(MemoryStore::new()).build().unwrap()).await
+}
+
+async fn start_with(keys: ApiKeys) -> Server {
     let verifier = hs256_verifier(ISSUER, AUDIENCE, SECRET).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -331,4 +334,35 @@ async fn bad_note_text_is_invalid_argument() {
             .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
     }
+}
+
+#[tokio::test]
+async fn a_key_store_outage_is_unavailable_not_unauthenticated() {
+    let sql = store::connect("sqlite::memory:").await.unwrap();
+    let server = start_with(ApiKeys::builder(sql.clone()).build().unwrap()).await;
+    let mut client = NotesClient::new(server.channel.clone());
+    let used = server.keys.create(NewKey::new("acme")).await.unwrap();
+    let unused = server.keys.create(NewKey::new("acme")).await.unwrap();
+    // First use caches the key's record.
+    assert!(
+        client
+            .who_am_i(with(WhoAmIRequest {}, "x-api-key", used.key.expose()))
+            .await
+            .is_ok()
+    );
+
+    sql.close().await;
+    // Cached: still served while the store is down.
+    assert!(
+        client
+            .who_am_i(with(WhoAmIRequest {}, "x-api-key", used.key.expose()))
+            .await
+            .is_ok()
+    );
+    // Not cached: the key cannot be checked, which is not the caller's fault.
+    let status = client
+        .who_am_i(with(WhoAmIRequest {}, "x-api-key", unused.key.expose()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
 }
