@@ -1,0 +1,141 @@
+//! `/health`, RFC 6750 rejections on every refused API request, the anonymous dashboard,
+//! and a clean exit on SIGTERM.
+
+mod common;
+
+use common::{Server, assert_rejected, http};
+
+#[tokio::test]
+async fn health_rejections_and_sigterm() {
+    let mut server = Server::start(&[]);
+    let client = http();
+    let res = client
+        .get(format!("{}/health", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "ok");
+
+    let whoami = format!("{}/api/whoami", server.url);
+    // No credential: 401 with a bare challenge.
+    let res = client.get(&whoami).send().await.unwrap();
+    assert_rejected(res, 401, "unauthorized", "").await;
+
+    let forged_key = format!("sk_live_{}", "A".repeat(61));
+    let cases = [
+        (
+            "authorization",
+            format!("Bearer {forged_key}"),
+            forged_key.clone(),
+        ),
+        ("x-api-key", forged_key.clone(), forged_key.clone()),
+        (
+            "x-api-key",
+            "sk_live_short".to_owned(),
+            "sk_live_short".to_owned(),
+        ),
+        (
+            "authorization",
+            "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.".to_owned(),
+            "eyJzdWIiOiJ4In0".to_owned(),
+        ),
+        (
+            "authorization",
+            "Bearer not-a-jwt-secret-42".to_owned(),
+            "not-a-jwt-secret-42".to_owned(),
+        ),
+        (
+            "cookie",
+            "session=forged-session-id-123".to_owned(),
+            String::new(),
+        ),
+    ];
+    for (header, value, secret) in cases {
+        let res = client
+            .get(&whoami)
+            .header(header, &value)
+            .send()
+            .await
+            .unwrap();
+        let expected = if header == "cookie" {
+            "unauthorized"
+        } else {
+            "invalid_token"
+        };
+        assert_rejected(res, 401, expected, &secret).await;
+    }
+    // Two credentials of one kind: 400 invalid_request.
+    let res = client
+        .get(&whoami)
+        .header("x-api-key", &forged_key)
+        .header("x-api-key", &forged_key)
+        .send()
+        .await
+        .unwrap();
+    assert_rejected(res, 400, "invalid_request", &forged_key).await;
+    let res = client
+        .get(format!("{}/api/admin", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_rejected(res, 401, "unauthorized", "").await;
+
+    // Anonymous dashboard: no provider configured, says how to enable one.
+    let res = client.get(format!("{}/", server.url)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("No login provider is configured"), "{page}");
+    // The dashboard forms need a session: back to the home page.
+    let res = client
+        .post(format!("{}/dashboard/keys", server.url))
+        .form(&[("csrf_token", "x"), ("name", "n"), ("scopes", "read")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/");
+    let css = client
+        .get(format!("{}/static/style.css", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+
+    let status = server.terminate();
+    assert!(
+        status.success(),
+        "SIGTERM must end the server with status 0, got {status}"
+    );
+    assert!(
+        client
+            .get(format!("{}/health", server.url))
+            .send()
+            .await
+            .is_err()
+    );
+}
+
+#[test]
+fn bad_configuration_is_refused_with_a_message() {
+    for (name, value, says) in [
+        ("DEMO_JWT_SECRET", "short", "DEMO_JWT_SECRET"),
+        ("DEMO_ADDR", "nowhere", "DEMO_ADDR"),
+        ("DEMO_USERS", "nopassword", "DEMO_USERS"),
+        ("DEMO_COOKIE_KEY", "too-short", "DEMO_COOKIE_KEY"),
+    ] {
+        let out = common::command(&[(name.to_owned(), value.to_owned())])
+            .args(["keys", "list"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name}={value} accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}
