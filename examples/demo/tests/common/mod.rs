@@ -2,6 +2,8 @@
 //! the port read from its `listening on` line) with its own SQLite file in a temp dir.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod oidc;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

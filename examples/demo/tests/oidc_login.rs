@@ -1,0 +1,219 @@
+//! A full OpenID Connect login against a real authorization server (`oidc-provider`)
+//! ending on the dashboard: create a key (shown once), use it, refuse forged forms, revoke
+//! it, log out.
+
+mod common;
+
+use common::oidc::{Jar, OidcProvider, authorize};
+use common::{Server, assert_rejected, http};
+use serde_json::Value;
+
+/// The value of the first `name="csrf_token" value="…"` in `page`.
+fn csrf(page: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The first `sk_live_…` key on `page`.
+fn find_key(page: &str) -> Option<String> {
+    let start = page.find("sk_live_")?;
+    let key: String = page[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    Some(key)
+}
+
+#[tokio::test]
+async fn oidc_login_dashboard_keys_and_logout() {
+    let provider = OidcProvider::start();
+    let env = provider.demo_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(&env);
+    let client = http();
+    let mut jar = Jar::default();
+
+    // Anonymous dashboard: a log-in link.
+    let home = client
+        .get(format!("{}/", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains(r#"href="/oauth/oidc/login?return_to=/""#),
+        "{home}"
+    );
+
+    let res = client
+        .get(format!("{}/oauth/oidc/login?return_to=/", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    jar.store(&res);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&provider.issuer), "{location}");
+    for param in ["state=", "nonce=", "code_challenge_method=S256"] {
+        assert!(location.contains(param), "{location}");
+    }
+
+    let query = authorize(&client, &location).await;
+    let res = client
+        .get(format!("{}/oauth/oidc/callback?{query}", server.url))
+        .header("cookie", jar.header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "{:?}", res.headers());
+    assert_eq!(res.headers()["location"], "/");
+    let session_cookie = common::set_cookie(&res, "session").expect("a session cookie");
+    assert!(session_cookie.contains("HttpOnly"), "{session_cookie}");
+    assert!(
+        !session_cookie.contains("Secure"),
+        "plain http on loopback: {session_cookie}"
+    );
+    jar.store(&res);
+
+    let res = client
+        .get(format!("{}/", server.url))
+        .header("cookie", jar.header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("oidc:alice"), "{page}");
+    assert!(page.contains("No keys yet"), "{page}");
+    let token = csrf(&page);
+
+    // The session also works on the API.
+    let me: Value = client
+        .get(format!("{}/api/whoami", server.url))
+        .header("cookie", jar.header())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["method"], "session");
+    assert_eq!(me["subject"], "oidc:alice");
+
+    let post = |path: &str, form: Vec<(&str, &str)>| {
+        client
+            .post(format!("{}{path}", server.url))
+            .header("cookie", jar.header())
+            .form(&form)
+            .send()
+    };
+    // Without a valid CSRF token: 403, nothing created.
+    let res = post("/dashboard/keys", vec![("name", "x"), ("scopes", "read")])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = post(
+        "/dashboard/keys",
+        vec![("csrf_token", "forged"), ("scopes", "read")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.unwrap().contains("security token"));
+    // A scope the dashboard cannot grant: a clear error.
+    let res = post(
+        "/dashboard/keys",
+        vec![("csrf_token", &token), ("scopes", "admin")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("The scope `admin` cannot be granted")
+    );
+
+    let res = post(
+        "/dashboard/keys",
+        vec![
+            ("csrf_token", &token),
+            ("name", "ci"),
+            ("scopes", "read write"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("shown only once"), "{page}");
+    let key = find_key(&page).expect("the new key on the page");
+    let again = client
+        .get(format!("{}/", server.url))
+        .header("cookie", jar.header())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!again.contains(&key), "the key is shown once only");
+    let id = &key[8..20];
+    assert!(again.contains(id) && again.contains("never"), "{again}");
+
+    let me: Value = client
+        .get(format!("{}/api/whoami", server.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["method"], "api_key");
+    assert_eq!(me["subject"], "oidc:alice");
+
+    let revoke = format!("/dashboard/keys/{id}/revoke");
+    let res = post(&revoke, vec![("csrf_token", "forged")]).await.unwrap();
+    assert_eq!(res.status(), 403);
+    let res = post(&revoke, vec![("csrf_token", &token)]).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains(&format!("Key {id} revoked"))
+    );
+    let res = client
+        .get(format!("{}/api/whoami", server.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_rejected(res, 401, "invalid_token", &key).await;
+    // Someone else's (or no) key: not found.
+    let res = post(
+        "/dashboard/keys/AAAAAAAAAAAA/revoke",
+        vec![("csrf_token", &token)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 404);
+
+    let res = post("/oauth/logout", vec![("csrf_token", &token)])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let stale = jar.header();
+    let res = client
+        .get(format!("{}/api/whoami", server.url))
+        .header("cookie", stale)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "the session is destroyed server-side");
+}
