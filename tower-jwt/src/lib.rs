@@ -121,6 +121,7 @@ pub mod jwks;
 pub mod jws;
 pub mod key;
 pub mod revocation;
+mod rules;
 mod verifier;
 
 pub use authenticator::{JwtAuthenticator, JwtFuture, JwtLayer};

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use auth_core::{AuthError, AuthMethod, ConfigError, ConfigErrorKind, Principal};
+use auth_core::{AuthError, AuthMethod, ConfigError, Principal};
 use serde::de::DeserializeOwned;
 
 use crate::cache::{self, VerifiedCache};
@@ -16,6 +16,11 @@ use crate::error;
 use crate::identity::{self, JwtIdentity};
 use crate::jws;
 use crate::revocation::{RevocationStatus, RevocationStore, TokenRef};
+use crate::rules::{check_claims, check_typ};
+
+mod builder;
+
+pub use builder::JwtVerifierBuilder;
 
 /// Default cap on a token's length, checked before anything is decoded.
 pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
@@ -75,104 +80,6 @@ impl std::fmt::Debug for Inner {
             .field("revocation", &self.revocation.is_some())
             .field("max_token_length", &self.max_token_length)
             .finish()
-    }
-}
-
-/// Builds a [`JwtVerifier`].
-#[derive(Default)]
-#[must_use]
-pub struct JwtVerifierBuilder {
-    issuers: Vec<IssuerConfig>,
-    revocation: Option<Arc<dyn RevocationStore>>,
-    max_token_length: Option<usize>,
-}
-
-impl std::fmt::Debug for JwtVerifierBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtVerifierBuilder")
-            .field("issuers", &self.issuers)
-            .field("revocation", &self.revocation.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl JwtVerifierBuilder {
-    /// Trust `issuer` (call again for several; each `iss` at most once).
-    pub fn issuer(mut self, issuer: IssuerConfig) -> Self {
-        self.issuers.push(issuer);
-        self
-    }
-
-    /// Check every verified token, cached or not, against `store`: revoked -> 401,
-    /// store unavailable -> 503.
-    pub fn revocation(mut self, store: Arc<dyn RevocationStore>) -> Self {
-        self.revocation = Some(store);
-        self
-    }
-
-    /// Refuse tokens longer than `bytes` before decoding anything (default 8 KiB).
-    pub fn max_token_length(mut self, bytes: usize) -> Self {
-        self.max_token_length = Some(bytes);
-        self
-    }
-
-    /// Checks the configuration and starts the background JWKS refresh (when a tokio
-    /// runtime is running; otherwise at first use).
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigErrorKind::Missing`] with no issuer, [`ConfigErrorKind::InvalidValue`] for an
-    /// issuer configured twice, [`ConfigErrorKind::Unsupported`] with no crypto backend.
-    pub fn build(self) -> Result<JwtVerifier, ConfigError> {
-        crate::backend::ensure()?;
-        if self.issuers.is_empty() {
-            return Err(ConfigError::new(
-                ConfigErrorKind::Missing,
-                "issuer",
-                "no trusted issuer",
-            ));
-        }
-        for (i, a) in self.issuers.iter().enumerate() {
-            if self.issuers[..i].iter().any(|b| b.issuer == a.issuer) {
-                return Err(ConfigError::new(
-                    ConfigErrorKind::InvalidValue,
-                    "issuer",
-                    "an issuer is configured twice",
-                ));
-            }
-        }
-        let mut extra_names: Vec<Box<str>> = Vec::new();
-        let mut slot = |path: &Option<Vec<String>>| {
-            path.as_ref().map(|path| {
-                let top = path[0].as_str();
-                extra_names
-                    .iter()
-                    .position(|n| &**n == top)
-                    .unwrap_or_else(|| {
-                        extra_names.push(top.into());
-                        extra_names.len() - 1
-                    })
-            })
-        };
-        let extra_slots = self
-            .issuers
-            .iter()
-            .map(|cfg| (slot(&cfg.roles_claim), slot(&cfg.tenant_claim)))
-            .collect();
-        for cfg in &self.issuers {
-            if let KeySource::Remote(remote) = &cfg.keys {
-                remote.start();
-            }
-        }
-        Ok(JwtVerifier {
-            inner: Arc::new(Inner {
-                issuers: self.issuers,
-                extra_slots,
-                extra_names,
-                revocation: self.revocation,
-                max_token_length: self.max_token_length.unwrap_or(DEFAULT_MAX_TOKEN_LENGTH),
-            }),
-        })
     }
 }
 
@@ -419,64 +326,4 @@ impl JwtVerifier {
             _ => Err(error::revocation_unavailable()),
         }
     }
-}
-
-fn check_typ(cfg: &IssuerConfig, typ: Option<&str>) -> Result<(), AuthError> {
-    match typ {
-        None if cfg.allow_missing_typ => Ok(()),
-        None => Err(error::typ()),
-        Some(typ) => {
-            let typ = typ.to_ascii_lowercase();
-            let typ = typ.strip_prefix("application/").unwrap_or(&typ);
-            if cfg.typ.iter().any(|accepted| accepted == typ) {
-                Ok(())
-            } else {
-                Err(error::typ())
-            }
-        }
-    }
-}
-
-fn check_claims(cfg: &IssuerConfig, claims: &Registered, now: i64) -> Result<(), AuthError> {
-    let exp = claims.exp.ok_or_else(|| error::missing_claim("exp"))?;
-    let iat = claims.iat.ok_or_else(|| error::missing_claim("iat"))?;
-    let aud = claims
-        .aud
-        .as_ref()
-        .ok_or_else(|| error::missing_claim("aud"))?;
-    let sub = claims
-        .sub
-        .as_deref()
-        .ok_or_else(|| error::missing_claim("sub"))?;
-    if cfg.require_nbf && claims.nbf.is_none() {
-        return Err(error::missing_claim("nbf"));
-    }
-    if sub.is_empty() {
-        return Err(error::missing_claim("sub"));
-    }
-    let leeway = cfg.leeway;
-    if now.saturating_sub(leeway) >= exp {
-        return Err(error::expired());
-    }
-    if claims
-        .nbf
-        .is_some_and(|nbf| nbf > now.saturating_add(leeway))
-    {
-        return Err(error::not_yet_valid());
-    }
-    if iat > now.saturating_add(leeway) {
-        return Err(error::issued_in_future());
-    }
-    if let Some(max_age) = cfg.max_age
-        && now.saturating_sub(iat) > max_age.saturating_add(leeway)
-    {
-        return Err(error::too_old());
-    }
-    if !aud
-        .iter()
-        .any(|a| cfg.audiences.iter().any(|accepted| accepted == a))
-    {
-        return Err(error::audience());
-    }
-    Ok(())
 }
