@@ -79,6 +79,8 @@ impl Default for Claims<'_> {
 
 fn jwt(claims: &Claims<'_>) -> String {
     static JTI: AtomicU64 = AtomicU64::new(1);
+    // jsonwebtoken needs a process-wide crypto provider when several backends are built in.
+    tower_jwt::ensure_crypto_backend().unwrap();
     let now = i64::try_from(get_current_timestamp()).unwrap();
     let mut header = Header::new(Algorithm::HS256);
     header.typ = Some(claims.typ.to_owned());
