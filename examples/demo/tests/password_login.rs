@@ -162,6 +162,23 @@ async fn bad_logins_are_refused() {
         .await
         .unwrap();
     assert_rejected(res, 400, "invalid_request", "").await;
+    // JSON sent as a cross-site form could (text/plain): refused, no login CSRF.
+    let res = client
+        .post(format!("{}/auth/login", server.url))
+        .header("content-type", "text/plain")
+        .body(r#"{"username":"carol","password":"carol-pw"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_rejected(res, 400, "invalid_request", "carol-pw").await;
+    let res = client
+        .post(format!("{}/auth/login", server.url))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_rejected(res, 400, "invalid_request", "").await;
     let res = client
         .post(format!("{}/auth/refresh", server.url))
         .send()

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -89,6 +89,19 @@ pub(crate) async fn login(
     if body.len() > MAX_LOGIN_BODY {
         return reject(
             &AuthError::invalid_request("the request body is too large"),
+            &headers,
+        );
+    }
+    // A JSON content type cannot come from a cross-site form without a CORS preflight:
+    // no login CSRF.
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return reject(
+            &AuthError::invalid_request("the content type must be application/json"),
             &headers,
         );
     }
