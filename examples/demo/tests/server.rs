@@ -122,6 +122,39 @@ async fn health_rejections_and_sigterm() {
     );
 }
 
+#[tokio::test]
+async fn ctrl_c_shuts_down_cleanly_too() {
+    let mut server = Server::start(&[]);
+    let res = http()
+        .get(format!("{}/health", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let status = server.signal("-INT");
+    assert!(
+        status.success(),
+        "SIGINT must end the server with status 0, got {status}"
+    );
+}
+
+#[tokio::test]
+async fn cookies_are_secure_off_loopback() {
+    // Not plain http on loopback: the refresh cookie keeps `Secure` and its prefix.
+    let server = Server::start(&[("DEMO_PUBLIC_URL", "https://demo.example.test")]);
+    let res = http()
+        .post(format!("{}/auth/login", server.url))
+        .json(&serde_json::json!({ "username": "alice", "password": "alice-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = common::set_cookie(&res, "__Secure-refresh_token").expect("a __Secure- cookie");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/auth"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+}
+
 #[test]
 fn bad_configuration_is_refused_with_a_message() {
     for (name, value, says) in [

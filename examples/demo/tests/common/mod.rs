@@ -110,9 +110,14 @@ impl Server {
 
     /// Sends SIGTERM and waits (up to 10 s) for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
+        self.signal("-TERM")
+    }
+
+    /// Sends `signal` (`-TERM`, `-INT`) and waits (up to 10 s) for the exit status.
+    pub fn signal(&mut self, signal: &str) -> ExitStatus {
         let mut child = self.child.take().expect("already stopped");
         let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args([signal, &child.id().to_string()])
             .status()
             .expect("`kill` is needed to send SIGTERM");
         assert!(status.success());
@@ -123,7 +128,7 @@ impl Server {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("the demo did not exit within 10 s of SIGTERM");
+                panic!("the demo did not exit within 10 s of {signal}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
