@@ -642,3 +642,19 @@ async fn regression_crit_duplicates_types_base64_and_nesting() {
     assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
     drop(v);
 }
+
+// A key configured without a `kid` still verifies tokens that carry one (the `kid` only
+// routes); a key with a `kid` only matches that `kid`.
+#[tokio::test]
+async fn kid_less_keys_match_any_kid() {
+    let v = verifier(
+        IssuerConfig::builder(ISS)
+            .audience(AUD)
+            .key(verification_key(Algorithm::HS256)),
+    );
+    let mut h = header(Algorithm::HS256);
+    h.kid = Some("rotated-7".to_owned());
+    assert_accepted(v.clone(), &sign(&h, &claims())).await;
+    h.kid = None;
+    assert_accepted(v, &sign(&h, &claims())).await;
+}

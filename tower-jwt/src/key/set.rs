@@ -44,13 +44,14 @@ impl KeySet {
 
     /// The one key for a token with header `kid` and `alg`.
     ///
-    /// With a `kid`, only keys with that id are candidates; without, every key is. Among the
-    /// candidates exactly one must be pinned to `alg`.
+    /// With a `kid`, the keys with that id and the keys with no id are candidates; without,
+    /// every key is (a `kid` only routes, the signature decides). Among the candidates
+    /// exactly one must be pinned to `alg`.
     pub(crate) fn lookup(&self, kid: Option<&str>, alg: Algorithm) -> Lookup<'_> {
         let mut found = None;
         let mut candidates = 0usize;
         for key in &self.keys {
-            if kid.is_some() && key.kid.as_deref() != kid {
+            if kid.is_some() && key.kid.is_some() && key.kid.as_deref() != kid {
                 continue;
             }
             candidates += 1;
