@@ -15,7 +15,7 @@ pub(crate) enum Lookup<'a> {
     NotFound,
 }
 
-/// An ordered set of verification keys. See the [module docs](self).
+/// An ordered set of verification keys. See the [`key` module docs](crate::key).
 #[derive(Clone, Debug, Default)]
 pub struct KeySet {
     pub(crate) keys: Vec<Key>,
