@@ -1,0 +1,101 @@
+//! `/api/whoami` through the whole demo router (one request per iteration, no network):
+//! `/health` (no authentication) as the baseline, then an API key (cache hit), a demo JWT
+//! (verified-token cache hit) and a refused request (no credential, 401).
+
+use std::time::Duration;
+
+use axum::body::Body;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, StatusCode};
+use tower::ServiceExt;
+use tower_apikey::NewKey;
+use towerauth_demo::config::{Config, DEFAULT_USERS};
+use towerauth_demo::users::Users;
+
+fn config() -> Config {
+    Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        database_url: "sqlite::memory:".to_owned(),
+        redis_url: None,
+        jwt_secret: Some(b"a-bench-secret-of-at-least-32-bytes!".to_vec()),
+        jwt_issuer: "demo".to_owned(),
+        oidc_issuer: None,
+        oidc_audience: "demo-api".to_owned(),
+        oidc_client: None,
+        oidc_redirect_uri: None,
+        github_client: None,
+        public_url: "http://127.0.0.1:3000".to_owned(),
+        users: Users::parse(DEFAULT_USERS).unwrap(),
+        cookie_key: vec![7; 64],
+        key_cache_ttl: Duration::from_secs(30),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let demo = rt.block_on(towerauth_demo::build(&config())).unwrap();
+    let router = demo.router.clone();
+    let key = rt
+        .block_on(demo.keys.create(NewKey::new("bench").scopes(["read"])))
+        .unwrap()
+        .key
+        .expose()
+        .to_owned();
+    let login = Request::post("/auth/login")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            r#"{"username":"alice","password":"alice-password"}"#,
+        ))
+        .unwrap();
+    let res = rt.block_on(router.clone().oneshot(login)).unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = rt
+        .block_on(axum::body::to_bytes(res.into_body(), 1 << 16))
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let token = json["access_token"].as_str().unwrap().to_owned();
+
+    let cases: [(&str, &str, Option<(&str, String)>, StatusCode); 4] = [
+        ("health (baseline)", "/health", None, StatusCode::OK),
+        (
+            "whoami api key",
+            "/api/whoami",
+            Some(("x-api-key", key)),
+            StatusCode::OK,
+        ),
+        (
+            "whoami jwt",
+            "/api/whoami",
+            Some(("authorization", format!("Bearer {token}"))),
+            StatusCode::OK,
+        ),
+        (
+            "whoami anonymous 401",
+            "/api/whoami",
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    let mut group = c.benchmark_group("demo");
+    for (name, path, header, expected) in cases {
+        let request = || {
+            let mut builder = Request::get(path);
+            if let Some((name, value)) = &header {
+                builder = builder.header(*name, value);
+            }
+            builder.body(Body::empty()).unwrap()
+        };
+        let res = rt.block_on(router.clone().oneshot(request())).unwrap();
+        assert_eq!(res.status(), expected, "{name}");
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| async {
+                let res = router.clone().oneshot(request()).await.unwrap();
+                assert_eq!(res.status(), expected);
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
