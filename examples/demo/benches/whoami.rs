@@ -1,6 +1,7 @@
 //! `/api/whoami` through the whole demo router (one request per iteration, no network):
 //! `/health` (no authentication) as the baseline, then an API key (cache hit), a demo JWT
 //! (verified-token cache hit) and a refused request (no credential, 401).
+#![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use std::time::Duration;
 
@@ -11,6 +12,14 @@ use tower::ServiceExt;
 use tower_apikey::NewKey;
 use towerauth_demo::config::{Config, DEFAULT_USERS};
 use towerauth_demo::users::Users;
+
+/// One case: name, path, credential header, expected status.
+type Case = (
+    &'static str,
+    &'static str,
+    Option<(&'static str, String)>,
+    StatusCode,
+);
 
 fn config() -> Config {
     Config {
@@ -55,7 +64,7 @@ fn bench(c: &mut Criterion) {
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let token = json["access_token"].as_str().unwrap().to_owned();
 
-    let cases: [(&str, &str, Option<(&str, String)>, StatusCode); 4] = [
+    let cases: [Case; 4] = [
         ("health (baseline)", "/health", None, StatusCode::OK),
         (
             "whoami api key",
