@@ -181,6 +181,26 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Result<Option<&'a st
     Ok(first)
 }
 
+/// The key's name and scopes from the form, or a message saying what is wrong.
+fn validate(fields: &[(String, String)]) -> Result<(&str, Vec<&str>), String> {
+    let name = field(fields, "name")?.unwrap_or("").trim();
+    let scopes = field(fields, "scopes")?.unwrap_or("");
+    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(format!(
+            "The name must be at most {MAX_NAME} printable characters."
+        ));
+    }
+    let scopes: Vec<&str> = scopes.split_whitespace().collect();
+    if let Some(bad) = scopes.iter().find(|s| !SESSION_SCOPES.contains(s)) {
+        let shown: String = bad.chars().take(32).collect();
+        return Err(format!(
+            "The scope `{shown}` cannot be granted from the dashboard; choose from: {}.",
+            SESSION_SCOPES.join(", ")
+        ));
+    }
+    Ok((name, scopes))
+}
+
 /// `POST /dashboard/keys`: creates a key for the logged-in user and shows it once.
 pub(crate) async fn create_key(
     State(state): State<AppState>,
@@ -195,37 +215,18 @@ pub(crate) async fn create_key(
         error: Some(text),
         ..Flash::default()
     };
-    let (name, scopes) = match (field(&fields, "name"), field(&fields, "scopes")) {
-        (Ok(name), Ok(scopes)) => (name.unwrap_or("").trim(), scopes.unwrap_or("")),
-        (Err(e), _) | (_, Err(e)) => {
-            return dashboard(&state, Some(&session), StatusCode::BAD_REQUEST, invalid(e)).await;
+    let (name, scopes) = match validate(&fields) {
+        Ok(valid) => valid,
+        Err(text) => {
+            return dashboard(
+                &state,
+                Some(&session),
+                StatusCode::BAD_REQUEST,
+                invalid(text),
+            )
+            .await;
         }
     };
-    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        let text = format!("The name must be at most {MAX_NAME} printable characters.");
-        return dashboard(
-            &state,
-            Some(&session),
-            StatusCode::BAD_REQUEST,
-            invalid(text),
-        )
-        .await;
-    }
-    let scopes: Vec<&str> = scopes.split_whitespace().collect();
-    if let Some(bad) = scopes.iter().find(|s| !SESSION_SCOPES.contains(s)) {
-        let shown: String = bad.chars().take(32).collect();
-        let text = format!(
-            "The scope `{shown}` cannot be granted from the dashboard; choose from: {}.",
-            SESSION_SCOPES.join(", ")
-        );
-        return dashboard(
-            &state,
-            Some(&session),
-            StatusCode::BAD_REQUEST,
-            invalid(text),
-        )
-        .await;
-    }
     let mut new = NewKey::new(session.user().id.clone()).scopes(scopes);
     if !name.is_empty() {
         new = new.name(name);
