@@ -140,10 +140,20 @@ async fn oidc_login_dashboard_keys_and_logout() {
 
     let res = post(
         "/dashboard/keys",
+        vec![("csrf_token", &token), ("expires_in", "1000d")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("Choose an expiry"));
+
+    let res = post(
+        "/dashboard/keys",
         vec![
             ("csrf_token", &token),
             ("name", "ci"),
             ("scopes", "read write"),
+            ("expires_in", "30d"),
         ],
     )
     .await
@@ -164,6 +174,18 @@ async fn oidc_login_dashboard_keys_and_logout() {
     assert!(!again.contains(&key), "the key is shown once only");
     let id = &key[8..20];
     assert!(again.contains(id) && again.contains("never"), "{again}");
+    let listed: Value =
+        serde_json::from_str(&server.cli(&["keys", "list", "--account", "oidc:alice"])).unwrap();
+    let expires_at = listed[0]["expires_at"].as_i64().expect("an expiry");
+    let in_30_days = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+        + 30 * 86_400;
+    assert!((in_30_days - expires_at).abs() < 60, "{listed}");
 
     let me: Value = client
         .get(format!("{}/api/whoami", server.url))

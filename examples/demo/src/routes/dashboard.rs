@@ -7,6 +7,9 @@ use bytes::Bytes;
 use http::StatusCode;
 use http::header::CACHE_CONTROL;
 use serde_json::{Value, json};
+use std::time::Duration;
+
+use tower_apikey::cli::parse_duration;
 use tower_apikey::{KeyInfo, NewKey};
 
 use crate::app::AppState;
@@ -17,6 +20,8 @@ use crate::templates::format_unix;
 const MAX_FORM: usize = 4 * 1024;
 /// The longest key name.
 const MAX_NAME: usize = 64;
+/// The lifetimes the form offers (besides "never").
+const EXPIRY_CHOICES: [&str; 3] = ["7d", "30d", "90d"];
 
 /// What a page says besides the key list.
 #[derive(Default)]
@@ -120,6 +125,7 @@ async fn dashboard(
         "csrf_token": session.csrf_token(),
         "keys": keys,
         "allowed_scopes": SESSION_SCOPES,
+        "expiry_choices": EXPIRY_CHOICES,
         "new_key": flash.new_key,
         "notice": flash.notice,
         "error": error,
@@ -181,10 +187,27 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Result<Option<&'a st
     Ok(first)
 }
 
-/// The key's name and scopes from the form, or a message saying what is wrong.
-fn validate(fields: &[(String, String)]) -> Result<(&str, Vec<&str>), String> {
+/// A key from the dashboard form.
+struct KeyForm<'a> {
+    name: &'a str,
+    scopes: Vec<&'a str>,
+    expires_in: Option<Duration>,
+}
+
+/// The form's key, or a message saying what is wrong.
+fn validate(fields: &[(String, String)]) -> Result<KeyForm<'_>, String> {
     let name = field(fields, "name")?.unwrap_or("").trim();
     let scopes = field(fields, "scopes")?.unwrap_or("");
+    let expires_in = match field(fields, "expires_in")?.unwrap_or("") {
+        "" => None,
+        lifetime if EXPIRY_CHOICES.contains(&lifetime) => parse_duration(lifetime).ok(),
+        _ => {
+            return Err(format!(
+                "Choose an expiry from: never, {}.",
+                EXPIRY_CHOICES.join(", ")
+            ));
+        }
+    };
     if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(format!(
             "The name must be at most {MAX_NAME} printable characters."
@@ -198,7 +221,11 @@ fn validate(fields: &[(String, String)]) -> Result<(&str, Vec<&str>), String> {
             SESSION_SCOPES.join(", ")
         ));
     }
-    Ok((name, scopes))
+    Ok(KeyForm {
+        name,
+        scopes,
+        expires_in,
+    })
 }
 
 /// `POST /dashboard/keys`: creates a key for the logged-in user and shows it once.
@@ -215,7 +242,7 @@ pub(crate) async fn create_key(
         error: Some(text),
         ..Flash::default()
     };
-    let (name, scopes) = match validate(&fields) {
+    let form = match validate(&fields) {
         Ok(valid) => valid,
         Err(text) => {
             return dashboard(
@@ -227,9 +254,12 @@ pub(crate) async fn create_key(
             .await;
         }
     };
-    let mut new = NewKey::new(session.user().id.clone()).scopes(scopes);
-    if !name.is_empty() {
-        new = new.name(name);
+    let mut new = NewKey::new(session.user().id.clone()).scopes(form.scopes);
+    if !form.name.is_empty() {
+        new = new.name(form.name);
+    }
+    if let Some(lifetime) = form.expires_in {
+        new = new.expires_in(lifetime);
     }
     match state.keys.create(new).await {
         Ok(created) => {
