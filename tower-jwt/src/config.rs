@@ -35,7 +35,7 @@ pub(crate) enum KeySource {
 /// [`IssuerConfig::discover`].
 #[derive(Debug, Clone)]
 pub struct IssuerConfig {
-    pub(crate) issuer: Box<str>,
+    pub(crate) issuer: Arc<str>,
     pub(crate) audiences: Vec<String>,
     pub(crate) typ: Vec<String>,
     pub(crate) allow_missing_typ: bool,

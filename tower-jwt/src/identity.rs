@@ -22,8 +22,8 @@ pub type Claims<C = serde_json::Value> = JwtIdentity<C>;
 struct Inner<C> {
     principal: Principal,
     claims: C,
-    issuer: Box<str>,
-    jti: Option<Box<str>>,
+    issuer: Arc<str>,
+    jti: Option<String>,
     issued_at: i64,
     expires_at: i64,
     issuer_index: usize,
@@ -32,8 +32,8 @@ struct Inner<C> {
 pub(crate) struct Parts<C> {
     pub(crate) principal: Principal,
     pub(crate) claims: C,
-    pub(crate) issuer: Box<str>,
-    pub(crate) jti: Option<Box<str>>,
+    pub(crate) issuer: Arc<str>,
+    pub(crate) jti: Option<String>,
     pub(crate) issued_at: i64,
     pub(crate) expires_at: i64,
     pub(crate) issuer_index: usize,

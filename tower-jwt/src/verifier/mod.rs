@@ -288,7 +288,7 @@ impl JwtVerifier {
             principal,
             claims,
             issuer: cfg.issuer.clone(),
-            jti: jti.map(Into::into),
+            jti,
             issued_at: iat,
             expires_at: exp,
             issuer_index: index,
