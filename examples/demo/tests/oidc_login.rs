@@ -25,29 +25,10 @@ fn find_key(page: &str) -> Option<String> {
     Some(key)
 }
 
-#[tokio::test]
-async fn oidc_login_dashboard_keys_and_logout() {
-    let provider = OidcProvider::start();
-    let env = provider.demo_env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = Server::start(&env);
-    let client = http();
+/// Logs in through the provider (login, provider redirects, callback); returns the demo's
+/// cookies, holding the session.
+async fn log_in(client: &reqwest::Client, provider: &OidcProvider, server: &Server) -> Jar {
     let mut jar = Jar::default();
-
-    // Anonymous dashboard: a log-in link.
-    let home = client
-        .get(format!("{}/", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        home.contains(r#"href="/oauth/oidc/login?return_to=/""#),
-        "{home}"
-    );
-
     let res = client
         .get(format!("{}/oauth/oidc/login?return_to=/", server.url))
         .send()
@@ -61,7 +42,7 @@ async fn oidc_login_dashboard_keys_and_logout() {
         assert!(location.contains(param), "{location}");
     }
 
-    let query = authorize(&client, &location).await;
+    let query = authorize(client, &location).await;
     let res = client
         .get(format!("{}/oauth/oidc/callback?{query}", server.url))
         .header("cookie", jar.header())
@@ -77,6 +58,31 @@ async fn oidc_login_dashboard_keys_and_logout() {
         "plain http on loopback: {session_cookie}"
     );
     jar.store(&res);
+    jar
+}
+
+#[tokio::test]
+async fn oidc_login_dashboard_keys_and_logout() {
+    let provider = OidcProvider::start();
+    let env = provider.demo_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(&env);
+    let client = http();
+    // Anonymous dashboard: a log-in link.
+    let home = client
+        .get(format!("{}/", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains(r#"href="/oauth/oidc/login?return_to=/""#),
+        "{home}"
+    );
+
+    let jar = log_in(&client, &provider, &server).await;
 
     let res = client
         .get(format!("{}/", server.url))
@@ -238,4 +244,53 @@ async fn oidc_login_dashboard_keys_and_logout() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401, "the session is destroyed server-side");
+}
+
+#[tokio::test]
+async fn sessions_are_shared_through_redis() {
+    let redis =
+        std::env::var("DEMO_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let provider = OidcProvider::start();
+    let cookie_key = "k".repeat(64);
+    let mut env = provider.demo_env();
+    env.push(("DEMO_REDIS_URL", redis.clone()));
+    env.push(("DEMO_COOKIE_KEY", cookie_key));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = Server::start(&env);
+    let b = Server::start(&env);
+    let client = http();
+
+    let jar = log_in(&client, &provider, &a).await;
+    let page_on_b = || async {
+        client
+            .get(format!("{}/", b.url))
+            .header("cookie", jar.header())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let page = page_on_b().await;
+    assert!(
+        page.contains("oidc:alice"),
+        "a session made on A works on B (Redis at {redis})"
+    );
+    let token = csrf(&page);
+    let res = client
+        .post(format!("{}/oauth/logout", b.url))
+        .header("cookie", jar.header())
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = client
+        .get(format!("{}/api/whoami", a.url))
+        .header("cookie", jar.header())
+        .send()
+        .await
+        .unwrap();
+    assert_rejected(res, 401, "unauthorized", "").await;
 }
