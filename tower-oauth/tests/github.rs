@@ -274,3 +274,74 @@ async fn github_refusals() {
     let body = body_text(res).await;
     assert_eq!(status, 502, "{body}");
 }
+
+/// The session layer as a tower layer: identity and principal inserted on success, the
+/// inner service never called without a session, readiness respected.
+#[tokio::test]
+async fn session_layer_inserts_identity_and_guards_the_inner_service() {
+    use auth_core::{AuthMethod, Principal};
+    use tower_oauth::OAuthSession;
+    use tower_test::mock;
+
+    let (base, _) = github_server().await;
+    let client = builder(&Users::default())
+        .provider(github(&base, "ok"))
+        .build()
+        .unwrap();
+    let app = TestApp::new(client.clone());
+    let mut jar = Jar::new();
+    let authorize = app.start_login("github", "", &mut jar).await;
+    let state = param(&authorize, "state").unwrap();
+    let res = app
+        .get(
+            &format!("/oauth/github/callback?code=good-code&state={state}"),
+            &jar,
+        )
+        .await;
+    jar.store(&res);
+
+    let (mut service, mut handle) =
+        mock::spawn_layer::<http::Request<()>, http::Response<()>, _>(client.session_layer());
+    // Not ready while the inner service is not.
+    handle.allow(0);
+    assert!(service.poll_ready().is_pending());
+    handle.allow(1);
+    assert!(service.poll_ready().is_ready());
+
+    // With the session: the inner service sees the typed session and its principal.
+    let request = http::Request::get("/")
+        .header("cookie", jar.header())
+        .body(())
+        .unwrap();
+    let response = service.call(request);
+    let inner = async {
+        let (seen, send) = handle.next_request().await.unwrap();
+        let session = seen.extensions().get::<OAuthSession<User>>().unwrap();
+        assert_eq!(session.user().email.as_deref(), Some("octocat@github.com"));
+        let principal = seen.extensions().get::<Principal>().unwrap();
+        assert_eq!(principal.method(), &AuthMethod::Session);
+        assert_eq!(principal.subject(), session.user().id);
+        send.send_response(http::Response::new(()));
+    };
+    let (response, ()) = tokio::join!(response, inner);
+    assert_eq!(response.unwrap().status(), 200);
+
+    // Without: 401, and the inner service is never called.
+    handle.allow(1);
+    assert!(service.poll_ready().is_ready());
+    let response = service.call(http::Request::get("/").body(()).unwrap());
+    assert_eq!(response.await.unwrap().status(), 401);
+    handle.allow(1);
+    assert!(service.poll_ready().is_ready());
+    let stale = http::Request::get("/")
+        .header("cookie", format!("__Host-session={}", "B".repeat(43)))
+        .body(())
+        .unwrap();
+    assert_eq!(service.call(stale).await.unwrap().status(), 401);
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(50), handle.next_request())
+            .await
+            .is_err(),
+        "the inner service must not be called"
+    );
+}

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 use super::response::{Failure, OAuthResponse, see_other};
 use super::transaction::{self, Transaction};
 use crate::client::OAuthClient;
-use crate::cookies;
+use crate::cookies::{self as cookie_header};
 use crate::http_client::FetchError;
 use crate::provider::{ProviderIdentity, Resolved, github};
 use crate::random;
@@ -35,12 +35,12 @@ impl<U: SessionUser> OAuthClient<U> {
     /// misbehaves or is down) and changes no session.
     pub async fn callback<B>(&self, provider: &str, request: Request<B>) -> OAuthResponse {
         let (parts, _) = request.into_parts();
-        let mut clear = Vec::new();
-        match self.finish(provider, &parts, &mut clear).await {
+        let mut set_cookies = Vec::new();
+        match self.finish(provider, &parts, &mut set_cookies).await {
             Ok(response) => response,
             Err(failure) => {
                 tracing::info!(provider, reason = failure.reason, "oauth callback refused");
-                failure.page(&clear)
+                failure.page(&set_cookies)
             }
         }
     }
@@ -49,9 +49,9 @@ impl<U: SessionUser> OAuthClient<U> {
         &self,
         provider: &str,
         request: &Parts,
-        clear: &mut Vec<Cookie<'static>>,
+        set_cookies: &mut Vec<Cookie<'static>>,
     ) -> Result<OAuthResponse, Failure> {
-        if !matches!(request.method, Method::GET | Method::HEAD) {
+        if request.method != Method::GET {
             return Err(Failure::new(StatusCode::METHOD_NOT_ALLOWED, "method"));
         }
         let state = self
@@ -61,7 +61,9 @@ impl<U: SessionUser> OAuthClient<U> {
             .ok_or(Failure::new(StatusCode::NOT_FOUND, "unknown_provider"))?;
         let params =
             super::query(&request.uri).ok_or(Failure::bad_request("duplicate_parameter"))?;
-        let transaction = self.transaction(provider, &params, request, clear).await?;
+        let transaction = self
+            .transaction(provider, &params, request, set_cookies)
+            .await?;
 
         if params.contains_key("error") {
             return Err(Failure::bad_request("provider_error"));
@@ -130,8 +132,8 @@ impl<U: SessionUser> OAuthClient<U> {
                 .map_err(store_down)?;
         }
         let session_cookie = sessions.create(&record).await.map_err(store_down)?;
-        clear.push(session_cookie);
-        Ok(see_other(&transaction.return_to, clear))
+        set_cookies.push(session_cookie);
+        Ok(see_other(&transaction.return_to, set_cookies))
     }
 
     /// Finds, opens, checks and consumes the attempt's transaction.
@@ -140,19 +142,21 @@ impl<U: SessionUser> OAuthClient<U> {
         provider: &str,
         params: &HashMap<String, String>,
         request: &Parts,
-        clear: &mut Vec<Cookie<'static>>,
+        set_cookies: &mut Vec<Cookie<'static>>,
     ) -> Result<Transaction, Failure> {
         let state = params
             .get("state")
             .filter(|s| !s.is_empty())
             .ok_or(Failure::bad_request("missing_state"))?;
         let name = transaction::cookie_name(&self.inner.policy, state);
-        let value = match cookies::lookup(&request.headers, &name) {
-            cookies::Lookup::One(value) => value,
-            cookies::Lookup::Absent => return Err(Failure::bad_request("unknown_state")),
-            cookies::Lookup::Duplicate => return Err(Failure::bad_request("duplicate_cookie")),
+        let value = match cookie_header::lookup(&request.headers, &name) {
+            cookie_header::Lookup::One(value) => value,
+            cookie_header::Lookup::Absent => return Err(Failure::bad_request("unknown_state")),
+            cookie_header::Lookup::Duplicate => {
+                return Err(Failure::bad_request("duplicate_cookie"));
+            }
         };
-        clear.push(self.inner.policy.removal(name.clone()));
+        set_cookies.push(self.inner.policy.removal(name.clone()));
         let transaction = Transaction::open(&self.inner.key, &name, value, state)
             .ok_or(Failure::bad_request("invalid_transaction"))?;
         if transaction.provider != provider {

@@ -32,7 +32,7 @@ impl<U: SessionUser> OAuthClient<U> {
     }
 
     async fn start(&self, provider: &str, request: &Parts) -> Result<OAuthResponse, Failure> {
-        if !matches!(request.method, Method::GET | Method::HEAD) {
+        if request.method != Method::GET {
             return Err(Failure::new(StatusCode::METHOD_NOT_ALLOWED, "method"));
         }
         let state = self
