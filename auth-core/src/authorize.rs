@@ -77,32 +77,49 @@ pub trait Authorize<B> {
     fn authorize(&mut self, request: &Request<B>) -> Self::Future;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Quantifier {
-    All,
-    Any,
+/// A list of names (scopes or roles) of which all, or any one, must be held.
+#[derive(Debug, Clone)]
+struct Requirement {
+    names: Arc<[String]>,
+    any: bool,
+}
+
+impl Requirement {
+    fn new<I, S>(names: I, any: bool) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            names: names.into_iter().map(Into::into).collect(),
+            any,
+        }
+    }
+
+    fn met(&self, held: impl Fn(&str) -> bool) -> bool {
+        let mut names = self.names.iter();
+        if self.any {
+            names.any(|n| held(n))
+        } else {
+            names.all(|n| held(n))
+        }
+    }
 }
 
 /// Requires scopes: all of them, or any one.
 #[derive(Debug, Clone)]
 pub struct RequireScopes {
-    scopes: Arc<[String]>,
+    requirement: Requirement,
+    /// The `scope="…"` of the 403 challenge, built once.
     joined: Arc<str>,
-    quantifier: Quantifier,
 }
 
 impl RequireScopes {
-    fn with<I, S>(scopes: I, quantifier: Quantifier) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let scopes: Arc<[String]> = scopes.into_iter().map(Into::into).collect();
-        let joined = scopes.join(" ").into();
+    fn with(requirement: Requirement) -> Self {
+        let joined = requirement.names.join(" ").into();
         Self {
-            scopes,
+            requirement,
             joined,
-            quantifier,
         }
     }
 
@@ -112,7 +129,7 @@ impl RequireScopes {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self::with(scopes, Quantifier::All)
+        Self::with(Requirement::new(scopes, false))
     }
 
     /// Any one scope in `scopes` is enough.
@@ -121,7 +138,7 @@ impl RequireScopes {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self::with(scopes, Quantifier::Any)
+        Self::with(Requirement::new(scopes, true))
     }
 
     /// Whether `principal` passes.
@@ -130,12 +147,7 @@ impl RequireScopes {
     ///
     /// The 403 the layer answers with.
     pub fn check(&self, principal: &Principal) -> Result<(), AuthError> {
-        let mut held = self.scopes.iter().map(|s| principal.has_scope(s));
-        let ok = match self.quantifier {
-            Quantifier::All => held.all(|h| h),
-            Quantifier::Any => held.any(|h| h),
-        };
-        if ok {
+        if self.requirement.met(|s| principal.has_scope(s)) {
             Ok(())
         } else {
             Err(AuthError::insufficient_scope(Arc::clone(&self.joined)))
@@ -154,8 +166,7 @@ impl<B> Authorize<B> for RequireScopes {
 /// Requires roles: all of them, or any one.
 #[derive(Debug, Clone)]
 pub struct RequireRoles {
-    roles: Arc<[String]>,
-    quantifier: Quantifier,
+    requirement: Requirement,
 }
 
 impl RequireRoles {
@@ -166,8 +177,7 @@ impl RequireRoles {
         S: Into<String>,
     {
         Self {
-            roles: roles.into_iter().map(Into::into).collect(),
-            quantifier: Quantifier::All,
+            requirement: Requirement::new(roles, false),
         }
     }
 
@@ -178,8 +188,7 @@ impl RequireRoles {
         S: Into<String>,
     {
         Self {
-            roles: roles.into_iter().map(Into::into).collect(),
-            quantifier: Quantifier::Any,
+            requirement: Requirement::new(roles, true),
         }
     }
 
@@ -189,12 +198,7 @@ impl RequireRoles {
     ///
     /// The 403 the layer answers with.
     pub fn check(&self, principal: &Principal) -> Result<(), AuthError> {
-        let mut held = self.roles.iter().map(|r| principal.has_role(r));
-        let ok = match self.quantifier {
-            Quantifier::All => held.all(|h| h),
-            Quantifier::Any => held.any(|h| h),
-        };
-        if ok {
+        if self.requirement.met(|r| principal.has_role(r)) {
             Ok(())
         } else {
             Err(AuthError::forbidden("the caller lacks a required role").with_reason("role"))
