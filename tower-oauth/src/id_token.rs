@@ -207,6 +207,8 @@ Xtdno8zQE9bc/tC81Y5y4czA1cSkbISPg4FoPUFy3mw1mTfWcnf6zVCo
         }
 
         fn sign(claims: &Value, typ: Option<&str>) -> String {
+            // With every feature on, jsonwebtoken has two backends and picks none itself.
+            tower_jwt::ensure_crypto_backend().unwrap();
             let mut header = Header::new(Algorithm::ES256);
             header.kid = Some("k1".to_owned());
             header.typ = typ.map(str::to_owned);
