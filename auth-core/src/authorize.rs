@@ -408,7 +408,13 @@ where
         let check = self.check.authorize(&request);
         let clone = self.inner.clone();
         let inner = mem::replace(&mut self.inner, clone);
-        ResponseFuture::new(check, inner, request, self.rejection.clone())
+        let span = tracing::debug_span!(
+            target: "auth_core",
+            "authorize",
+            outcome = tracing::field::Empty,
+            reason = tracing::field::Empty,
+        );
+        ResponseFuture::new(check, inner, request, self.rejection.clone(), span)
     }
 }
 

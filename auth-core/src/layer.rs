@@ -168,7 +168,14 @@ where
         // The clone has not been readied: keep it, hand the readied one to the future.
         let clone = self.inner.clone();
         let inner = mem::replace(&mut self.inner, clone);
-        ResponseFuture::new(check, inner, request, self.rejection.clone())
+        let span = tracing::debug_span!(
+            target: "auth_core",
+            "auth",
+            method = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            reason = tracing::field::Empty,
+        );
+        ResponseFuture::new(check, inner, request, self.rejection.clone(), span)
     }
 }
 
