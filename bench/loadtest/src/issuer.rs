@@ -300,3 +300,69 @@ async fn token(
 fn grant_error(status: StatusCode, error: &str) -> Response {
     (status, Json(json!({ "error": error }))).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents,
+        UnparsedPublicKey,
+    };
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::{Value, json};
+
+    use super::{Alg, Keys};
+
+    fn decode(part: &str) -> Vec<u8> {
+        URL_SAFE_NO_PAD.decode(part).unwrap()
+    }
+
+    /// Splits a compact JWS into (header, signing input, signature).
+    fn split(token: &str) -> (Value, String, Vec<u8>) {
+        let (input, signature) = token.rsplit_once('.').unwrap();
+        let header = serde_json::from_slice(&decode(input.split('.').next().unwrap())).unwrap();
+        (header, input.to_owned(), decode(signature))
+    }
+
+    #[test]
+    fn tokens_verify_with_the_published_jwks() {
+        let keys = Keys::generate().unwrap();
+        let jwks = keys.jwks();
+        let claims = json!({ "sub": "bench" });
+
+        let (header, input, signature) = split(&keys.sign(Alg::Rs256, "at+jwt", &claims).unwrap());
+        assert_eq!(
+            (header["alg"].as_str(), header["typ"].as_str()),
+            (Some("RS256"), Some("at+jwt"))
+        );
+        let rsa = &jwks["keys"][0];
+        assert_eq!(rsa["kid"], header["kid"]);
+        let public = RsaPublicKeyComponents {
+            n: decode(rsa["n"].as_str().unwrap()),
+            e: decode(rsa["e"].as_str().unwrap()),
+        };
+        public
+            .verify(&RSA_PKCS1_2048_8192_SHA256, input.as_bytes(), &signature)
+            .unwrap();
+        assert!(
+            public
+                .verify(&RSA_PKCS1_2048_8192_SHA256, b"other", &signature)
+                .is_err()
+        );
+
+        let (header, input, signature) = split(&keys.sign(Alg::Es256, "JWT", &claims).unwrap());
+        assert_eq!(
+            (header["alg"].as_str(), header["typ"].as_str()),
+            (Some("ES256"), Some("JWT"))
+        );
+        assert_eq!(signature.len(), 64, "JWS ES256 signatures are r || s");
+        let ec = &jwks["keys"][1];
+        assert_eq!(ec["kid"], header["kid"]);
+        let mut point = vec![4];
+        point.extend(decode(ec["x"].as_str().unwrap()));
+        point.extend(decode(ec["y"].as_str().unwrap()));
+        let public = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point);
+        public.verify(input.as_bytes(), &signature).unwrap();
+        assert!(public.verify(b"other", &signature).is_err());
+    }
+}
