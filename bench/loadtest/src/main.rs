@@ -74,7 +74,6 @@ async fn main() {
     }
 }
 
-#[allow(clippy::too_many_lines)]
 async fn run(args: Args) -> Result<(), String> {
     let budget: Vec<u64> = args
         .fresh_budget
@@ -103,7 +102,6 @@ async fn run(args: Args) -> Result<(), String> {
     result
 }
 
-#[allow(clippy::too_many_lines)]
 async fn measure(
     args: &Args,
     binary: PathBuf,

@@ -36,7 +36,6 @@ impl Run {
 }
 
 /// `u64` as `f64` for rates (exact below 2^53, far above any count here).
-#[allow(clippy::cast_precision_loss)]
 pub(crate) fn precise(n: u64) -> f64 {
     n as f64
 }
