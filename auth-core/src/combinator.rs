@@ -4,7 +4,7 @@
 //! `b`. A credential that `a` refuses stops the chain with `a`'s error: a bad API key is never
 //! retried as something else, and never becomes anonymous. Chains grow with
 //! [`FirstOf::or`]. The identity is an [`Either`] of the branches' identities; its
-//! [`Principal`](crate::Principal) is the common view.
+//! [`Principal`] is the common view.
 //!
 //! ```
 //! use auth_core::combinator::{first_of, Either};

@@ -37,6 +37,7 @@ fn config() -> Config {
         users: Users::parse(DEFAULT_USERS).unwrap(),
         cookie_key: vec![7; 64],
         key_cache_ttl: Duration::from_secs(30),
+        jwt_cache: true,
     }
 }
 

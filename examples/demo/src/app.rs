@@ -132,8 +132,10 @@ fn jwt_authenticator(
     let key = Key::hmac(Algorithm::HS256, secret)
         .map_err(|e| format!("DEMO_JWT_SECRET: {e}"))?
         .with_kid(SIGNING_KID);
+    // DEMO.md: access tokens carry `nbf` optionally.
     let own = IssuerConfig::builder(&config.jwt_issuer)
         .audience(DEMO_AUDIENCE)
+        .allow_missing_nbf()
         .key(key)
         .build()
         .map_err(|e| format!("DEMO_JWT_SECRET: {e}"))?;
@@ -143,13 +145,19 @@ fn jwt_authenticator(
     if let Some(issuer) = &config.oidc_issuer {
         let oidc = IssuerConfig::builder(issuer)
             .audience(&config.oidc_audience)
+            .allow_missing_nbf()
             .oidc_discovery()
             .build()
             .map_err(|e| format!("DEMO_OIDC_ISSUER: {e}"))?;
         verifier = verifier.issuer(oidc);
     }
     let verifier = verifier.build().map_err(|e| format!("JWT verifier: {e}"))?;
-    Ok(JwtAuthenticator::new(verifier))
+    let authenticator = JwtAuthenticator::new(verifier);
+    Ok(if config.jwt_cache {
+        authenticator
+    } else {
+        authenticator.without_cache()
+    })
 }
 
 async fn oauth_client(config: &Config) -> Result<Option<OAuthClient<Account>>, String> {

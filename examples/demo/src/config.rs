@@ -67,6 +67,9 @@ pub struct Config {
     /// `DEMO_KEY_CACHE_TTL`: how long an API-key record is cached (default 30 s); a key
     /// revoked by another process (the CLI) is refused within this bound.
     pub key_cache_ttl: Duration,
+    /// `DEMO_JWT_CACHE`: `on` (default) keeps a verified-token cache; `off` verifies every
+    /// token's signature on every request (for benchmarks).
+    pub jwt_cache: bool,
 }
 
 impl fmt::Debug for Config {
@@ -163,6 +166,13 @@ impl Config {
             users,
             cookie_key,
             key_cache_ttl,
+            jwt_cache: match var("DEMO_JWT_CACHE").as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => {
+                    return Err(format!("DEMO_JWT_CACHE must be on or off, not {other:?}"));
+                }
+            },
         })
     }
 

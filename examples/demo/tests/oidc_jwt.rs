@@ -85,6 +85,17 @@ async fn oidc_access_tokens_are_accepted_with_their_issuer_rules() {
         );
     }
 
+    // DEMO.md: `nbf` is optional in the access tokens the demo accepts.
+    let mut no_nbf = claims("demo-api");
+    no_nbf.as_object_mut().unwrap().remove("nbf");
+    let res = client
+        .get(format!("{}/api/whoami", server.url))
+        .bearer_auth(sign(&header, &no_nbf, &es256))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "a token without nbf is refused");
+
     let wrong_audience = sign(&header, &claims("another-api"), &es256);
     let mut unknown_kid = header.clone();
     unknown_kid.kid = Some("nope".to_owned());
