@@ -14,9 +14,13 @@
 //   rp-rs256  ID tokens signed RS256
 //   rp-es256  ID tokens signed ES256
 //   rp-short  RS256, access tokens live 5 s (refresh tests)
+//   api-m2m   client_credentials only (scope `api:read` of the resource server below)
+//
+// Resource server `urn:towerauth:api` (RFC 8707 `resource=`): JWT access tokens (RFC 9068,
+// `typ: at+jwt`) signed ES256, scope `api:read`. Without `resource=` access tokens stay opaque.
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const requested = Number(process.argv[2]);
 if (!Number.isInteger(requested) || requested < 0) {
@@ -44,12 +48,45 @@ const client = (clientId, alg) => ({
   id_token_signed_response_alg: alg,
 });
 
+const API = 'urn:towerauth:api';
+const m2m = {
+  client_id: 'api-m2m',
+  client_secret: 'api-m2m-secret',
+  redirect_uris: [],
+  grant_types: ['client_credentials'],
+  response_types: [],
+  token_endpoint_auth_method: 'client_secret_basic',
+};
+
 const provider = new Provider(issuer, {
-  clients: [client('rp-rs256', 'RS256'), client('rp-es256', 'ES256'), client('rp-short', 'RS256')],
+  clients: [
+    client('rp-rs256', 'RS256'),
+    client('rp-es256', 'ES256'),
+    client('rp-short', 'RS256'),
+    m2m,
+  ],
   jwks: { keys: [{ ...rsa, kid: 'rsa-1', use: 'sig', alg: 'RS256' }, { ...ec, kid: 'ec-1', use: 'sig', alg: 'ES256' }] },
   cookies: { keys: ['tower-oauth-test-cookie-key-0123456789'] },
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-  features: { devInteractions: { enabled: false } },
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      async getResourceServerInfo(_ctx, resource) {
+        if (resource !== API) {
+          throw new errors.InvalidTarget();
+        }
+        return {
+          audience: API,
+          scope: 'api:read',
+          accessTokenTTL: 600,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'ES256' } },
+        };
+      },
+    },
+  },
   pkce: { required: () => true },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   issueRefreshToken: async (_ctx, c) => c.grantTypeAllowed('refresh_token'),
