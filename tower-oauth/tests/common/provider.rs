@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -41,30 +42,43 @@ pub struct OidcProvider {
 
 impl OidcProvider {
     /// Starts a provider on a free port (chosen by the provider itself, so parallel tests
-    /// never race for one) and waits (up to 30 s) for its discovery document.
+    /// never race for one) and waits (up to 60 s, for a loaded machine) for its discovery
+    /// document. Its stderr goes to a temporary file quoted if it fails to start.
     pub async fn start() -> Self {
+        static STARTS: AtomicUsize = AtomicUsize::new(0);
         ensure_installed();
+        let log = std::env::temp_dir().join(format!(
+            "oidc-provider-{}-{}.log",
+            std::process::id(),
+            STARTS.fetch_add(1, Ordering::Relaxed)
+        ));
+        let stderr = std::fs::File::create(&log).expect("temporary log file");
         let mut child = tokio::process::Command::new("node")
             .arg("provider.mjs")
             .arg("0")
             .current_dir(dir())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .expect("could not start node");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let issuer = tokio::time::timeout(Duration::from_secs(30), async {
+        let started = tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 if let Some(issuer) = line.strip_prefix("oidc-provider listening on ") {
-                    return issuer.to_owned();
+                    return Some(issuer.to_owned());
                 }
             }
-            panic!("oidc-provider exited before listening");
+            None
         })
-        .await
-        .expect("oidc-provider did not start within 30 s");
+        .await;
+        let Ok(Some(issuer)) = started else {
+            let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("oidc-provider did not start within 60 s; its stderr:\n{stderr}");
+        };
+        // Started: the child keeps its handle; the name is no longer needed.
+        let _ = std::fs::remove_file(&log);
         let http = reqwest::Client::new();
         let url = format!("{issuer}/.well-known/openid-configuration");
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -78,8 +78,8 @@ impl OidcProvider {
             }
         });
         let issuer = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("oidc-provider did not start within 30 s");
+            .recv_timeout(Duration::from_secs(60))
+            .expect("oidc-provider did not start within 60 s (a loaded machine)");
         Self { issuer, child }
     }
 
