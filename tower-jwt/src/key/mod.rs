@@ -18,7 +18,10 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 
 use crate::backend;
 
+mod mac;
 mod set;
+
+use mac::HmacKey;
 
 pub use set::KeySet;
 pub(crate) use set::Lookup;
@@ -33,7 +36,15 @@ pub const MAX_RSA_BITS: usize = 16384;
 pub struct Key {
     pub(crate) kid: Option<String>,
     pub(crate) alg: Algorithm,
-    pub(crate) decoding: DecodingKey,
+    verifier: Verifier,
+}
+
+/// How a [`Key`] checks a signature.
+#[derive(Clone)]
+enum Verifier {
+    Hmac(HmacKey),
+    /// A public key, checked by jsonwebtoken's crypto provider.
+    Public(DecodingKey),
 }
 
 impl fmt::Debug for Key {
@@ -99,12 +110,12 @@ impl Key {
                 "the HMAC secret is shorter than the algorithm's hash output (32/48/64 bytes)",
             ));
         }
-        let decoding = DecodingKey::from_secret(secret)
-            .map_err(|_| invalid("secret", "unusable HMAC secret"))?;
+        let mac =
+            HmacKey::new(alg, secret).ok_or_else(|| invalid("secret", "unusable HMAC secret"))?;
         Ok(Self {
             kid: None,
             alg,
-            decoding,
+            verifier: Verifier::Hmac(mac),
         })
     }
 
@@ -148,7 +159,7 @@ impl Key {
         Ok(Self {
             kid: None,
             alg,
-            decoding: DecodingKey::from_rsa_raw_components(n, e),
+            verifier: Verifier::Public(DecodingKey::from_rsa_raw_components(n, e)),
         })
     }
 
@@ -199,7 +210,7 @@ impl Key {
         Ok(Self {
             kid: None,
             alg,
-            decoding,
+            verifier: Verifier::Public(decoding),
         })
     }
 
@@ -230,7 +241,7 @@ impl Key {
         Ok(Self {
             kid: None,
             alg,
-            decoding: DecodingKey::from_ec_der(&point),
+            verifier: Verifier::Public(DecodingKey::from_ec_der(&point)),
         })
     }
 
@@ -272,7 +283,7 @@ impl Key {
         Ok(Self {
             kid: None,
             alg: Algorithm::EdDSA,
-            decoding: DecodingKey::from_ed_der(x),
+            verifier: Verifier::Public(DecodingKey::from_ed_der(x)),
         })
     }
 
@@ -297,15 +308,18 @@ impl Key {
 
     /// Whether the signature `signature_b64` over `signing_input` is valid for this key.
     pub(crate) fn verify(&self, signing_input: &str, signature_b64: &str) -> bool {
-        matches!(
-            jsonwebtoken::crypto::verify(
-                signature_b64,
-                signing_input.as_bytes(),
-                &self.decoding,
-                self.alg
+        match &self.verifier {
+            Verifier::Hmac(mac) => mac.verify(signing_input, signature_b64),
+            Verifier::Public(decoding) => matches!(
+                jsonwebtoken::crypto::verify(
+                    signature_b64,
+                    signing_input.as_bytes(),
+                    decoding,
+                    self.alg
+                ),
+                Ok(true)
             ),
-            Ok(true)
-        )
+        }
     }
 }
 
