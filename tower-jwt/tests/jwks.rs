@@ -216,14 +216,20 @@ async fn an_unknown_kid_storm_costs_at_most_one_fetch_per_cooldown() {
     let options = fast().cooldown(Duration::from_secs(2));
     let v = verifier(remote(&idp, options));
     assert_accepted(v.clone(), &sign(&header(Algorithm::RS256), &claims())).await;
+    // Sign the storm's tokens first: signing inside the tasks would keep this single-threaded
+    // runtime too busy (pure-Rust RSA in a debug build) to let the IdP answer the fetch.
+    let tokens: Vec<String> = (0..200)
+        .map(|i| rsa_b_token(&format!("random-{i}")))
+        .collect();
     // Past the cooldown, so the storm's first unknown kid may fetch; the rest must share
     // that one fetch or be refused by the cooldown.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let before = idp.fetches();
-    let storm: Vec<_> = (0..200)
-        .map(|i| {
+    let storm: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
             let v = v.clone();
-            tokio::spawn(async move { verify(&v, &rsa_b_token(&format!("random-{i}"))).await })
+            tokio::spawn(async move { verify(&v, &token).await })
         })
         .collect();
     for task in storm {
