@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use cookie::Cookie;
 use http::request::Parts;
-use http::{Method, Request, StatusCode};
+use http::{Request, StatusCode};
 use oauth2::{AuthorizationCode, PkceCodeVerifier, RequestTokenError, TokenResponse as _};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
@@ -51,16 +51,7 @@ impl<U: SessionUser> OAuthClient<U> {
         request: &Parts,
         set_cookies: &mut Vec<Cookie<'static>>,
     ) -> Result<OAuthResponse, Failure> {
-        if request.method != Method::GET {
-            return Err(Failure::new(StatusCode::METHOD_NOT_ALLOWED, "method"));
-        }
-        let state = self
-            .inner
-            .providers
-            .get(provider)
-            .ok_or(Failure::new(StatusCode::NOT_FOUND, "unknown_provider"))?;
-        let params =
-            super::query(&request.uri).ok_or(Failure::bad_request("duplicate_parameter"))?;
+        let (state, params) = super::get_route(&self.inner.providers, provider, request)?;
         let transaction = self
             .transaction(provider, &params, request, set_cookies)
             .await?;

@@ -1,7 +1,7 @@
 //! `GET {prefix}/{provider}/login?return_to=/path`: start a login attempt.
 
 use http::request::Parts;
-use http::{Method, Request, StatusCode};
+use http::{Request, StatusCode};
 use oauth2::{CsrfToken, PkceCodeChallenge, Scope};
 
 use super::response::{Failure, OAuthResponse, see_other};
@@ -32,16 +32,7 @@ impl<U: SessionUser> OAuthClient<U> {
     }
 
     async fn start(&self, provider: &str, request: &Parts) -> Result<OAuthResponse, Failure> {
-        if request.method != Method::GET {
-            return Err(Failure::new(StatusCode::METHOD_NOT_ALLOWED, "method"));
-        }
-        let state = self
-            .inner
-            .providers
-            .get(provider)
-            .ok_or(Failure::new(StatusCode::NOT_FOUND, "unknown_provider"))?;
-        let params =
-            super::query(&request.uri).ok_or(Failure::bad_request("duplicate_parameter"))?;
+        let (state, params) = super::get_route(&self.inner.providers, provider, request)?;
         let return_to = match params.get("return_to") {
             None => "/".to_owned(),
             Some(raw) => return_to::validate(raw).ok_or(Failure::bad_request("return_to"))?,

@@ -8,6 +8,13 @@ mod service;
 pub(crate) mod transaction;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::request::Parts;
+use http::{Method, StatusCode};
+
+use crate::provider::ProviderState;
+use response::Failure;
 
 pub use response::OAuthResponse;
 pub use service::{OAuthRoutes, RoutesFuture};
@@ -25,6 +32,23 @@ pub(crate) fn query(uri: &http::Uri) -> Option<HashMap<String, String>> {
         }
     }
     Some(params)
+}
+
+/// The checks the login and callback routes share: GET only, a configured provider, and
+/// unambiguous query parameters.
+fn get_route<'c>(
+    providers: &'c HashMap<String, Arc<ProviderState>>,
+    provider: &str,
+    request: &Parts,
+) -> Result<(&'c Arc<ProviderState>, HashMap<String, String>), Failure> {
+    if request.method != Method::GET {
+        return Err(Failure::new(StatusCode::METHOD_NOT_ALLOWED, "method"));
+    }
+    let state = providers
+        .get(provider)
+        .ok_or(Failure::new(StatusCode::NOT_FOUND, "unknown_provider"))?;
+    let params = query(&request.uri).ok_or(Failure::bad_request("duplicate_parameter"))?;
+    Ok((state, params))
 }
 
 #[cfg(test)]
