@@ -62,14 +62,18 @@ async fn verifier(op: &OidcProvider, audience: &str) -> JwtVerifier {
     JwtVerifier::new(discovered(op, audience).await.build().unwrap()).unwrap()
 }
 
-/// `token` with one character of its payload changed (still valid base64url).
+/// `token` with its payload rewritten to grant `api:admin`, re-encoded as valid base64url
+/// JSON and kept under the provider's signature: a privilege-escalation forgery that only the
+/// signature can catch. (Flipping a raw base64 character instead can break the JSON, which
+/// the verifier reports as `malformed` before it reaches the signature.)
 fn tampered(token: &str) -> String {
     let (header, rest) = token.split_once('.').unwrap();
     let (payload, signature) = rest.split_once('.').unwrap();
-    let mut chars: Vec<char> = payload.chars().collect();
-    let i = chars.len() / 2;
-    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
-    let payload: String = chars.into_iter().collect();
+    let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap())
+        .expect("the provider's payload is JSON");
+    assert_eq!(claims["scope"], "api:read");
+    claims["scope"] = Value::from("api:read api:admin");
+    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
     format!("{header}.{payload}.{signature}")
 }
 
@@ -128,9 +132,6 @@ async fn wrong_audience_and_tampered_payload_are_refused() {
         .expect("the untouched token verifies");
     let forged = tampered(&token);
     assert_ne!(forged, token);
-    // The forged payload still decodes: only the signature can catch it.
-    let payload = forged.split('.').nth(1).unwrap();
-    assert!(URL_SAFE_NO_PAD.decode(payload).is_ok());
     let err = right.verify::<Value>(&forged).await.unwrap_err();
     assert_eq!(err.status(), StatusCode::UNAUTHORIZED, "tampered: {err}");
     assert_eq!(err.reason(), "signature");
