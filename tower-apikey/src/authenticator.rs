@@ -59,44 +59,37 @@ impl<B> Authenticate<B> for ApiKeyAuthenticator {
 
     fn authenticate(&mut self, request: &Request<B>) -> ApiKeyFuture {
         let inner = &self.keys.inner;
-        let credential = match inner.credentials.extract(request) {
+        // Borrowed from the request: a cache hit never copies the key.
+        let credential = match inner.credentials.find(request) {
             Ok(credential) => credential,
             Err(error) => return ApiKeyFuture::ready(Err(error)),
         };
-        match inner.format.parse(credential.value()) {
-            Ok(_) => ApiKeyFuture {
-                state: State::Check {
-                    inner: Arc::clone(inner),
-                    key: credential.into_value(),
-                },
-            },
+        let state = match inner.format.parse(credential.value()) {
+            Ok(_) => check(inner, credential.value()),
             Err(ParseError::ForeignPrefix) if *credential.source() == CredentialSource::Bearer => {
-                ApiKeyFuture::ready(Err(AuthError::missing()))
+                State::Ready(Err(AuthError::missing()))
             }
             Err(_) => {
                 tracing::debug!(target: "tower_apikey", outcome = "malformed");
-                ApiKeyFuture::ready(Err(refused("malformed")))
+                State::Ready(Err(refused("malformed")))
             }
-        }
+        };
+        ApiKeyFuture { state }
     }
 }
 
 type BoxedLookup = Pin<Box<dyn Future<Output = Result<ApiKeyIdentity, AuthError>> + Send>>;
 
 enum State {
+    /// Decided without I/O: a cache hit, a known-unknown id, or a refusal.
     Ready(Result<ApiKeyIdentity, AuthError>),
-    /// A well-formed key: digest it and ask the cache on first poll.
-    Check {
-        inner: Arc<Inner>,
-        key: String,
-    },
     /// A cache miss: the store lookup (the only boxed path).
     Lookup(BoxedLookup),
     Done,
 }
 
-/// The future of [`ApiKeyAuthenticator`]: ready at once on a cache hit (no allocation),
-/// a boxed store lookup on a miss.
+/// The future of [`ApiKeyAuthenticator`]: ready at once on a cache hit (the key is checked
+/// while the request is borrowed, with no allocation), a boxed store lookup on a miss.
 pub struct ApiKeyFuture {
     state: State,
 }
@@ -113,7 +106,6 @@ impl fmt::Debug for ApiKeyFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             State::Ready(_) => "ready",
-            State::Check { .. } => "check",
             State::Lookup(_) => "lookup",
             State::Done => "done",
         };
@@ -128,7 +120,9 @@ fn key_id(key: &str) -> &str {
     &key[start..start + ID_LEN]
 }
 
-fn check(inner: Arc<Inner>, key: &str) -> State {
+/// Digests a well-formed `key` and asks the cache; only a miss copies the id and the
+/// handle into a boxed store lookup.
+fn check(inner: &Arc<Inner>, key: &str) -> State {
     let id = key_id(key);
     let digest = inner.hasher.digest(key);
     match inner.cache.get(id) {
@@ -138,6 +132,7 @@ fn check(inner: Arc<Inner>, key: &str) -> State {
             State::Ready(Err(refused("not_found")))
         }
         Lookup::Miss => {
+            let inner = Arc::clone(inner);
             let id = id.to_owned();
             State::Lookup(Box::pin(async move {
                 let epoch = inner.cache.epoch();
@@ -164,21 +159,16 @@ impl Future for ApiKeyFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        loop {
-            match mem::replace(&mut this.state, State::Done) {
-                State::Ready(result) => return Poll::Ready(result),
-                State::Check { inner, key } => this.state = check(inner, &key),
-                State::Lookup(mut lookup) => {
-                    return match lookup.as_mut().poll(cx) {
-                        Poll::Ready(result) => Poll::Ready(result),
-                        Poll::Pending => {
-                            this.state = State::Lookup(lookup);
-                            Poll::Pending
-                        }
-                    };
+        match mem::replace(&mut this.state, State::Done) {
+            State::Ready(result) => Poll::Ready(result),
+            State::Lookup(mut lookup) => match lookup.as_mut().poll(cx) {
+                Poll::Ready(result) => Poll::Ready(result),
+                Poll::Pending => {
+                    this.state = State::Lookup(lookup);
+                    Poll::Pending
                 }
-                State::Done => panic!("ApiKeyFuture polled after completion"),
-            }
+            },
+            State::Done => panic!("ApiKeyFuture polled after completion"),
         }
     }
 }
