@@ -96,13 +96,30 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
     type Future = JwtFuture<C>;
 
     fn authenticate(&mut self, request: &Request<B>) -> Self::Future {
-        let state = match self.credentials.extract(request) {
-            Ok(credential) => State::Start {
-                token: credential.into_value(),
-                verifier: self.verifier.clone(),
-                cache: self.cache.clone(),
-            },
-            Err(error) => State::Failed(error),
+        // Verified while the token is borrowed from the request: only a JWKS refresh copies
+        // it (into the boxed fetch).
+        let state = match self.credentials.find(request) {
+            Err(error) => State::Ready(Err(error)),
+            Ok(credential) => {
+                match self
+                    .verifier
+                    .step(credential.value(), self.cache.as_deref(), true)
+                {
+                    Step::Done(result) => State::Ready(result),
+                    Step::Fetch { issuer, kid } => {
+                        let token = credential.value().to_owned();
+                        let verifier = self.verifier.clone();
+                        let cache = self.cache.clone();
+                        State::Fetching(Box::pin(async move {
+                            verifier.refresh(issuer, kid.as_deref()).await;
+                            match verifier.step(&token, cache.as_deref(), false) {
+                                Step::Done(result) => result,
+                                Step::Fetch { .. } => Err(crate::error::unknown_key()),
+                            }
+                        }))
+                    }
+                }
+            }
         };
         JwtFuture {
             state,
@@ -114,18 +131,15 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
 type Slow<C> = Pin<Box<dyn Future<Output = Result<JwtIdentity<C>, AuthError>> + Send>>;
 
 enum State<C> {
-    Start {
-        token: String,
-        verifier: JwtVerifier,
-        cache: Option<Arc<VerifiedCache<C>>>,
-    },
-    Failed(AuthError),
+    /// Decided without I/O (verified, refused, or a verified-token cache hit).
+    Ready(Result<JwtIdentity<C>, AuthError>),
+    /// The issuer's keys are being refreshed first.
     Fetching(Slow<C>),
     Done,
 }
 
-/// The future of [`JwtAuthenticator`]: verifies when first polled (no allocation when the
-/// keys are at hand); only a JWKS refresh boxes.
+/// The future of [`JwtAuthenticator`]: ready at once when the keys are at hand (verified
+/// during `authenticate`, with no allocation on a cache hit); only a JWKS refresh boxes.
 pub struct JwtFuture<C> {
     state: State<C>,
     _claims: PhantomData<fn() -> C>,
@@ -142,36 +156,16 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Future for JwtFuture<C> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        loop {
-            match std::mem::replace(&mut this.state, State::Done) {
-                State::Start {
-                    token,
-                    verifier,
-                    cache,
-                } => match verifier.step(&token, cache.as_deref(), true) {
-                    Step::Done(result) => return Poll::Ready(result),
-                    Step::Fetch { issuer, kid } => {
-                        this.state = State::Fetching(Box::pin(async move {
-                            verifier.refresh(issuer, kid.as_deref()).await;
-                            match verifier.step(&token, cache.as_deref(), false) {
-                                Step::Done(result) => result,
-                                Step::Fetch { .. } => Err(crate::error::unknown_key()),
-                            }
-                        }));
-                    }
-                },
-                State::Failed(error) => return Poll::Ready(Err(error)),
-                State::Fetching(mut future) => {
-                    return match future.as_mut().poll(cx) {
-                        Poll::Ready(result) => Poll::Ready(result),
-                        Poll::Pending => {
-                            this.state = State::Fetching(future);
-                            Poll::Pending
-                        }
-                    };
+        match std::mem::replace(&mut this.state, State::Done) {
+            State::Ready(result) => Poll::Ready(result),
+            State::Fetching(mut future) => match future.as_mut().poll(cx) {
+                Poll::Ready(result) => Poll::Ready(result),
+                Poll::Pending => {
+                    this.state = State::Fetching(future);
+                    Poll::Pending
                 }
-                State::Done => panic!("JwtFuture polled after completion"),
-            }
+            },
+            State::Done => panic!("JwtFuture polled after completion"),
         }
     }
 }
