@@ -14,6 +14,7 @@ use crate::config::OAuthClientBuilder;
 use crate::cookies::CookiePolicy;
 use crate::http_client::CappedClient;
 use crate::provider::{ProviderIdentity, ProviderState};
+use crate::session::decoded::DecodedSessions;
 use crate::session::record::unix_now;
 use crate::session::sessions::Sessions;
 use crate::session::{OAuthSession, SessionAuthenticator, SessionUser};
@@ -99,6 +100,8 @@ impl fmt::Debug for ProviderAccessToken {
 pub(crate) struct Inner<U> {
     pub(crate) providers: HashMap<String, Arc<ProviderState>>,
     pub(crate) sessions: Arc<Sessions>,
+    /// Session records decoded for this client's user type (see `session/decoded.rs`).
+    pub(crate) decoded: Arc<DecodedSessions<U>>,
     pub(crate) key: cookie::Key,
     pub(crate) policy: CookiePolicy,
     pub(crate) origin: String,
@@ -176,7 +179,10 @@ impl<U: SessionUser> OAuthClient<U> {
     /// The authenticator reading session cookies.
     #[must_use]
     pub fn session_authenticator(&self) -> SessionAuthenticator<U> {
-        SessionAuthenticator::new(Arc::clone(&self.inner.sessions))
+        SessionAuthenticator::new(
+            Arc::clone(&self.inner.sessions),
+            Arc::clone(&self.inner.decoded),
+        )
     }
 
     /// `AuthLayer::new(self.session_authenticator())`: 401 JSON when anonymous (API

@@ -15,6 +15,7 @@ use crate::cookies::CookiePolicy;
 use crate::http_client::{CappedClient, DEFAULT_MAX_BODY, default_client};
 use crate::provider::{Provider, ProviderIdentity, ProviderState};
 use crate::session::SessionUser;
+use crate::session::decoded::{self, DecodedSessions};
 use crate::session::sessions::Sessions;
 use crate::store::{MemoryStore, SessionStore};
 
@@ -266,6 +267,7 @@ impl<U: SessionUser> OAuthClientBuilder<U> {
         Ok(OAuthClient::from_inner(Inner {
             providers,
             sessions: Arc::new(sessions),
+            decoded: Arc::new(DecodedSessions::new(decoded::CAPACITY)),
             key,
             policy,
             origin,

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -10,32 +9,34 @@ use std::task::{Context, Poll};
 use auth_core::{AuthError, Authenticate};
 use http::Request;
 
+use super::decoded::DecodedSessions;
+use super::record::unix_now;
 use super::sessions::Sessions;
 use super::{OAuthSession, SessionUser};
+use crate::store::StoreError;
 
 /// Authenticates requests by their session cookie. Built by
 /// [`OAuthClient::session_authenticator`](crate::OAuthClient::session_authenticator); wrap it
 /// in an [`AuthLayer`](auth_core::AuthLayer) (alias [`SessionLayer`](crate::SessionLayer)).
 ///
 /// No cookie, or one that is not a well-formed session id, answers at once without touching
-/// the store; a well-formed id is looked up (a store round trip, boxed).
+/// the store; a well-formed id is looked up (a store round trip, boxed). A record that is
+/// byte-for-byte the one this client decoded before is not decoded again (see the memo in
+/// `session/decoded.rs`): the store is still asked on every request.
 pub struct SessionAuthenticator<U> {
     sessions: Arc<Sessions>,
-    _user: PhantomData<fn() -> U>,
+    decoded: Arc<DecodedSessions<U>>,
 }
 
 impl<U> SessionAuthenticator<U> {
-    pub(crate) fn new(sessions: Arc<Sessions>) -> Self {
-        Self {
-            sessions,
-            _user: PhantomData,
-        }
+    pub(crate) fn new(sessions: Arc<Sessions>, decoded: Arc<DecodedSessions<U>>) -> Self {
+        Self { sessions, decoded }
     }
 }
 
 impl<U> Clone for SessionAuthenticator<U> {
     fn clone(&self) -> Self {
-        Self::new(Arc::clone(&self.sessions))
+        Self::new(Arc::clone(&self.sessions), Arc::clone(&self.decoded))
     }
 }
 
@@ -58,18 +59,37 @@ impl<B, U: SessionUser> Authenticate<B> for SessionAuthenticator<U> {
         };
         let key = Sessions::key(id);
         let sessions = Arc::clone(&self.sessions);
+        let decoded = Arc::clone(&self.decoded);
         SessionFuture::Lookup(Box::pin(async move {
-            match sessions.load::<U>(&key).await {
-                Ok(Some(record)) => Ok(Sessions::identity(record, key)),
-                Ok(None) => Err(AuthError::missing()),
-                Err(error) => {
-                    tracing::warn!(%error, "session lookup failed");
-                    Err(AuthError::unavailable("the session store is unavailable")
-                        .with_reason("store_unavailable"))
-                }
-            }
+            lookup(&sessions, &decoded, key).await.map_err(|error| {
+                tracing::warn!(%error, "session lookup failed");
+                AuthError::unavailable("the session store is unavailable")
+                    .with_reason("store_unavailable")
+            })?
         }))
     }
+}
+
+/// The session under `key`: loaded from the store, decoded unless the memo holds exactly
+/// this record.
+async fn lookup<U: SessionUser>(
+    sessions: &Sessions,
+    decoded: &DecodedSessions<U>,
+    key: String,
+) -> Result<Result<OAuthSession<U>, AuthError>, StoreError> {
+    let Some(raw) = sessions.load_raw(&key).await? else {
+        return Ok(Err(AuthError::missing()));
+    };
+    if let Some(identity) = decoded.get(&key, &raw, unix_now()) {
+        return Ok(Ok(identity));
+    }
+    let Some(record) = sessions.decode::<U>(&key, &raw).await? else {
+        return Ok(Err(AuthError::missing()));
+    };
+    let expires_at = record.expires_at;
+    let identity = Sessions::identity(record, key.clone());
+    decoded.insert(key, raw, identity.clone(), expires_at);
+    Ok(Ok(identity))
 }
 
 /// The future of [`SessionAuthenticator`]: ready at once without a cookie, a boxed store

@@ -10,6 +10,7 @@
 //! answers 401, and a combinator tries the next method. A store that cannot answer is 503.
 
 mod authenticator;
+pub(crate) mod decoded;
 pub(crate) mod record;
 pub(crate) mod sessions;
 

@@ -52,17 +52,34 @@ impl Sessions {
         &self,
         key: &str,
     ) -> Result<Option<SessionRecord<U>>, StoreError> {
-        let Some(raw) = self.store.load(key, self.idle).await? else {
-            return Ok(None);
-        };
-        let record = match serde_json::from_str::<SessionRecord<U>>(&raw) {
-            Ok(record) if record.v == 1 && record.remaining(unix_now()).is_some() => record,
+        match self.load_raw(key).await? {
+            Some(raw) => self.decode(key, &raw).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The stored record under `key` as the store holds it (this counts as activity for
+    /// the idle timeout).
+    pub(crate) async fn load_raw(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.store.load(key, self.idle).await
+    }
+
+    /// Decodes a record loaded under `key`; an unreadable or expired one is deleted and is
+    /// no session.
+    pub(crate) async fn decode<U: super::SessionUser>(
+        &self,
+        key: &str,
+        raw: &str,
+    ) -> Result<Option<SessionRecord<U>>, StoreError> {
+        match serde_json::from_str::<SessionRecord<U>>(raw) {
+            Ok(record) if record.v == 1 && record.remaining(unix_now()).is_some() => {
+                Ok(Some(record))
+            }
             _ => {
                 self.store.delete(key).await?;
-                return Ok(None);
+                Ok(None)
             }
-        };
-        Ok(Some(record))
+        }
     }
 
     /// Writes `record` back under `key`, keeping its absolute expiry.
