@@ -46,11 +46,12 @@ struct Args {
     fresh_budget: String,
 }
 
-/// A row of the table: a path and how its requests authenticate.
+/// A row of the table: a URL (of the cached or the cache-off demo) and how its requests
+/// authenticate.
 #[derive(Debug)]
 struct Row {
     name: &'static str,
-    path: &'static str,
+    url: String,
     load: Load,
     /// The `method` `/api/whoami` must report, checked before and after the run.
     method: Option<&'static str>,
@@ -192,6 +193,17 @@ async fn measure(
         "demo listening on {base} (core {}), issuer {iss}",
         args.server_core
     );
+    // A second demo, idle unless its rows run, on the same core and store, with the
+    // verified-token cache off: every request verifies the signature and parses the claims.
+    let mut uncached_demo = demo.clone();
+    uncached_demo
+        .env
+        .push(("DEMO_JWT_CACHE".to_owned(), "off".to_owned()));
+    let uncached_server = uncached_demo.serve(args.server_core, &dir.join("demo-uncached.log"))?;
+    eprintln!(
+        "demo with DEMO_JWT_CACHE=off listening on {}",
+        uncached_server.url()
+    );
     let client = demo::client();
     let session = demo::login(&client, &base).await?;
     let cookie = vec![("Cookie".to_owned(), session)];
@@ -202,73 +214,96 @@ async fn measure(
         files: files.clone(),
     };
     let first = |files: &Vec<PathBuf>| mint::first_line(&files[0]);
+    let whoami = format!("{base}/api/whoami");
+    let uncached = format!("{}/api/whoami", uncached_server.url());
     let mut rows = vec![
         Row::new(
             "/health (no auth)",
-            "/health",
+            format!("{base}/health"),
             Load::Static(vec![]),
             None,
             vec![],
         ),
         Row::new(
             "/health, a fresh header per request (wrk Lua control)",
-            "/health",
+            format!("{base}/health"),
             rotate("X-Bench-Token", "", &fresh.hs256),
             None,
             vec![],
         ),
         Row::new(
             "API key (key cache hit)",
-            "/api/whoami",
+            whoami.clone(),
             Load::Static(bearer(&api_key)),
             Some("api_key"),
             bearer(&api_key),
         ),
         Row::new(
             "HS256 demo token, verified-token cache hit",
-            "/api/whoami",
+            whoami.clone(),
             Load::Static(bearer(&hs_token)),
             Some("jwt"),
             bearer(&hs_token),
         ),
         Row::new(
             "HS256, fresh token per request (cache miss)",
-            "/api/whoami",
+            whoami.clone(),
             rotate("Authorization", "Bearer ", &fresh.hs256),
             Some("jwt"),
             bearer(&first(&fresh.hs256)?),
         ),
         Row::new(
             "RS256 local issuer, cache hit",
-            "/api/whoami",
+            whoami.clone(),
             Load::Static(bearer(&rs_token)),
             Some("jwt"),
             bearer(&rs_token),
         ),
         Row::new(
             "RS256, fresh token per request (cache miss)",
-            "/api/whoami",
+            whoami.clone(),
             rotate("Authorization", "Bearer ", &fresh.rs256),
             Some("jwt"),
             bearer(&first(&fresh.rs256)?),
         ),
         Row::new(
             "ES256 local issuer, cache hit",
-            "/api/whoami",
+            whoami.clone(),
             Load::Static(bearer(&es_token)),
             Some("jwt"),
             bearer(&es_token),
         ),
         Row::new(
             "ES256, fresh token per request (cache miss)",
-            "/api/whoami",
+            whoami.clone(),
             rotate("Authorization", "Bearer ", &fresh.es256),
             Some("jwt"),
             bearer(&first(&fresh.es256)?),
         ),
         Row::new(
+            "HS256, verified-token cache off (same token)",
+            uncached.clone(),
+            Load::Static(bearer(&hs_token)),
+            Some("jwt"),
+            bearer(&hs_token),
+        ),
+        Row::new(
+            "RS256, verified-token cache off (same token)",
+            uncached.clone(),
+            Load::Static(bearer(&rs_token)),
+            Some("jwt"),
+            bearer(&rs_token),
+        ),
+        Row::new(
+            "ES256, verified-token cache off (same token)",
+            uncached.clone(),
+            Load::Static(bearer(&es_token)),
+            Some("jwt"),
+            bearer(&es_token),
+        ),
+        Row::new(
             "session cookie (OIDC login)",
-            "/api/whoami",
+            whoami.clone(),
             Load::Static(cookie.clone()),
             Some("session"),
             cookie,
@@ -276,14 +311,9 @@ async fn measure(
     ];
 
     for row in &rows {
-        demo::check(
-            &client,
-            &format!("{base}{}", row.path),
-            &row.check,
-            row.method,
-        )
-        .await
-        .map_err(|e| format!("before the run, {}: {e}", row.name))?;
+        demo::check(&client, &row.url, &row.check, row.method)
+            .await
+            .map_err(|e| format!("before the run, {}: {e}", row.name))?;
     }
     eprintln!(
         "{} rows x {} rounds x {} s, {} connections, wrk on core {}",
@@ -296,9 +326,8 @@ async fn measure(
     eprintln!("load average before the run: {}", loadavg());
     for round in 0..args.rounds {
         for row in &mut rows {
-            let url = format!("{base}{}", row.path);
             let run = wrk
-                .run(&url, &row.load, round)
+                .run(&row.url, &row.load, round)
                 .map_err(|e| format!("{}: {e}", row.name))?;
             eprintln!(
                 "round {} {:<55} {:>9.0} req/s",
@@ -310,12 +339,12 @@ async fn measure(
         }
     }
     for row in &rows {
-        let url = format!("{base}{}", row.path);
-        demo::check(&client, &url, &row.check, row.method)
+        demo::check(&client, &row.url, &row.check, row.method)
             .await
             .map_err(|e| format!("after the run, {}: {e}", row.name))?;
     }
     drop(server);
+    drop(uncached_server);
     eprintln!("load average after the run: {}", loadavg());
     print_table(&rows);
     Ok(())
@@ -324,14 +353,14 @@ async fn measure(
 impl Row {
     fn new(
         name: &'static str,
-        path: &'static str,
+        url: String,
         load: Load,
         method: Option<&'static str>,
         check: Vec<(String, String)>,
     ) -> Self {
         Self {
             name,
-            path,
+            url,
             load,
             method,
             check,
