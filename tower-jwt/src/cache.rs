@@ -8,8 +8,9 @@
 //! * Bounded: at most [`CacheConfig::capacity`] entries, each trusted at most
 //!   [`CacheConfig::time_to_live`]; about 200 bytes plus the claims per entry.
 //! * A `quick_cache` (S3-FIFO, sharded) rather than moka: a hit is a shard read lock and a
-//!   clone, about 25 ns against moka's 150 ns (its read log feeds an LFU policy), and this
-//!   cache sits on the hot path of every JWT request. The time to live is checked on read
+//!   clone, 17 ns against moka's 147 ns for the same 32-byte key on this project's machine
+//!   (moka's read log feeds its TinyLFU policy), and this cache sits on the hot path of every
+//!   JWT request. The time to live is checked on read
 //!   (an older entry is a miss and is dropped), so no background task is needed.
 
 use std::time::{Duration, Instant};
