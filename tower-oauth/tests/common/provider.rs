@@ -42,43 +42,56 @@ pub struct OidcProvider {
 
 impl OidcProvider {
     /// Starts a provider on a free port (chosen by the provider itself, so parallel tests
-    /// never race for one) and waits (up to 60 s, for a loaded machine) for its discovery
-    /// document. Its stderr goes to a temporary file quoted if it fails to start.
+    /// never race for one) and waits for its discovery document. The `listening` line gets
+    /// 30 s, then one more try with a fresh process (a node start was once seen to stall on
+    /// a loaded CI machine). Its stderr goes to a temporary file quoted if it fails to start.
     pub async fn start() -> Self {
         static STARTS: AtomicUsize = AtomicUsize::new(0);
         ensure_installed();
-        let log = std::env::temp_dir().join(format!(
-            "oidc-provider-{}-{}.log",
-            std::process::id(),
-            STARTS.fetch_add(1, Ordering::Relaxed)
-        ));
-        let stderr = std::fs::File::create(&log).expect("temporary log file");
-        let mut child = tokio::process::Command::new("node")
-            .arg("provider.mjs")
-            .arg("0")
-            .current_dir(dir())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("could not start node");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let started = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(issuer) = line.strip_prefix("oidc-provider listening on ") {
-                    return Some(issuer.to_owned());
+        let mut failures = String::new();
+        for attempt in 1..=2 {
+            let log = std::env::temp_dir().join(format!(
+                "oidc-provider-{}-{}.log",
+                std::process::id(),
+                STARTS.fetch_add(1, Ordering::Relaxed)
+            ));
+            let stderr = std::fs::File::create(&log).expect("temporary log file");
+            let mut child = tokio::process::Command::new("node")
+                .arg("provider.mjs")
+                .arg("0")
+                .current_dir(dir())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(stderr)
+                .kill_on_drop(true)
+                .spawn()
+                .expect("could not start node");
+            let stdout = child.stdout.take().unwrap();
+            let mut lines = BufReader::new(stdout).lines();
+            let started = tokio::time::timeout(Duration::from_secs(30), async {
+                while let Some(line) = lines.next_line().await.unwrap() {
+                    if let Some(issuer) = line.strip_prefix("oidc-provider listening on ") {
+                        return Some(issuer.to_owned());
+                    }
+                }
+                None
+            })
+            .await;
+            let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+            let _ = std::fs::remove_file(&log);
+            match started {
+                Ok(Some(issuer)) => return Self::serving(issuer, child).await,
+                _ => {
+                    drop(child);
+                    failures.push_str(&format!("attempt {attempt}, stderr:\n{stderr}\n"));
                 }
             }
-            None
-        })
-        .await;
-        let Ok(Some(issuer)) = started else {
-            let stderr = std::fs::read_to_string(&log).unwrap_or_default();
-            panic!("oidc-provider did not start within 60 s; its stderr:\n{stderr}");
-        };
-        // Started: the child keeps its handle; the name is no longer needed.
-        let _ = std::fs::remove_file(&log);
+        }
+        panic!("oidc-provider did not start within 30 s, twice:\n{failures}");
+    }
+
+    /// Waits (up to 30 s) until the started provider serves its discovery document.
+    async fn serving(issuer: String, child: tokio::process::Child) -> Self {
         let http = reqwest::Client::new();
         let url = format!("{issuer}/.well-known/openid-configuration");
         let deadline = Instant::now() + Duration::from_secs(30);

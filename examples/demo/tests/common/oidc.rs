@@ -52,6 +52,9 @@ pub struct OidcProvider {
 }
 
 impl OidcProvider {
+    /// Starts the provider on a free port and waits for its `listening` line: up to 30 s,
+    /// then once more with a fresh process (a node start was once seen to stall on a loaded
+    /// CI machine), then fails naming the cause.
     pub fn start() -> Self {
         let dir = provider_dir();
         assert!(
@@ -60,27 +63,35 @@ impl OidcProvider {
             dir.display()
         );
         ensure_npm_installed(&dir, "oidc-provider");
-        let mut child = Command::new("node")
-            .args(["provider.mjs", "0"])
-            .current_dir(&dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("could not start node");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(issuer) = line.strip_prefix("oidc-provider listening on ") {
-                    let _ = tx.send(issuer.to_owned());
+        for attempt in 1..=2 {
+            let mut child = Command::new("node")
+                .args(["provider.mjs", "0"])
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("could not start node");
+            let stdout = child.stdout.take().unwrap();
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(issuer) = line.strip_prefix("oidc-provider listening on ") {
+                        let _ = tx.send(issuer.to_owned());
+                    }
+                }
+            });
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(issuer) => return Self { issuer, child },
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    eprintln!("oidc-provider did not start within 30 s (attempt {attempt} of 2)");
                 }
             }
-        });
-        let issuer = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("oidc-provider did not start within 60 s (a loaded machine)");
-        Self { issuer, child }
+        }
+        panic!("oidc-provider did not start within 30 s, twice (its stderr is above)");
     }
 
     /// The demo's environment for logging in with this provider.
