@@ -9,12 +9,13 @@ use crate::principal::Identity;
 
 /// Turns a request into an identity, or says why it cannot.
 ///
-/// `authenticate` is called synchronously with a borrowed request. It should only *read* the
-/// credential (see [`Credentials`](crate::credential::Credentials)) and return a future that
-/// owns what it needs; the expensive part (a signature check, a store lookup) belongs in the
-/// future. Combinators rely on this: [`FirstOf`](crate::combinator::FirstOf) asks every
-/// branch to read its credential but only polls the next branch when the one before found
-/// none.
+/// `authenticate` is called synchronously with a borrowed request. It reads the credential
+/// (see [`Credentials::find`](crate::credential::Credentials::find)) and may settle what is
+/// cheap right there, on the borrowed value: a malformed credential, a cache hit. The
+/// expensive part (a signature check, a store lookup) belongs in the returned future, which
+/// owns what it needs. Combinators rely on this: [`FirstOf`](crate::combinator::FirstOf)
+/// calls every branch's `authenticate` but polls the next branch only when the one before
+/// found no credential, so a branch's future must cost nothing until polled.
 ///
 /// Three outcomes, kept apart:
 /// * `Ok(identity)`: authenticated;

@@ -96,30 +96,22 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
     type Future = JwtFuture<C>;
 
     fn authenticate(&mut self, request: &Request<B>) -> Self::Future {
-        // Verified while the token is borrowed from the request: only a JWKS refresh copies
-        // it (into the boxed fetch).
+        // What is cheap is decided here, on the token borrowed from the request: its shape
+        // and a verified-token cache hit. The signature is verified only when the future is
+        // polled, so `first_of(a, jwt)` never verifies a token it will not use.
         let state = match self.credentials.find(request) {
             Err(error) => State::Ready(Err(error)),
-            Ok(credential) => {
-                match self
-                    .verifier
-                    .step(credential.value(), self.cache.as_deref(), true)
-                {
-                    Step::Done(result) => State::Ready(result),
-                    Step::Fetch { issuer, kid } => {
-                        let token = credential.value().to_owned();
-                        let verifier = self.verifier.clone();
-                        let cache = self.cache.clone();
-                        State::Fetching(Box::pin(async move {
-                            verifier.refresh(issuer, kid.as_deref()).await;
-                            match verifier.step(&token, cache.as_deref(), false) {
-                                Step::Done(result) => result,
-                                Step::Fetch { .. } => Err(crate::error::unknown_key()),
-                            }
-                        }))
-                    }
-                }
-            }
+            Ok(credential) => match self
+                .verifier
+                .quick(credential.value(), self.cache.as_deref())
+            {
+                Some(result) => State::Ready(result),
+                None => State::Verify {
+                    token: credential.value().to_owned(),
+                    verifier: self.verifier.clone(),
+                    cache: self.cache.clone(),
+                },
+            },
         };
         JwtFuture {
             state,
@@ -131,15 +123,21 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
 type Slow<C> = Pin<Box<dyn Future<Output = Result<JwtIdentity<C>, AuthError>> + Send>>;
 
 enum State<C> {
-    /// Decided without I/O (verified, refused, or a verified-token cache hit).
+    /// Decided without verifying a signature (refused, or a verified-token cache hit).
     Ready(Result<JwtIdentity<C>, AuthError>),
+    /// The signature must be verified: done when first polled.
+    Verify {
+        token: String,
+        verifier: JwtVerifier,
+        cache: Option<Arc<VerifiedCache<C>>>,
+    },
     /// The issuer's keys are being refreshed first.
     Fetching(Slow<C>),
     Done,
 }
 
-/// The future of [`JwtAuthenticator`]: ready at once when the keys are at hand (verified
-/// during `authenticate`, with no allocation on a cache hit); only a JWKS refresh boxes.
+/// The future of [`JwtAuthenticator`]: ready at once for a cache hit or a malformed token
+/// (no allocation); otherwise verifies when first polled; only a JWKS refresh boxes.
 pub struct JwtFuture<C> {
     state: State<C>,
     _claims: PhantomData<fn() -> C>,
@@ -156,16 +154,36 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Future for JwtFuture<C> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        match std::mem::replace(&mut this.state, State::Done) {
-            State::Ready(result) => Poll::Ready(result),
-            State::Fetching(mut future) => match future.as_mut().poll(cx) {
-                Poll::Ready(result) => Poll::Ready(result),
-                Poll::Pending => {
-                    this.state = State::Fetching(future);
-                    Poll::Pending
+        loop {
+            match std::mem::replace(&mut this.state, State::Done) {
+                State::Ready(result) => return Poll::Ready(result),
+                State::Verify {
+                    token,
+                    verifier,
+                    cache,
+                } => match verifier.step(&token, cache.as_deref(), true) {
+                    Step::Done(result) => return Poll::Ready(result),
+                    Step::Fetch { issuer, kid } => {
+                        this.state = State::Fetching(Box::pin(async move {
+                            verifier.refresh(issuer, kid.as_deref()).await;
+                            match verifier.step(&token, cache.as_deref(), false) {
+                                Step::Done(result) => result,
+                                Step::Fetch { .. } => Err(crate::error::unknown_key()),
+                            }
+                        }));
+                    }
+                },
+                State::Fetching(mut future) => {
+                    return match future.as_mut().poll(cx) {
+                        Poll::Ready(result) => Poll::Ready(result),
+                        Poll::Pending => {
+                            this.state = State::Fetching(future);
+                            Poll::Pending
+                        }
+                    };
                 }
-            },
-            State::Done => panic!("JwtFuture polled after completion"),
+                State::Done => panic!("JwtFuture polled after completion"),
+            }
         }
     }
 }

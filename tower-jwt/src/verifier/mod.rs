@@ -166,6 +166,26 @@ impl JwtVerifier {
         }
     }
 
+    /// What can be decided without verifying a signature: a token too long or not shaped
+    /// like a compact JWS (refused), or a verified-token cache hit (rechecked). `None` when
+    /// the signature must be verified.
+    pub(crate) fn quick<C: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        token: &str,
+        cache: Option<&VerifiedCache<C>>,
+    ) -> Option<Result<JwtIdentity<C>, AuthError>> {
+        if token.len() > self.inner.max_token_length {
+            return Some(Err(error::too_long()));
+        }
+        // A compact JWS has dots (an API key has none): refuse such a value before hashing
+        // it. `step` checks the whole shape on a miss; a hit was verified whole.
+        if !token.contains('.') {
+            return Some(Err(error::malformed()));
+        }
+        let hit = cache?.get(&cache::digest(token))?;
+        Some(self.recheck(hit, now_secs()))
+    }
+
     /// Verifies without waiting: `Fetch` when the issuer's remote keys must be refreshed
     /// first (only when `may_fetch`).
     pub(crate) fn step<C: DeserializeOwned + Send + Sync + 'static>(
