@@ -11,9 +11,9 @@ use auth_core::{AuthError, AuthLayer, Authenticate};
 use http::Request;
 use serde::de::DeserializeOwned;
 
-use crate::cache::{CacheConfig, VerifiedCache};
+use crate::cache::{CacheConfig, TokenDigest, VerifiedCache};
 use crate::identity::JwtIdentity;
-use crate::verifier::{JwtVerifier, Step};
+use crate::verifier::{JwtVerifier, Quick, Step};
 
 /// The JWT layer: [`AuthLayer`] over a [`JwtAuthenticator`] with claims type `C`.
 pub type JwtLayer<C = serde_json::Value> = AuthLayer<JwtAuthenticator<C>>;
@@ -105,9 +105,10 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
                 .verifier
                 .quick(credential.value(), self.cache.as_deref())
             {
-                Some(result) => State::Ready(result),
-                None => State::Verify {
+                Quick::Decided(result) => State::Ready(result),
+                Quick::Verify(digest) => State::Verify {
                     token: credential.value().to_owned(),
+                    digest,
                     verifier: self.verifier.clone(),
                     cache: self.cache.clone(),
                 },
@@ -128,6 +129,8 @@ enum State<C> {
     /// The signature must be verified: done when first polled.
     Verify {
         token: String,
+        /// The token's cache key, computed by `quick` (no second SHA-256).
+        digest: Option<TokenDigest>,
         verifier: JwtVerifier,
         cache: Option<Arc<VerifiedCache<C>>>,
     },
@@ -159,14 +162,16 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Future for JwtFuture<C> {
                 State::Ready(result) => return Poll::Ready(result),
                 State::Verify {
                     token,
+                    digest,
                     verifier,
                     cache,
-                } => match verifier.step(&token, cache.as_deref(), true) {
+                } => match verifier.verify_uncached(&token, cache.as_deref(), digest, true) {
                     Step::Done(result) => return Poll::Ready(result),
                     Step::Fetch { issuer, kid } => {
                         this.state = State::Fetching(Box::pin(async move {
                             verifier.refresh(issuer, kid.as_deref()).await;
-                            match verifier.step(&token, cache.as_deref(), false) {
+                            match verifier.verify_uncached(&token, cache.as_deref(), digest, false)
+                            {
                                 Step::Done(result) => result,
                                 Step::Fetch { .. } => Err(crate::error::unknown_key()),
                             }

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use auth_core::{AuthError, AuthMethod, ConfigError, Principal};
 use serde::de::DeserializeOwned;
 
-use crate::cache::{self, VerifiedCache};
+use crate::cache::{self, TokenDigest, VerifiedCache};
 use crate::claims::{self, Registered};
 use crate::config::{IssuerConfig, KeySource};
 use crate::error;
@@ -81,6 +81,14 @@ impl std::fmt::Debug for Inner {
             .field("max_token_length", &self.max_token_length)
             .finish()
     }
+}
+
+/// What [`JwtVerifier::quick`] settled.
+pub(crate) enum Quick<C> {
+    /// Refused, or a verified-token cache hit.
+    Decided(Result<JwtIdentity<C>, AuthError>),
+    /// The signature must be verified; the token's cache digest when there is a cache.
+    Verify(Option<TokenDigest>),
 }
 
 /// One verification attempt: done, or blocked on a remote key refresh.
@@ -167,23 +175,29 @@ impl JwtVerifier {
     }
 
     /// What can be decided without verifying a signature: a token too long or not shaped
-    /// like a compact JWS (refused), or a verified-token cache hit (rechecked). `None` when
-    /// the signature must be verified.
+    /// like a compact JWS (refused), or a verified-token cache hit (rechecked). Otherwise
+    /// [`Quick::Verify`] with the token's cache digest, for [`verify_uncached`](Self::verify_uncached).
     pub(crate) fn quick<C: DeserializeOwned + Send + Sync + 'static>(
         &self,
         token: &str,
         cache: Option<&VerifiedCache<C>>,
-    ) -> Option<Result<JwtIdentity<C>, AuthError>> {
+    ) -> Quick<C> {
         if token.len() > self.inner.max_token_length {
-            return Some(Err(error::too_long()));
+            return Quick::Decided(Err(error::too_long()));
         }
         // A compact JWS has dots (an API key has none): refuse such a value before hashing
-        // it. `step` checks the whole shape on a miss; a hit was verified whole.
+        // it. `verify_uncached` checks the whole shape on a miss; a hit was verified whole.
         if !token.contains('.') {
-            return Some(Err(error::malformed()));
+            return Quick::Decided(Err(error::malformed()));
         }
-        let hit = cache?.get(&cache::digest(token))?;
-        Some(self.recheck(hit, now_secs()))
+        let Some(cache) = cache else {
+            return Quick::Verify(None);
+        };
+        let digest = cache::digest(token);
+        match cache.get(&digest) {
+            Some(hit) => Quick::Decided(self.recheck(hit, now_secs())),
+            None => Quick::Verify(Some(digest)),
+        }
     }
 
     /// Verifies without waiting: `Fetch` when the issuer's remote keys must be refreshed
@@ -194,22 +208,26 @@ impl JwtVerifier {
         cache: Option<&VerifiedCache<C>>,
         may_fetch: bool,
     ) -> Step<C> {
-        let inner = &*self.inner;
-        if token.len() > inner.max_token_length {
-            return Step::Done(Err(error::too_long()));
+        match self.quick(token, cache) {
+            Quick::Decided(result) => Step::Done(result),
+            Quick::Verify(digest) => self.verify_uncached(token, cache, digest, may_fetch),
         }
-        let now = now_secs();
-        let digest = cache.map(|_| cache::digest(token));
-        if let (Some(cache), Some(digest)) = (cache, &digest)
-            && let Some(hit) = cache.get(digest)
-        {
-            return Step::Done(self.recheck(hit, now));
-        }
+    }
+
+    /// Verifies a token the cache did not answer for (its `digest` is the cache key, when
+    /// there is a cache) and caches the result.
+    pub(crate) fn verify_uncached<C: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        token: &str,
+        cache: Option<&VerifiedCache<C>>,
+        digest: Option<TokenDigest>,
+        may_fetch: bool,
+    ) -> Step<C> {
         let parts = match jws::split(token) {
             Ok(parts) => parts,
             Err(e) => return Step::Done(Err(e)),
         };
-        let identity = match self.verify_parts(parts, now, may_fetch) {
+        let identity = match self.verify_parts(parts, now_secs(), may_fetch) {
             Ok(identity) => identity,
             Err(Fail::Refused(e)) => return Step::Done(Err(e)),
             Err(Fail::Fetch(issuer, kid)) => return Step::Fetch { issuer, kid },
