@@ -14,8 +14,10 @@ use crate::principal::Identity;
 /// cheap right there, on the borrowed value: a malformed credential, a cache hit. The
 /// expensive part (a signature check, a store lookup) belongs in the returned future, which
 /// owns what it needs. Combinators rely on this: [`FirstOf`](crate::combinator::FirstOf)
-/// calls every branch's `authenticate` but polls the next branch only when the one before
-/// found no credential, so a branch's future must cost nothing until polled.
+/// polls the next branch only when the one before found no credential, so a branch's future
+/// must cost nothing until polled. Implement [`presence`](Authenticate::presence) too when
+/// the future already knows whether a credential was found: `FirstOf` then skips the later
+/// branches' `authenticate` altogether for requests this method decides.
 ///
 /// Three outcomes, kept apart:
 /// * `Ok(identity)`: authenticated;
@@ -50,6 +52,32 @@ pub trait Authenticate<B> {
 
     /// Reads the credential out of `request` and returns the future that checks it.
     fn authenticate(&mut self, request: &Request<B>) -> Self::Future;
+
+    /// What `future`, just returned by [`authenticate`](Authenticate::authenticate), already
+    /// knows about the credential, without polling it.
+    ///
+    /// [`FirstOf`](crate::combinator::FirstOf) calls the next branch's `authenticate` only
+    /// when this is not [`Presence::Present`]. The default, [`Presence::Unknown`], is always
+    /// correct; an answer other than `Unknown` must match what the future resolves to
+    /// ([`Presence::Absent`] exactly when it resolves to a "missing" error).
+    fn presence(future: &Self::Future) -> Presence {
+        let _ = future;
+        Presence::Unknown
+    }
+}
+
+/// Whether a request carries a credential for a method, as far as its
+/// [`Authenticate`] future knows before being polled (see [`Authenticate::presence`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// No credential for this method: the future resolves to
+    /// [`AuthError::missing`](crate::AuthError::missing).
+    Absent,
+    /// A credential for this method was found; the future resolves to an identity or to a
+    /// refusal, never to "missing".
+    Present,
+    /// Known only once the future resolves.
+    Unknown,
 }
 
 impl<B, F, Fut, I> Authenticate<B> for F

@@ -36,7 +36,7 @@ use std::task::{Context, Poll, ready};
 use http::Request;
 use pin_project_lite::pin_project;
 
-use crate::authenticate::Authenticate;
+use crate::authenticate::{Authenticate, Presence};
 use crate::error::AuthError;
 use crate::principal::{Identity, Principal};
 
@@ -107,24 +107,41 @@ where
     type Identity = Either<A::Identity, B::Identity>;
     type Future = FirstOfFuture<A::Future, B::Future>;
 
+    /// Calls `first`; calls `second` too unless `first` already knows it found a credential
+    /// ([`Presence::Present`]): the request is only borrowed now, so a branch that may be
+    /// needed must be asked now. Its future is polled only if `first` finds nothing.
     fn authenticate(&mut self, request: &Request<Req>) -> Self::Future {
+        let first = self.first.authenticate(request);
+        let second = match A::presence(&first) {
+            Presence::Present => None,
+            Presence::Absent | Presence::Unknown => Some(self.second.authenticate(request)),
+        };
         FirstOfFuture {
-            first: self.first.authenticate(request),
-            second: self.second.authenticate(request),
+            first,
+            second,
             first_missing: false,
+        }
+    }
+
+    fn presence(future: &Self::Future) -> Presence {
+        let second = future.second.as_ref().map_or(Presence::Absent, B::presence);
+        match (A::presence(&future.first), second) {
+            (Presence::Present, _) | (_, Presence::Present) => Presence::Present,
+            (Presence::Absent, Presence::Absent) => Presence::Absent,
+            _ => Presence::Unknown,
         }
     }
 }
 
 pin_project! {
     /// The future of [`FirstOf`]: polls the second branch only once the first found no
-    /// credential.
+    /// credential. `second` is `None` when the first branch knew it had one.
     #[derive(Debug)]
     pub struct FirstOfFuture<FA, FB> {
         #[pin]
         first: FA,
         #[pin]
-        second: FB,
+        second: Option<FB>,
         first_missing: bool,
     }
 }
@@ -145,7 +162,11 @@ where
                 Err(error) => return Poll::Ready(Err(error)),
             }
         }
-        this.second.poll(cx).map_ok(Either::Right)
+        match this.second.as_pin_mut() {
+            Some(second) => second.poll(cx).map_ok(Either::Right),
+            // The first branch said `Present`, then found nothing: nothing is what we have.
+            None => Poll::Ready(Err(AuthError::missing())),
+        }
     }
 }
 
@@ -154,6 +175,8 @@ mod tests {
     use super::*;
     use crate::AuthMethod;
     use std::future::{Ready, ready};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     type Check = Ready<Result<Principal, AuthError>>;
 
@@ -200,6 +223,117 @@ mod tests {
         assert_eq!(err.reason(), "a");
         let err = run(&[("b", "bad"), ("c", "good")]).await.unwrap_err();
         assert_eq!(err.reason(), "b");
+    }
+
+    /// Reads header `name`, knows at once whether it was there (or claims `claim`), and
+    /// counts its calls.
+    #[derive(Clone)]
+    struct Knowing {
+        name: &'static str,
+        claim: Option<Presence>,
+        calls: Arc<AtomicUsize>,
+    }
+
+    impl Knowing {
+        fn new(name: &'static str) -> Self {
+            Self {
+                name,
+                claim: None,
+                calls: Arc::default(),
+            }
+        }
+
+        fn calls(&self) -> usize {
+            self.calls.load(Ordering::SeqCst)
+        }
+    }
+
+    /// A ready result, with what its authenticator says of it.
+    struct Known(Option<Result<Principal, AuthError>>, Presence);
+
+    impl Future for Known {
+        type Output = Result<Principal, AuthError>;
+        fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+            Poll::Ready(self.0.take().expect("polled once"))
+        }
+    }
+
+    impl Authenticate<()> for Knowing {
+        type Identity = Principal;
+        type Future = Known;
+
+        fn authenticate(&mut self, request: &Request<()>) -> Known {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let (result, presence) = match request.headers().get(self.name) {
+                None => (Err(AuthError::missing()), Presence::Absent),
+                Some(_) => (
+                    Ok(Principal::new(self.name, AuthMethod::Custom(self.name.into()))),
+                    Presence::Present,
+                ),
+            };
+            Known(Some(result), self.claim.unwrap_or(presence))
+        }
+
+        fn presence(future: &Known) -> Presence {
+            future.1
+        }
+    }
+
+    fn presence_of<A: Authenticate<()>>(_: &A, future: &A::Future) -> Presence {
+        A::presence(future)
+    }
+
+    fn request(headers: &[&'static str]) -> Request<()> {
+        let mut builder = Request::builder();
+        for name in headers {
+            builder = builder.header(*name, "good");
+        }
+        builder.body(()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_branch_that_knows_it_found_a_credential_spares_the_next_ones() {
+        let (a, b, c) = (Knowing::new("a"), Knowing::new("b"), Knowing::new("c"));
+        let mut chain = first_of(a.clone(), b.clone()).or(c.clone());
+
+        let future = chain.authenticate(&request(&["a", "b"]));
+        assert_eq!(presence_of(&chain, &future), Presence::Present);
+        assert_eq!(future.await.unwrap().principal().subject(), "a");
+        assert_eq!((a.calls(), b.calls(), c.calls()), (1, 0, 0));
+
+        let identity = chain.authenticate(&request(&["b"])).await.unwrap();
+        assert_eq!(identity.principal().subject(), "b");
+        assert_eq!((a.calls(), b.calls(), c.calls()), (2, 1, 0));
+
+        let future = chain.authenticate(&request(&[]));
+        assert_eq!(presence_of(&chain, &future), Presence::Absent);
+        assert!(future.await.unwrap_err().is_missing());
+        assert_eq!((a.calls(), b.calls(), c.calls()), (3, 2, 1));
+    }
+
+    #[tokio::test]
+    async fn a_branch_that_cannot_tell_is_followed_eagerly() {
+        let b = Knowing::new("b");
+        let mut chain = first_of(header_auth("a", "from-a"), b.clone());
+        let future = chain.authenticate(&request(&["a"]));
+        // The closure cannot tell, `b` found nothing: only polling decides.
+        assert_eq!(presence_of(&chain, &future), Presence::Unknown);
+        assert_eq!(b.calls(), 1);
+        assert_eq!(future.await.unwrap().principal().subject(), "from-a");
+        let future = chain.authenticate(&request(&["b"]));
+        assert_eq!(presence_of(&chain, &future), Presence::Present);
+        assert_eq!(future.await.unwrap().principal().subject(), "b");
+    }
+
+    #[tokio::test]
+    async fn a_wrong_present_claim_still_ends_in_missing() {
+        let mut a = Knowing::new("a");
+        a.claim = Some(Presence::Present);
+        let b = Knowing::new("b");
+        let mut chain = first_of(a, b.clone());
+        let error = chain.authenticate(&request(&["b"])).await.unwrap_err();
+        assert!(error.is_missing());
+        assert_eq!(b.calls(), 0);
     }
 
     #[tokio::test]

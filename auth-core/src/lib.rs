@@ -62,7 +62,7 @@ mod layer;
 mod principal;
 pub mod rejection;
 
-pub use authenticate::Authenticate;
+pub use authenticate::{Authenticate, Presence};
 pub use body::AuthBody;
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]

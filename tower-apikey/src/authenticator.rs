@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use auth_core::credential::CredentialSource;
-use auth_core::{AuthError, AuthLayer, Authenticate};
+use auth_core::{AuthError, AuthLayer, Authenticate, Presence};
 use http::Request;
 
 use crate::cache::{Lookup, refused, store_unavailable};
@@ -75,6 +75,14 @@ impl<B> Authenticate<B> for ApiKeyAuthenticator {
             }
         };
         ApiKeyFuture { state }
+    }
+
+    /// Always known: a key of this prefix was found (whatever its verdict) or it was not.
+    fn presence(future: &ApiKeyFuture) -> Presence {
+        match &future.state {
+            State::Ready(Err(error)) if error.is_missing() => Presence::Absent,
+            _ => Presence::Present,
+        }
     }
 }
 

@@ -361,3 +361,26 @@ fn with_last_char_changed(key: &str) -> String {
     let (head, last) = key.split_at(key.len() - 1);
     format!("{head}{}", if last == "x" { "y" } else { "x" })
 }
+
+#[tokio::test]
+async fn presence_is_known_before_the_future_is_polled() {
+    use auth_core::{Authenticate, Presence};
+    use axum::body::Body;
+    use tower_apikey::ApiKeyAuthenticator;
+
+    fn presence(auth: &mut ApiKeyAuthenticator, request: &Request<Body>) -> Presence {
+        <ApiKeyAuthenticator as Authenticate<Body>>::presence(&auth.authenticate(request))
+    }
+    let keys = keys_over(MemoryStore::new());
+    let created = keys.create(NewKey::new("acme")).await.unwrap();
+    let mut auth = keys.authenticator();
+    let nothing = Request::builder().body(Body::empty()).unwrap();
+    assert_eq!(presence(&mut auth, &nothing), Presence::Absent);
+    // A bearer value of another shape is left to the next method.
+    assert_eq!(presence(&mut auth, &bearer("/", "eyJ.x.y")), Presence::Absent);
+    // Refused or accepted, a key was presented: `first_of` asks no one else.
+    assert_eq!(presence(&mut auth, &x_api_key("/", "eyJ.x.y")), Presence::Present);
+    let key = created.key.expose();
+    assert_eq!(presence(&mut auth, &x_api_key("/", key)), Presence::Present); // store lookup
+    assert_eq!(presence(&mut auth, &bearer("/", key)), Presence::Present); // cache hit
+}

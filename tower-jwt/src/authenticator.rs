@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use auth_core::credential::Credentials;
-use auth_core::{AuthError, AuthLayer, Authenticate};
+use auth_core::{AuthError, AuthLayer, Authenticate, Presence};
 use http::Request;
 use serde::de::DeserializeOwned;
 
@@ -117,6 +117,14 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
         JwtFuture {
             state,
             _claims: PhantomData,
+        }
+    }
+
+    /// Always known: a bearer token was found (whatever its verdict) or it was not.
+    fn presence(future: &JwtFuture<C>) -> Presence {
+        match &future.state {
+            State::Ready(Err(error)) if error.is_missing() => Presence::Absent,
+            _ => Presence::Present,
         }
     }
 }

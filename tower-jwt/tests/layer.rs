@@ -462,3 +462,24 @@ async fn every_key_format_verifies() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn presence_is_known_before_the_future_is_polled() {
+    use auth_core::{Authenticate, Presence};
+
+    fn presence(auth: &mut JwtAuthenticator, authorization: Option<&str>) -> Presence {
+        let mut request = Request::builder();
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let request = request.body(()).unwrap();
+        <JwtAuthenticator as Authenticate<()>>::presence(&auth.authenticate(&request))
+    }
+    let mut auth = JwtAuthenticator::new(hs_verifier());
+    assert_eq!(presence(&mut auth, None), Presence::Absent);
+    assert_eq!(presence(&mut auth, Some("Basic dXNlcjpwYXNz")), Presence::Absent);
+    // Malformed, or to be verified when polled: a token was presented either way.
+    assert_eq!(presence(&mut auth, Some("Bearer not-a-jwt")), Presence::Present);
+    let bearer = format!("Bearer {}", token());
+    assert_eq!(presence(&mut auth, Some(&bearer)), Presence::Present);
+}

@@ -1,7 +1,7 @@
 //! The dashboard's users: who an OAuth login is, and the session authenticator that works
 //! whether or not a login provider is configured.
 
-use auth_core::{AuthError, Authenticate};
+use auth_core::{AuthError, Authenticate, Presence};
 use http::Request;
 use serde::{Deserialize, Serialize};
 use tower_oauth::{OAuthSession, SessionAuthenticator, SessionFuture, SessionUser};
@@ -47,5 +47,9 @@ impl<B> Authenticate<B> for MaybeSession {
             Some(sessions) => sessions.authenticate(request),
             None => SessionFuture::Done(Some(Err(AuthError::missing()))),
         }
+    }
+
+    fn presence(future: &Self::Future) -> Presence {
+        <SessionAuthenticator<Account> as Authenticate<B>>::presence(future)
     }
 }

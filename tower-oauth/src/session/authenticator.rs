@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use auth_core::{AuthError, Authenticate};
+use auth_core::{AuthError, Authenticate, Presence};
 use http::Request;
 
 use super::decoded::DecodedSessions;
@@ -67,6 +67,16 @@ impl<B, U: SessionUser> Authenticate<B> for SessionAuthenticator<U> {
                     .with_reason("store_unavailable")
             })?
         }))
+    }
+
+    /// Absent without a well-formed session cookie; otherwise known only after the lookup
+    /// (an unknown or expired session is "no session", so a later method may still apply).
+    fn presence(future: &SessionFuture<U>) -> Presence {
+        match future {
+            SessionFuture::Done(Some(Err(error))) if error.is_missing() => Presence::Absent,
+            SessionFuture::Done(_) => Presence::Present,
+            SessionFuture::Lookup(_) => Presence::Unknown,
+        }
     }
 }
 
