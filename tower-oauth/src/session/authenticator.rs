@@ -20,9 +20,12 @@ use crate::store::StoreError;
 /// in an [`AuthLayer`](auth_core::AuthLayer) (alias [`SessionLayer`](crate::SessionLayer)).
 ///
 /// No cookie, or one that is not a well-formed session id, answers at once without touching
-/// the store; a well-formed id is looked up (a store round trip, boxed). A record that is
+/// the store; a well-formed id is looked up. A store that answers without waiting
+/// ([`SessionStore::load_now`](crate::store::SessionStore::load_now): the memory store) is
+/// asked during `authenticate`; a network store is asked in a boxed future. A record that is
 /// byte-for-byte the one this client decoded before is not decoded again (see the memo in
-/// `session/decoded.rs`): the store is still asked on every request.
+/// `session/decoded.rs`): the store is still asked on every request, so a deleted session
+/// ends at once.
 pub struct SessionAuthenticator<U> {
     sessions: Arc<Sessions>,
     decoded: Arc<DecodedSessions<U>>,
@@ -58,14 +61,22 @@ impl<B, U: SessionUser> Authenticate<B> for SessionAuthenticator<U> {
             return SessionFuture::Done(Some(Err(AuthError::missing())));
         };
         let key = Sessions::key(id);
+        // An in-process store answers now: a memoized record settles the request here.
+        let raw = match self.sessions.load_now(&key) {
+            None => None,
+            Some(Err(error)) => return SessionFuture::Done(Some(Err(store_down(&error)))),
+            Some(Ok(None)) => return SessionFuture::Done(Some(Err(AuthError::missing()))),
+            Some(Ok(Some(raw))) => match self.decoded.get(&key, &raw, unix_now()) {
+                Some(identity) => return SessionFuture::Done(Some(Ok(identity))),
+                None => Some(raw),
+            },
+        };
         let sessions = Arc::clone(&self.sessions);
         let decoded = Arc::clone(&self.decoded);
         SessionFuture::Lookup(Box::pin(async move {
-            lookup(&sessions, &decoded, key).await.map_err(|error| {
-                tracing::warn!(%error, "session lookup failed");
-                AuthError::unavailable("the session store is unavailable")
-                    .with_reason("store_unavailable")
-            })?
+            lookup(&sessions, &decoded, key, raw)
+                .await
+                .map_err(|error| store_down(&error))?
         }))
     }
 
@@ -80,15 +91,25 @@ impl<B, U: SessionUser> Authenticate<B> for SessionAuthenticator<U> {
     }
 }
 
-/// The session under `key`: loaded from the store, decoded unless the memo holds exactly
-/// this record.
+fn store_down(error: &StoreError) -> AuthError {
+    tracing::warn!(%error, "session lookup failed");
+    AuthError::unavailable("the session store is unavailable").with_reason("store_unavailable")
+}
+
+/// The session under `key`: its record (`raw`, if already loaded, or loaded from the store
+/// now), decoded unless the memo holds exactly this record.
 async fn lookup<U: SessionUser>(
     sessions: &Sessions,
     decoded: &DecodedSessions<U>,
     key: String,
+    raw: Option<Arc<str>>,
 ) -> Result<Result<OAuthSession<U>, AuthError>, StoreError> {
-    let Some(raw) = sessions.load_raw(&key).await? else {
-        return Ok(Err(AuthError::missing()));
+    let raw: Arc<str> = match raw {
+        Some(raw) => raw,
+        None => match sessions.load_raw(&key).await? {
+            Some(raw) => raw.into(),
+            None => return Ok(Err(AuthError::missing())),
+        },
     };
     if let Some(identity) = decoded.get(&key, &raw, unix_now()) {
         return Ok(Ok(identity));

@@ -27,7 +27,7 @@ struct Entry<U> {
     expires_at: u64,
 }
 
-impl<U: Clone> Clone for Entry<U> {
+impl<U> Clone for Entry<U> {
     fn clone(&self) -> Self {
         Self {
             raw: Arc::clone(&self.raw),
@@ -51,22 +51,25 @@ impl<U: Clone + Send + Sync + 'static> DecodedSessions<U> {
     }
 
     /// The identity decoded from exactly `raw` under `key`, unless it has expired by `now`.
-    pub(crate) fn get(&self, key: &str, raw: &str, now: u64) -> Option<OAuthSession<U>> {
+    /// A record shared with the store (the memory store's own `Arc`) is recognized by
+    /// address; any other is compared byte for byte.
+    pub(crate) fn get(&self, key: &str, raw: &Arc<str>, now: u64) -> Option<OAuthSession<U>> {
         let entry = self.entries.get(key)?;
-        (*entry.raw == *raw && entry.expires_at > now).then_some(entry.identity)
+        let same = Arc::ptr_eq(&entry.raw, raw) || *entry.raw == **raw;
+        (same && entry.expires_at > now).then_some(entry.identity)
     }
 
     pub(crate) fn insert(
         &self,
         key: String,
-        raw: String,
+        raw: Arc<str>,
         identity: OAuthSession<U>,
         expires_at: u64,
     ) {
         self.entries.insert(
             key,
             Entry {
-                raw: raw.into(),
+                raw,
                 identity,
                 expires_at,
             },
@@ -87,15 +90,19 @@ mod tests {
 
     use super::*;
 
+    fn raw(record: &str) -> Arc<str> {
+        Arc::from(record)
+    }
+
     fn session(subject: &str) -> OAuthSession<String> {
-        OAuthSession {
-            user: subject.to_owned(),
-            principal: Principal::new(subject, AuthMethod::Session),
-            provider: Arc::from("oidc"),
-            csrf: Arc::from("csrf"),
-            key: Arc::from("k1"),
-            created_at: UNIX_EPOCH,
-        }
+        OAuthSession::new(
+            subject.to_owned(),
+            Principal::new(subject, AuthMethod::Session),
+            Arc::from("oidc"),
+            Arc::from("csrf"),
+            Arc::from("k1"),
+            UNIX_EPOCH,
+        )
     }
 
     #[test]
@@ -103,36 +110,46 @@ mod tests {
         let memo = DecodedSessions::new(16);
         memo.insert(
             "k1".to_owned(),
-            r#"{"v":1}"#.to_owned(),
+            raw(r#"{"v":1}"#),
             session("alice"),
             100,
         );
         let hit = memo
-            .get("k1", r#"{"v":1}"#, 10)
+            .get("k1", &raw(r#"{"v":1}"#), 10)
             .expect("same key, same record");
-        assert_eq!(hit.principal.subject(), "alice");
+        assert_eq!(auth_core::Identity::principal(&hit).subject(), "alice");
         // The store now holds another record under that key (roles changed, tokens
         // refreshed): decode it again.
-        assert!(memo.get("k1", r#"{"v":1,"x":2}"#, 10).is_none());
+        assert!(memo.get("k1", &raw(r#"{"v":1,"x":2}"#), 10).is_none());
         // The same record under another key is another session.
-        assert!(memo.get("k2", r#"{"v":1}"#, 10).is_none());
+        assert!(memo.get("k2", &raw(r#"{"v":1}"#), 10).is_none());
     }
 
     #[test]
     fn a_record_past_its_absolute_expiry_is_never_served() {
         let memo = DecodedSessions::new(16);
-        memo.insert("k1".to_owned(), "r".to_owned(), session("alice"), 100);
-        assert!(memo.get("k1", "r", 99).is_some());
-        assert!(memo.get("k1", "r", 100).is_none());
-        assert!(memo.get("k1", "r", 5_000).is_none());
+        memo.insert("k1".to_owned(), raw("r"), session("alice"), 100);
+        assert!(memo.get("k1", &raw("r"), 99).is_some());
+        assert!(memo.get("k1", &raw("r"), 100).is_none());
+        assert!(memo.get("k1", &raw("r"), 5_000).is_none());
     }
 
     #[test]
     fn the_capacity_bounds_the_memo() {
         let memo = DecodedSessions::new(50);
         for i in 0..2_000 {
-            memo.insert(format!("k{i}"), "r".to_owned(), session("bob"), u64::MAX);
+            memo.insert(format!("k{i}"), raw("r"), session("bob"), u64::MAX);
         }
         assert!(memo.len() <= 50, "{} records", memo.len());
+    }
+
+    #[test]
+    fn the_stores_own_record_is_recognized_by_address() {
+        let memo = DecodedSessions::new(16);
+        let record = raw(r#"{"v":1}"#);
+        memo.insert("k1".to_owned(), Arc::clone(&record), session("alice"), 100);
+        assert!(memo.get("k1", &record, 10).is_some());
+        assert!(memo.get("k1", &raw(r#"{"v":1}"#), 10).is_some(), "equal bytes");
+        assert!(memo.get("k1", &raw(r#"{"v":2}"#), 10).is_none());
     }
 }

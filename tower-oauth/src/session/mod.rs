@@ -60,8 +60,13 @@ pub trait SessionUser: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
 /// method `session`, the provider that logged the user in, and the session's CSRF token.
 ///
 /// The provider's tokens are not here: ask [`OAuthClient::access_token`](crate::OAuthClient::access_token).
-#[derive(Clone)]
+///
+/// Cloning is one reference-count increment.
 pub struct OAuthSession<U> {
+    inner: Arc<SessionInner<U>>,
+}
+
+struct SessionInner<U> {
     user: U,
     principal: Principal,
     provider: Arc<str>,
@@ -70,56 +75,84 @@ pub struct OAuthSession<U> {
     created_at: SystemTime,
 }
 
+impl<U> Clone for OAuthSession<U> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
 impl<U> OAuthSession<U> {
+    pub(crate) fn new(
+        user: U,
+        principal: Principal,
+        provider: Arc<str>,
+        csrf: Arc<str>,
+        key: Arc<str>,
+        created_at: SystemTime,
+    ) -> Self {
+        Self {
+            inner: Arc::new(SessionInner {
+                user,
+                principal,
+                provider,
+                csrf,
+                key,
+                created_at,
+            }),
+        }
+    }
+
     /// The application's user.
     pub fn user(&self) -> &U {
-        &self.user
+        &self.inner.user
     }
 
     /// The provider name this session logged in with (e.g. `github`).
     #[must_use]
     pub fn provider(&self) -> &str {
-        &self.provider
+        &self.inner.provider
     }
 
     /// The CSRF token to embed in this session's forms (`<input name="csrf_token">`).
     #[must_use]
     pub fn csrf_token(&self) -> &str {
-        &self.csrf
+        &self.inner.csrf
     }
 
     /// Whether `candidate` is this session's CSRF token (constant time).
     #[must_use]
     pub fn verify_csrf(&self, candidate: &str) -> bool {
-        !candidate.is_empty() && bool::from(self.csrf.as_bytes().ct_eq(candidate.as_bytes()))
+        !candidate.is_empty() && bool::from(self.inner.csrf.as_bytes().ct_eq(candidate.as_bytes()))
     }
 
     /// When the user logged in.
     #[must_use]
     pub fn created_at(&self) -> SystemTime {
-        self.created_at
+        self.inner.created_at
     }
 
     /// The store key of this session (SHA-256 of its id).
     pub(crate) fn key(&self) -> &str {
-        &self.key
+        &self.inner.key
     }
 }
 
 impl<U> Identity for OAuthSession<U> {
     fn principal(&self) -> &Principal {
-        &self.principal
+        &self.inner.principal
     }
 }
 
 impl<U: fmt::Debug> fmt::Debug for OAuthSession<U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OAuthSession")
-            .field("user", &self.user)
-            .field("principal", &self.principal)
-            .field("provider", &self.provider)
+            .field("user", &self.inner.user)
+            .field("principal", &self.inner.principal)
+            .field("provider", &self.inner.provider)
             .field("csrf", &"[redacted]")
-            .field("created_at", &self.created_at)
+            .field("created_at", &self.inner.created_at)
             .finish_non_exhaustive()
     }
 }

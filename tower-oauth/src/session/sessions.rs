@@ -64,6 +64,11 @@ impl Sessions {
         self.store.load(key, self.idle).await
     }
 
+    /// [`load_raw`](Self::load_raw), if the store can answer without waiting.
+    pub(crate) fn load_now(&self, key: &str) -> Option<Result<Option<Arc<str>>, StoreError>> {
+        self.store.load_now(key, self.idle)
+    }
+
     /// Decodes a record loaded under `key`; an unreadable or expired one is deleted and is
     /// no session.
     pub(crate) async fn decode<U: super::SessionUser>(
@@ -124,14 +129,14 @@ impl Sessions {
             .with_scopes(record.scopes)
             .with_roles(record.roles)
             .with_expires_at(UNIX_EPOCH + Duration::from_secs(record.expires_at));
-        OAuthSession {
-            user: record.user,
+        OAuthSession::new(
+            record.user,
             principal,
-            provider: record.provider.into(),
-            csrf: record.csrf.into(),
-            key: key.into(),
-            created_at: UNIX_EPOCH + Duration::from_secs(record.created_at),
-        }
+            record.provider.into(),
+            record.csrf.into(),
+            key.into(),
+            UNIX_EPOCH + Duration::from_secs(record.created_at),
+        )
     }
 
     /// The absolute expiry of a session created now, in Unix seconds.

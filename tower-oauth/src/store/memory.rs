@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use moka::Expiry;
 use moka::sync::Cache;
 
-use super::{SessionStore, StoreFuture};
+use super::{SessionStore, StoreError, StoreFuture};
 
 #[derive(Clone)]
 struct Entry {
@@ -112,24 +112,35 @@ impl MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// The record under `key` unless past its deadline; renews its idle timeout to `idle`.
+    fn live(&self, key: &str, idle: Duration) -> Option<Arc<str>> {
+        let now = Instant::now();
+        let entry = self.sessions.get(key)?;
+        if entry.deadline <= now {
+            return None;
+        }
+        if entry.idle != idle {
+            self.sessions.insert(
+                key.to_owned(),
+                Entry {
+                    idle,
+                    ..entry.clone()
+                },
+            );
+        }
+        Some(entry.record)
+    }
+}
+
 impl SessionStore for MemoryStore {
     fn load<'a>(&'a self, key: &'a str, idle: Duration) -> StoreFuture<'a, Option<String>> {
-        let now = Instant::now();
-        let found = self.sessions.get(key).and_then(|entry| {
-            (entry.deadline > now).then(|| {
-                if entry.idle != idle {
-                    self.sessions.insert(
-                        key.to_owned(),
-                        Entry {
-                            idle,
-                            ..entry.clone()
-                        },
-                    );
-                }
-                entry.record.to_string()
-            })
-        });
+        let found = self.live(key, idle).map(|record| record.to_string());
         Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn load_now(&self, key: &str, idle: Duration) -> Option<Result<Option<Arc<str>>, StoreError>> {
+        Some(Ok(self.live(key, idle)))
     }
 
     fn save<'a>(
@@ -186,6 +197,23 @@ mod tests {
         assert!(store.load("k", idle).await.unwrap().is_some());
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(store.load("k", idle).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn load_now_answers_at_once_and_shares_the_record() {
+        let store = MemoryStore::new();
+        let idle = Duration::from_secs(60);
+        store
+            .save("k", "r".to_owned(), idle, Duration::from_millis(150))
+            .await
+            .unwrap();
+        let first = store.load_now("k", idle).unwrap().unwrap().unwrap();
+        let second = store.load_now("k", idle).unwrap().unwrap().unwrap();
+        assert_eq!(&*first, "r");
+        assert!(Arc::ptr_eq(&first, &second), "no copy of the record");
+        assert!(store.load_now("absent", idle).unwrap().unwrap().is_none());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(store.load_now("k", idle).unwrap().unwrap().is_none());
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ mod redis;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(feature = "redis")]
@@ -33,6 +34,15 @@ pub trait SessionStore: fmt::Debug + Send + Sync + 'static {
     /// The record under `key`, renewing its idle timeout to `idle`; `None` if absent or
     /// expired.
     fn load<'a>(&'a self, key: &'a str, idle: Duration) -> StoreFuture<'a, Option<String>>;
+
+    /// [`load`](Self::load), answered without waiting, or `None` if this store must wait
+    /// (a network store). An in-process store answers here, sharing its record instead of
+    /// copying it, and the session layer then settles the request with no boxed future.
+    /// Renews the idle timeout exactly as `load` does. The default is `None`.
+    fn load_now(&self, key: &str, idle: Duration) -> Option<Result<Option<Arc<str>>, StoreError>> {
+        let _ = (key, idle);
+        None
+    }
 
     /// Stores `record` under `key`, expiring after `idle` without a load and at the latest
     /// after `ttl`.
