@@ -64,6 +64,18 @@ pub trait Authenticate<B> {
         let _ = future;
         Presence::Unknown
     }
+
+    /// Takes `future`'s outcome out of it if it can be had without waiting: a refusal, a
+    /// cache hit, or CPU-only work done right now. `None` leaves `future` to be polled.
+    ///
+    /// [`AuthLayer`](crate::AuthLayer) asks this right after `authenticate`. A settled
+    /// request goes straight to the inner service, which then need not be cloned, and the
+    /// response future keeps no copy of the request. After `Some`, `future` is dropped
+    /// unpolled. The default, `None`, is always correct.
+    fn settle(future: &mut Self::Future) -> Option<Result<Self::Identity, AuthError>> {
+        let _ = future;
+        None
+    }
 }
 
 /// Whether a request carries a credential for a method, as far as its

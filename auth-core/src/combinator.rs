@@ -123,6 +123,22 @@ where
         }
     }
 
+    /// Settles the first branch; if it found nothing, the second.
+    fn settle(future: &mut Self::Future) -> Option<Result<Self::Identity, AuthError>> {
+        if !future.first_missing {
+            match A::settle(&mut future.first)? {
+                Ok(identity) => return Some(Ok(Either::Left(identity))),
+                // The first branch is spent: polling goes straight to the second.
+                Err(error) if error.is_missing() => future.first_missing = true,
+                Err(error) => return Some(Err(error)),
+            }
+        }
+        match future.second.as_mut() {
+            Some(second) => B::settle(second).map(|outcome| outcome.map(Either::Right)),
+            None => Some(Err(AuthError::missing())),
+        }
+    }
+
     fn presence(future: &Self::Future) -> Presence {
         let second = future.second.as_ref().map_or(Presence::Absent, B::presence);
         match (A::presence(&future.first), second) {
@@ -267,7 +283,10 @@ mod tests {
             let (result, presence) = match request.headers().get(self.name) {
                 None => (Err(AuthError::missing()), Presence::Absent),
                 Some(_) => (
-                    Ok(Principal::new(self.name, AuthMethod::Custom(self.name.into()))),
+                    Ok(Principal::new(
+                        self.name,
+                        AuthMethod::Custom(self.name.into()),
+                    )),
                     Presence::Present,
                 ),
             };

@@ -12,7 +12,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use http::{Request, Response};
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 use tracing::Span;
@@ -77,8 +78,29 @@ pin_project! {
     enum State<C, F> {
         Checking { #[pin] check: C },
         Calling { #[pin] call: F },
+        Rejected { response: Option<Response<Bytes>> },
         Done,
     }
+}
+
+/// The rejection of `error`, recorded on `span`, with the error in the response's extensions.
+fn reject<R: OnRejection>(
+    error: AuthError,
+    headers: &HeaderMap,
+    rejection: &R,
+    span: &Span,
+) -> Response<Bytes> {
+    span.record("outcome", "rejected");
+    span.record("reason", error.reason());
+    tracing::debug!(
+        target: "auth_core",
+        parent: span,
+        status = error.status().as_u16(),
+        "rejected",
+    );
+    let mut response = rejection.reject(&error, headers);
+    response.extensions_mut().insert(error);
+    response
 }
 
 pin_project! {
@@ -113,6 +135,39 @@ where
             span,
         }
     }
+
+    /// A check that was decided without polling: the readied `inner` is called right away
+    /// (no clone of it, no request kept), or the rejection is ready.
+    pub(crate) fn settled<T: Admit>(
+        outcome: Result<T, AuthError>,
+        inner: &mut S,
+        mut request: Request<B>,
+        rejection: R,
+        span: Span,
+    ) -> Self
+    where
+        R: OnRejection,
+    {
+        let state = match outcome {
+            Ok(admitted) => {
+                admitted.admit(&mut request, &span);
+                tracing::debug!(target: "auth_core", parent: &span, "admitted");
+                State::Calling {
+                    call: inner.call(request),
+                }
+            }
+            Err(error) => State::Rejected {
+                response: Some(reject(error, request.headers(), &rejection, &span)),
+            },
+        };
+        Self {
+            state,
+            inner: None,
+            request: None,
+            rejection,
+            span,
+        }
+    }
 }
 
 impl<C, S, B, R> fmt::Debug for ResponseFuture<C, S, B, R>
@@ -123,6 +178,7 @@ where
         let state = match &self.state {
             State::Checking { .. } => "checking",
             State::Calling { .. } => "calling",
+            State::Rejected { .. } => "rejected",
             State::Done => "done",
         };
         f.debug_struct("ResponseFuture")
@@ -163,24 +219,20 @@ where
                             });
                         }
                         Err(error) => {
-                            this.span.record("outcome", "rejected");
-                            this.span.record("reason", error.reason());
-                            tracing::debug!(
-                                target: "auth_core",
-                                parent: &*this.span,
-                                status = error.status().as_u16(),
-                                "rejected",
-                            );
                             this.state.set(State::Done);
                             this.inner.take();
-                            let mut response = this
-                                .rejection
-                                .reject(&error, request.headers())
-                                .map(AuthBody::rejection);
-                            response.extensions_mut().insert(error);
-                            return Poll::Ready(Ok(response));
+                            let response =
+                                reject(error, request.headers(), &*this.rejection, this.span);
+                            return Poll::Ready(Ok(response.map(AuthBody::rejection)));
                         }
                     }
+                }
+                StateProj::Rejected { response } => {
+                    let response = response
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    this.state.set(State::Done);
+                    return Poll::Ready(Ok(response.map(AuthBody::rejection)));
                 }
                 StateProj::Calling { call } => {
                     let result = ready!(call.poll(cx));

@@ -161,13 +161,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let check = AuthCheck {
-            future: self.authenticator.authenticate(&request),
-            optional: self.optional,
-        };
-        // The clone has not been readied: keep it, hand the readied one to the future.
-        let clone = self.inner.clone();
-        let inner = mem::replace(&mut self.inner, clone);
+        let mut future = self.authenticator.authenticate(&request);
         let span = tracing::debug_span!(
             target: "auth_core",
             "auth",
@@ -175,7 +169,34 @@ where
             outcome = tracing::field::Empty,
             reason = tracing::field::Empty,
         );
+        if let Some(outcome) = A::settle(&mut future) {
+            let outcome = admission(outcome, self.optional);
+            return ResponseFuture::settled(
+                outcome,
+                &mut self.inner,
+                request,
+                self.rejection.clone(),
+                span,
+            );
+        }
+        let check = AuthCheck {
+            future,
+            optional: self.optional,
+        };
+        // The clone has not been readied: keep it, hand the readied one to the future.
+        let clone = self.inner.clone();
+        let inner = mem::replace(&mut self.inner, clone);
         ResponseFuture::new(check, inner, request, self.rejection.clone(), span)
+    }
+}
+
+/// An authenticator's outcome as the layer admits it: "no credential" is an anonymous
+/// admission when the layer is optional.
+fn admission<I>(outcome: Result<I, AuthError>, optional: bool) -> Result<Admission<I>, AuthError> {
+    match outcome {
+        Ok(identity) => Ok(Admission::Authenticated(identity)),
+        Err(error) if optional && error.is_missing() => Ok(Admission::Anonymous),
+        Err(error) => Err(error),
     }
 }
 
@@ -205,10 +226,6 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        Poll::Ready(match ready!(this.future.poll(cx)) {
-            Ok(identity) => Ok(Admission::Authenticated(identity)),
-            Err(error) if *this.optional && error.is_missing() => Ok(Admission::Anonymous),
-            Err(error) => Err(error),
-        })
+        Poll::Ready(admission(ready!(this.future.poll(cx)), *this.optional))
     }
 }

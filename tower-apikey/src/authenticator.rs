@@ -77,6 +77,17 @@ impl<B> Authenticate<B> for ApiKeyAuthenticator {
         ApiKeyFuture { state }
     }
 
+    /// Everything but a store lookup (a cache miss) is settled.
+    fn settle(future: &mut ApiKeyFuture) -> Option<Result<ApiKeyIdentity, AuthError>> {
+        match mem::replace(&mut future.state, State::Done) {
+            State::Ready(result) => Some(result),
+            other => {
+                future.state = other;
+                None
+            }
+        }
+    }
+
     /// Always known: a key of this prefix was found (whatever its verdict) or it was not.
     fn presence(future: &ApiKeyFuture) -> Presence {
         match &future.state {

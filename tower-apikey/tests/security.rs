@@ -377,9 +377,15 @@ async fn presence_is_known_before_the_future_is_polled() {
     let nothing = Request::builder().body(Body::empty()).unwrap();
     assert_eq!(presence(&mut auth, &nothing), Presence::Absent);
     // A bearer value of another shape is left to the next method.
-    assert_eq!(presence(&mut auth, &bearer("/", "eyJ.x.y")), Presence::Absent);
+    assert_eq!(
+        presence(&mut auth, &bearer("/", "eyJ.x.y")),
+        Presence::Absent
+    );
     // Refused or accepted, a key was presented: `first_of` asks no one else.
-    assert_eq!(presence(&mut auth, &x_api_key("/", "eyJ.x.y")), Presence::Present);
+    assert_eq!(
+        presence(&mut auth, &x_api_key("/", "eyJ.x.y")),
+        Presence::Present
+    );
     let key = created.key.expose();
     assert_eq!(presence(&mut auth, &x_api_key("/", key)), Presence::Present); // store lookup
     assert_eq!(presence(&mut auth, &bearer("/", key)), Presence::Present); // cache hit

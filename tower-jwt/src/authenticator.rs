@@ -98,7 +98,7 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
     fn authenticate(&mut self, request: &Request<B>) -> Self::Future {
         // What is cheap is decided here, on the token borrowed from the request: its shape
         // and a verified-token cache hit. The signature is verified only when the future is
-        // polled, so `first_of(a, jwt)` never verifies a token it will not use.
+        // settled or polled, so `first_of(a, jwt)` never verifies a token it will not use.
         let state = match self.credentials.find(request) {
             Err(error) => State::Ready(Err(error)),
             Ok(credential) => match self
@@ -120,6 +120,31 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
         }
     }
 
+    /// Settles everything but a JWKS refresh: the signature is verified right here (the
+    /// layer needs the verdict now; `first_of` settles this branch only when the ones before
+    /// it found no credential).
+    fn settle(future: &mut JwtFuture<C>) -> Option<Result<JwtIdentity<C>, AuthError>> {
+        match std::mem::replace(&mut future.state, State::Done) {
+            State::Ready(result) => Some(result),
+            State::Verify {
+                token,
+                digest,
+                verifier,
+                cache,
+            } => match verifier.verify_uncached(&token, cache.as_deref(), digest, true) {
+                Step::Done(result) => Some(result),
+                Step::Fetch { issuer, kid } => {
+                    future.state = State::fetching(token, digest, verifier, cache, issuer, kid);
+                    None
+                }
+            },
+            other => {
+                future.state = other;
+                None
+            }
+        }
+    }
+
     /// Always known: a bearer token was found (whatever its verdict) or it was not.
     fn presence(future: &JwtFuture<C>) -> Presence {
         match &future.state {
@@ -134,7 +159,7 @@ type Slow<C> = Pin<Box<dyn Future<Output = Result<JwtIdentity<C>, AuthError>> + 
 enum State<C> {
     /// Decided without verifying a signature (refused, or a verified-token cache hit).
     Ready(Result<JwtIdentity<C>, AuthError>),
-    /// The signature must be verified: done when first polled.
+    /// The signature must be verified: done when settled or first polled.
     Verify {
         token: String,
         /// The token's cache key, computed by `quick` (no second SHA-256).
@@ -147,8 +172,29 @@ enum State<C> {
     Done,
 }
 
+impl<C: DeserializeOwned + Send + Sync + 'static> State<C> {
+    /// Refreshes `issuer`'s keys (an unknown `kid`), then verifies once more.
+    fn fetching(
+        token: String,
+        digest: Option<TokenDigest>,
+        verifier: JwtVerifier,
+        cache: Option<Arc<VerifiedCache<C>>>,
+        issuer: usize,
+        kid: Option<String>,
+    ) -> Self {
+        Self::Fetching(Box::pin(async move {
+            verifier.refresh(issuer, kid.as_deref()).await;
+            match verifier.verify_uncached(&token, cache.as_deref(), digest, false) {
+                Step::Done(result) => result,
+                Step::Fetch { .. } => Err(crate::error::unknown_key()),
+            }
+        }))
+    }
+}
+
 /// The future of [`JwtAuthenticator`]: ready at once for a cache hit or a malformed token
-/// (no allocation); otherwise verifies when first polled; only a JWKS refresh boxes.
+/// (no allocation); otherwise verifies when the layer settles it or when first polled; only
+/// a JWKS refresh boxes.
 pub struct JwtFuture<C> {
     state: State<C>,
     _claims: PhantomData<fn() -> C>,
@@ -176,14 +222,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Future for JwtFuture<C> {
                 } => match verifier.verify_uncached(&token, cache.as_deref(), digest, true) {
                     Step::Done(result) => return Poll::Ready(result),
                     Step::Fetch { issuer, kid } => {
-                        this.state = State::Fetching(Box::pin(async move {
-                            verifier.refresh(issuer, kid.as_deref()).await;
-                            match verifier.verify_uncached(&token, cache.as_deref(), digest, false)
-                            {
-                                Step::Done(result) => result,
-                                Step::Fetch { .. } => Err(crate::error::unknown_key()),
-                            }
-                        }));
+                        this.state = State::fetching(token, digest, verifier, cache, issuer, kid);
                     }
                 },
                 State::Fetching(mut future) => {

@@ -477,9 +477,15 @@ async fn presence_is_known_before_the_future_is_polled() {
     }
     let mut auth = JwtAuthenticator::new(hs_verifier());
     assert_eq!(presence(&mut auth, None), Presence::Absent);
-    assert_eq!(presence(&mut auth, Some("Basic dXNlcjpwYXNz")), Presence::Absent);
+    assert_eq!(
+        presence(&mut auth, Some("Basic dXNlcjpwYXNz")),
+        Presence::Absent
+    );
     // Malformed, or to be verified when polled: a token was presented either way.
-    assert_eq!(presence(&mut auth, Some("Bearer not-a-jwt")), Presence::Present);
+    assert_eq!(
+        presence(&mut auth, Some("Bearer not-a-jwt")),
+        Presence::Present
+    );
     let bearer = format!("Bearer {}", token());
     assert_eq!(presence(&mut auth, Some(&bearer)), Presence::Present);
 }

@@ -49,6 +49,10 @@ impl<B> Authenticate<B> for MaybeSession {
         }
     }
 
+    fn settle(future: &mut Self::Future) -> Option<Result<Session, AuthError>> {
+        <SessionAuthenticator<Account> as Authenticate<B>>::settle(future)
+    }
+
     fn presence(future: &Self::Future) -> Presence {
         <SessionAuthenticator<Account> as Authenticate<B>>::presence(future)
     }

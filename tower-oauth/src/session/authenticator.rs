@@ -80,6 +80,14 @@ impl<B, U: SessionUser> Authenticate<B> for SessionAuthenticator<U> {
         }))
     }
 
+    /// Settled unless the store must be waited for (or the record decoded).
+    fn settle(future: &mut SessionFuture<U>) -> Option<Result<OAuthSession<U>, AuthError>> {
+        match future {
+            SessionFuture::Done(result) => result.take(),
+            SessionFuture::Lookup(_) => None,
+        }
+    }
+
     /// Absent without a well-formed session cookie; otherwise known only after the lookup
     /// (an unknown or expired session is "no session", so a later method may still apply).
     fn presence(future: &SessionFuture<U>) -> Presence {

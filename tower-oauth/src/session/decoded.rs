@@ -108,12 +108,7 @@ mod tests {
     #[test]
     fn only_the_same_bytes_under_the_same_key_skip_the_decode() {
         let memo = DecodedSessions::new(16);
-        memo.insert(
-            "k1".to_owned(),
-            raw(r#"{"v":1}"#),
-            session("alice"),
-            100,
-        );
+        memo.insert("k1".to_owned(), raw(r#"{"v":1}"#), session("alice"), 100);
         let hit = memo
             .get("k1", &raw(r#"{"v":1}"#), 10)
             .expect("same key, same record");
@@ -149,7 +144,10 @@ mod tests {
         let record = raw(r#"{"v":1}"#);
         memo.insert("k1".to_owned(), Arc::clone(&record), session("alice"), 100);
         assert!(memo.get("k1", &record, 10).is_some());
-        assert!(memo.get("k1", &raw(r#"{"v":1}"#), 10).is_some(), "equal bytes");
+        assert!(
+            memo.get("k1", &raw(r#"{"v":1}"#), 10).is_some(),
+            "equal bytes"
+        );
         assert!(memo.get("k1", &raw(r#"{"v":2}"#), 10).is_none());
     }
 }
