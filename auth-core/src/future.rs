@@ -1,5 +1,7 @@
-//! The response future shared by every layer of this crate: a two-state machine,
-//! `Checking -> Calling`, with no boxing.
+//! The response future shared by every layer of this crate: `Checking -> Calling` (or a
+//! rejection), with no boxing. A check the authenticator could
+//! [settle](crate::Authenticate::settle) during `call` starts at `Calling` or at its
+//! rejection.
 //!
 //! Each request gets a `DEBUG` span (target `auth_core`, named `auth` or `authorize`) with the
 //! fields `method` (`api_key`, `jwt`, `session`, or a custom name), `outcome`
@@ -108,7 +110,9 @@ pin_project! {
     ///
     /// First polls the check; on success inserts what it established into the request and
     /// calls the inner service (which was readied by `poll_ready` and moved in here); on
-    /// failure answers with the rejection, never calling the inner service.
+    /// failure answers with the rejection, never calling the inner service. A settled check
+    /// did that already in `call`: the future then only drives the inner call or hands
+    /// back the rejection.
     pub struct ResponseFuture<C, S, B, R>
     where
         S: Service<Request<B>>,

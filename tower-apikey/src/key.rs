@@ -218,7 +218,7 @@ impl KeyFormat {
         } else {
             return Err(ParseError::Malformed);
         };
-        if body.len() != BODY_LEN || !body.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if body.len() != BODY_LEN || !is_alphanumeric(body.as_bytes()) {
             return Err(ParseError::Malformed);
         }
         let (signed, checksum) = key.split_at(key.len() - CHECKSUM_LEN);
@@ -231,6 +231,14 @@ impl KeyFormat {
             env,
         })
     }
+}
+
+/// Whether every byte is `[0-9A-Za-z]`. Branch-free, so it vectorizes: every request with
+/// a key runs it.
+fn is_alphanumeric(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |ok, &b| {
+        ok & (b.is_ascii_digit() | b.is_ascii_uppercase() | b.is_ascii_lowercase())
+    })
 }
 
 /// A key that passed [`KeyFormat::parse`]: its public id and environment.
@@ -431,5 +439,19 @@ mod tests {
             assert!(KeyFormat::new(bad).is_err(), "{bad:?}");
         }
         assert_eq!(KeyFormat::new("acme2").unwrap().prefix(), "acme2");
+    }
+
+    #[test]
+    fn alphanumeric_check_agrees_with_std_on_every_byte() {
+        for byte in 0..=u8::MAX {
+            let mut body = [b'a'; 61];
+            body[37] = byte;
+            assert_eq!(
+                is_alphanumeric(&body),
+                byte.is_ascii_alphanumeric(),
+                "byte {byte}"
+            );
+        }
+        assert!(is_alphanumeric(b""));
     }
 }
