@@ -1,13 +1,24 @@
 //! `/api/whoami` through the whole demo router (one request per iteration, no network):
 //! `/health` (no authentication) as the baseline, then an API key (cache hit), a demo JWT
 //! (verified-token cache hit) and a refused request (no credential, 401).
+//!
+//! Two more routers split the gap between `/health` and an authenticated whoami: the same
+//! JSON handler with no layer (what the route and its body cost), and behind an
+//! `AuthLayer` whose closure accepts everything (what the engine adds before any method).
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use std::time::Duration;
 
+use std::future::{Ready, ready};
+
+use auth_core::{AuthError, AuthLayer, AuthMethod, Principal};
 use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, StatusCode};
+use serde::Serialize;
 use tower::ServiceExt;
 use tower_apikey::NewKey;
 use towerauth_demo::config::{Config, DEFAULT_USERS};
@@ -39,6 +50,47 @@ fn config() -> Config {
         key_cache_ttl: Duration::from_secs(30),
         jwt_cache: true,
     }
+}
+
+/// The demo's whoami body, serialized the same way.
+#[derive(Serialize)]
+struct WhoAmI<'a> {
+    subject: &'a str,
+    method: &'a str,
+    scopes: &'a [String],
+}
+
+fn whoami_body(principal: &Principal) -> Response {
+    Json(WhoAmI {
+        subject: principal.subject(),
+        method: principal.method().as_str(),
+        scopes: principal.scopes(),
+    })
+    .into_response()
+}
+
+/// `/api/whoami` answering for a fixed principal: without a layer, and behind an
+/// accept-all closure authenticator.
+fn floors() -> (Router, Router) {
+    let principal = Principal::new("bench", AuthMethod::ApiKey).with_scopes(["read"]);
+    let fixed = principal.clone();
+    let bare = Router::new().route(
+        "/api/whoami",
+        get(move || {
+            let principal = fixed.clone();
+            async move { whoami_body(&principal) }
+        }),
+    );
+    let accept_all = move |_: &Request<Body>| -> Ready<Result<Principal, AuthError>> {
+        ready(Ok(principal.clone()))
+    };
+    let layered = Router::new()
+        .route(
+            "/api/whoami",
+            get(|principal: Principal| async move { whoami_body(&principal) }),
+        )
+        .layer(AuthLayer::new(accept_all));
+    (bare, layered)
 }
 
 fn bench(c: &mut Criterion) {
@@ -101,6 +153,28 @@ fn bench(c: &mut Criterion) {
             b.to_async(&rt).iter(|| async {
                 let res = router.clone().oneshot(request()).await.unwrap();
                 assert_eq!(res.status(), expected);
+            });
+        });
+    }
+    let (bare, layered) = floors();
+    for (name, router) in [
+        ("whoami json, no layer", bare),
+        ("whoami json, accept-all layer", layered),
+    ] {
+        let request = || Request::get("/api/whoami").body(Body::empty()).unwrap();
+        let res = rt.block_on(router.clone().oneshot(request())).unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{name}");
+        let body = rt
+            .block_on(axum::body::to_bytes(res.into_body(), 1 << 10))
+            .unwrap();
+        assert_eq!(
+            &body[..],
+            br#"{"subject":"bench","method":"api_key","scopes":["read"]}"#
+        );
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| async {
+                let res = router.clone().oneshot(request()).await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK);
             });
         });
     }
