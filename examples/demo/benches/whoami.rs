@@ -2,9 +2,10 @@
 //! `/health` (no authentication) as the baseline, then an API key (cache hit), a demo JWT
 //! (verified-token cache hit) and a refused request (no credential, 401).
 //!
-//! Two more routers split the gap between `/health` and an authenticated whoami: the same
-//! JSON handler with no layer (what the route and its body cost), and behind an
-//! `AuthLayer` whose closure accepts everything (what the engine adds before any method).
+//! Three more routers split the gap between `/health` and an authenticated whoami: the same
+//! JSON handler with no layer (what the route and its body cost), behind a tower layer that
+//! does nothing (what axum charges any layered route), and behind an `AuthLayer` whose
+//! closure accepts everything (what the engine adds before any method).
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use std::time::Duration;
@@ -20,6 +21,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, StatusCode};
 use serde::Serialize;
 use tower::ServiceExt;
+use tower::util::MapRequestLayer;
 use tower_apikey::NewKey;
 use towerauth_demo::config::{Config, DEFAULT_USERS};
 use towerauth_demo::users::Users;
@@ -69,9 +71,10 @@ fn whoami_body(principal: &Principal) -> Response {
     .into_response()
 }
 
-/// `/api/whoami` answering for a fixed principal: without a layer, and behind an
-/// accept-all closure authenticator.
-fn floors() -> (Router, Router) {
+/// `/api/whoami` answering for a fixed principal: without a layer, behind a tower layer
+/// that does nothing (what axum charges any layered route), and behind an accept-all
+/// closure authenticator.
+fn floors() -> [(&'static str, Router); 3] {
     let principal = Principal::new("bench", AuthMethod::ApiKey).with_scopes(["read"]);
     let fixed = principal.clone();
     let bare = Router::new().route(
@@ -84,13 +87,20 @@ fn floors() -> (Router, Router) {
     let accept_all = move |_: &Request<Body>| -> Ready<Result<Principal, AuthError>> {
         ready(Ok(principal.clone()))
     };
+    let noop = bare
+        .clone()
+        .layer(MapRequestLayer::new(|request: Request<Body>| request));
     let layered = Router::new()
         .route(
             "/api/whoami",
             get(|principal: Principal| async move { whoami_body(&principal) }),
         )
         .layer(AuthLayer::new(accept_all));
-    (bare, layered)
+    [
+        ("whoami json, no layer", bare),
+        ("whoami json, no-op tower layer", noop),
+        ("whoami json, accept-all auth layer", layered),
+    ]
 }
 
 fn bench(c: &mut Criterion) {
@@ -156,11 +166,7 @@ fn bench(c: &mut Criterion) {
             });
         });
     }
-    let (bare, layered) = floors();
-    for (name, router) in [
-        ("whoami json, no layer", bare),
-        ("whoami json, accept-all layer", layered),
-    ] {
+    for (name, router) in floors() {
         let request = || Request::get("/api/whoami").body(Body::empty()).unwrap();
         let res = rt.block_on(router.clone().oneshot(request())).unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{name}");
