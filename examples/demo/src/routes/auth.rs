@@ -17,7 +17,7 @@ use tower_jwt::JwtIdentity;
 use tower_jwt::issuer::{DEFAULT_REFRESH_LIFETIME, Grant, TokenPair};
 
 use super::reject;
-use crate::app::AppState;
+use crate::app::{AppState, DemoClaims};
 
 /// Kept beyond the refresh lifetime when revoking a family (clock skew).
 const FAMILY_MARGIN: Duration = Duration::from_secs(300);
@@ -178,7 +178,7 @@ pub(crate) async fn refresh(State(state): State<AppState>, headers: HeaderMap) -
 /// the refresh family of the refresh cookie when one is sent.
 pub(crate) async fn logout(
     State(state): State<AppState>,
-    Extension(identity): Extension<JwtIdentity>,
+    Extension(identity): Extension<JwtIdentity<DemoClaims>>,
     headers: HeaderMap,
 ) -> Response {
     let access = headers
@@ -198,11 +198,7 @@ pub(crate) async fn logout(
     {
         return reject(&AuthError::from(error), &headers);
     }
-    if let Some(family) = identity
-        .claims()
-        .get(SESSION_CLAIM)
-        .and_then(|v| v.as_str())
-    {
+    if let Some(family) = &identity.claims().sid {
         let until = SystemTime::now() + DEFAULT_REFRESH_LIFETIME + FAMILY_MARGIN;
         if let Err(error) = state.families.revoke(family, until).await {
             tracing::warn!(error = %error.0, "revoking the refresh family failed");
