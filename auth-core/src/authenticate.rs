@@ -1,6 +1,8 @@
 //! The [`Authenticate`] trait: the one thing an authentication method implements.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use http::Request;
 
@@ -25,7 +27,9 @@ use crate::principal::Identity;
 /// * any other `Err`: a credential was presented and refused (or could not be checked). It is
 ///   never downgraded to "anonymous".
 ///
-/// A CPU-only check should use [`std::future::Ready`] so the layer does not allocate.
+/// A CPU-only check should return [`Decided`] and implement [`settle`](Authenticate::settle)
+/// (see its example), so the layer neither allocates nor polls; a closure can return
+/// [`std::future::Ready`].
 ///
 /// Closures implement the trait, so a custom method fits in a few lines:
 ///
@@ -103,5 +107,109 @@ where
 
     fn authenticate(&mut self, request: &Request<B>) -> Self::Future {
         self(request)
+    }
+}
+
+/// The future of a check decided inside [`Authenticate::authenticate`]: ready at once, and
+/// handed over by [`Decided::take`] without being polled. Return it from a CPU-only method
+/// and implement [`Authenticate::settle`] (and [`Authenticate::presence`]) with it:
+///
+/// ```
+/// use auth_core::{AuthError, AuthMethod, Authenticate, Decided, Presence, Principal};
+/// use http::Request;
+///
+/// #[derive(Clone)]
+/// struct Robots;
+///
+/// impl<B> Authenticate<B> for Robots {
+///     type Identity = Principal;
+///     type Future = Decided<Principal>;
+///
+///     fn authenticate(&mut self, request: &Request<B>) -> Decided<Principal> {
+///         Decided::new(match request.headers().get("x-robot-serial") {
+///             None => Err(AuthError::missing()),
+///             Some(v) if v == "7" => Ok(Principal::new("robot-7", AuthMethod::Custom("robot".into()))),
+///             Some(_) => Err(AuthError::invalid_credential("unknown robot")),
+///         })
+///     }
+///
+///     fn settle(future: &mut Decided<Principal>) -> Option<Result<Principal, AuthError>> {
+///         future.take()
+///     }
+///
+///     fn presence(future: &Decided<Principal>) -> Presence {
+///         future.presence()
+///     }
+/// }
+///
+/// let request = Request::builder().header("x-robot-serial", "7").body(()).unwrap();
+/// let mut future = Robots.authenticate(&request);
+/// assert_eq!(<Robots as Authenticate<()>>::presence(&future), Presence::Present);
+/// let identity = <Robots as Authenticate<()>>::settle(&mut future).unwrap().unwrap();
+/// assert_eq!(identity.subject(), "robot-7");
+/// ```
+#[derive(Debug)]
+pub struct Decided<I> {
+    outcome: Option<Result<I, AuthError>>,
+}
+
+impl<I> Decided<I> {
+    /// A future that resolves to `outcome`.
+    pub fn new(outcome: Result<I, AuthError>) -> Self {
+        Self {
+            outcome: Some(outcome),
+        }
+    }
+
+    /// The outcome, once: `None` after it was taken (or polled out).
+    pub fn take(&mut self) -> Option<Result<I, AuthError>> {
+        self.outcome.take()
+    }
+
+    /// [`Presence::Absent`] for a "missing" error, [`Presence::Present`] for any other
+    /// outcome, [`Presence::Unknown`] once taken.
+    pub fn presence(&self) -> Presence {
+        match &self.outcome {
+            Some(Err(error)) if error.is_missing() => Presence::Absent,
+            Some(_) => Presence::Present,
+            None => Presence::Unknown,
+        }
+    }
+}
+
+// Never pinned structurally: the outcome is moved out.
+impl<I> Unpin for Decided<I> {}
+
+impl<I> Future for Decided<I> {
+    type Output = Result<I, AuthError>;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(
+            self.take()
+                .expect("Decided polled after its outcome was taken"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AuthMethod, Principal};
+
+    #[tokio::test]
+    async fn decided_hands_its_outcome_over_once() {
+        let mut ok = Decided::new(Ok(Principal::new("a", AuthMethod::ApiKey)));
+        assert_eq!(ok.presence(), Presence::Present);
+        assert_eq!(ok.take().unwrap().unwrap().subject(), "a");
+        assert_eq!(ok.presence(), Presence::Unknown);
+        assert!(ok.take().is_none());
+
+        let missing = Decided::<Principal>::new(Err(AuthError::missing()));
+        assert_eq!(missing.presence(), Presence::Absent);
+        assert!(missing.await.unwrap_err().is_missing());
+
+        let refused = Decided::<Principal>::new(Err(AuthError::invalid_credential("no")));
+        assert_eq!(refused.presence(), Presence::Present);
+        assert_eq!(refused.await.unwrap_err().status(), 401);
     }
 }

@@ -4,7 +4,9 @@
 //! (API keys, JWT, sessions, your own closure), hands the handler a typed identity, and
 //! answers refusals in the standard's words (RFC 6750 for HTTP, status codes for gRPC).
 //!
-//! * [`Authenticate`]: what a method implements (closures do too).
+//! * [`Authenticate`]: what a method implements (closures do too); its
+//!   [`settle`](Authenticate::settle) and [`presence`](Authenticate::presence) let the layer
+//!   and `first_of` skip work, with [`Decided`] for checks done on the spot.
 //! * [`AuthLayer`] / [`Auth`]: the layer and service; generic over request and response
 //!   bodies, no boxing on the hot path, `Error = S::Error` (a refusal is a response).
 //! * [`credential`]: where credentials come from (`Bearer`, a header, a cookie, the query
@@ -62,7 +64,7 @@ mod layer;
 mod principal;
 pub mod rejection;
 
-pub use authenticate::{Authenticate, Presence};
+pub use authenticate::{Authenticate, Decided, Presence};
 pub use body::AuthBody;
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]

@@ -2,11 +2,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::{Ready, ready};
 use std::sync::Arc;
 
 use auth_core::credential::Credentials;
-use auth_core::{AuthError, AuthLayer, Authenticate, Principal};
+use auth_core::{AuthError, AuthLayer, Authenticate, Decided, Presence, Principal};
 use axum::http::Request;
 use sha2::{Digest, Sha256};
 
@@ -81,12 +80,22 @@ impl fmt::Debug for StaticTokens {
     }
 }
 
+/// Decided on the spot: the layer settles it without polling, and `first_of` asks no later
+/// method about a request that carries a bearer token.
 impl<B> Authenticate<B> for StaticTokens {
     type Identity = Principal;
-    type Future = Ready<Result<Principal, AuthError>>;
+    type Future = Decided<Principal>;
 
     fn authenticate(&mut self, request: &Request<B>) -> Self::Future {
-        ready(self.check(request))
+        Decided::new(self.check(request))
+    }
+
+    fn settle(future: &mut Self::Future) -> Option<Result<Principal, AuthError>> {
+        future.take()
+    }
+
+    fn presence(future: &Self::Future) -> Presence {
+        future.presence()
     }
 }
 
