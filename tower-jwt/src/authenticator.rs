@@ -4,7 +4,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use auth_core::credential::Credentials;
 use auth_core::{AuthError, AuthLayer, Authenticate, Presence};
@@ -124,25 +124,7 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
     /// layer needs the verdict now; `first_of` settles this branch only when the ones before
     /// it found no credential).
     fn settle(future: &mut JwtFuture<C>) -> Option<Result<JwtIdentity<C>, AuthError>> {
-        match std::mem::replace(&mut future.state, State::Done) {
-            State::Ready(result) => Some(result),
-            State::Verify {
-                token,
-                digest,
-                verifier,
-                cache,
-            } => match verifier.verify_uncached(&token, cache.as_deref(), digest, true) {
-                Step::Done(result) => Some(result),
-                Step::Fetch { issuer, kid } => {
-                    future.state = State::fetching(token, digest, verifier, cache, issuer, kid);
-                    None
-                }
-            },
-            other => {
-                future.state = other;
-                None
-            }
-        }
+        future.decide()
     }
 
     /// Always known: a bearer token was found (whatever its verdict) or it was not.
@@ -206,36 +188,47 @@ impl<C> std::fmt::Debug for JwtFuture<C> {
     }
 }
 
+impl<C: DeserializeOwned + Send + Sync + 'static> JwtFuture<C> {
+    /// The outcome if it needs no waiting: a ready one, or a signature verified now. A key
+    /// refresh leaves the future `Fetching` and answers `None`, as does a future already there.
+    fn decide(&mut self) -> Option<Result<JwtIdentity<C>, AuthError>> {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Ready(result) => Some(result),
+            State::Verify {
+                token,
+                digest,
+                verifier,
+                cache,
+            } => match verifier.verify_uncached(&token, cache.as_deref(), digest, true) {
+                Step::Done(result) => Some(result),
+                Step::Fetch { issuer, kid } => {
+                    self.state = State::fetching(token, digest, verifier, cache, issuer, kid);
+                    None
+                }
+            },
+            other => {
+                self.state = other;
+                None
+            }
+        }
+    }
+}
+
 impl<C: DeserializeOwned + Send + Sync + 'static> Future for JwtFuture<C> {
     type Output = Result<JwtIdentity<C>, AuthError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        loop {
-            match std::mem::replace(&mut this.state, State::Done) {
-                State::Ready(result) => return Poll::Ready(result),
-                State::Verify {
-                    token,
-                    digest,
-                    verifier,
-                    cache,
-                } => match verifier.verify_uncached(&token, cache.as_deref(), digest, true) {
-                    Step::Done(result) => return Poll::Ready(result),
-                    Step::Fetch { issuer, kid } => {
-                        this.state = State::fetching(token, digest, verifier, cache, issuer, kid);
-                    }
-                },
-                State::Fetching(mut future) => {
-                    return match future.as_mut().poll(cx) {
-                        Poll::Ready(result) => Poll::Ready(result),
-                        Poll::Pending => {
-                            this.state = State::Fetching(future);
-                            Poll::Pending
-                        }
-                    };
-                }
-                State::Done => panic!("JwtFuture polled after completion"),
+        if let Some(result) = this.decide() {
+            return Poll::Ready(result);
+        }
+        match &mut this.state {
+            State::Fetching(future) => {
+                let result = ready!(future.as_mut().poll(cx));
+                this.state = State::Done;
+                Poll::Ready(result)
             }
+            _ => panic!("JwtFuture polled after completion"),
         }
     }
 }
