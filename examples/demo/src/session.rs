@@ -1,7 +1,7 @@
 //! The dashboard's users: who an OAuth login is, and the session authenticator that works
 //! whether or not a login provider is configured.
 
-use auth_core::{AuthError, Authenticate, Presence};
+use auth_core::{AuthError, Authenticate, Decided, Presence};
 use http::Request;
 use serde::{Deserialize, Serialize};
 use tower_oauth::{OAuthSession, SessionAuthenticator, SessionFuture, SessionUser};
@@ -45,7 +45,7 @@ impl<B> Authenticate<B> for MaybeSession {
     fn authenticate(&mut self, request: &Request<B>) -> Self::Future {
         match &mut self.0 {
             Some(sessions) => sessions.authenticate(request),
-            None => SessionFuture::Done(Some(Err(AuthError::missing()))),
+            None => SessionFuture::Done(Decided::new(Err(AuthError::missing()))),
         }
     }
 

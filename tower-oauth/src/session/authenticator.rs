@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use auth_core::{AuthError, Authenticate, Presence};
+use auth_core::{AuthError, Authenticate, Decided, Presence};
 use http::Request;
 
 use super::decoded::DecodedSessions;
@@ -58,16 +58,16 @@ impl<B, U: SessionUser> Authenticate<B> for SessionAuthenticator<U> {
 
     fn authenticate(&mut self, request: &Request<B>) -> Self::Future {
         let Some(id) = self.sessions.read_id(request.headers()) else {
-            return SessionFuture::Done(Some(Err(AuthError::missing())));
+            return SessionFuture::Done(Decided::new(Err(AuthError::missing())));
         };
         let key = Sessions::key(id);
         // An in-process store answers now: a memoized record settles the request here.
         let raw = match self.sessions.load_now(&key) {
             None => None,
-            Some(Err(error)) => return SessionFuture::Done(Some(Err(store_down(&error)))),
-            Some(Ok(None)) => return SessionFuture::Done(Some(Err(AuthError::missing()))),
+            Some(Err(error)) => return SessionFuture::Done(Decided::new(Err(store_down(&error)))),
+            Some(Ok(None)) => return SessionFuture::Done(Decided::new(Err(AuthError::missing()))),
             Some(Ok(Some(raw))) => match self.decoded.get(&key, &raw, unix_now()) {
-                Some(identity) => return SessionFuture::Done(Some(Ok(identity))),
+                Some(identity) => return SessionFuture::Done(Decided::new(Ok(identity))),
                 None => Some(raw),
             },
         };
@@ -83,7 +83,7 @@ impl<B, U: SessionUser> Authenticate<B> for SessionAuthenticator<U> {
     /// Settled unless the store must be waited for (or the record decoded).
     fn settle(future: &mut SessionFuture<U>) -> Option<Result<OAuthSession<U>, AuthError>> {
         match future {
-            SessionFuture::Done(result) => result.take(),
+            SessionFuture::Done(decided) => decided.take(),
             SessionFuture::Lookup(_) => None,
         }
     }
@@ -92,8 +92,7 @@ impl<B, U: SessionUser> Authenticate<B> for SessionAuthenticator<U> {
     /// (an unknown or expired session is "no session", so a later method may still apply).
     fn presence(future: &SessionFuture<U>) -> Presence {
         match future {
-            SessionFuture::Done(Some(Err(error))) if error.is_missing() => Presence::Absent,
-            SessionFuture::Done(_) => Presence::Present,
+            SessionFuture::Done(decided) => decided.presence(),
             SessionFuture::Lookup(_) => Presence::Unknown,
         }
     }
@@ -134,8 +133,8 @@ async fn lookup<U: SessionUser>(
 /// The future of [`SessionAuthenticator`]: ready at once without a cookie, a boxed store
 /// lookup otherwise.
 pub enum SessionFuture<U> {
-    /// Answered without I/O.
-    Done(Option<Result<OAuthSession<U>, AuthError>>),
+    /// Answered without waiting.
+    Done(Decided<OAuthSession<U>>),
     /// Waiting for the store.
     Lookup(Pin<Box<dyn Future<Output = Result<OAuthSession<U>, AuthError>> + Send>>),
 }
@@ -157,11 +156,7 @@ impl<U> Future for SessionFuture<U> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.get_mut() {
-            Self::Done(result) => Poll::Ready(
-                result
-                    .take()
-                    .expect("SessionFuture polled after completion"),
-            ),
+            Self::Done(decided) => Pin::new(decided).poll(cx),
             Self::Lookup(future) => future.as_mut().poll(cx),
         }
     }
