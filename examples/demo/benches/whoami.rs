@@ -2,26 +2,19 @@
 //! `/health` (no authentication) as the baseline, then an API key (cache hit), a demo JWT
 //! (verified-token cache hit) and a refused request (no credential, 401).
 //!
-//! Three more routers split the gap between `/health` and an authenticated whoami: the same
-//! JSON handler with no layer (what the route and its body cost), behind a tower layer that
-//! does nothing (what axum charges any layered route), and behind an `AuthLayer` whose
-//! closure accepts everything (what the engine adds before any method).
+//! Three more routes split the gap between `/health` and an authenticated whoami: the demo's
+//! `DEMO_BENCH_FLOORS` routes, the same JSON handler with no layer (what the route and its
+//! body cost), behind a tower layer that does nothing (what axum charges any layered
+//! route), and behind an `AuthLayer` whose closure accepts everything (what the engine adds
+//! before any method).
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use std::time::Duration;
 
-use std::future::{Ready, ready};
-
-use auth_core::{AuthError, AuthLayer, AuthMethod, Principal};
 use axum::body::Body;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, StatusCode};
-use serde::Serialize;
 use tower::ServiceExt;
-use tower::util::MapRequestLayer;
 use tower_apikey::NewKey;
 use towerauth_demo::config::{Config, DEFAULT_USERS};
 use towerauth_demo::users::Users;
@@ -51,56 +44,8 @@ fn config() -> Config {
         cookie_key: vec![7; 64],
         key_cache_ttl: Duration::from_secs(30),
         jwt_cache: true,
+        bench_floors: true,
     }
-}
-
-/// The demo's whoami body, serialized the same way.
-#[derive(Serialize)]
-struct WhoAmI<'a> {
-    subject: &'a str,
-    method: &'a str,
-    scopes: &'a [String],
-}
-
-fn whoami_body(principal: &Principal) -> Response {
-    Json(WhoAmI {
-        subject: principal.subject(),
-        method: principal.method().as_str(),
-        scopes: principal.scopes(),
-    })
-    .into_response()
-}
-
-/// `/api/whoami` answering for a fixed principal: without a layer, behind a tower layer
-/// that does nothing (what axum charges any layered route), and behind an accept-all
-/// closure authenticator.
-fn floors() -> [(&'static str, Router); 3] {
-    let principal = Principal::new("bench", AuthMethod::ApiKey).with_scopes(["read"]);
-    let fixed = principal.clone();
-    let bare = Router::new().route(
-        "/api/whoami",
-        get(move || {
-            let principal = fixed.clone();
-            async move { whoami_body(&principal) }
-        }),
-    );
-    let accept_all = move |_: &Request<Body>| -> Ready<Result<Principal, AuthError>> {
-        ready(Ok(principal.clone()))
-    };
-    let noop = bare
-        .clone()
-        .layer(MapRequestLayer::new(|request: Request<Body>| request));
-    let layered = Router::new()
-        .route(
-            "/api/whoami",
-            get(|principal: Principal| async move { whoami_body(&principal) }),
-        )
-        .layer(AuthLayer::new(accept_all));
-    [
-        ("whoami json, no layer", bare),
-        ("whoami json, no-op tower layer", noop),
-        ("whoami json, accept-all auth layer", layered),
-    ]
 }
 
 fn bench(c: &mut Criterion) {
@@ -166,8 +111,12 @@ fn bench(c: &mut Criterion) {
             });
         });
     }
-    for (name, router) in floors() {
-        let request = || Request::get("/api/whoami").body(Body::empty()).unwrap();
+    for (name, path) in [
+        ("whoami json, no layer", "/bench/whoami"),
+        ("whoami json, no-op tower layer", "/bench/whoami/layered"),
+        ("whoami json, accept-all auth layer", "/bench/whoami/engine"),
+    ] {
+        let request = || Request::get(path).body(Body::empty()).unwrap();
         let res = rt.block_on(router.clone().oneshot(request())).unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{name}");
         let body = rt
@@ -175,7 +124,7 @@ fn bench(c: &mut Criterion) {
             .unwrap();
         assert_eq!(
             &body[..],
-            br#"{"subject":"bench","method":"api_key","scopes":["read"]}"#
+            br#"{"subject":"bench-floor","method":"bench_floor","scopes":[]}"#
         );
         group.bench_function(name, |b| {
             b.to_async(&rt).iter(|| async {

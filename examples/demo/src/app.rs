@@ -267,7 +267,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
         templates: Templates::new(),
     };
     Ok(Demo {
-        router: crate::routes::router(state),
+        router: crate::routes::router(state, config.bench_floors),
         keys,
         listener,
     })

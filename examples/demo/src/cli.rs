@@ -107,6 +107,12 @@ async fn serve(mut config: Config) -> Result<(), String> {
         config.public_url = format!("http://{addr}");
     }
     let demo = crate::app::build(&config).await?;
+    if config.bench_floors {
+        tracing::warn!(
+            "DEMO_BENCH_FLOORS=on: /bench/whoami* answer without checking any credential \
+             (for load runs only)"
+        );
+    }
     tracing::info!(
         key_cache_ttl = ?demo.keys.cache_ttl(),
         push_invalidation = demo.listener.is_some(),

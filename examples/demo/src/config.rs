@@ -70,6 +70,11 @@ pub struct Config {
     /// `DEMO_JWT_CACHE`: `on` (default) keeps a verified-token cache; `off` verifies every
     /// token's signature on every request (for benchmarks).
     pub jwt_cache: bool,
+    /// `DEMO_BENCH_FLOORS`: `off` (default); `on` adds the `/bench/whoami*` routes, which
+    /// answer the whoami JSON for a fixed principal *without checking any credential*, so
+    /// a load run can measure what a route costs before authentication (see
+    /// `BENCHMARKS.md`). Never turn it on for a server others can reach.
+    pub bench_floors: bool,
 }
 
 impl fmt::Debug for Config {
@@ -89,6 +94,8 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("users", &self.users)
             .field("key_cache_ttl", &self.key_cache_ttl)
+            .field("jwt_cache", &self.jwt_cache)
+            .field("bench_floors", &self.bench_floors)
             .finish_non_exhaustive()
     }
 }
@@ -106,6 +113,16 @@ fn redact_url(url: &str) -> String {
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// An `on` / `off` variable, `default` when unset.
+fn switch(name: &str, default: bool) -> Result<bool, String> {
+    match var(name).as_deref() {
+        None => Ok(default),
+        Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(other) => Err(format!("{name} must be on or off, not {other:?}")),
+    }
 }
 
 impl Config {
@@ -166,13 +183,8 @@ impl Config {
             users,
             cookie_key,
             key_cache_ttl,
-            jwt_cache: match var("DEMO_JWT_CACHE").as_deref() {
-                None | Some("on") => true,
-                Some("off") => false,
-                Some(other) => {
-                    return Err(format!("DEMO_JWT_CACHE must be on or off, not {other:?}"));
-                }
-            },
+            jwt_cache: switch("DEMO_JWT_CACHE", true)?,
+            bench_floors: switch("DEMO_BENCH_FLOORS", false)?,
         })
     }
 

@@ -155,6 +155,48 @@ async fn cookies_are_secure_off_loopback() {
     }
 }
 
+#[tokio::test]
+async fn bench_floor_routes_exist_only_when_asked_for() {
+    const FLOORS: [&str; 3] = [
+        "/bench/whoami",
+        "/bench/whoami/layered",
+        "/bench/whoami/engine",
+    ];
+    let client = http();
+    let default = Server::start(&[]);
+    for path in FLOORS {
+        let res = client
+            .get(format!("{}{path}", default.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{path} without DEMO_BENCH_FLOORS");
+    }
+
+    let floors = Server::start(&[("DEMO_BENCH_FLOORS", "on")]);
+    for path in FLOORS {
+        let res = client
+            .get(format!("{}{path}", floors.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["content-type"], "application/json");
+        assert_eq!(
+            res.text().await.unwrap(),
+            r#"{"subject":"bench-floor","method":"bench_floor","scopes":[]}"#,
+            "{path}"
+        );
+    }
+    // The floors open nothing else: the API still wants a credential.
+    let res = client
+        .get(format!("{}/api/whoami", floors.url))
+        .send()
+        .await
+        .unwrap();
+    assert_rejected(res, 401, "unauthorized", "").await;
+}
+
 #[test]
 fn bad_configuration_is_refused_with_a_message() {
     for (name, value, says) in [
@@ -162,6 +204,8 @@ fn bad_configuration_is_refused_with_a_message() {
         ("DEMO_ADDR", "nowhere", "DEMO_ADDR"),
         ("DEMO_USERS", "nopassword", "DEMO_USERS"),
         ("DEMO_COOKIE_KEY", "too-short", "DEMO_COOKIE_KEY"),
+        ("DEMO_JWT_CACHE", "maybe", "DEMO_JWT_CACHE"),
+        ("DEMO_BENCH_FLOORS", "yes", "DEMO_BENCH_FLOORS"),
     ] {
         let out = common::command(&[(name.to_owned(), value.to_owned())])
             .args(["keys", "list"])

@@ -15,6 +15,11 @@ struct WhoAmI<'a> {
 }
 
 pub(crate) async fn whoami(principal: Principal) -> Response {
+    body(&principal)
+}
+
+/// The whoami JSON of `principal`.
+pub(crate) fn body(principal: &Principal) -> Response {
     Json(WhoAmI {
         subject: principal.subject(),
         method: principal.method().as_str(),

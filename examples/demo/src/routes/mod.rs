@@ -3,6 +3,7 @@
 mod api;
 mod auth;
 mod dashboard;
+mod floors;
 
 use auth_core::authorize::require_scopes;
 use auth_core::combinator::first_of;
@@ -26,7 +27,9 @@ pub(crate) fn reject(error: &AuthError, headers: &HeaderMap) -> Response {
     Rejection::new().reject(error, headers).map(Body::from)
 }
 
-pub(crate) fn router(state: AppState) -> Router {
+/// Every route; with `bench_floors`, also the `/bench/whoami*` floor routes (no
+/// credential checked: `DEMO_BENCH_FLOORS=on`, for load runs only).
+pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
     let api_auth =
         first_of(state.keys.authenticator(), state.jwt.clone()).or(state.sessions.clone());
     let api = Router::new()
@@ -63,6 +66,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(home);
     if let Some(oauth) = &state.oauth {
         router = router.nest_service("/oauth", oauth.routes());
+    }
+    if bench_floors {
+        router = router.merge(floors::router());
     }
     router.with_state(state)
 }
