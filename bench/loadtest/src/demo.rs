@@ -4,7 +4,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 use std::time::Duration;
 
 use reqwest::header::{COOKIE, HeaderMap, HeaderName, HeaderValue, LOCATION, SET_COOKIE};
@@ -88,6 +88,46 @@ impl Server {
     pub(crate) fn url(&self) -> &str {
         self.url.as_deref().unwrap_or_default()
     }
+
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The CPU time the server has used so far, user + system, all its threads (fields 14
+    /// and 15 of `/proc/PID/stat`, in clock ticks).
+    pub(crate) fn cpu_time(&self) -> Result<Duration, String> {
+        let path = format!("/proc/{}/stat", self.child.id());
+        let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        let ticks =
+            cpu_ticks(&stat).ok_or_else(|| format!("{path}: no utime/stime in {stat:?}"))?;
+        Ok(Duration::from_secs(ticks) / clock_ticks())
+    }
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/PID/stat` line, in clock ticks.
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    // The command name (field 2) is in parentheses and may hold spaces and `)`: count
+    // from the last `)`, after which field 3 comes first.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
+}
+
+/// `getconf CLK_TCK`, the unit of `/proc/PID/stat`'s times (100 on Linux unless told).
+fn clock_ticks() -> u32 {
+    static TICKS: OnceLock<u32> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&t| t > 0)
+            .unwrap_or(100)
+    })
 }
 
 impl Drop for Server {
@@ -211,4 +251,18 @@ fn location(response: &reqwest::Response, step: &str) -> Result<String, String> 
         .join(location)
         .map(String::from)
         .map_err(|e| format!("{step}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_ticks;
+
+    #[test]
+    fn cpu_ticks_adds_utime_and_stime_whatever_the_command_name() {
+        let stat = "4242 (demo (x) y) S 1 4242 4242 0 -1 4194560 1234 0 0 0 \
+                    1500 230 0 0 20 0 3 0 99 1000 200 18446744073709551615";
+        assert_eq!(cpu_ticks(stat), Some(1730));
+        assert_eq!(cpu_ticks("4242 (demo) S 1 2"), None);
+        assert_eq!(cpu_ticks("no parenthesis"), None);
+    }
 }

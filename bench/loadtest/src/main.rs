@@ -2,12 +2,16 @@
 //!
 //! Starts the release demo pinned to one core, a local OIDC issuer (RS256 + ES256) on a
 //! loopback port, and loads every authentication path with `wrk` from the other core, in
-//! interleaved rounds; prints req/s, p50, p99 and the ratio to `/health` of the same run.
-//! Any non-2xx answer, socket error or reused "fresh" token fails the run.
+//! interleaved rounds; prints req/s, p50, p99 and the ratio to `/health` of the same run,
+//! the server's CPU time per request, and with `--perf` the kernel's share of it and the
+//! kernel-normalised ratio (see the `perf` module). Three floor rows (the demo's
+//! `DEMO_BENCH_FLOORS` routes) show what a whoami route costs before any credential is
+//! checked. Any non-2xx answer, socket error or reused "fresh" token fails the run.
 
 mod demo;
 mod issuer;
 mod mint;
+mod perf;
 mod wrk;
 
 use std::path::PathBuf;
@@ -44,6 +48,11 @@ struct Args {
     /// most requests per second a fresh-token row can take before it would reuse one.
     #[arg(long, default_value = "200000,45000,30000")]
     fresh_budget: String,
+    /// Also sample the server with `perf record -e cpu-clock` during every run and report
+    /// each row's cost relative to `/health` from the kernel's share of its CPU time, which
+    /// a noisy host disturbs far less than req/s (see `BENCHMARKS.md`).
+    #[arg(long)]
+    perf: bool,
 }
 
 /// A row of the table: a URL (of the cached or the cache-off demo) and how its requests
@@ -110,6 +119,7 @@ async fn measure(
     [hs_rate, rs_rate, es_rate]: [u64; 3],
 ) -> Result<(), String> {
     let wrk = Wrk::new(dir, args.load_core, args.connections, args.seconds)?;
+    let sampler = args.perf.then(|| perf::Sampler::new(dir)).transpose()?;
     let keys = Arc::new(Keys::generate()?);
     let issuer = issuer::serve(Arc::clone(&keys)).await?;
     let rng = aws_lc_rs::rand::SystemRandom::new();
@@ -127,6 +137,8 @@ async fn measure(
             ("DEMO_OIDC_CLIENT_ID", issuer::CLIENT_ID.to_owned()),
             ("DEMO_OIDC_CLIENT_SECRET", issuer::CLIENT_SECRET.to_owned()),
             ("RUST_LOG", "info".to_owned()),
+            // The `/bench/whoami*` floor rows: what a route costs before authentication.
+            ("DEMO_BENCH_FLOORS", "on".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -232,6 +244,27 @@ async fn measure(
             vec![],
         ),
         Row::new(
+            "floor: whoami JSON, no layer, no credential",
+            format!("{base}/bench/whoami"),
+            Load::Static(vec![]),
+            Some("bench_floor"),
+            vec![],
+        ),
+        Row::new(
+            "floor: the same behind a no-op tower layer",
+            format!("{base}/bench/whoami/layered"),
+            Load::Static(vec![]),
+            Some("bench_floor"),
+            vec![],
+        ),
+        Row::new(
+            "floor: the same behind an accept-all AuthLayer",
+            format!("{base}/bench/whoami/engine"),
+            Load::Static(vec![]),
+            Some("bench_floor"),
+            vec![],
+        ),
+        Row::new(
             "API key (key cache hit)",
             whoami.clone(),
             Load::Static(bearer(&api_key)),
@@ -324,16 +357,38 @@ async fn measure(
         args.load_core
     );
     eprintln!("load average before the run: {}", loadavg());
+    // Each row's server, for its CPU time: the cache-off rows load the second demo.
+    let uncached_prefix = format!("{}/", uncached_server.url());
     for round in 0..args.rounds {
         for row in &mut rows {
-            let run = wrk
+            let target = if row.url.starts_with(&uncached_prefix) {
+                &uncached_server
+            } else {
+                &server
+            };
+            let recording = sampler
+                .as_ref()
+                .map(|s| s.start(target.pid()))
+                .transpose()?;
+            let before = target.cpu_time()?;
+            let mut run = wrk
                 .run(&row.url, &row.load, round)
                 .map_err(|e| format!("{}: {e}", row.name))?;
+            let used = target.cpu_time()?.saturating_sub(before);
+            run.server_cpu_us = u64::try_from(used.as_micros()).unwrap_or(u64::MAX);
+            if let Some(recording) = recording {
+                run.kernel_ppm = recording
+                    .kernel_ppm()
+                    .map_err(|e| format!("{}: {e}", row.name))?;
+            }
             eprintln!(
-                "round {} {:<55} {:>9.0} req/s",
+                "round {} {:<55} {:>9.0} req/s {:>7.2} µs CPU/req (server busy {:>3.0} %, kernel {:>4.1} %)",
                 round + 1,
                 row.name,
-                run.rate()
+                run.rate(),
+                precise(run.cpu_ns_per_request()) / 1000.0,
+                precise(run.server_cpu_us) * 100.0 / precise(run.duration_us).max(1.0),
+                precise(run.kernel_ppm) / 10_000.0,
             );
             row.runs.push(run);
         }
@@ -383,10 +438,16 @@ impl Row {
     }
 }
 
+/// The table: throughput and its ratio to `/health`, the server's CPU time per request
+/// (median over the rounds), and with `--perf` the kernel's share of that CPU time
+/// (median) with the kernel-normalised ratio taken from it (the row's kernel share over
+/// `/health`'s: see the `perf` module).
 fn print_table(rows: &[Row]) {
     let baseline = rows[0].rate();
+    let baseline_kernel = precise(rows[0].median(|r| r.kernel_ppm));
     println!(
-        "| row | req/s | p50 | p99 | / health | rounds (req/s) |\n|---|---:|---:|---:|---:|---|"
+        "| row | req/s | p50 | p99 | / health | server CPU / req | kernel share | / health (kernel-normalised) | rounds (req/s) |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---|"
     );
     for row in rows {
         let rounds: Vec<String> = row
@@ -394,13 +455,23 @@ fn print_table(rows: &[Row]) {
             .iter()
             .map(|r| format!("{:.0}", r.rate()))
             .collect();
+        let kernel = precise(row.median(|r| r.kernel_ppm));
+        let (share, normalised) = if kernel > 0.0 {
+            (
+                format!("{:.1} %", kernel / 10_000.0),
+                format!("{:.3}", kernel / baseline_kernel),
+            )
+        } else {
+            ("—".to_owned(), "—".to_owned())
+        };
         println!(
-            "| {} | {:.0} | {} | {} | {:.3} | {} |",
+            "| {} | {:.0} | {} | {} | {:.3} | {:.2} µs | {share} | {normalised} | {} |",
             row.name,
             row.rate(),
             micros(row.median(|r| r.p50_us)),
             micros(row.median(|r| r.p99_us)),
             row.rate() / baseline,
+            precise(row.median(Run::cpu_ns_per_request)) / 1000.0,
             rounds.join(" / "),
         );
     }

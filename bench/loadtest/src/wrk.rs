@@ -27,11 +27,20 @@ pub(crate) struct Run {
     pub(crate) duration_us: u64,
     pub(crate) p50_us: u64,
     pub(crate) p99_us: u64,
+    /// CPU time the server used during the run (filled in by the caller), µs.
+    pub(crate) server_cpu_us: u64,
+    /// With `--perf`: the kernel's share of the server's CPU samples, ppm (else 0).
+    pub(crate) kernel_ppm: u64,
 }
 
 impl Run {
     pub(crate) fn rate(&self) -> f64 {
         precise(self.requests) * 1e6 / precise(self.duration_us).max(1.0)
+    }
+
+    /// Server CPU time per request, ns.
+    pub(crate) fn cpu_ns_per_request(&self) -> u64 {
+        self.server_cpu_us * 1000 / self.requests.max(1)
     }
 }
 
@@ -165,6 +174,8 @@ fn parse(stdout: &str) -> Result<Run, String> {
         duration_us,
         p50_us,
         p99_us,
+        server_cpu_us: 0,
+        kernel_ppm: 0,
     })
 }
 
@@ -195,6 +206,12 @@ mod tests {
         assert_eq!(run.requests, 200_000);
         assert_eq!((run.p50_us, run.p99_us), (250, 900));
         assert!((run.rate() - 100_000.0).abs() < 1e-6);
+        assert_eq!(run.server_cpu_us, 0);
+        let run = super::Run {
+            server_cpu_us: 1_500_000,
+            ..run
+        };
+        assert_eq!(run.cpu_ns_per_request(), 7_500);
     }
 
     #[test]
