@@ -163,23 +163,14 @@ async fn bench_floor_routes_exist_only_when_asked_for() {
         "/bench/whoami/engine",
     ];
     let client = http();
+    let get = |url: String| client.get(url).send();
     let default = Server::start(&[]);
-    for path in FLOORS {
-        let res = client
-            .get(format!("{}{path}", default.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 404, "{path} without DEMO_BENCH_FLOORS");
-    }
-
     let floors = Server::start(&[("DEMO_BENCH_FLOORS", "on")]);
     for path in FLOORS {
-        let res = client
-            .get(format!("{}{path}", floors.url))
-            .send()
-            .await
-            .unwrap();
+        let res = get(format!("{}{path}", default.url)).await.unwrap();
+        assert_eq!(res.status(), 404, "{path} without DEMO_BENCH_FLOORS");
+
+        let res = get(format!("{}{path}", floors.url)).await.unwrap();
         assert_eq!(res.status(), 200, "{path}");
         assert_eq!(res.headers()["content-type"], "application/json");
         assert_eq!(
@@ -189,11 +180,7 @@ async fn bench_floor_routes_exist_only_when_asked_for() {
         );
     }
     // The floors open nothing else: the API still wants a credential.
-    let res = client
-        .get(format!("{}/api/whoami", floors.url))
-        .send()
-        .await
-        .unwrap();
+    let res = get(format!("{}/api/whoami", floors.url)).await.unwrap();
     assert_rejected(res, 401, "unauthorized", "").await;
 }
 
