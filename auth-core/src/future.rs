@@ -76,9 +76,15 @@ where
 }
 
 pin_project! {
+    /// The request and the readied inner service live only while the check runs: a
+    /// settled future (the common case) carries neither.
     #[project = StateProj]
-    enum State<C, F> {
-        Checking { #[pin] check: C },
+    enum State<C, S, B, F> {
+        Checking {
+            #[pin]
+            check: C,
+            pending: Option<(S, Request<B>)>,
+        },
         Calling { #[pin] call: F },
         Rejected { response: Option<Response<Bytes>> },
         Done,
@@ -118,9 +124,7 @@ pin_project! {
         S: Service<Request<B>>,
     {
         #[pin]
-        state: State<C, S::Future>,
-        inner: Option<S>,
-        request: Option<Request<B>>,
+        state: State<C, S, B, S::Future>,
         rejection: R,
         span: Span,
     }
@@ -132,9 +136,10 @@ where
 {
     pub(crate) fn new(check: C, inner: S, request: Request<B>, rejection: R, span: Span) -> Self {
         Self {
-            state: State::Checking { check },
-            inner: Some(inner),
-            request: Some(request),
+            state: State::Checking {
+                check,
+                pending: Some((inner, request)),
+            },
             rejection,
             span,
         }
@@ -166,8 +171,6 @@ where
         };
         Self {
             state,
-            inner: None,
-            request: None,
             rejection,
             span,
         }
@@ -204,27 +207,21 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Checking { check } => {
+                StateProj::Checking { check, pending } => {
                     let outcome = ready!(check.poll(cx));
-                    let mut request = this
-                        .request
+                    let (mut inner, mut request) = pending
                         .take()
                         .expect("ResponseFuture polled after completion");
                     match outcome {
                         Ok(admitted) => {
                             admitted.admit(&mut request, this.span);
                             tracing::debug!(target: "auth_core", parent: &*this.span, "admitted");
-                            let mut inner = this
-                                .inner
-                                .take()
-                                .expect("ResponseFuture polled after completion");
                             this.state.set(State::Calling {
                                 call: inner.call(request),
                             });
                         }
                         Err(error) => {
                             this.state.set(State::Done);
-                            this.inner.take();
                             let response =
                                 reject(error, request.headers(), &*this.rejection, this.span);
                             return Poll::Ready(Ok(response.map(AuthBody::rejection)));
