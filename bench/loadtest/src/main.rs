@@ -477,6 +477,29 @@ fn print_table(rows: &[Row]) {
     }
 }
 
+/// Installs Debian's `package` with `apt-get install -y` when `command probe` cannot run.
+pub(crate) fn install_if_missing(command: &str, probe: &str, package: &str) -> Result<(), String> {
+    if std::process::Command::new(command)
+        .arg(probe)
+        .output()
+        .is_ok()
+    {
+        return Ok(());
+    }
+    eprintln!("{command} not found: apt-get install -y {package}");
+    let installed = std::process::Command::new("apt-get")
+        .args(["install", "-y", package])
+        .status()
+        .is_ok_and(|s| s.success());
+    if installed {
+        Ok(())
+    } else {
+        Err(format!(
+            "{command} is needed: install Debian's `{package}` package"
+        ))
+    }
+}
+
 /// `/proc/loadavg`: other processes on these two cores skew every row alike, but say so.
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")

@@ -20,16 +20,7 @@ pub(crate) struct Sampler {
 impl Sampler {
     /// Installs Debian's `linux-perf` when `perf` is absent and checks that it may sample.
     pub(crate) fn new(dir: &Path) -> Result<Self, String> {
-        if Command::new("perf").arg("--version").output().is_err() {
-            eprintln!("perf not found: apt-get install -y linux-perf");
-            let installed = Command::new("apt-get")
-                .args(["install", "-y", "linux-perf"])
-                .status()
-                .is_ok_and(|s| s.success());
-            if !installed {
-                return Err("--perf needs `perf` (Debian's linux-perf package)".to_owned());
-            }
-        }
+        crate::install_if_missing("perf", "--version", "linux-perf")?;
         let probe = Command::new("perf")
             .args(["record", "-e", "cpu-clock", "-o", "/dev/null", "--", "true"])
             .stdout(Stdio::null())
@@ -94,6 +85,16 @@ impl Recording {
                 String::from_utf8_lossy(&report.stderr)
             )
         })
+    }
+}
+
+/// A recording abandoned on an error path stops with the harness.
+impl Drop for Recording {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

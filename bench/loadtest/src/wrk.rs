@@ -67,7 +67,7 @@ impl Wrk {
         connections: u32,
         seconds: u32,
     ) -> Result<Self, String> {
-        ensure_installed()?;
+        crate::install_if_missing("wrk", "-v", "wrk")?;
         let static_lua = dir.join("static.lua");
         let rotate_lua = dir.join("rotate.lua");
         std::fs::write(&static_lua, STATIC_LUA).map_err(|e| format!("writing static.lua: {e}"))?;
@@ -177,23 +177,6 @@ fn parse(stdout: &str) -> Result<Run, String> {
         server_cpu_us: 0,
         kernel_ppm: 0,
     })
-}
-
-fn ensure_installed() -> Result<(), String> {
-    let found = Command::new("wrk").arg("-v").output().is_ok();
-    if found {
-        return Ok(());
-    }
-    eprintln!("wrk not found: apt-get install -y wrk");
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "wrk"])
-        .status()
-        .map_err(|e| format!("cannot run apt-get: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err("apt-get install -y wrk failed; install Debian's `wrk` package".to_owned())
-    }
 }
 
 #[cfg(test)]
