@@ -11,7 +11,7 @@ use auth_core::{AuthError, AuthLayer, Authenticate, Presence};
 use http::Request;
 use serde::de::DeserializeOwned;
 
-use crate::cache::{CacheConfig, TokenDigest, VerifiedCache};
+use crate::cache::{CacheConfig, VerifiedCache};
 use crate::identity::JwtIdentity;
 use crate::verifier::{JwtVerifier, Quick, Step};
 
@@ -106,9 +106,8 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
                 .quick(credential.value(), self.cache.as_deref())
             {
                 Quick::Decided(result) => State::Ready(result),
-                Quick::Verify(digest) => State::Verify {
+                Quick::Verify => State::Verify {
                     token: credential.value().to_owned(),
-                    digest,
                     verifier: self.verifier.clone(),
                     cache: self.cache.clone(),
                 },
@@ -144,8 +143,6 @@ enum State<C> {
     /// The signature must be verified: done when settled or first polled.
     Verify {
         token: String,
-        /// The token's cache key, computed by `quick` (no second SHA-256).
-        digest: Option<TokenDigest>,
         verifier: JwtVerifier,
         cache: Option<Arc<VerifiedCache<C>>>,
     },
@@ -158,7 +155,6 @@ impl<C: DeserializeOwned + Send + Sync + 'static> State<C> {
     /// Refreshes `issuer`'s keys (an unknown `kid`), then verifies once more.
     fn fetching(
         token: String,
-        digest: Option<TokenDigest>,
         verifier: JwtVerifier,
         cache: Option<Arc<VerifiedCache<C>>>,
         issuer: usize,
@@ -166,7 +162,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> State<C> {
     ) -> Self {
         Self::Fetching(Box::pin(async move {
             verifier.refresh(issuer, kid.as_deref()).await;
-            match verifier.verify_uncached(&token, cache.as_deref(), digest, false) {
+            match verifier.verify_uncached(&token, cache.as_deref(), false) {
                 Step::Done(result) => result,
                 Step::Fetch { .. } => Err(crate::error::unknown_key()),
             }
@@ -196,13 +192,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtFuture<C> {
             State::Ready(result) => Some(result),
             State::Verify {
                 token,
-                digest,
                 verifier,
                 cache,
-            } => match verifier.verify_uncached(&token, cache.as_deref(), digest, true) {
+            } => match verifier.verify_uncached(&token, cache.as_deref(), true) {
                 Step::Done(result) => Some(result),
                 Step::Fetch { issuer, kid } => {
-                    self.state = State::fetching(token, digest, verifier, cache, issuer, kid);
+                    self.state = State::fetching(token, verifier, cache, issuer, kid);
                     None
                 }
             },

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use auth_core::{AuthError, AuthMethod, ConfigError, Principal};
 use serde::de::DeserializeOwned;
 
-use crate::cache::{self, TokenDigest, VerifiedCache};
+use crate::cache::VerifiedCache;
 use crate::claims::{self, Registered};
 use crate::config::{IssuerConfig, KeySource};
 use crate::error;
@@ -87,8 +87,8 @@ impl std::fmt::Debug for Inner {
 pub(crate) enum Quick<C> {
     /// Refused, or a verified-token cache hit.
     Decided(Result<JwtIdentity<C>, AuthError>),
-    /// The signature must be verified; the token's cache digest when there is a cache.
-    Verify(Option<TokenDigest>),
+    /// The signature must be verified.
+    Verify,
 }
 
 /// One verification attempt: done, or blocked on a remote key refresh.
@@ -176,7 +176,7 @@ impl JwtVerifier {
 
     /// What can be decided without verifying a signature: a token too long or not shaped
     /// like a compact JWS (refused), or a verified-token cache hit (rechecked). Otherwise
-    /// [`Quick::Verify`] with the token's cache digest, for [`verify_uncached`](Self::verify_uncached).
+    /// [`Quick::Verify`], for [`verify_uncached`](Self::verify_uncached).
     pub(crate) fn quick<C: DeserializeOwned + Send + Sync + 'static>(
         &self,
         token: &str,
@@ -190,13 +190,9 @@ impl JwtVerifier {
         if !token.contains('.') {
             return Quick::Decided(Err(error::malformed()));
         }
-        let Some(cache) = cache else {
-            return Quick::Verify(None);
-        };
-        let digest = cache::digest(token);
-        match cache.get(&digest) {
+        match cache.and_then(|cache| cache.get(token)) {
             Some(hit) => Quick::Decided(self.recheck(hit, now_secs())),
-            None => Quick::Verify(Some(digest)),
+            None => Quick::Verify,
         }
     }
 
@@ -210,17 +206,15 @@ impl JwtVerifier {
     ) -> Step<C> {
         match self.quick(token, cache) {
             Quick::Decided(result) => Step::Done(result),
-            Quick::Verify(digest) => self.verify_uncached(token, cache, digest, may_fetch),
+            Quick::Verify => self.verify_uncached(token, cache, may_fetch),
         }
     }
 
-    /// Verifies a token the cache did not answer for (its `digest` is the cache key, when
-    /// there is a cache) and caches the result.
+    /// Verifies a token the cache did not answer for and caches the result.
     pub(crate) fn verify_uncached<C: DeserializeOwned + Send + Sync + 'static>(
         &self,
         token: &str,
         cache: Option<&VerifiedCache<C>>,
-        digest: Option<TokenDigest>,
         may_fetch: bool,
     ) -> Step<C> {
         let parts = match jws::split(token) {
@@ -232,8 +226,8 @@ impl JwtVerifier {
             Err(Fail::Refused(e)) => return Step::Done(Err(e)),
             Err(Fail::Fetch(issuer, kid)) => return Step::Fetch { issuer, kid },
         };
-        if let (Some(cache), Some(digest)) = (cache, digest) {
-            cache.insert(digest, identity.clone());
+        if let Some(cache) = cache {
+            cache.insert(token, identity.clone());
         }
         Step::Done(self.check_revocation(&identity).map(|()| identity))
     }
