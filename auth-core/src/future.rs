@@ -9,6 +9,7 @@
 //! [`AuthError::reason`] code of a refusal). No field ever holds a credential. When no
 //! subscriber listens at `DEBUG`, the span costs one disabled-callsite check.
 
+use std::any::TypeId;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -22,7 +23,7 @@ use tracing::Span;
 
 use crate::body::AuthBody;
 use crate::error::AuthError;
-use crate::principal::Identity;
+use crate::principal::{Identity, Principal};
 use crate::rejection::OnRejection;
 
 /// Marker inserted into a request that an optional [`AuthLayer`](crate::AuthLayer) let
@@ -64,8 +65,12 @@ where
                 span.record("method", principal.method().as_str());
                 span.record("outcome", "authenticated");
                 let extensions = request.extensions_mut();
+                // A `Principal` identity is its own principal: inserting it twice would box
+                // the same value twice and replace the first.
+                if TypeId::of::<I>() != TypeId::of::<Principal>() {
+                    extensions.insert(identity);
+                }
                 extensions.insert(principal);
-                extensions.insert(identity);
             }
             Self::Anonymous => {
                 span.record("outcome", "anonymous");
