@@ -2,7 +2,7 @@
 //!
 //! Starts the release demo pinned to one core, a local OIDC issuer (RS256 + ES256) on a
 //! loopback port, and loads every authentication path with `wrk` from the other core, in
-//! interleaved rounds; prints req/s, p50, p99 and the ratio to `/health` of the same run,
+//! interleaved rounds, each starting at a different row; prints req/s, p50, p99 and the ratio to `/health` of the same run,
 //! the server's CPU time per request, and with `--perf` the kernel's share of it and the
 //! kernel-normalised ratio (see the `perf` module). Three floor rows (the demo's
 //! `DEMO_BENCH_FLOORS` routes) show what a whoami route costs before any credential is
@@ -360,7 +360,8 @@ async fn measure(
     // Each row's server, for its CPU time: the cache-off rows load the second demo.
     let uncached_prefix = format!("{}/", uncached_server.url());
     for round in 0..args.rounds {
-        for row in &mut rows {
+        for index in round_order(round, args.rounds, rows.len()) {
+            let row = &mut rows[index];
             let target = if row.url.starts_with(&uncached_prefix) {
                 &uncached_server
             } else {
@@ -403,6 +404,14 @@ async fn measure(
     eprintln!("load average after the run: {}", loadavg());
     print_table(&rows);
     Ok(())
+}
+
+/// The order of the rows in `round`: all of them, starting `round / rounds` of the way
+/// through the list. The host slows down and speeds up over a round; rotating the start
+/// spreads that over every row instead of always favouring the first ones.
+fn round_order(round: usize, rounds: usize, rows: usize) -> impl Iterator<Item = usize> {
+    let start = (round * rows).checked_div(rounds).unwrap_or(0);
+    (0..rows).map(move |i| (start + i) % rows)
 }
 
 impl Row {
@@ -511,5 +520,29 @@ fn micros(us: u64) -> String {
         format!("{:.1} ms", precise(us) / 1000.0)
     } else {
         format!("{us} µs")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_order;
+
+    #[test]
+    fn every_round_runs_every_row_once_from_a_different_start() {
+        let orders: Vec<Vec<usize>> = (0..4)
+            .map(|round| round_order(round, 4, 16).collect())
+            .collect();
+        for order in &orders {
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..16).collect::<Vec<_>>());
+        }
+        let starts: Vec<usize> = orders.iter().map(|order| order[0]).collect();
+        assert_eq!(starts, [0, 4, 8, 12]);
+        assert_eq!(orders[1][..3], [4, 5, 6]);
+        assert_eq!(orders[3][4..6], [0, 1]);
+        // More rounds than rows, and no rows at all, still work.
+        assert_eq!(round_order(5, 8, 3).collect::<Vec<_>>(), [1, 2, 0]);
+        assert_eq!(round_order(0, 3, 0).count(), 0);
     }
 }
