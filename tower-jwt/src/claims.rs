@@ -10,7 +10,7 @@ use std::fmt;
 
 use auth_core::AuthError;
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error;
 
@@ -24,6 +24,7 @@ pub(crate) struct Registered {
     pub(crate) nbf: Option<i64>,
     pub(crate) iat: Option<i64>,
     pub(crate) jti: Option<String>,
+    /// `scope`, else `scp`, split on spaces.
     pub(crate) scopes: Vec<String>,
     /// One slot per name given to [`parse`], in order.
     pub(crate) extras: Vec<Option<serde_json::Value>>,
@@ -130,13 +131,13 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
             match field {
                 Field::Iss => set(&mut out.iss, map.next_value::<String>()?, "iss")?,
                 Field::Sub => set(&mut out.sub, map.next_value::<String>()?, "sub")?,
-                Field::Aud => set(&mut out.aud, map.next_value::<Strings>()?.0, "aud")?,
+                Field::Aud => set(&mut out.aud, map.next_value::<Audiences>()?.0, "aud")?,
                 Field::Exp => set(&mut out.exp, map.next_value::<NumericDate>()?.0, "exp")?,
                 Field::Nbf => set(&mut out.nbf, map.next_value::<NumericDate>()?.0, "nbf")?,
                 Field::Iat => set(&mut out.iat, map.next_value::<NumericDate>()?.0, "iat")?,
                 Field::Jti => set(&mut out.jti, map.next_value::<String>()?, "jti")?,
-                Field::Scope => set(&mut scope, map.next_value::<Strings>()?.0, "scope")?,
-                Field::Scp => set(&mut scp, map.next_value::<Strings>()?.0, "scp")?,
+                Field::Scope => set(&mut scope, map.next_value::<Scopes>()?.0, "scope")?,
+                Field::Scp => set(&mut scp, map.next_value::<Scopes>()?.0, "scp")?,
                 Field::Extra(i) => {
                     let value = map.next_value::<serde_json::Value>()?;
                     set(&mut out.extras[i], value, "extra claim")?;
@@ -178,35 +179,75 @@ impl<'de> Deserialize<'de> for NumericDate {
     }
 }
 
-/// A string (space-separated for scopes, one item for `aud`) or an array of strings.
-struct Strings(Vec<String>);
+/// A string or an array of strings, read without buffering the value (serde's untagged
+/// enums copy it into an intermediate tree first). For `aud` a string is one item; for
+/// `scope` / `scp` every item is split on spaces (`"a b"` is two scopes), keeping the
+/// non-empty pieces.
+struct Strings<const SPLIT: bool>(Vec<String>);
 
-impl<'de> Deserialize<'de> for Strings {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum OneOrMany {
-            One(String),
-            Many(Vec<String>),
+/// `aud`.
+type Audiences = Strings<false>;
+/// `scope` / `scp`.
+type Scopes = Strings<true>;
+
+impl<const SPLIT: bool> Strings<SPLIT> {
+    fn push(&mut self, item: &str) {
+        if SPLIT {
+            self.0
+                .extend(item.split(' ').filter(|s| !s.is_empty()).map(str::to_owned));
+        } else {
+            self.0.push(item.to_owned());
         }
-        Ok(Strings(match OneOrMany::deserialize(deserializer)? {
-            OneOrMany::One(s) => vec![s],
-            OneOrMany::Many(v) => v,
-        }))
     }
 }
 
-/// Splits space-separated scope strings (`scope: "a b"` arrives as one item).
-pub(crate) fn split_scopes(scopes: Vec<String>) -> Vec<String> {
-    if scopes.iter().any(|s| s.contains(' ')) {
-        scopes
-            .iter()
-            .flat_map(|s| s.split(' '))
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()
-    } else {
-        scopes
+impl<'de, const SPLIT: bool> Deserialize<'de> for Strings<SPLIT> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V<const SPLIT: bool>;
+        impl<'de, const SPLIT: bool> Visitor<'de> for V<SPLIT> {
+            type Value = Strings<SPLIT>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                let mut out = Strings(Vec::new());
+                out.push(v);
+                Ok(out)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Strings(Vec::new());
+                while seq.next_element_seed(Item(&mut out))?.is_some() {}
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_any(V::<SPLIT>)
+    }
+}
+
+/// One array item of [`Strings`]: must be a string, pushed without an intermediate copy.
+struct Item<'a, const SPLIT: bool>(&'a mut Strings<SPLIT>);
+
+impl<'de, const SPLIT: bool> DeserializeSeed<'de> for Item<'_, SPLIT> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<const SPLIT: bool> Visitor<'_> for Item<'_, SPLIT> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.push(v);
+        Ok(())
     }
 }
 
@@ -250,7 +291,7 @@ mod tests {
         assert_eq!(r.iss.as_deref(), Some("i"));
         assert_eq!(r.aud, Some(vec!["a".to_owned(), "b".to_owned()]));
         assert_eq!((r.exp, r.nbf, r.iat), (Some(10), Some(1), Some(2)));
-        assert_eq!(split_scopes(r.scopes), ["read", "write"]);
+        assert_eq!(r.scopes, ["read", "write"]);
         assert_eq!(strings_at(r.extras[0].as_ref().unwrap(), &[]), ["admin"]);
     }
 
@@ -274,9 +315,34 @@ mod tests {
     }
 
     #[test]
+    fn scopes_are_split_and_audiences_are_not() {
+        let r = parse(br#"{"aud":"a b","scope":"  read  write "}"#, &[]).unwrap();
+        assert_eq!(r.aud, Some(vec!["a b".to_owned()]));
+        assert_eq!(r.scopes, ["read", "write"]);
+        let r = parse(br#"{"aud":["a b","c"],"scp":["x y","z",""]}"#, &[]).unwrap();
+        assert_eq!(r.aud, Some(vec!["a b".to_owned(), "c".to_owned()]));
+        assert_eq!(r.scopes, ["x", "y", "z"]);
+        let r = parse(br#"{"scope":"a\u0020b","aud":"\u0061"}"#, &[]).unwrap();
+        assert_eq!(r.scopes, ["a", "b"], "escaped strings are decoded first");
+        assert_eq!(r.aud, Some(vec!["a".to_owned()]));
+        for json in [
+            &br#"{"scope":["a",1]}"#[..],
+            br#"{"scope":null}"#,
+            br#"{"aud":{"a":1}}"#,
+            br#"{"scp":[["a"]]}"#,
+        ] {
+            assert!(
+                parse(json, &[]).is_err(),
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+        }
+    }
+
+    #[test]
     fn scp_array_is_read_when_scope_is_absent() {
         let r = parse(br#"{"scp":["a","b"]}"#, &[]).unwrap();
-        assert_eq!(split_scopes(r.scopes), ["a", "b"]);
+        assert_eq!(r.scopes, ["a", "b"]);
     }
 
     #[test]

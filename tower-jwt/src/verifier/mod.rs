@@ -297,7 +297,7 @@ impl JwtVerifier {
         } = registered;
         let (exp, iat) = (exp.unwrap_or_default(), iat.unwrap_or_default());
         let mut principal = Principal::new(sub.unwrap_or_default(), AuthMethod::Jwt)
-            .with_scopes(claims::split_scopes(scopes))
+            .with_scopes(scopes)
             .with_expires_at(identity::to_system_time(exp));
         if let (Some(slot), Some(path)) = (roles_slot, &cfg.roles_claim)
             && let Some(value) = &extras[slot]
