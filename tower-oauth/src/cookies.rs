@@ -67,15 +67,17 @@ pub(crate) fn lookup<'r>(headers: &'r HeaderMap, name: &str) -> Lookup<'r> {
         let Ok(text) = header.to_str() else {
             continue;
         };
+        // A `to_str` header is visible ASCII, space and tab: ASCII trimming suffices, and
+        // skips the Unicode whitespace tables on every request.
         for pair in text.split(';') {
-            let Some((key, value)) = pair.trim().split_once('=') else {
+            let Some((key, value)) = pair.trim_ascii().split_once('=') else {
                 continue;
             };
-            if key.trim() == name {
+            if key.trim_ascii() == name {
                 if found != Lookup::Absent {
                     return Lookup::Duplicate;
                 }
-                found = Lookup::One(value.trim());
+                found = Lookup::One(value.trim_ascii());
             }
         }
     }
@@ -89,8 +91,8 @@ pub(crate) fn with_prefix<'r>(headers: &'r HeaderMap, prefix: &str) -> Vec<(&'r 
         .iter()
         .filter_map(|h| h.to_str().ok())
         .flat_map(|text| text.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .map(|(k, v)| (k.trim(), v.trim()))
+        .filter_map(|pair| pair.trim_ascii().split_once('='))
+        .map(|(k, v)| (k.trim_ascii(), v.trim_ascii()))
         .filter(|(k, _)| k.starts_with(prefix))
         .collect()
 }
@@ -114,6 +116,14 @@ mod tests {
         assert_eq!(lookup(&h, "sid"), Lookup::One("abc"));
         assert_eq!(lookup(&h, "missing"), Lookup::Absent);
         assert_eq!(lookup(&h, "si"), Lookup::Absent);
+    }
+
+    #[test]
+    fn spaces_and_tabs_around_names_and_values_are_trimmed() {
+        let h = headers(&[" a=1 ;\tsid = abc\t; b=2"]);
+        assert_eq!(lookup(&h, "sid"), Lookup::One("abc"));
+        assert_eq!(lookup(&h, "a"), Lookup::One("1"));
+        assert_eq!(with_prefix(&h, "si"), vec![("sid", "abc")]);
     }
 
     #[test]

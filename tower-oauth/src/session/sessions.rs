@@ -26,18 +26,19 @@ pub(crate) struct Sessions {
     pub(crate) absolute: Duration,
 }
 
+/// Only base64url characters. No early exit, so the loop over the fixed-length id
+/// vectorizes.
+fn is_url_safe(id: &str) -> bool {
+    id.bytes().fold(true, |ok, b| {
+        ok & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_'))
+    })
+}
+
 impl Sessions {
     /// The session id in the request's cookie, if one well-formed cookie holds one.
     pub(crate) fn read_id<'r>(&self, headers: &'r HeaderMap) -> Option<&'r str> {
         match cookies::lookup(headers, &self.cookie_name) {
-            cookies::Lookup::One(id)
-                if id.len() == ID_LENGTH
-                    && id
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-            {
-                Some(id)
-            }
+            cookies::Lookup::One(id) if id.len() == ID_LENGTH && is_url_safe(id) => Some(id),
             _ => None,
         }
     }
@@ -145,5 +146,25 @@ impl Sessions {
             .checked_add(self.absolute)
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(u64::MAX, |d| d.as_secs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_url_safe;
+
+    #[test]
+    fn only_base64url_bytes_are_url_safe() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+            let mut id = vec![b'a'; 43];
+            id[20] = b;
+            let Ok(id) = String::from_utf8(id) else {
+                continue; // not UTF-8: never a `&str` to check
+            };
+            assert_eq!(is_url_safe(&id), expected, "byte {b:#04x}");
+        }
+        assert!(is_url_safe("AZaz09-_"));
+        assert!(!is_url_safe("abc="));
     }
 }
