@@ -83,43 +83,6 @@ where
     String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
 }
 
-/// A typed identity beside its principal, as the method crates have.
-#[derive(Clone)]
-struct Robot {
-    serial: u32,
-    principal: Principal,
-}
-
-impl auth_core::Identity for Robot {
-    fn principal(&self) -> &Principal {
-        &self.principal
-    }
-}
-
-#[tokio::test]
-async fn a_typed_identity_and_its_principal_are_both_inserted() {
-    let robot = |_: &Request<Body>| {
-        ready(Ok::<_, AuthError>(Robot {
-            serial: 7,
-            principal: Principal::new("robot-7", AuthMethod::Custom("robot".into())),
-        }))
-    };
-    let svc = ServiceBuilder::new()
-        .layer(AuthLayer::new(robot))
-        .service(service_fn(|req: Request<Body>| async move {
-            let serial = req.extensions().get::<Robot>().expect("identity").serial;
-            let subject = req
-                .extensions()
-                .get::<Principal>()
-                .expect("principal")
-                .subject();
-            Ok::<_, Infallible>(Response::new(Body::from(format!("{subject} #{serial}"))))
-        }));
-    let res = svc.oneshot(request(&[])).await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(body_text(res).await, "robot-7 #7");
-}
-
 #[tokio::test]
 async fn identity_is_inserted_on_success() {
     let calls = Arc::new(AtomicUsize::new(0));
