@@ -142,7 +142,10 @@ impl<C: Send + Sync + 'static> VerifiedCache<C> {
         if entry.verified_at.elapsed() < self.time_to_live {
             Some(entry.identity)
         } else {
-            self.entries.remove(&Lookup(token));
+            // Only this entry: one verified again meanwhile stays.
+            let verified_at = entry.verified_at;
+            self.entries
+                .remove_if(&Lookup(token), |current| current.verified_at == verified_at);
             None
         }
     }

@@ -13,7 +13,8 @@ use super::{SessionStore, StoreError, StoreFuture};
 /// atomics in a shared entry rather than a new entry per read.
 struct Entry {
     record: Arc<str>,
-    deadline: Instant,
+    /// The absolute timeout; `None` when it lies beyond what `Instant` can hold.
+    deadline: Option<Instant>,
     /// The idle timeout, in milliseconds (the latest asked for).
     idle_ms: AtomicU64,
     /// The last save or read, in milliseconds since the store's epoch.
@@ -33,7 +34,7 @@ fn millis(duration: Duration) -> u64 {
 /// markers live in a separate cache so a flood of logins cannot evict sessions.
 ///
 /// A read is a `quick_cache` lookup (a shard read lock) plus two atomic stores: moka's
-/// per-entry expiry, used before, cost about four times as much per request.
+/// per-entry expiry, used before, cost about four times as much per read.
 ///
 /// ```
 /// use std::time::Duration;
@@ -97,7 +98,8 @@ impl MemoryStore {
         let now = Instant::now();
         let now_ms = millis(now.saturating_duration_since(self.epoch));
         let idle_for = now_ms.saturating_sub(entry.seen_ms.load(Ordering::Relaxed));
-        if entry.deadline <= now || idle_for >= entry.idle_ms.load(Ordering::Relaxed) {
+        let past_deadline = entry.deadline.is_some_and(|deadline| deadline <= now);
+        if past_deadline || idle_for >= entry.idle_ms.load(Ordering::Relaxed) {
             // Only this entry: a session saved again under the key meanwhile stays.
             self.sessions
                 .remove_if(key, |current| Arc::ptr_eq(current, &entry));
@@ -129,7 +131,7 @@ impl SessionStore for MemoryStore {
         let now = Instant::now();
         let entry = Entry {
             record: record.into(),
-            deadline: now + ttl,
+            deadline: now.checked_add(ttl),
             idle_ms: AtomicU64::new(millis(idle)),
             seen_ms: AtomicU64::new(millis(now.saturating_duration_since(self.epoch))),
         };
@@ -234,21 +236,16 @@ mod tests {
         assert_eq!(store.load("k", long).await.unwrap().as_deref(), Some("r2"));
     }
 
-    #[test]
-    fn capacity_bounds_the_sessions() {
+    #[tokio::test]
+    async fn capacity_bounds_the_sessions() {
         let store = MemoryStore::with_capacity(50);
         let d = Duration::from_secs(60);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            for i in 0..1_000 {
-                store
-                    .save(&format!("k{i}"), "r".to_owned(), d, d)
-                    .await
-                    .unwrap();
-            }
-        });
+        for i in 0..1_000 {
+            store
+                .save(&format!("k{i}"), "r".to_owned(), d, d)
+                .await
+                .unwrap();
+        }
         assert!(
             store.sessions.len() <= 50,
             "{} sessions",
@@ -258,6 +255,17 @@ mod tests {
             store.load_now("k999", d).unwrap().unwrap().is_some(),
             "the newest stays"
         );
+    }
+
+    #[tokio::test]
+    async fn a_time_to_live_beyond_any_instant_never_expires_and_never_panics() {
+        let store = MemoryStore::new();
+        let idle = Duration::from_secs(60);
+        store
+            .save("k", "r".to_owned(), idle, Duration::MAX)
+            .await
+            .unwrap();
+        assert_eq!(store.load("k", idle).await.unwrap().as_deref(), Some("r"));
     }
 
     #[tokio::test]
