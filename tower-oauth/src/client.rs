@@ -15,7 +15,7 @@ use crate::cookies::CookiePolicy;
 use crate::http_client::CappedClient;
 use crate::provider::{ProviderIdentity, ProviderState};
 use crate::session::decoded::DecodedSessions;
-use crate::session::record::unix_now;
+use crate::session::record::{token_expiry, unix_now};
 use crate::session::sessions::Sessions;
 use crate::session::{OAuthSession, SessionAuthenticator, SessionUser};
 
@@ -263,7 +263,7 @@ impl<U: SessionUser> OAuthClient<U> {
         if let Some(rotated) = response.refresh_token() {
             record.tokens.refresh_token = Some(rotated.secret().clone());
         }
-        record.tokens.expires_at = response.expires_in().map(|d| unix_now() + d.as_secs());
+        record.tokens.expires_at = response.expires_in().map(|d| token_expiry(unix_now(), d));
         sessions
             .update(session.key(), &record)
             .await

@@ -22,7 +22,7 @@ use crate::http_client::FetchError;
 use crate::provider::{ProviderIdentity, Resolved, github};
 use crate::random;
 use crate::session::SessionUser;
-use crate::session::record::{ProviderTokens, SessionRecord, unix_now};
+use crate::session::record::{ProviderTokens, SessionRecord, token_expiry, unix_now};
 use crate::session::sessions::Sessions;
 
 impl<U: SessionUser> OAuthClient<U> {
@@ -110,7 +110,7 @@ impl<U: SessionUser> OAuthClient<U> {
             tokens: ProviderTokens {
                 access_token,
                 refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
-                expires_at: tokens.expires_in().map(|d| now + d.as_secs()),
+                expires_at: tokens.expires_in().map(|d| token_expiry(now, d)),
             },
         };
         let store_down = |_| Failure::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");

@@ -11,6 +11,16 @@ pub(crate) fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The longest provider token lifetime taken at its word: 100 years.
+const LONGEST_TOKEN_LIFETIME: u64 = 100 * 365 * 24 * 3600;
+
+/// When a provider token issued at `now` (Unix seconds) with `expires_in` expires. A
+/// provider's `expires_in` is not trusted to be sane: beyond 100 years it is read as 100
+/// years, so the sum cannot overflow and converts to a `SystemTime` on every platform.
+pub(crate) fn token_expiry(now: u64, expires_in: Duration) -> u64 {
+    now.saturating_add(expires_in.as_secs().min(LONGEST_TOKEN_LIFETIME))
+}
+
 /// The provider's tokens, kept server-side only.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct ProviderTokens {
@@ -56,5 +66,25 @@ impl<U> SessionRecord<U> {
     /// Time left before the absolute expiry; `None` when past it.
     pub(crate) fn remaining(&self, now: u64) -> Option<Duration> {
         (self.expires_at > now).then(|| Duration::from_secs(self.expires_at - now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::token_expiry;
+
+    #[test]
+    fn a_provider_lifetime_is_capped_and_never_overflows() {
+        assert_eq!(token_expiry(1_000, Duration::from_secs(3600)), 4_600);
+        let capped = token_expiry(1_000, Duration::from_secs(u64::MAX));
+        assert_eq!(capped, 1_000 + 100 * 365 * 24 * 3600);
+        assert_eq!(token_expiry(u64::MAX, Duration::from_secs(10)), u64::MAX);
+        assert!(
+            UNIX_EPOCH
+                .checked_add(Duration::from_secs(capped))
+                .is_some()
+        );
     }
 }
