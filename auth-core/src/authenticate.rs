@@ -1,193 +1,234 @@
 //! The [`Authenticate`] trait: the one thing an authentication method implements.
 
-use std::future::Future;
+use std::fmt;
+use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::Request;
+use pin_project_lite::pin_project;
 
 use crate::error::AuthError;
 use crate::principal::Identity;
 
 /// Turns a request into an identity, or says why it cannot.
 ///
-/// `authenticate` is called synchronously with a borrowed request. It reads the credential
-/// (see [`Credentials::find`](crate::credential::Credentials::find)) and may settle what is
-/// cheap right there, on the borrowed value: a malformed credential, a cache hit. The
-/// expensive part (a signature check, a store lookup) belongs in the returned future, which
-/// owns what it needs. Combinators rely on this: [`FirstOf`](crate::combinator::FirstOf)
-/// polls the next branch only when the one before found no credential, so a branch's future
-/// must cost nothing until polled. Implement [`presence`](Authenticate::presence) too when
-/// the future already knows whether a credential was found: `FirstOf` then skips the later
-/// branches' `authenticate` altogether for requests this method decides.
+/// [`authenticate`](Authenticate::authenticate) is called with the request borrowed, and
+/// says which of three things happened, as an [`Outcome`]:
 ///
-/// Three outcomes, kept apart:
-/// * `Ok(identity)`: authenticated;
-/// * `Err(e)` with [`e.is_missing()`](AuthError::is_missing): no credential for this method;
-/// * any other `Err`: a credential was presented and refused (or could not be checked). It is
-///   never downgraded to "anonymous".
+/// * [`Outcome::Missing`]: the request carries no credential for this method.
+///   [`first_of`](crate::first_of) then tries the next method, and an
+///   [optional](crate::AuthLayer::optional) layer lets the request through anonymously.
+/// * [`Outcome::Decided`]: the verdict is known now, an identity or a refusal (a malformed
+///   credential, a cache hit, a signature checked on the spot). The layer calls the inner
+///   service, or answers the refusal, without allocating or polling anything.
+/// * [`Outcome::Pending`]: the check must wait (a store lookup, a key fetch); the layer polls
+///   the future, which owns what it needs.
 ///
-/// A CPU-only check should return [`Decided`] and implement [`settle`](Authenticate::settle)
-/// (see its example), so the layer neither allocates nor polls; a closure can return
-/// [`std::future::Ready`].
+/// A refusal is never downgraded to "anonymous", and a credential that a method refuses is
+/// never retried by another.
 ///
-/// Closures implement the trait, so a custom method fits in a few lines:
+/// Closures `FnMut(&Request<B>) -> Result<I, AuthError>` implement the trait, so a custom
+/// method fits in a few lines; [`AuthError::missing`] from a closure means
+/// [`Outcome::Missing`]:
 ///
 /// ```
 /// use auth_core::{AuthError, AuthLayer, AuthMethod, Principal};
 /// use http::Request;
-/// use std::future::{ready, Ready};
 ///
-/// let layer = AuthLayer::new(|req: &Request<String>| -> Ready<Result<Principal, AuthError>> {
-///     ready(match req.headers().get("x-robot-serial") {
-///         None => Err(AuthError::missing()),
-///         Some(v) if v == "7" => Ok(Principal::new("robot-7", AuthMethod::Custom("robot".into()))),
-///         Some(_) => Err(AuthError::invalid_credential("unknown robot")),
-///     })
+/// let layer = AuthLayer::new(|req: &Request<String>| match req.headers().get("x-robot-serial") {
+///     None => Err(AuthError::missing()),
+///     Some(v) if v == "7" => Ok(Principal::new("robot-7", AuthMethod::Custom("robot".into()))),
+///     Some(_) => Err(AuthError::invalid_credential("unknown robot serial")),
 /// });
 /// # let _ = layer;
 /// ```
-pub trait Authenticate<B> {
-    /// The typed identity this method produces; inserted into the request's extensions
-    /// beside a clone of its [`Principal`](crate::Principal).
-    type Identity: Identity + Clone + Send + Sync + 'static;
-    /// The future that finishes the check.
-    type Future: Future<Output = Result<Self::Identity, AuthError>>;
-
-    /// Reads the credential out of `request` and returns the future that checks it.
-    fn authenticate(&mut self, request: &Request<B>) -> Self::Future;
-
-    /// What `future`, just returned by [`authenticate`](Authenticate::authenticate), already
-    /// knows about the credential, without polling it.
-    ///
-    /// [`FirstOf`](crate::combinator::FirstOf) calls the next branch's `authenticate` only
-    /// when this is not [`Presence::Present`]. The default, [`Presence::Unknown`], is always
-    /// correct; an answer other than `Unknown` must match what the future resolves to
-    /// ([`Presence::Absent`] exactly when it resolves to a "missing" error).
-    fn presence(future: &Self::Future) -> Presence {
-        let _ = future;
-        Presence::Unknown
-    }
-
-    /// Takes `future`'s outcome out of it if it can be had without waiting: a refusal, a
-    /// cache hit, or CPU-only work done right now. `None` leaves `future` to be polled.
-    ///
-    /// [`AuthLayer`](crate::AuthLayer) asks this right after `authenticate`. A settled
-    /// request goes straight to the inner service, which then need not be cloned, and the
-    /// response future keeps no copy of the request. After `Some`, `future` is dropped
-    /// unpolled. The default, `None`, is always correct.
-    fn settle(future: &mut Self::Future) -> Option<Result<Self::Identity, AuthError>> {
-        let _ = future;
-        None
-    }
-}
-
-/// Whether a request carries a credential for a method, as far as its
-/// [`Authenticate`] future knows before being polled (see [`Authenticate::presence`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Presence {
-    /// No credential for this method: the future resolves to
-    /// [`AuthError::missing`](crate::AuthError::missing).
-    Absent,
-    /// A credential for this method was found; the future resolves to an identity or to a
-    /// refusal, never to "missing".
-    Present,
-    /// Known only once the future resolves.
-    Unknown,
-}
-
-impl<B, F, Fut, I> Authenticate<B> for F
-where
-    F: FnMut(&Request<B>) -> Fut,
-    Fut: Future<Output = Result<I, AuthError>>,
-    I: Identity + Clone + Send + Sync + 'static,
-{
-    type Identity = I;
-    type Future = Fut;
-
-    fn authenticate(&mut self, request: &Request<B>) -> Self::Future {
-        self(request)
-    }
-}
-
-/// The future of a check decided inside [`Authenticate::authenticate`]: ready at once, and
-/// handed over by [`Decided::take`] without being polled. Return it from a CPU-only method
-/// and implement [`Authenticate::settle`] (and [`Authenticate::presence`]) with it:
+///
+/// A method that must wait implements the trait and returns a [`CheckFuture`]:
 ///
 /// ```
-/// use auth_core::{AuthError, AuthMethod, Authenticate, Decided, Presence, Principal};
+/// use auth_core::{AuthError, AuthMethod, Authenticate, CheckFuture, Credentials, Outcome, Principal};
 /// use http::Request;
 ///
 /// #[derive(Clone)]
-/// struct Robots;
+/// struct Directory;
 ///
-/// impl<B> Authenticate<B> for Robots {
+/// impl<B> Authenticate<B> for Directory {
 ///     type Identity = Principal;
-///     type Future = Decided<Principal>;
+///     type Future = CheckFuture<Principal>;
 ///
-///     fn authenticate(&mut self, request: &Request<B>) -> Decided<Principal> {
-///         Decided::new(match request.headers().get("x-robot-serial") {
-///             None => Err(AuthError::missing()),
-///             Some(v) if v == "7" => Ok(Principal::new("robot-7", AuthMethod::Custom("robot".into()))),
-///             Some(_) => Err(AuthError::invalid_credential("unknown robot")),
-///         })
-///     }
-///
-///     fn settle(future: &mut Decided<Principal>) -> Option<Result<Principal, AuthError>> {
-///         future.take()
-///     }
-///
-///     fn presence(future: &Decided<Principal>) -> Presence {
-///         future.presence()
+///     fn authenticate(&mut self, request: &Request<B>) -> Outcome<Principal, Self::Future> {
+///         let token = match Credentials::bearer().find(request) {
+///             Ok(credential) => credential.value().to_owned(),
+///             Err(error) => return Outcome::from(Err(error)),
+///         };
+///         Outcome::Pending(CheckFuture::new(async move {
+///             // Ask a directory service about `token`…
+///             match token.as_str() {
+///                 "t-7" => Ok(Principal::new("robot-7", AuthMethod::Custom("directory".into()))),
+///                 _ => Err(AuthError::invalid_credential("unknown token")),
+///             }
+///         }))
 ///     }
 /// }
-///
-/// let request = Request::builder().header("x-robot-serial", "7").body(()).unwrap();
-/// let mut future = Robots.authenticate(&request);
-/// assert_eq!(<Robots as Authenticate<()>>::presence(&future), Presence::Present);
-/// let identity = <Robots as Authenticate<()>>::settle(&mut future).unwrap().unwrap();
-/// assert_eq!(identity.subject(), "robot-7");
 /// ```
+pub trait Authenticate<B> {
+    /// The typed identity this method produces. The layer inserts it into the request's
+    /// extensions beside a clone of its [`Principal`](crate::Principal) (see
+    /// [`Identity::insert_into`]).
+    type Identity: Identity;
+    /// The future of a check that must wait ([`Outcome::Pending`]).
+    type Future: Future<Output = Result<Self::Identity, AuthError>>;
+
+    /// Reads the credential out of `request` and checks it, now or in a future.
+    fn authenticate(&mut self, request: &Request<B>) -> Outcome<Self::Identity, Self::Future>;
+}
+
+/// What [`Authenticate::authenticate`] found: no credential, a verdict, or a check to wait for.
 #[derive(Debug)]
-pub struct Decided<I> {
-    outcome: Option<Result<I, AuthError>>,
+pub enum Outcome<I, F> {
+    /// No credential for this method.
+    Missing,
+    /// The verdict, known now: an identity, or a refusal (never a "missing" error: that is
+    /// [`Outcome::Missing`]).
+    Decided(Result<I, AuthError>),
+    /// The check continues in this future. It may still resolve to
+    /// [`AuthError::missing`] (a session id the store does not know): `first_of` then falls
+    /// through to the next method, which it asked while the request was at hand.
+    Pending(F),
 }
 
-impl<I> Decided<I> {
-    /// A future that resolves to `outcome`.
-    pub fn new(outcome: Result<I, AuthError>) -> Self {
-        Self {
-            outcome: Some(outcome),
-        }
-    }
-
-    /// The outcome, once: `None` after it was taken (or polled out).
-    pub fn take(&mut self) -> Option<Result<I, AuthError>> {
-        self.outcome.take()
-    }
-
-    /// [`Presence::Absent`] for a "missing" error, [`Presence::Present`] for any other
-    /// outcome, [`Presence::Unknown`] once taken.
-    pub fn presence(&self) -> Presence {
-        match &self.outcome {
-            Some(Err(error)) if error.is_missing() => Presence::Absent,
-            Some(_) => Presence::Present,
-            None => Presence::Unknown,
-        }
+impl<I, F> Outcome<I, F> {
+    /// Whether this is [`Outcome::Missing`].
+    #[must_use]
+    pub fn is_missing(&self) -> bool {
+        matches!(self, Self::Missing)
     }
 }
 
-// Never pinned structurally: the outcome is moved out.
-impl<I> Unpin for Decided<I> {}
+/// Awaiting an outcome gives the verdict, waiting only when it is [`Outcome::Pending`]
+/// (`Missing` gives [`AuthError::missing`]): handy to call an authenticator directly.
+///
+/// ```
+/// use auth_core::{AuthError, Authenticate, AuthMethod, Principal};
+/// use http::Request;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mut robots = |req: &Request<()>| match req.headers().get("x-robot") {
+///     None => Err(AuthError::missing()),
+///     Some(_) => Ok(Principal::new("r2", AuthMethod::Custom("robot".into()))),
+/// };
+/// let request = Request::builder().header("x-robot", "1").body(()).unwrap();
+/// assert_eq!(robots.authenticate(&request).await.unwrap().subject(), "r2");
+/// assert!(robots.authenticate(&Request::new(())).await.unwrap_err().is_missing());
+/// # }
+/// ```
+impl<I, F> IntoFuture for Outcome<I, F>
+where
+    F: Future<Output = Result<I, AuthError>>,
+{
+    type Output = Result<I, AuthError>;
+    type IntoFuture = OutcomeFuture<I, F>;
 
-impl<I> Future for Decided<I> {
+    fn into_future(self) -> Self::IntoFuture {
+        let state = match self {
+            Self::Missing => State::Ready {
+                result: Some(Err(AuthError::missing())),
+            },
+            Self::Decided(result) => State::Ready {
+                result: Some(result),
+            },
+            Self::Pending(future) => State::Pending { future },
+        };
+        OutcomeFuture { state }
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    #[derive(Debug)]
+    enum State<I, F> {
+        Ready { result: Option<Result<I, AuthError>> },
+        Pending { #[pin] future: F },
+    }
+}
+
+pin_project! {
+    /// The future of an awaited [`Outcome`].
+    #[derive(Debug)]
+    pub struct OutcomeFuture<I, F> {
+        #[pin]
+        state: State<I, F>,
+    }
+}
+
+impl<I, F> Future for OutcomeFuture<I, F>
+where
+    F: Future<Output = Result<I, AuthError>>,
+{
     type Output = Result<I, AuthError>;
 
-    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
-        Poll::Ready(
-            self.take()
-                .expect("Decided polled after its outcome was taken"),
-        )
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Ready { result } => Poll::Ready(
+                result
+                    .take()
+                    .expect("an awaited outcome polled after completion"),
+            ),
+            StateProj::Pending { future } => future.poll(cx),
+        }
+    }
+}
+
+/// A verdict: [`AuthError::missing`] becomes [`Outcome::Missing`].
+impl<I, F> From<Result<I, AuthError>> for Outcome<I, F> {
+    fn from(result: Result<I, AuthError>) -> Self {
+        match result {
+            Err(error) if error.is_missing() => Self::Missing,
+            result => Self::Decided(result),
+        }
+    }
+}
+
+/// The future of a check that must wait: a boxed, `Send` future, built from any `async`
+/// block with [`CheckFuture::new`]. See [`Authenticate`] for an example.
+pub struct CheckFuture<I> {
+    future: Pin<Box<dyn Future<Output = Result<I, AuthError>> + Send>>,
+}
+
+impl<I> CheckFuture<I> {
+    /// Boxes `future`.
+    pub fn new(future: impl Future<Output = Result<I, AuthError>> + Send + 'static) -> Self {
+        Self {
+            future: Box::pin(future),
+        }
+    }
+}
+
+impl<I> fmt::Debug for CheckFuture<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckFuture").finish_non_exhaustive()
+    }
+}
+
+impl<I> Future for CheckFuture<I> {
+    type Output = Result<I, AuthError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.future.as_mut().poll(cx)
+    }
+}
+
+impl<B, F, I> Authenticate<B> for F
+where
+    F: FnMut(&Request<B>) -> Result<I, AuthError>,
+    I: Identity,
+{
+    type Identity = I;
+    type Future = CheckFuture<I>;
+
+    fn authenticate(&mut self, request: &Request<B>) -> Outcome<I, CheckFuture<I>> {
+        Outcome::from(self(request))
     }
 }
 
@@ -196,20 +237,30 @@ mod tests {
     use super::*;
     use crate::{AuthMethod, Principal};
 
+    #[test]
+    fn a_missing_error_is_the_missing_outcome() {
+        let outcome: Outcome<Principal, CheckFuture<Principal>> =
+            Outcome::from(Err(AuthError::missing()));
+        assert!(outcome.is_missing());
+        let outcome: Outcome<Principal, CheckFuture<Principal>> =
+            Outcome::from(Err(AuthError::invalid_credential("no")));
+        assert!(matches!(outcome, Outcome::Decided(Err(e)) if e.status() == 401));
+    }
+
     #[tokio::test]
-    async fn decided_hands_its_outcome_over_once() {
-        let mut ok = Decided::new(Ok(Principal::new("a", AuthMethod::ApiKey)));
-        assert_eq!(ok.presence(), Presence::Present);
-        assert_eq!(ok.take().unwrap().unwrap().subject(), "a");
-        assert_eq!(ok.presence(), Presence::Unknown);
-        assert!(ok.take().is_none());
+    async fn closures_decide_and_futures_wait() {
+        let mut closure = |req: &Request<()>| match req.headers().get("x") {
+            None => Err(AuthError::missing()),
+            Some(_) => Ok(Principal::new("a", AuthMethod::ApiKey)),
+        };
+        assert!(closure.authenticate(&Request::new(())).is_missing());
+        let request = Request::builder().header("x", "1").body(()).unwrap();
+        assert!(matches!(
+            closure.authenticate(&request),
+            Outcome::Decided(Ok(p)) if p.subject() == "a"
+        ));
 
-        let missing = Decided::<Principal>::new(Err(AuthError::missing()));
-        assert_eq!(missing.presence(), Presence::Absent);
-        assert!(missing.await.unwrap_err().is_missing());
-
-        let refused = Decided::<Principal>::new(Err(AuthError::invalid_credential("no")));
-        assert_eq!(refused.presence(), Presence::Present);
-        assert_eq!(refused.await.unwrap_err().status(), 401);
+        let pending = CheckFuture::new(async { Ok(Principal::new("b", AuthMethod::Jwt)) });
+        assert_eq!(pending.await.unwrap().subject(), "b");
     }
 }

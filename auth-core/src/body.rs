@@ -1,84 +1,79 @@
-//! The response body of the layers: the inner service's body, or a rejection's bytes.
-
-use std::pin::Pin;
-use std::task::{Context, Poll};
+//! [`RejectionBody`]: the layers keep the inner service's response body type.
 
 use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
-use pin_project_lite::pin_project;
+use http_body_util::Full;
+use http_body_util::combinators::{BoxBody, UnsyncBoxBody};
 
-pin_project! {
-    /// The body of a response that passed through an auth layer: either the inner service's
-    /// body untouched, or the bytes of a rejection.
-    ///
-    /// It keeps the inner body's error type, so axum, hyper and tonic accept it as they
-    /// accept the inner body.
-    #[derive(Debug)]
-    pub struct AuthBody<B> {
-        #[pin]
-        kind: Kind<B>,
+/// A response body type that can carry a refusal's bytes.
+///
+/// The engine's layers answer with the inner service's own body type, so stacking them
+/// (authentication, then scopes) changes no types: an axum router still returns axum's
+/// `Body`, a tonic server tonic's. Implemented for axum's body (feature `axum`), tonic's
+/// (feature `tonic`), `http-body-util`'s `Full<Bytes>`, `BoxBody` and `UnsyncBoxBody`, and
+/// `String`. Implement it for your own body type if a hyper service uses another:
+///
+/// ```
+/// use auth_core::RejectionBody;
+/// use bytes::Bytes;
+///
+/// struct MyBody(Bytes);
+///
+/// impl RejectionBody for MyBody {
+///     fn from_rejection(bytes: Bytes) -> Self {
+///         MyBody(bytes)
+///     }
+/// }
+/// ```
+pub trait RejectionBody {
+    /// A body holding `bytes` (a JSON error document, or nothing for gRPC).
+    fn from_rejection(bytes: Bytes) -> Self;
+}
+
+impl RejectionBody for Full<Bytes> {
+    fn from_rejection(bytes: Bytes) -> Self {
+        Full::new(bytes)
     }
 }
 
-pin_project! {
-    #[project = KindProj]
-    #[derive(Debug)]
-    enum Kind<B> {
-        Inner { #[pin] body: B },
-        Rejection { body: Option<Bytes> },
+impl<E: 'static> RejectionBody for BoxBody<Bytes, E> {
+    fn from_rejection(bytes: Bytes) -> Self {
+        use http_body_util::BodyExt;
+        Full::new(bytes)
+            .map_err(|never: std::convert::Infallible| match never {})
+            .boxed()
     }
 }
 
-impl<B> AuthBody<B> {
-    /// Wraps the inner service's body.
-    pub fn inner(body: B) -> Self {
-        Self {
-            kind: Kind::Inner { body },
-        }
-    }
-
-    /// A rejection's body.
-    pub fn rejection(body: Bytes) -> Self {
-        let body = (!body.is_empty()).then_some(body);
-        Self {
-            kind: Kind::Rejection { body },
-        }
+impl<E: 'static> RejectionBody for UnsyncBoxBody<Bytes, E> {
+    fn from_rejection(bytes: Bytes) -> Self {
+        use http_body_util::BodyExt;
+        Full::new(bytes)
+            .map_err(|never: std::convert::Infallible| match never {})
+            .boxed_unsync()
     }
 }
 
-impl<B> Body for AuthBody<B>
-where
-    B: Body,
-    B::Data: From<Bytes>,
-{
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        match self.project().kind.project() {
-            KindProj::Inner { body } => body.poll_frame(cx),
-            KindProj::Rejection { body } => {
-                Poll::Ready(body.take().map(|bytes| Ok(Frame::data(bytes.into()))))
-            }
-        }
+/// The bytes as text; an engine rejection's body is always UTF-8 JSON.
+impl RejectionBody for String {
+    fn from_rejection(bytes: Bytes) -> Self {
+        String::from_utf8_lossy(&bytes).into_owned()
     }
+}
 
-    fn is_end_stream(&self) -> bool {
-        match &self.kind {
-            Kind::Inner { body } => body.is_end_stream(),
-            Kind::Rejection { body } => body.is_none(),
-        }
+#[cfg(feature = "axum")]
+impl RejectionBody for axum_core::body::Body {
+    fn from_rejection(bytes: Bytes) -> Self {
+        Self::from(bytes)
     }
+}
 
-    fn size_hint(&self) -> SizeHint {
-        match &self.kind {
-            Kind::Inner { body } => body.size_hint(),
-            Kind::Rejection { body } => {
-                SizeHint::with_exact(body.as_ref().map_or(0, |b| b.len() as u64))
-            }
+#[cfg(feature = "tonic")]
+impl RejectionBody for tonic::body::Body {
+    fn from_rejection(bytes: Bytes) -> Self {
+        if bytes.is_empty() {
+            Self::default()
+        } else {
+            Self::new(Full::new(bytes))
         }
     }
 }
@@ -86,28 +81,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::{BodyExt, Full};
+    use http_body_util::BodyExt;
 
     #[tokio::test]
-    async fn rejection_body_yields_its_bytes_once() {
-        let body: AuthBody<Full<Bytes>> = AuthBody::rejection(Bytes::from_static(b"{}"));
-        assert_eq!(body.size_hint().exact(), Some(2));
-        assert!(!body.is_end_stream());
-        let bytes = body.collect().await.unwrap().to_bytes();
-        assert_eq!(bytes.as_ref(), b"{}");
-    }
-
-    #[tokio::test]
-    async fn empty_rejection_is_end_of_stream() {
-        let body: AuthBody<Full<Bytes>> = AuthBody::rejection(Bytes::new());
-        assert!(body.is_end_stream());
-        assert_eq!(body.size_hint().exact(), Some(0));
-    }
-
-    #[tokio::test]
-    async fn inner_body_passes_through() {
-        let body = AuthBody::inner(Full::new(Bytes::from_static(b"hello")));
-        assert_eq!(body.size_hint().exact(), Some(5));
-        assert_eq!(body.collect().await.unwrap().to_bytes().as_ref(), b"hello");
+    async fn each_body_carries_the_bytes() {
+        let full = Full::from_rejection(Bytes::from_static(b"{}"));
+        assert_eq!(full.collect().await.unwrap().to_bytes().as_ref(), b"{}");
+        let boxed = BoxBody::<Bytes, std::io::Error>::from_rejection(Bytes::from_static(b"x"));
+        assert_eq!(boxed.collect().await.unwrap().to_bytes().as_ref(), b"x");
+        let unsync = UnsyncBoxBody::<Bytes, std::io::Error>::from_rejection(Bytes::new());
+        assert!(unsync.collect().await.unwrap().to_bytes().is_empty());
+        assert_eq!(String::from_rejection(Bytes::from_static(b"ok")), "ok");
     }
 }

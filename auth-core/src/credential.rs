@@ -1,37 +1,4 @@
-//! Where a credential is read from: `Authorization: Bearer`, a named header, a cookie, and
-//! (only by explicit opt-in) the query string.
-//!
-//! [`Credentials`] is an ordered list of sources with a length cap. Extracting from it keeps
-//! the three outcomes apart:
-//!
-//! * no source holds a credential: [`AuthErrorKind::MissingCredential`](crate::AuthErrorKind),
-//! * exactly one does: the [`Credential`],
-//! * the request is ambiguous (two `Authorization` headers, two cookies of that name, or a
-//!   credential in two sources): 400 `invalid_request`,
-//! * the credential is empty, too long, or has bytes outside visible ASCII: 401
-//!   `invalid_token`, before any decoding.
-//!
-//! [`Credentials::find`] borrows the value from the request (no copy for headers and
-//! cookies), for authenticators that can decide without keeping it;
-//! [`Credentials::extract`] returns an owned [`Credential`].
-//!
-//! ```
-//! use auth_core::credential::{Credentials, CredentialSource};
-//! use http::Request;
-//!
-//! let sources = Credentials::bearer().or_header("x-api-key");
-//! let req = Request::builder().header("X-API-Key", "sk_test_123").body(()).unwrap();
-//! let cred = sources.extract(&req).unwrap();
-//! assert_eq!(cred.value(), "sk_test_123");
-//! assert!(matches!(cred.source(), CredentialSource::Header(_)));
-//!
-//! let two_ways = Request::builder()
-//!     .header("authorization", "Bearer a")
-//!     .header("x-api-key", "b")
-//!     .body(())
-//!     .unwrap();
-//! assert_eq!(sources.extract(&two_ways).unwrap_err().status(), 400);
-//! ```
+//! Where a credential is read from: [`Credentials`].
 
 use std::borrow::Cow;
 use std::fmt;
@@ -42,105 +9,53 @@ use http::{HeaderName, Request};
 use crate::error::AuthError;
 
 /// The default cap on a credential's length: 8 KiB.
-pub const DEFAULT_MAX_LENGTH: usize = 8 * 1024;
+const DEFAULT_MAX_LENGTH: usize = 8 * 1024;
 
 /// One place a credential can be read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CredentialSource {
+enum Source {
     /// `Authorization: Bearer <credential>` (RFC 6750 §2.1); the scheme is case-insensitive.
     Bearer,
     /// A named header holding the bare credential, such as `X-API-Key`.
     Header(HeaderName),
     /// A cookie of this name.
     Cookie(String),
-    /// A query parameter of this name. Only through [`Credentials::insecure_query`]: URLs
-    /// end up in logs, browser history and `Referer` headers.
+    /// A query parameter of this name (only by `insecure_` opt-in).
     Query(String),
 }
 
-impl fmt::Display for CredentialSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Bearer => f.write_str("Authorization: Bearer"),
-            Self::Header(name) => write!(f, "header {name}"),
-            Self::Cookie(name) => write!(f, "cookie {name}"),
-            Self::Query(name) => write!(f, "query parameter {name}"),
-        }
-    }
-}
-
-/// A credential found in a request. Its `Debug` output never shows the value.
+/// A credential found in a request, borrowed from it (see [`Credentials::find`]). Its
+/// `Debug` output never shows the value.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credential {
-    value: String,
-    source: CredentialSource,
+pub struct Credential<'a> {
+    value: Cow<'a, str>,
+    source: &'a Source,
 }
 
-impl Credential {
+impl Credential<'_> {
     /// The credential itself: treat it as a secret.
     #[must_use]
     pub fn value(&self) -> &str {
         &self.value
     }
 
-    /// Consumes the credential, returning its value.
+    /// The value, owned, to keep beyond the request.
     #[must_use]
     pub fn into_value(self) -> String {
-        self.value
+        self.value.into_owned()
     }
 
-    /// Where it was found.
+    /// Whether it came from `Authorization: Bearer` (rather than a named header, a cookie or
+    /// the query string).
     #[must_use]
-    pub fn source(&self) -> &CredentialSource {
-        &self.source
+    pub fn is_bearer(&self) -> bool {
+        *self.source == Source::Bearer
     }
 }
 
-impl fmt::Debug for Credential {
+impl fmt::Debug for Credential<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credential")
-            .field("value", &"[redacted]")
-            .field("len", &self.value.len())
-            .field("source", &self.source)
-            .finish()
-    }
-}
-
-/// A credential borrowed from the request it was found in (see [`Credentials::find`]).
-/// Its `Debug` output never shows the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct CredentialRef<'a> {
-    value: Cow<'a, str>,
-    source: &'a CredentialSource,
-}
-
-impl<'a> CredentialRef<'a> {
-    /// The credential itself: treat it as a secret.
-    #[must_use]
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-
-    /// Where it was found.
-    #[must_use]
-    pub fn source(&self) -> &'a CredentialSource {
-        self.source
-    }
-
-    /// An owned copy, to keep beyond the request.
-    #[must_use]
-    pub fn into_owned(self) -> Credential {
-        Credential {
-            value: self.value.into_owned(),
-            source: self.source.clone(),
-        }
-    }
-}
-
-impl fmt::Debug for CredentialRef<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CredentialRef")
             .field("value", &"[redacted]")
             .field("len", &self.value.len())
             .field("source", self.source)
@@ -148,15 +63,48 @@ impl fmt::Debug for CredentialRef<'_> {
     }
 }
 
-/// An ordered list of credential sources with a length cap. See the [module docs](self).
+/// Where a method reads its credential: an ordered list of sources with a length cap.
+///
+/// [`find`](Credentials::find) keeps the outcomes apart:
+///
+/// * no source holds a credential: [`AuthError::missing`];
+/// * exactly one does: the [`Credential`], borrowed from the request (no copy unless a
+///   query parameter had to be decoded);
+/// * the request is ambiguous (two `Authorization` headers, two cookies of that name, or a
+///   credential in two sources): 400 `invalid_request`;
+/// * the credential is empty, longer than the cap (8 KiB unless
+///   [`max_length`](Credentials::max_length) says otherwise), or has bytes outside visible
+///   ASCII: 401 `invalid_token`, before anything decodes it.
+///
+/// Other `Authorization` schemes (`Basic`, `DPoP`…) are not a bearer credential. Cookies
+/// other than the one asked for are never decoded, so an unrelated cookie with opaque bytes
+/// does not lock anyone out.
+///
+/// ```
+/// use auth_core::Credentials;
+/// use http::Request;
+///
+/// let sources = Credentials::bearer().or_header("x-api-key");
+/// let req = Request::builder().header("X-API-Key", "sk_test_123").body(()).unwrap();
+/// let credential = sources.find(&req).unwrap();
+/// assert_eq!(credential.value(), "sk_test_123");
+/// assert!(!credential.is_bearer());
+///
+/// let two_ways = Request::builder()
+///     .header("authorization", "Bearer a")
+///     .header("x-api-key", "b")
+///     .body(())
+///     .unwrap();
+/// assert_eq!(sources.find(&two_ways).unwrap_err().status(), 400);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
-    sources: Vec<CredentialSource>,
+    sources: Vec<Source>,
     max_length: usize,
 }
 
 impl Credentials {
-    fn one(source: CredentialSource) -> Self {
+    fn one(source: Source) -> Self {
         Self {
             sources: vec![source],
             max_length: DEFAULT_MAX_LENGTH,
@@ -166,19 +114,19 @@ impl Credentials {
     /// Read `Authorization: Bearer <credential>`.
     #[must_use]
     pub fn bearer() -> Self {
-        Self::one(CredentialSource::Bearer)
+        Self::one(Source::Bearer)
     }
 
     /// Read the bare credential from header `name`.
     #[must_use]
     pub fn header(name: HeaderName) -> Self {
-        Self::one(CredentialSource::Header(name))
+        Self::one(Source::Header(name))
     }
 
     /// Read the credential from cookie `name`.
     #[must_use]
     pub fn cookie(name: impl Into<String>) -> Self {
-        Self::one(CredentialSource::Cookie(name.into()))
+        Self::one(Source::Cookie(name.into()))
     }
 
     /// Read the credential from query parameter `name`.
@@ -188,13 +136,13 @@ impl Credentials {
     /// handshake from a browser), with short-lived credentials.
     #[must_use]
     pub fn insecure_query(name: impl Into<String>) -> Self {
-        Self::one(CredentialSource::Query(name.into()))
+        Self::one(Source::Query(name.into()))
     }
 
     /// Also read `Authorization: Bearer`.
     #[must_use]
     pub fn or_bearer(mut self) -> Self {
-        self.sources.push(CredentialSource::Bearer);
+        self.sources.push(Source::Bearer);
         self
     }
 
@@ -202,31 +150,25 @@ impl Credentials {
     ///
     /// # Panics
     ///
-    /// Panics if `name` is not a valid header name; use [`Credentials::or_header_name`]
-    /// with a parsed [`HeaderName`] to avoid that.
+    /// Panics if `name` is not a valid lower-case header name (it is meant for literals).
     #[must_use]
-    pub fn or_header(self, name: &'static str) -> Self {
-        self.or_header_name(HeaderName::from_static(name))
-    }
-
-    /// Also read header `name`.
-    #[must_use]
-    pub fn or_header_name(mut self, name: HeaderName) -> Self {
-        self.sources.push(CredentialSource::Header(name));
+    pub fn or_header(mut self, name: &'static str) -> Self {
+        self.sources
+            .push(Source::Header(HeaderName::from_static(name)));
         self
     }
 
     /// Also read cookie `name`.
     #[must_use]
     pub fn or_cookie(mut self, name: impl Into<String>) -> Self {
-        self.sources.push(CredentialSource::Cookie(name.into()));
+        self.sources.push(Source::Cookie(name.into()));
         self
     }
 
     /// Also read query parameter `name`; see [`Credentials::insecure_query`].
     #[must_use]
     pub fn or_insecure_query(mut self, name: impl Into<String>) -> Self {
-        self.sources.push(CredentialSource::Query(name.into()));
+        self.sources.push(Source::Query(name.into()));
         self
     }
 
@@ -238,42 +180,15 @@ impl Credentials {
         self
     }
 
-    /// The sources, in order.
-    #[must_use]
-    pub fn sources(&self) -> &[CredentialSource] {
-        &self.sources
-    }
-
-    /// Finds the one credential in `request`. See the [module docs](self) for the outcomes.
+    /// Finds the one credential in `request`. See [`Credentials`] for the outcomes.
     ///
     /// # Errors
     ///
     /// [`AuthError::missing`] when no source holds a credential, 400 `invalid_request` when
     /// the request is ambiguous, 401 `invalid_token` when the credential is empty, too long
     /// or not visible ASCII.
-    pub fn extract<B>(&self, request: &Request<B>) -> Result<Credential, AuthError> {
-        self.find(request).map(CredentialRef::into_owned)
-    }
-
-    /// Like [`extract`](Self::extract), with the value borrowed from `request`: no copy
-    /// unless the source had to be decoded (a percent-encoded query parameter).
-    ///
-    /// ```
-    /// use auth_core::credential::{Credentials, CredentialSource};
-    /// use http::Request;
-    ///
-    /// let req = Request::builder().header("authorization", "Bearer abc").body(()).unwrap();
-    /// let sources = Credentials::bearer();
-    /// let found = sources.find(&req).unwrap();
-    /// assert_eq!(found.value(), "abc");
-    /// assert_eq!(found.source(), &CredentialSource::Bearer);
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`extract`](Self::extract).
-    pub fn find<'a, B>(&'a self, request: &'a Request<B>) -> Result<CredentialRef<'a>, AuthError> {
-        let mut found: Option<CredentialRef<'a>> = None;
+    pub fn find<'a, B>(&'a self, request: &'a Request<B>) -> Result<Credential<'a>, AuthError> {
+        let mut found: Option<Credential<'a>> = None;
         for source in &self.sources {
             let Some(value) = self.read(source, request)? else {
                 continue;
@@ -284,23 +199,21 @@ impl Credentials {
                 )
                 .with_reason("duplicate_credential"));
             }
-            found = Some(CredentialRef { value, source });
+            found = Some(Credential { value, source });
         }
         found.ok_or_else(AuthError::missing)
     }
 
     fn read<'r, B>(
         &self,
-        source: &CredentialSource,
+        source: &Source,
         request: &'r Request<B>,
     ) -> Result<Option<Cow<'r, str>>, AuthError> {
         let raw = match source {
-            CredentialSource::Bearer => read_bearer(request, self.max_length)?.map(Cow::Borrowed),
-            CredentialSource::Header(name) => {
-                read_header(request, name, self.max_length)?.map(Cow::Borrowed)
-            }
-            CredentialSource::Cookie(name) => read_cookie(request, name, self.max_length)?,
-            CredentialSource::Query(name) => read_query(request, name, self.max_length)?,
+            Source::Bearer => read_bearer(request, self.max_length)?.map(Cow::Borrowed),
+            Source::Header(name) => read_header(request, name, self.max_length)?.map(Cow::Borrowed),
+            Source::Cookie(name) => read_cookie(request, name, self.max_length)?.map(Cow::Borrowed),
+            Source::Query(name) => read_query(request, name, self.max_length)?,
         };
         raw.map(|v| check_value(&v, self.max_length).map(|()| v))
             .transpose()
@@ -393,20 +306,22 @@ fn read_header<'r, B>(
     }
 }
 
+/// The value of cookie `name`, reading the `Cookie` headers as bytes: a pair with another
+/// name is skipped unread, whatever bytes it holds, so only the cookie asked for must be
+/// well formed. (The `cookie` crate parses a whole header as UTF-8 text, which would let
+/// one foreign cookie lock a user out.) A value in double quotes (RFC 6265) loses them.
 fn read_cookie<'r, B>(
     request: &'r Request<B>,
     name: &str,
     max_length: usize,
-) -> Result<Option<Cow<'r, str>>, AuthError> {
-    let mut found: Option<Cow<'r, str>> = None;
+) -> Result<Option<&'r str>, AuthError> {
+    let mut found: Option<&'r str> = None;
     for header in request.headers().get_all(COOKIE) {
-        let Ok(text) = header.to_str() else {
-            // A cookie header with opaque bytes cannot hold our (visible ASCII) cookie
-            // unambiguously; refuse rather than guess.
-            return Err(bad_bytes());
-        };
-        for cookie in cookie::Cookie::split_parse(text).flatten() {
-            if cookie.name() != name {
+        for pair in header.as_bytes().split(|&b| b == b';') {
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                continue;
+            };
+            if pair[..eq].trim_ascii() != name.as_bytes() {
                 continue;
             }
             if found.is_some() {
@@ -415,14 +330,17 @@ fn read_cookie<'r, B>(
                 ))
                 .with_reason("duplicate_cookie"));
             }
-            if cookie.value().len() > max_length {
+            let mut value = pair[eq + 1..].trim_ascii();
+            if let [b'"', inner @ .., b'"'] = value {
+                value = inner;
+            }
+            if value.len() > max_length {
                 return Err(too_long());
             }
-            found = Some(
-                cookie
-                    .value_raw()
-                    .map_or_else(|| Cow::Owned(cookie.value().to_owned()), Cow::Borrowed),
-            );
+            let Ok(text) = std::str::from_utf8(value) else {
+                return Err(bad_bytes());
+            };
+            found = Some(text);
         }
     }
     Ok(found)
@@ -461,6 +379,13 @@ mod tests {
     use crate::AuthErrorKind;
     use http::HeaderValue;
 
+    /// The value `sources` finds in `request`, and whether it came from `Bearer`.
+    fn found(sources: &Credentials, request: &Request<()>) -> Result<(String, bool), AuthError> {
+        sources
+            .find(request)
+            .map(|c| (c.value().to_owned(), c.is_bearer()))
+    }
+
     fn req(headers: &[(&str, &[u8])]) -> Request<()> {
         let mut builder = Request::builder().uri("/x?access_token=q1&other=2");
         for (k, v) in headers {
@@ -483,30 +408,35 @@ mod tests {
     #[test]
     fn bearer_scheme_is_case_insensitive() {
         for header in ["Bearer abc", "bearer abc", "BEARER abc", "BeArEr   abc"] {
-            let cred = Credentials::bearer()
-                .extract(&req(&[("authorization", header.as_bytes())]))
-                .unwrap();
-            assert_eq!(cred.value(), "abc", "{header}");
-            assert_eq!(cred.source(), &CredentialSource::Bearer);
+            let cred = found(
+                &Credentials::bearer(),
+                &req(&[("authorization", header.as_bytes())]),
+            )
+            .unwrap();
+            assert_eq!(cred, ("abc".to_owned(), true), "{header}");
         }
     }
 
     #[test]
     fn other_schemes_are_no_credential() {
-        let err = Credentials::bearer()
-            .extract(&req(&[("authorization", b"Basic dXNlcjpwYXNz")]))
-            .unwrap_err();
+        let err = found(
+            &Credentials::bearer(),
+            &req(&[("authorization", b"Basic dXNlcjpwYXNz")]),
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), AuthErrorKind::MissingCredential);
-        let err = Credentials::bearer().extract(&req(&[])).unwrap_err();
+        let err = found(&Credentials::bearer(), &req(&[])).unwrap_err();
         assert_eq!(err.kind(), AuthErrorKind::MissingCredential);
     }
 
     #[test]
     fn empty_bearer_is_invalid_token() {
         for header in ["Bearer", "Bearer ", "Bearer    "] {
-            let err = Credentials::bearer()
-                .extract(&req(&[("authorization", header.as_bytes())]))
-                .unwrap_err();
+            let err = found(
+                &Credentials::bearer(),
+                &req(&[("authorization", header.as_bytes())]),
+            )
+            .unwrap_err();
             assert_eq!(err.kind(), AuthErrorKind::InvalidCredential, "{header:?}");
             assert_eq!(err.reason(), "empty");
         }
@@ -514,12 +444,14 @@ mod tests {
 
     #[test]
     fn two_authorization_headers_are_invalid_request() {
-        let err = Credentials::bearer()
-            .extract(&req(&[
+        let err = found(
+            &Credentials::bearer(),
+            &req(&[
                 ("authorization", b"Bearer a"),
                 ("authorization", b"Bearer b"),
-            ]))
-            .unwrap_err();
+            ]),
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), AuthErrorKind::InvalidRequest);
         assert_eq!(err.status(), 400);
     }
@@ -527,12 +459,11 @@ mod tests {
     #[test]
     fn credential_in_two_sources_is_invalid_request() {
         let sources = Credentials::bearer().or_cookie("session");
-        let err = sources
-            .extract(&req(&[
-                ("authorization", b"Bearer a"),
-                ("cookie", b"session=b"),
-            ]))
-            .unwrap_err();
+        let err = found(
+            &sources,
+            &req(&[("authorization", b"Bearer a"), ("cookie", b"session=b")]),
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), AuthErrorKind::InvalidRequest);
         assert_eq!(err.reason(), "duplicate_credential");
     }
@@ -540,21 +471,26 @@ mod tests {
     #[test]
     fn oversized_credential_is_refused_before_decoding() {
         let long = format!("Bearer {}", "a".repeat(DEFAULT_MAX_LENGTH + 1));
-        let err = Credentials::bearer()
-            .extract(&req(&[("authorization", long.as_bytes())]))
-            .unwrap_err();
+        let err = found(
+            &Credentials::bearer(),
+            &req(&[("authorization", long.as_bytes())]),
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), AuthErrorKind::InvalidCredential);
         assert_eq!(err.reason(), "too_long");
         let huge = format!("Bearer {}", "a".repeat(11 * 1024 * 1024));
-        let err = Credentials::bearer()
-            .extract(&req(&[("authorization", huge.as_bytes())]))
-            .unwrap_err();
+        let err = found(
+            &Credentials::bearer(),
+            &req(&[("authorization", huge.as_bytes())]),
+        )
+        .unwrap_err();
         assert_eq!(err.reason(), "too_long");
-        let ok = Credentials::bearer()
-            .max_length(16)
-            .extract(&req(&[("authorization", b"Bearer 0123456789abcdef")]))
-            .unwrap();
-        assert_eq!(ok.value().len(), 16);
+        let ok = found(
+            &Credentials::bearer().max_length(16),
+            &req(&[("authorization", b"Bearer 0123456789abcdef")]),
+        )
+        .unwrap();
+        assert_eq!(ok.0.len(), 16);
     }
 
     #[test]
@@ -566,31 +502,31 @@ mod tests {
             b"Bearer a b",
         ];
         for value in cases {
-            let err = Credentials::bearer()
-                .extract(&req(&[("authorization", value)]))
-                .unwrap_err();
+            let err = found(&Credentials::bearer(), &req(&[("authorization", value)])).unwrap_err();
             assert_eq!(err.kind(), AuthErrorKind::InvalidCredential, "{value:?}");
         }
-        let err = Credentials::header(HeaderName::from_static("x-api-key"))
-            .extract(&req(&[("x-api-key", b"\x80abc")]))
-            .unwrap_err();
+        let err = found(
+            &Credentials::header(HeaderName::from_static("x-api-key")),
+            &req(&[("x-api-key", b"\x80abc")]),
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), AuthErrorKind::InvalidCredential);
     }
 
     #[test]
     fn cookies_are_parsed_and_duplicates_refused() {
         let sources = Credentials::cookie("sid");
-        let cred = sources
-            .extract(&req(&[("cookie", b"a=1; sid=xyz; b=2")]))
-            .unwrap();
-        assert_eq!(cred.value(), "xyz");
-        let err = sources
-            .extract(&req(&[("cookie", b"sid=1"), ("cookie", b"sid=2")]))
-            .unwrap_err();
+        let cred = found(&sources, &req(&[("cookie", b"a=1; sid=xyz; b=2")])).unwrap();
+        assert_eq!(cred, ("xyz".to_owned(), false));
+        let quoted = found(&sources, &req(&[("cookie", b"sid=\"xyz\"")])).unwrap();
+        assert_eq!(quoted.0, "xyz");
+        let err = found(
+            &sources,
+            &req(&[("cookie", b"sid=1"), ("cookie", b"sid=2")]),
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), AuthErrorKind::InvalidRequest);
-        let err = sources
-            .extract(&req(&[("cookie", b"other=1")]))
-            .unwrap_err();
+        let err = found(&sources, &req(&[("cookie", b"other=1")])).unwrap_err();
         assert!(err.is_missing());
     }
 
@@ -598,26 +534,46 @@ mod tests {
     fn query_only_when_opted_in() {
         let request = req(&[]);
         assert!(
-            Credentials::bearer()
-                .extract(&request)
+            found(&Credentials::bearer(), &request)
                 .unwrap_err()
                 .is_missing()
         );
-        let cred = Credentials::insecure_query("access_token")
-            .extract(&request)
-            .unwrap();
-        assert_eq!(cred.value(), "q1");
-        assert_eq!(
-            cred.source(),
-            &CredentialSource::Query("access_token".into())
-        );
+        let cred = found(&Credentials::insecure_query("access_token"), &request).unwrap();
+        assert_eq!(cred, ("q1".to_owned(), false));
+    }
+
+    #[test]
+    fn unrelated_undecodable_cookies_are_ignored() {
+        let sources = Credentials::cookie("sid");
+        let cases: [&[u8]; 3] = [
+            b"junk=\xff\xfe; sid=abc",
+            b"sid=abc; caf\xc3\xa9=cr\xe8me; flag",
+            b"=novalue; ;;sid=abc",
+        ];
+        for header in cases {
+            let cred = found(&sources, &req(&[("cookie", header)])).unwrap();
+            assert_eq!(cred.0, "abc", "{header:?}");
+        }
+        let err = found(
+            &sources,
+            &req(&[("cookie", b"junk=\xff"), ("cookie", b"a=1")]),
+        )
+        .unwrap_err();
+        assert!(err.is_missing());
+        // The cookie asked for must be well formed itself.
+        let err = found(&sources, &req(&[("cookie", b"sid=ab\xffc")])).unwrap_err();
+        assert_eq!(err.kind(), AuthErrorKind::InvalidCredential);
+        let err = found(&sources, &req(&[("cookie", b"sid=a b")])).unwrap_err();
+        assert_eq!(err.kind(), AuthErrorKind::InvalidCredential);
+        let err = found(&sources, &req(&[("cookie", b"sid=")])).unwrap_err();
+        assert_eq!(err.reason(), "empty");
     }
 
     #[test]
     fn debug_redacts_the_value() {
-        let cred = Credentials::bearer()
-            .extract(&req(&[("authorization", b"Bearer supersecret")]))
-            .unwrap();
+        let sources = Credentials::bearer();
+        let request = req(&[("authorization", b"Bearer supersecret")]);
+        let cred = sources.find(&request).unwrap();
         let printed = format!("{cred:?}");
         assert!(!printed.contains("supersecret"), "{printed}");
         assert!(printed.contains("redacted"));

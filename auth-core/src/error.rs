@@ -39,7 +39,8 @@ pub enum AuthErrorKind {
     InsufficientScope,
     /// The identity is known but may not do this (a role or a predicate failed).
     ///
-    /// 403 `insufficient_scope`.
+    /// A plain 403, without an RFC 6750 challenge (the token is fine; the caller is not
+    /// allowed).
     Forbidden,
     /// A dependency (key store, JWKS endpoint, revocation store) could not be reached, so
     /// the credential can be neither accepted nor refused.
@@ -49,7 +50,7 @@ pub enum AuthErrorKind {
     /// The server is set up wrongly, e.g. an extractor or authorization layer runs with no
     /// authentication layer in front of it.
     ///
-    /// 500.
+    /// 500 `server_error`; the description goes to the log (`ERROR`), never to the client.
     Misconfigured,
 }
 
@@ -65,48 +66,6 @@ impl AuthErrorKind {
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
-    }
-
-    /// The RFC 6750 `error` code, or `None` where RFC 6750 says the challenge carries none
-    /// (a request with no credential at all).
-    #[must_use]
-    pub fn oauth_error(self) -> Option<&'static str> {
-        match self {
-            Self::MissingCredential => None,
-            Self::InvalidRequest => Some("invalid_request"),
-            Self::InvalidCredential => Some("invalid_token"),
-            Self::InsufficientScope | Self::Forbidden => Some("insufficient_scope"),
-            Self::Unavailable => Some("temporarily_unavailable"),
-            Self::Misconfigured => Some("server_error"),
-        }
-    }
-
-    /// The gRPC status code that is this kind's twin.
-    ///
-    /// 16 `UNAUTHENTICATED`, 3 `INVALID_ARGUMENT`, 7 `PERMISSION_DENIED`, 14 `UNAVAILABLE`,
-    /// 13 `INTERNAL`.
-    #[must_use]
-    pub fn grpc_code(self) -> u8 {
-        match self {
-            Self::MissingCredential | Self::InvalidCredential => 16,
-            Self::InvalidRequest => 3,
-            Self::InsufficientScope | Self::Forbidden => 7,
-            Self::Unavailable => 14,
-            Self::Misconfigured => 13,
-        }
-    }
-
-    /// Whether this kind is sent with a `WWW-Authenticate` challenge.
-    #[must_use]
-    pub fn has_challenge(self) -> bool {
-        matches!(
-            self,
-            Self::MissingCredential
-                | Self::InvalidRequest
-                | Self::InvalidCredential
-                | Self::InsufficientScope
-                | Self::Forbidden
-        )
     }
 }
 
@@ -169,18 +128,19 @@ impl AuthError {
         Self::new(AuthErrorKind::InvalidCredential, description)
     }
 
-    /// Scopes missing: 403 `insufficient_scope`, with `scope` (space-separated) named in the
-    /// challenge.
+    /// Scopes missing: 403 `insufficient_scope`, with `scope` (the space-separated scopes
+    /// the request needs) named in the challenge and the description.
     pub fn insufficient_scope(scope: impl Into<Arc<str>>) -> Self {
+        let scope = scope.into();
         let mut err = Self::new(
             AuthErrorKind::InsufficientScope,
-            "the credential lacks a required scope",
+            format!("the credential lacks a required scope: {scope}"),
         );
-        err.scope = Some(scope.into());
+        err.scope = Some(scope);
         err
     }
 
-    /// Not allowed for another reason (roles, a predicate): 403 `insufficient_scope`.
+    /// Not allowed for another reason (roles, a predicate): a plain 403.
     pub fn forbidden(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(AuthErrorKind::Forbidden, description)
     }
@@ -190,7 +150,7 @@ impl AuthError {
         Self::new(AuthErrorKind::Unavailable, description)
     }
 
-    /// The server is set up wrongly: 500.
+    /// The server is set up wrongly: 500. `description` is logged, not sent to the client.
     pub fn misconfigured(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(AuthErrorKind::Misconfigured, description)
     }
@@ -337,50 +297,21 @@ mod tests {
     use http::StatusCode;
 
     #[test]
-    fn kinds_map_to_statuses_and_codes() {
+    fn kinds_map_to_statuses() {
         let cases = [
-            (AuthError::missing(), StatusCode::UNAUTHORIZED, None, 16),
-            (
-                AuthError::invalid_request("x"),
-                StatusCode::BAD_REQUEST,
-                Some("invalid_request"),
-                3,
-            ),
-            (
-                AuthError::invalid_credential("x"),
-                StatusCode::UNAUTHORIZED,
-                Some("invalid_token"),
-                16,
-            ),
-            (
-                AuthError::insufficient_scope("a"),
-                StatusCode::FORBIDDEN,
-                Some("insufficient_scope"),
-                7,
-            ),
-            (
-                AuthError::forbidden("x"),
-                StatusCode::FORBIDDEN,
-                Some("insufficient_scope"),
-                7,
-            ),
-            (
-                AuthError::unavailable("x"),
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some("temporarily_unavailable"),
-                14,
-            ),
+            (AuthError::missing(), StatusCode::UNAUTHORIZED),
+            (AuthError::invalid_request("x"), StatusCode::BAD_REQUEST),
+            (AuthError::invalid_credential("x"), StatusCode::UNAUTHORIZED),
+            (AuthError::insufficient_scope("a"), StatusCode::FORBIDDEN),
+            (AuthError::forbidden("x"), StatusCode::FORBIDDEN),
+            (AuthError::unavailable("x"), StatusCode::SERVICE_UNAVAILABLE),
             (
                 AuthError::misconfigured("x"),
                 StatusCode::INTERNAL_SERVER_ERROR,
-                Some("server_error"),
-                13,
             ),
         ];
-        for (err, status, code, grpc) in cases {
+        for (err, status) in cases {
             assert_eq!(err.status(), status, "{err:?}");
-            assert_eq!(err.kind().oauth_error(), code, "{err:?}");
-            assert_eq!(err.kind().grpc_code(), grpc, "{err:?}");
         }
     }
 
@@ -395,8 +326,12 @@ mod tests {
     }
 
     #[test]
-    fn scope_is_kept() {
+    fn scope_is_kept_and_named() {
         let err = AuthError::insufficient_scope("read write");
         assert_eq!(err.scope(), Some("read write"));
+        assert_eq!(
+            err.description(),
+            "the credential lacks a required scope: read write"
+        );
     }
 }

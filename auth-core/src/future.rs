@@ -1,6 +1,5 @@
-//! The response future shared by every layer of this crate: `Checking -> Calling` (or a
-//! rejection), with no boxing. A check the authenticator could
-//! [settle](crate::Authenticate::settle) during `call` starts at `Calling` or at its
+//! The response future shared by the engine's layers: `Checking -> Calling` (or a
+//! rejection), with no boxing. A check decided during `call` starts at `Calling` or at its
 //! rejection.
 //!
 //! Each request gets a `DEBUG` span (target `auth_core`, named `auth` or `authorize`) with the
@@ -9,21 +8,20 @@
 //! [`AuthError::reason`] code of a refusal). No field ever holds a credential. When no
 //! subscriber listens at `DEBUG`, the span costs one disabled-callsite check.
 
-use std::any::TypeId;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response};
+use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 use tracing::Span;
 
-use crate::body::AuthBody;
-use crate::error::AuthError;
-use crate::principal::{Identity, Principal};
+use crate::body::RejectionBody;
+use crate::error::{AuthError, AuthErrorKind};
+use crate::principal::Identity;
 use crate::rejection::OnRejection;
 
 /// Marker inserted into a request that an optional [`AuthLayer`](crate::AuthLayer) let
@@ -34,55 +32,48 @@ pub(crate) struct Anonymous;
 /// What a passed check adds to the request before the inner service sees it.
 pub trait Admit {
     /// Inserts what the check established into `request`'s extensions, and records the
-    /// outcome on the request's `auth` span.
+    /// outcome on the request's span.
     fn admit<B>(self, request: &mut Request<B>, span: &Span);
 }
 
-/// Authorization checks add nothing.
+impl<I: Identity> Admit for I {
+    fn admit<B>(self, request: &mut Request<B>, span: &Span) {
+        if !span.is_disabled() {
+            span.record("method", self.principal().method().as_str());
+            span.record("outcome", "authenticated");
+        }
+        self.insert_into(request.extensions_mut());
+    }
+}
+
+/// An authorization check adds nothing.
 impl Admit for () {
     fn admit<B>(self, _request: &mut Request<B>, span: &Span) {
         span.record("outcome", "authorized");
     }
 }
 
-/// The outcome of an authentication that let the request through.
-#[derive(Debug, Clone)]
-pub enum Admission<I> {
-    /// A credential was verified.
-    Authenticated(I),
-    /// No credential, and the layer is optional.
+/// The outcome of a check as the layer acts on it.
+pub(crate) enum Verdict<T> {
+    Admit(T),
     Anonymous,
+    Reject(AuthError),
 }
 
-impl<I> Admit for Admission<I>
-where
-    I: Identity + Clone + Send + Sync + 'static,
-{
-    fn admit<B>(self, request: &mut Request<B>, span: &Span) {
-        match self {
-            Self::Authenticated(identity) => {
-                let principal = identity.principal().clone();
-                span.record("method", principal.method().as_str());
-                span.record("outcome", "authenticated");
-                let extensions = request.extensions_mut();
-                // A `Principal` identity is its own principal: inserting it twice would box
-                // the same value twice and replace the first.
-                if TypeId::of::<I>() != TypeId::of::<Principal>() {
-                    extensions.insert(identity);
-                }
-                extensions.insert(principal);
-            }
-            Self::Anonymous => {
-                span.record("outcome", "anonymous");
-                request.extensions_mut().insert(Anonymous);
-            }
+impl<T> Verdict<T> {
+    /// `outcome`, where "no credential" is an anonymous admission when `optional`.
+    pub(crate) fn of(outcome: Result<T, AuthError>, optional: bool) -> Self {
+        match outcome {
+            Ok(admitted) => Self::Admit(admitted),
+            Err(error) if optional && error.is_missing() => Self::Anonymous,
+            Err(error) => Self::Reject(error),
         }
     }
 }
 
 pin_project! {
     /// The request and the readied inner service live only while the check runs: a
-    /// settled future (the common case) carries neither.
+    /// decided check (the common case) carries neither.
     #[project = StateProj]
     enum State<C, S, B, F> {
         Checking {
@@ -97,32 +88,60 @@ pin_project! {
 }
 
 /// The rejection of `error`, recorded on `span`, with the error in the response's extensions.
-fn reject<R: OnRejection>(
+fn reject<B, R: OnRejection<B>>(
     error: AuthError,
-    headers: &HeaderMap,
+    request: &Request<B>,
     rejection: &R,
     span: &Span,
 ) -> Response<Bytes> {
     span.record("outcome", "rejected");
     span.record("reason", error.reason());
-    tracing::debug!(
-        target: "auth_core",
-        parent: span,
-        status = error.status().as_u16(),
-        "rejected",
-    );
-    let mut response = rejection.reject(&error, headers);
+    if error.kind() == AuthErrorKind::Misconfigured {
+        tracing::error!(target: "auth_core", parent: span, cause = error.description(), "the server is misconfigured");
+    } else {
+        tracing::debug!(target: "auth_core", parent: span, status = error.status().as_u16(), "rejected");
+    }
+    let mut response = rejection.reject(&error, request);
     response.extensions_mut().insert(error);
     response
 }
 
+/// What a verdict leads to: the inner service's call, or the rejection.
+enum Step<F> {
+    Call(F),
+    Reject(Response<Bytes>),
+}
+
+/// Applies `verdict` to `request`.
+fn decide<T: Admit, S, B, R>(
+    verdict: Verdict<T>,
+    inner: &mut S,
+    mut request: Request<B>,
+    rejection: &R,
+    span: &Span,
+) -> Step<S::Future>
+where
+    S: Service<Request<B>>,
+    R: OnRejection<B>,
+{
+    match verdict {
+        Verdict::Admit(admitted) => admitted.admit(&mut request, span),
+        Verdict::Anonymous => {
+            span.record("outcome", "anonymous");
+            request.extensions_mut().insert(Anonymous);
+        }
+        Verdict::Reject(error) => return Step::Reject(reject(error, &request, rejection, span)),
+    }
+    Step::Call(inner.call(request))
+}
+
 pin_project! {
-    /// Response future of [`Auth`](crate::Auth) and [`Authorized`](crate::authorize::Authorized).
+    /// Response future of the engine's layers.
     ///
     /// First polls the check; on success inserts what it established into the request and
     /// calls the inner service (which was readied by `poll_ready` and moved in here); on
-    /// failure answers with the rejection, never calling the inner service. A settled check
-    /// did that already in `call`: the future then only drives the inner call or hands
+    /// failure answers with the rejection, never calling the inner service. A check decided
+    /// in `call` did that already: the future then only drives the inner call or hands
     /// back the rejection.
     pub struct ResponseFuture<C, S, B, R>
     where
@@ -132,6 +151,7 @@ pin_project! {
         state: State<C, S, B, S::Future>,
         rejection: R,
         span: Span,
+        optional: bool,
     }
 }
 
@@ -139,7 +159,15 @@ impl<C, S, B, R> ResponseFuture<C, S, B, R>
 where
     S: Service<Request<B>>,
 {
-    pub(crate) fn new(check: C, inner: S, request: Request<B>, rejection: R, span: Span) -> Self {
+    /// A check still to be polled, with the readied `inner` and the request kept for it.
+    pub(crate) fn checking(
+        check: C,
+        inner: S,
+        request: Request<B>,
+        rejection: R,
+        span: Span,
+        optional: bool,
+    ) -> Self {
         Self {
             state: State::Checking {
                 check,
@@ -147,37 +175,33 @@ where
             },
             rejection,
             span,
+            optional,
         }
     }
 
-    /// A check that was decided without polling: the readied `inner` is called right away
-    /// (no clone of it, no request kept), or the rejection is ready.
-    pub(crate) fn settled<T: Admit>(
-        outcome: Result<T, AuthError>,
+    /// A check decided already: the readied `inner` is called right away (no clone of it,
+    /// no request kept), or the rejection is ready.
+    pub(crate) fn decided<T: Admit>(
+        verdict: Verdict<T>,
         inner: &mut S,
-        mut request: Request<B>,
+        request: Request<B>,
         rejection: R,
         span: Span,
     ) -> Self
     where
-        R: OnRejection,
+        R: OnRejection<B>,
     {
-        let state = match outcome {
-            Ok(admitted) => {
-                admitted.admit(&mut request, &span);
-                tracing::debug!(target: "auth_core", parent: &span, "admitted");
-                State::Calling {
-                    call: inner.call(request),
-                }
-            }
-            Err(error) => State::Rejected {
-                response: Some(reject(error, request.headers(), &rejection, &span)),
+        let state = match decide(verdict, inner, request, &rejection, &span) {
+            Step::Call(call) => State::Calling { call },
+            Step::Reject(response) => State::Rejected {
+                response: Some(response),
             },
         };
         Self {
             state,
             rejection,
             span,
+            optional: false,
         }
     }
 }
@@ -204,9 +228,10 @@ where
     C: Future<Output = Result<T, AuthError>>,
     T: Admit,
     S: Service<Request<B>, Response = Response<ResBody>>,
-    R: OnRejection,
+    R: OnRejection<B>,
+    ResBody: RejectionBody,
 {
-    type Output = Result<Response<AuthBody<ResBody>>, S::Error>;
+    type Output = Result<Response<ResBody>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -214,22 +239,15 @@ where
             match this.state.as_mut().project() {
                 StateProj::Checking { check, pending } => {
                     let outcome = ready!(check.poll(cx));
-                    let (mut inner, mut request) = pending
+                    let (mut inner, request) = pending
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    match outcome {
-                        Ok(admitted) => {
-                            admitted.admit(&mut request, this.span);
-                            tracing::debug!(target: "auth_core", parent: &*this.span, "admitted");
-                            this.state.set(State::Calling {
-                                call: inner.call(request),
-                            });
-                        }
-                        Err(error) => {
+                    let verdict = Verdict::of(outcome, *this.optional);
+                    match decide(verdict, &mut inner, request, &*this.rejection, this.span) {
+                        Step::Call(call) => this.state.set(State::Calling { call }),
+                        Step::Reject(response) => {
                             this.state.set(State::Done);
-                            let response =
-                                reject(error, request.headers(), &*this.rejection, this.span);
-                            return Poll::Ready(Ok(response.map(AuthBody::rejection)));
+                            return Poll::Ready(Ok(response.map(ResBody::from_rejection)));
                         }
                     }
                 }
@@ -238,12 +256,12 @@ where
                         .take()
                         .expect("ResponseFuture polled after completion");
                     this.state.set(State::Done);
-                    return Poll::Ready(Ok(response.map(AuthBody::rejection)));
+                    return Poll::Ready(Ok(response.map(ResBody::from_rejection)));
                 }
                 StateProj::Calling { call } => {
                     let result = ready!(call.poll(cx));
                     this.state.set(State::Done);
-                    return Poll::Ready(result.map(|response| response.map(AuthBody::inner)));
+                    return Poll::Ready(result);
                 }
                 StateProj::Done => panic!("ResponseFuture polled after completion"),
             }

@@ -1,28 +1,27 @@
 //! [`AuthLayer`] and its service [`Auth`]: authenticate, then call the inner service.
 
 use std::fmt;
-use std::future::Future;
 use std::mem;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::authenticate::Authenticate;
-use crate::body::AuthBody;
+use crate::authenticate::{Authenticate, Outcome};
+use crate::body::RejectionBody;
 use crate::error::AuthError;
-use crate::future::{Admission, ResponseFuture};
+use crate::future::{ResponseFuture, Verdict};
 use crate::rejection::{OnRejection, Rejection};
 
 /// Authenticates every request with `A` before the inner service sees it.
 ///
 /// On success the typed identity and a clone of its [`Principal`](crate::Principal) are
-/// inserted into the request's extensions. On failure the inner service is not called and
-/// the rejection answers (RFC 6750 by default, gRPC for gRPC requests); the [`AuthError`] is
-/// inserted into that response's extensions.
+/// inserted into the request's extensions (see
+/// [`Identity::insert_into`](crate::Identity::insert_into)). On failure the inner service is
+/// not called and the [`Rejection`] answers (RFC 6750, or gRPC's form for gRPC calls); the
+/// [`AuthError`] is inserted into that response's extensions. The response body keeps the
+/// inner service's type (see [`RejectionBody`]).
 ///
 /// The layer is *required* by default: a request without a credential is refused with 401.
 /// [`optional`](AuthLayer::optional) lets such requests through anonymously, but a bad
@@ -32,16 +31,13 @@ use crate::rejection::{OnRejection, Rejection};
 /// use auth_core::{AuthError, AuthLayer, AuthMethod, Principal};
 /// use http::{Request, Response, StatusCode};
 /// use std::convert::Infallible;
-/// use std::future::{ready, Ready};
 /// use tower::{service_fn, ServiceBuilder, ServiceExt};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let auth = |req: &Request<String>| -> Ready<Result<Principal, AuthError>> {
-///     ready(match req.headers().get("authorization") {
-///         None => Err(AuthError::missing()),
-///         Some(v) if v == "Bearer letmein" => Ok(Principal::new("alice", AuthMethod::Custom("demo".into()))),
-///         Some(_) => Err(AuthError::invalid_credential("unknown token")),
-///     })
+/// let auth = |req: &Request<String>| match req.headers().get("authorization") {
+///     None => Err(AuthError::missing()),
+///     Some(v) if v == "Bearer letmein" => Ok(Principal::new("alice", AuthMethod::Custom("demo".into()))),
+///     Some(_) => Err(AuthError::invalid_credential("unknown token")),
 /// };
 /// let svc = ServiceBuilder::new().layer(AuthLayer::new(auth)).service(service_fn(
 ///     |req: Request<String>| async move {
@@ -57,6 +53,7 @@ use crate::rejection::{OnRejection, Rejection};
 ///
 /// let refused = svc.oneshot(Request::new(String::new())).await.unwrap();
 /// assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(refused.body(), r#"{"error":"unauthorized","error_description":"authentication is required"}"#);
 /// assert_eq!(refused.headers()["www-authenticate"], r#"Bearer realm="api""#);
 /// # }
 /// ```
@@ -150,18 +147,18 @@ impl<S, A, R, B, ResBody> Service<Request<B>> for Auth<S, A, R>
 where
     S: Service<Request<B>, Response = Response<ResBody>> + Clone,
     A: Authenticate<B>,
-    R: OnRejection + Clone,
+    R: OnRejection<B> + Clone,
+    ResBody: RejectionBody,
 {
-    type Response = Response<AuthBody<ResBody>>;
+    type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<AuthCheck<A::Future>, S, B, R>;
+    type Future = ResponseFuture<A::Future, S, B, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let mut future = self.authenticator.authenticate(&request);
         let span = tracing::debug_span!(
             target: "auth_core",
             "auth",
@@ -169,63 +166,29 @@ where
             outcome = tracing::field::Empty,
             reason = tracing::field::Empty,
         );
-        if let Some(outcome) = A::settle(&mut future) {
-            let outcome = admission(outcome, self.optional);
-            return ResponseFuture::settled(
-                outcome,
-                &mut self.inner,
-                request,
-                self.rejection.clone(),
-                span,
-            );
-        }
-        let check = AuthCheck {
-            future,
-            optional: self.optional,
+        let outcome = match self.authenticator.authenticate(&request) {
+            Outcome::Missing => Err(AuthError::missing()),
+            Outcome::Decided(outcome) => outcome,
+            Outcome::Pending(check) => {
+                // The clone has not been readied: keep it, hand the readied one to the future.
+                let clone = self.inner.clone();
+                let inner = mem::replace(&mut self.inner, clone);
+                return ResponseFuture::checking(
+                    check,
+                    inner,
+                    request,
+                    self.rejection.clone(),
+                    span,
+                    self.optional,
+                );
+            }
         };
-        // The clone has not been readied: keep it, hand the readied one to the future.
-        let clone = self.inner.clone();
-        let inner = mem::replace(&mut self.inner, clone);
-        ResponseFuture::new(check, inner, request, self.rejection.clone(), span)
-    }
-}
-
-/// An authenticator's outcome as the layer admits it: "no credential" is an anonymous
-/// admission when the layer is optional.
-fn admission<I>(outcome: Result<I, AuthError>, optional: bool) -> Result<Admission<I>, AuthError> {
-    match outcome {
-        Ok(identity) => Ok(Admission::Authenticated(identity)),
-        Err(error) if optional && error.is_missing() => Ok(Admission::Anonymous),
-        Err(error) => Err(error),
-    }
-}
-
-pin_project! {
-    /// An authenticator's future, with "no credential" turned into an anonymous admission
-    /// when the layer is optional.
-    pub struct AuthCheck<F> {
-        #[pin]
-        future: F,
-        optional: bool,
-    }
-}
-
-impl<F> fmt::Debug for AuthCheck<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthCheck")
-            .field("optional", &self.optional)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<F, I> Future for AuthCheck<F>
-where
-    F: Future<Output = Result<I, AuthError>>,
-{
-    type Output = Result<Admission<I>, AuthError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        Poll::Ready(admission(ready!(this.future.poll(cx)), *this.optional))
+        ResponseFuture::decided(
+            Verdict::of(outcome, self.optional),
+            &mut self.inner,
+            request,
+            self.rejection.clone(),
+            span,
+        )
     }
 }

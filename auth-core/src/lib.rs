@@ -4,44 +4,23 @@
 //! (API keys, JWT, sessions, your own closure), hands the handler a typed identity, and
 //! answers refusals in the standard's words (RFC 6750 for HTTP, status codes for gRPC).
 //!
-//! * [`Authenticate`]: what a method implements (closures do too); its
-//!   [`settle`](Authenticate::settle) and [`presence`](Authenticate::presence) let the layer
-//!   and `first_of` skip work, with [`Decided`] for checks done on the spot.
-//! * [`AuthLayer`] / [`Auth`]: the layer and service; generic over request and response
-//!   bodies, no boxing on the hot path, `Error = S::Error` (a refusal is a response).
-//! * [`credential`]: where credentials come from (`Bearer`, a header, a cookie, the query
-//!   string only by `insecure_` opt-in), with duplicate and length checks.
-//! * [`Principal`] and [`Identity`]: the shared view of the caller beside each method's own
-//!   typed identity.
-//! * [`AuthError`], [`Rejection`], [`OnRejection`]: errors and how they are answered.
-//! * [`combinator`]: accept one of several methods ([`first_of`](combinator::first_of)).
-//! * [`authorize`]: scope, role and predicate layers (403).
-//! * [`Authenticated`] and the [`Principal`] extractor for axum (feature `axum`).
-//!
 //! ```
-//! use auth_core::{AuthError, AuthLayer, AuthMethod, Principal};
-//! use auth_core::authorize::require_scopes;
+//! use auth_core::{require_scopes, AuthError, AuthLayer, AuthMethod, Credentials, Principal};
 //! use http::{Request, Response, StatusCode};
 //! use std::convert::Infallible;
-//! use std::future::{ready, Ready};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! // A custom method in a few lines: a static token table.
-//! let auth = |req: &Request<()>| -> Ready<Result<Principal, AuthError>> {
-//!     let cred = match auth_core::credential::Credentials::bearer().extract(req) {
-//!         Ok(cred) => cred,
-//!         Err(e) => return ready(Err(e)),
-//!     };
-//!     ready(match cred.value() {
-//!         "t-alice" => Ok(Principal::new("alice", AuthMethod::Custom("static".into())).with_scopes(["read"])),
-//!         _ => Err(AuthError::invalid_credential("unknown token")),
-//!     })
+//! let bearer = Credentials::bearer();
+//! let auth = move |req: &Request<()>| match bearer.find(req)?.value() {
+//!     "t-alice" => Ok(Principal::new("alice", AuthMethod::Custom("static".into())).with_scopes(["read"])),
+//!     _ => Err(AuthError::invalid_credential("unknown token")),
 //! };
 //! let svc = ServiceBuilder::new()
 //!     .layer(AuthLayer::new(auth))
 //!     .layer(require_scopes(["read"]))
-//!     .service(service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) }));
+//!     .service(service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(String::new())) }));
 //!
 //! let req = Request::builder().header("authorization", "Bearer t-alice").body(()).unwrap();
 //! assert_eq!(svc.clone().oneshot(req).await.unwrap().status(), StatusCode::OK);
@@ -49,26 +28,65 @@
 //! assert_eq!(svc.oneshot(req).await.unwrap().status(), StatusCode::UNAUTHORIZED);
 //! # }
 //! ```
+//!
+//! ## What you meet
+//!
+//! | you want to… | use |
+//! |---|---|
+//! | authenticate requests | [`AuthLayer`] over an [`Authenticate`] (a method crate's authenticator, [`first_of`] several, or a closure) |
+//! | read the caller in a handler | [`Principal`], [`Authenticated<I>`] for a method's typed identity, [`RequireScope<S>`] (axum) |
+//! | read the caller in plain tower | `request.extensions().get::<Principal>()` (and the typed identity) |
+//! | require scopes or roles | [`require_scopes`], [`require_roles`], [`require_scopes_per_path`] (gRPC), [`require`] |
+//! | write a method | [`Authenticate`] returning an [`Outcome`]; [`Credentials`] to read the credential; [`CheckFuture`] when it must wait |
+//! | shape refusals | [`Rejection`] (realm, problem+json) or any [`OnRejection`] closure |
+//!
+//! Refusals are [`AuthError`]s: 400 for an ambiguous request, 401 for a missing or bad
+//! credential, 403 for missing scopes or roles, 503 when a store or key set cannot be
+//! reached, 500 for a misconfiguration (its cause is logged, never sent). Warnings and
+//! configuration causes go to [`tracing`](https://docs.rs/tracing): install a subscriber to
+//! see them.
+//!
+//! ## Naming, across the towerauth crates
+//!
+//! | thing | rule | examples |
+//! |---|---|---|
+//! | a layer | `layer()` on the method's handle, or `AuthLayer::new(authenticator)` | `keys.layer()`, `jwt.layer()`, `sessions.layer()` |
+//! | an authenticator | `authenticator()` on the handle | `keys.authenticator()`, `client.authenticator()` |
+//! | configuration | `Type::builder(…)` → setters named after the field → `build()` returning [`ConfigError`] | `ApiKeys::builder(store).cache_ttl(…).build()?` |
+//! | a value's copy with a field set | `with_field` | [`Principal::with_scopes`] |
+//! | an option that weakens security | `insecure_…` | [`Credentials::insecure_query`] |
+//! | storage | a `…Store` trait per crate (`ApiKeyStore`, `RevocationStore`, `SessionStore`), `async fn` in the trait, one opaque `…StoreError` with a `#[non_exhaustive]` kind that keeps `source()` | |
+//! | a typed identity | one name per method | `ApiKeyIdentity`, `Claims<C>`, `OAuthSession<U>` |
+//!
+//! ## Features
+//! * `axum`: the extractors ([`Authenticated`], [`Principal`], [`RequireScope`]) and axum's
+//!   body as a [`RejectionBody`].
+//! * `tonic`: tonic's body as a [`RejectionBody`], so the layers stack in a tonic server.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticate;
-pub mod authorize;
+mod authorize;
 mod body;
-pub mod combinator;
-pub mod credential;
+mod combinator;
+mod credential;
 mod error;
 #[cfg(feature = "axum")]
 mod extract;
-pub mod future;
+mod future;
 mod layer;
 mod principal;
-pub mod rejection;
+mod rejection;
 
-pub use authenticate::{Authenticate, Decided, Presence};
-pub use body::AuthBody;
+pub use authenticate::{Authenticate, CheckFuture, Outcome};
+pub use authorize::{
+    AuthorizeLayer, require, require_roles, require_scopes, require_scopes_per_path,
+};
+pub use body::RejectionBody;
+pub use combinator::{FirstOf, first_of};
+pub use credential::{Credential, Credentials};
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
-pub use extract::{Authenticated, ExtractRejection};
-pub use layer::{Auth, AuthCheck, AuthLayer};
+pub use extract::{Authenticated, RequireScope, ScopeName};
+pub use layer::AuthLayer;
 pub use principal::{AuthMethod, Identity, Principal};
 pub use rejection::{OnRejection, Rejection};

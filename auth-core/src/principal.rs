@@ -214,7 +214,7 @@ impl Serialize for Principal {
     }
 }
 
-/// A method's typed identity exposes the shared [`Principal`] view through this trait.
+/// A method's typed identity: its own data plus the shared [`Principal`] view.
 ///
 /// ```
 /// use auth_core::{AuthMethod, Identity, Principal};
@@ -234,14 +234,27 @@ impl Serialize for Principal {
 /// let r = Robot { serial: 7, principal: Principal::new("robot-7", AuthMethod::Custom("robot".into())) };
 /// assert_eq!(r.principal().method().as_str(), "robot");
 /// ```
-pub trait Identity {
+pub trait Identity: Clone + Send + Sync + 'static {
     /// The shared view of this identity.
     fn principal(&self) -> &Principal;
+
+    /// Puts what the layer hands on into the request's `extensions`: by default the
+    /// identity itself and a clone of its [`Principal`], so handlers extract either
+    /// (`Authenticated<Self>` or `Principal`).
+    fn insert_into(self, extensions: &mut http::Extensions) {
+        extensions.insert(self.principal().clone());
+        extensions.insert(self);
+    }
 }
 
+/// A `Principal` is its own principal: inserted once.
 impl Identity for Principal {
     fn principal(&self) -> &Principal {
         self
+    }
+
+    fn insert_into(self, extensions: &mut http::Extensions) {
+        extensions.insert(self);
     }
 }
 

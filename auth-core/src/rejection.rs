@@ -1,92 +1,90 @@
 //! Turning an [`AuthError`] into a response: RFC 6750 for HTTP, status trailers for gRPC.
-//!
-//! [`Rejection`] is the default. For HTTP it answers with the error's status, an RFC 6750
-//! `WWW-Authenticate: Bearer` challenge on 400/401/403, and a JSON body
-//! `{"error", "error_description"}` (or `application/problem+json`). For requests whose
-//! `content-type` is `application/grpc…` it answers as gRPC does: HTTP 200 with
-//! `grpc-status` 16 (`UNAUTHENTICATED`), 7 (`PERMISSION_DENIED`), 14 (`UNAVAILABLE`),
-//! 3 (`INVALID_ARGUMENT`) or 13 (`INTERNAL`) and a percent-encoded `grpc-message`.
-//!
-//! Any `Fn(&AuthError, &HeaderMap) -> Response<Bytes>` is an [`OnRejection`] too, for a
-//! custom body.
-//!
-//! ```
-//! use auth_core::{AuthError, OnRejection, Rejection};
-//! use http::HeaderMap;
-//!
-//! let rejection = Rejection::new().realm("example");
-//! let res = rejection.reject(&AuthError::invalid_credential("the token has expired"), &HeaderMap::new());
-//! assert_eq!(res.status(), 401);
-//! assert_eq!(
-//!     res.headers()["www-authenticate"],
-//!     r#"Bearer realm="example", error="invalid_token", error_description="the token has expired""#
-//! );
-//! assert_eq!(
-//!     res.body().as_ref(),
-//!     br#"{"error":"invalid_token","error_description":"the token has expired"}"#
-//! );
-//! ```
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, TE, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Version};
 
-use crate::error::AuthError;
+use crate::error::{AuthError, AuthErrorKind};
 
 /// Builds the response for a refused request.
 ///
-/// `headers` are the request's headers, so a rejection can answer in the client's protocol
-/// (gRPC or HTTP) or language. The body is plain bytes; the layer wraps it in its body type.
-pub trait OnRejection {
-    /// The response for `error`.
-    fn reject(&self, error: &AuthError, headers: &HeaderMap) -> Response<Bytes>;
+/// It sees the request, so it can answer in the client's protocol or language, or redirect a
+/// browser to a login page. The body is plain bytes; the layer puts them into the inner
+/// service's body type. Closures `Fn(&AuthError, &Request<B>) -> Response<Bytes>` implement it:
+///
+/// ```
+/// use auth_core::{AuthError, AuthLayer, AuthMethod, Principal};
+/// use bytes::Bytes;
+/// use http::{header, Request, Response, StatusCode};
+///
+/// // Browsers without a session go to the login page; everything else is refused as usual.
+/// let to_login = |error: &AuthError, _: &Request<String>| {
+///     let mut response = Response::new(Bytes::new());
+///     if error.is_missing() {
+///         *response.status_mut() = StatusCode::SEE_OTHER;
+///         response.headers_mut().insert(header::LOCATION, "/login".parse().unwrap());
+///     } else {
+///         *response.status_mut() = error.status();
+///     }
+///     response
+/// };
+/// let auth = |_: &Request<String>| Err::<Principal, _>(AuthError::missing());
+/// let layer = AuthLayer::new(auth).on_rejection(to_login);
+/// # let _ = layer;
+/// ```
+pub trait OnRejection<B> {
+    /// The response for `error`, refusing `request`.
+    fn reject(&self, error: &AuthError, request: &Request<B>) -> Response<Bytes>;
 }
 
-impl<F> OnRejection for F
+impl<B, F> OnRejection<B> for F
 where
-    F: Fn(&AuthError, &HeaderMap) -> Response<Bytes>,
+    F: Fn(&AuthError, &Request<B>) -> Response<Bytes>,
 {
-    fn reject(&self, error: &AuthError, headers: &HeaderMap) -> Response<Bytes> {
-        self(error, headers)
+    fn reject(&self, error: &AuthError, request: &Request<B>) -> Response<Bytes> {
+        self(error, request)
     }
-}
-
-/// The body format of HTTP rejections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum BodyFormat {
-    /// `application/json`: `{"error", "error_description"}` (plus `scope` on a 403).
-    #[default]
-    Json,
-    /// `application/problem+json` (RFC 9457): `type`, `title`, `status`, `detail`, `error`.
-    Problem,
-}
-
-/// When to answer in gRPC's form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum GrpcMode {
-    /// gRPC for requests with `content-type: application/grpc…`, HTTP otherwise.
-    #[default]
-    Auto,
-    /// Always gRPC (a tonic-only server).
-    Always,
-    /// Never gRPC.
-    Never,
 }
 
 #[derive(Debug, Clone)]
 struct Config {
     realm: String,
-    format: BodyFormat,
-    grpc: GrpcMode,
+    problem_json: bool,
 }
 
-/// The standard rejection: RFC 6750 for HTTP, status trailers for gRPC. See the
-/// [module docs](self).
+/// The standard rejection.
+///
+/// * **HTTP**: the error's status; on 400, 401 and an `insufficient_scope` 403 an RFC 6750
+///   `WWW-Authenticate: Bearer realm="…", error="…", error_description="…"` challenge (a bare
+///   `Bearer realm="…"` when no credential was sent); a JSON body
+///   `{"error", "error_description"}` (or RFC 9457 `application/problem+json` with
+///   [`problem_json`](Rejection::problem_json)); `Cache-Control: no-store`. A
+///   misconfiguration (500) tells the client only `server_error`: its cause goes to the log.
+/// * **gRPC** (an HTTP/2 request with `content-type: application/grpc…` and `te: trailers`):
+///   HTTP 200 with `grpc-status` 16 `UNAUTHENTICATED`, 3 `INVALID_ARGUMENT`, 7
+///   `PERMISSION_DENIED`, 14 `UNAVAILABLE` or 13 `INTERNAL` and a percent-encoded
+///   `grpc-message`, so clients see ordinary status codes.
+///
+/// ```
+/// use auth_core::{AuthError, OnRejection, Rejection};
+/// use http::Request;
+///
+/// let rejection = Rejection::new().realm("example");
+/// let res = rejection.reject(&AuthError::invalid_credential("the token has expired"), &Request::new(()));
+/// assert_eq!(res.status(), 401);
+/// assert_eq!(
+///     res.headers()["www-authenticate"],
+///     r#"Bearer realm="example", error="invalid_token", error_description="the token has expired""#
+/// );
+/// assert_eq!(res.headers()["cache-control"], "no-store");
+/// assert_eq!(
+///     res.body().as_ref(),
+///     br#"{"error":"invalid_token","error_description":"the token has expired"}"#
+/// );
+/// ```
 #[derive(Debug, Clone)]
 pub struct Rejection {
     config: Arc<Config>,
@@ -99,14 +97,13 @@ impl Default for Rejection {
 }
 
 impl Rejection {
-    /// Realm `api`, JSON bodies, gRPC chosen by content type.
+    /// Realm `api`, JSON bodies.
     #[must_use]
     pub fn new() -> Self {
         Self {
             config: Arc::new(Config {
                 realm: "api".to_owned(),
-                format: BodyFormat::Json,
-                grpc: GrpcMode::Auto,
+                problem_json: false,
             }),
         }
     }
@@ -123,45 +120,33 @@ impl Rejection {
         self
     }
 
-    /// Answer HTTP rejections with `application/problem+json`.
+    /// Answer HTTP refusals with `application/problem+json` (RFC 9457): `type`, `title`,
+    /// `status`, `detail`, `error`.
     #[must_use]
     pub fn problem_json(mut self) -> Self {
-        self.config_mut().format = BodyFormat::Problem;
+        self.config_mut().problem_json = true;
         self
-    }
-
-    /// When to answer in gRPC's form.
-    #[must_use]
-    pub fn grpc(mut self, mode: GrpcMode) -> Self {
-        self.config_mut().grpc = mode;
-        self
-    }
-
-    fn wants_grpc(&self, headers: &HeaderMap) -> bool {
-        match self.config.grpc {
-            GrpcMode::Always => true,
-            GrpcMode::Never => false,
-            GrpcMode::Auto => is_grpc(headers),
-        }
     }
 }
 
-impl OnRejection for Rejection {
-    fn reject(&self, error: &AuthError, headers: &HeaderMap) -> Response<Bytes> {
-        if self.wants_grpc(headers) {
+impl<B> OnRejection<B> for Rejection {
+    fn reject(&self, error: &AuthError, request: &Request<B>) -> Response<Bytes> {
+        if is_grpc(request.version(), request.headers()) {
             grpc_response(error)
         } else {
-            http_response(error, &self.config.realm, self.config.format)
+            http_response(error, &self.config.realm, self.config.problem_json)
         }
     }
 }
 
-/// Whether the request is a gRPC call (`content-type: application/grpc…`).
-#[must_use]
-pub fn is_grpc(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+/// A gRPC call: HTTP/2, `content-type: application/grpc…` and `te: trailers`. A plain
+/// HTTP client that only sets the content type still gets an HTTP status.
+fn is_grpc(version: Version, headers: &HeaderMap) -> bool {
+    version == Version::HTTP_2
+        && headers
+            .get(CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+        && headers.get(TE).is_some_and(|v| v == "trailers")
 }
 
 /// Only `%x20-21 / %x23-5B / %x5D-7E` may appear in RFC 6750 parameter values.
@@ -174,74 +159,118 @@ fn sanitize(text: &str) -> String {
         .collect()
 }
 
-/// The RFC 6750 `WWW-Authenticate` value for `error` in `realm`.
-#[must_use]
-pub fn challenge(error: &AuthError, realm: &str) -> String {
+/// The RFC 6750 `error` code of `kind`, or `None` where the challenge carries none (no
+/// credential at all) or none applies (a plain 403, a 503, a 500).
+pub(crate) fn oauth_error(kind: AuthErrorKind) -> Option<&'static str> {
+    match kind {
+        AuthErrorKind::InvalidRequest => Some("invalid_request"),
+        AuthErrorKind::InvalidCredential => Some("invalid_token"),
+        AuthErrorKind::InsufficientScope => Some("insufficient_scope"),
+        _ => None,
+    }
+}
+
+/// The `error` member of the JSON body.
+fn body_error(kind: AuthErrorKind) -> &'static str {
+    match kind {
+        AuthErrorKind::MissingCredential => "unauthorized",
+        AuthErrorKind::Forbidden => "forbidden",
+        AuthErrorKind::Unavailable => "temporarily_unavailable",
+        AuthErrorKind::Misconfigured => "server_error",
+        kind => oauth_error(kind).unwrap_or("server_error"),
+    }
+}
+
+/// The RFC 6750 `WWW-Authenticate` value for `error` in `realm`, if its kind has one.
+fn challenge(error: &AuthError, realm: &str) -> Option<String> {
+    let kind = error.kind();
     let mut value = format!("Bearer realm=\"{}\"", sanitize(realm));
-    if let Some(code) = error.kind().oauth_error() {
-        let _ = write!(
-            value,
-            ", error=\"{code}\", error_description=\"{}\"",
-            sanitize(error.description())
-        );
+    match oauth_error(kind) {
+        Some(code) => {
+            let _ = write!(
+                value,
+                ", error=\"{code}\", error_description=\"{}\"",
+                sanitize(error.description())
+            );
+        }
+        None if kind == AuthErrorKind::MissingCredential => {}
+        None => return None,
     }
     if let Some(scope) = error.scope() {
         let _ = write!(value, ", scope=\"{}\"", sanitize(scope));
     }
-    value
+    Some(value)
+}
+
+/// What the client is told: a misconfiguration's cause stays in the log.
+fn client_description(error: &AuthError) -> &str {
+    if error.kind() == AuthErrorKind::Misconfigured {
+        "internal server error"
+    } else {
+        error.description()
+    }
 }
 
 /// An RFC 6750 HTTP response for `error`.
-#[must_use]
-pub fn http_response(error: &AuthError, realm: &str, format: BodyFormat) -> Response<Bytes> {
+pub(crate) fn http_response(error: &AuthError, realm: &str, problem_json: bool) -> Response<Bytes> {
     let status = error.status();
-    let code = error.kind().oauth_error().unwrap_or("unauthorized");
-    let (content_type, body) = match format {
-        BodyFormat::Json => {
-            let mut body = serde_json::json!({
-                "error": code,
-                "error_description": error.description(),
-            });
-            if let Some(scope) = error.scope() {
-                body["scope"] = scope.into();
-            }
-            ("application/json", body)
-        }
-        BodyFormat::Problem => (
+    let code = body_error(error.kind());
+    let description = client_description(error);
+    let (content_type, body) = if problem_json {
+        (
             "application/problem+json",
             serde_json::json!({
                 "type": "about:blank",
                 "title": status.canonical_reason().unwrap_or("Error"),
                 "status": status.as_u16(),
-                "detail": error.description(),
+                "detail": description,
                 "error": code,
             }),
-        ),
+        )
+    } else {
+        let mut body = serde_json::json!({
+            "error": code,
+            "error_description": description,
+        });
+        if let Some(scope) = error.scope() {
+            body["scope"] = scope.into();
+        }
+        ("application/json", body)
     };
     let mut response = Response::new(Bytes::from(body.to_string()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if error.kind().has_challenge()
-        && let Ok(value) = HeaderValue::from_str(&challenge(error, realm))
-    {
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(value) = challenge(error, realm).and_then(|v| HeaderValue::from_str(&v).ok()) {
         headers.insert(WWW_AUTHENTICATE, value);
     }
     response
 }
 
+/// gRPC's twin of `kind`.
+fn grpc_code(kind: AuthErrorKind) -> u8 {
+    match kind {
+        AuthErrorKind::MissingCredential | AuthErrorKind::InvalidCredential => 16,
+        AuthErrorKind::InvalidRequest => 3,
+        AuthErrorKind::InsufficientScope | AuthErrorKind::Forbidden => 7,
+        AuthErrorKind::Unavailable => 14,
+        AuthErrorKind::Misconfigured => 13,
+    }
+}
+
 /// A gRPC "trailers-only" response for `error`: HTTP 200, `grpc-status`, `grpc-message`.
-#[must_use]
-pub fn grpc_response(error: &AuthError) -> Response<Bytes> {
+fn grpc_response(error: &AuthError) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         "grpc-status",
-        HeaderValue::from(u16::from(error.kind().grpc_code())),
+        HeaderValue::from(u16::from(grpc_code(error.kind()))),
     );
-    if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(error.description())) {
+    if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(client_description(error))) {
         headers.insert("grpc-message", message);
     }
     response
@@ -268,21 +297,32 @@ mod tests {
         serde_json::from_slice(res.body()).unwrap()
     }
 
+    fn reject(error: &AuthError) -> Response<Bytes> {
+        Rejection::new().reject(error, &Request::new(()))
+    }
+
+    fn grpc_call() -> Request<()> {
+        Request::builder()
+            .version(Version::HTTP_2)
+            .header(CONTENT_TYPE, "application/grpc+proto")
+            .header(TE, "trailers")
+            .body(())
+            .unwrap()
+    }
+
     #[test]
     fn missing_credential_gets_a_bare_challenge() {
-        let res = Rejection::new().reject(&AuthError::missing(), &HeaderMap::new());
+        let res = reject(&AuthError::missing());
         assert_eq!(res.status(), 401);
         assert_eq!(res.headers()[WWW_AUTHENTICATE], r#"Bearer realm="api""#);
         assert_eq!(body_json(&res)["error"], "unauthorized");
         assert_eq!(res.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
     }
 
     #[test]
     fn invalid_request_is_400_with_challenge() {
-        let res = Rejection::new().reject(
-            &AuthError::invalid_request("two Authorization headers"),
-            &HeaderMap::new(),
-        );
+        let res = reject(&AuthError::invalid_request("two Authorization headers"));
         assert_eq!(res.status(), 400);
         assert_eq!(
             res.headers()[WWW_AUTHENTICATE],
@@ -293,30 +333,51 @@ mod tests {
 
     #[test]
     fn insufficient_scope_names_the_scope() {
-        let res =
-            Rejection::new().reject(&AuthError::insufficient_scope("admin"), &HeaderMap::new());
+        let res = reject(&AuthError::insufficient_scope("admin"));
         assert_eq!(res.status(), 403);
         assert_eq!(
             res.headers()[WWW_AUTHENTICATE],
-            r#"Bearer realm="api", error="insufficient_scope", error_description="the credential lacks a required scope", scope="admin""#
+            r#"Bearer realm="api", error="insufficient_scope", error_description="the credential lacks a required scope: admin", scope="admin""#
         );
         assert_eq!(body_json(&res)["scope"], "admin");
     }
 
     #[test]
+    fn forbidden_is_a_plain_403() {
+        let res = reject(&AuthError::forbidden("the caller lacks role admin"));
+        assert_eq!(res.status(), 403);
+        assert!(res.headers().get(WWW_AUTHENTICATE).is_none());
+        let body = body_json(&res);
+        assert_eq!(body["error"], "forbidden");
+        assert_eq!(body["error_description"], "the caller lacks role admin");
+    }
+
+    #[test]
     fn unavailable_is_503_without_challenge() {
-        let res =
-            Rejection::new().reject(&AuthError::unavailable("key store down"), &HeaderMap::new());
+        let res = reject(&AuthError::unavailable("key store down"));
         assert_eq!(res.status(), 503);
         assert!(res.headers().get(WWW_AUTHENTICATE).is_none());
         assert_eq!(body_json(&res)["error"], "temporarily_unavailable");
     }
 
     #[test]
+    fn a_misconfiguration_tells_the_client_nothing_of_its_cause() {
+        let error = AuthError::misconfigured("no AuthLayer in front of the `Claims` extractor");
+        let res = reject(&error);
+        assert_eq!(res.status(), 500);
+        assert!(res.headers().get(WWW_AUTHENTICATE).is_none());
+        let body = body_json(&res);
+        assert_eq!(body["error"], "server_error");
+        assert_eq!(body["error_description"], "internal server error");
+        let res = Rejection::new().reject(&error, &grpc_call());
+        assert_eq!(res.headers()["grpc-message"], "internal server error");
+    }
+
+    #[test]
     fn problem_json_format() {
         let res = Rejection::new()
             .problem_json()
-            .reject(&AuthError::invalid_credential("bad"), &HeaderMap::new());
+            .reject(&AuthError::invalid_credential("bad"), &Request::new(()));
         assert_eq!(res.headers()[CONTENT_TYPE], "application/problem+json");
         let body = body_json(&res);
         assert_eq!(body["status"], 401);
@@ -329,7 +390,7 @@ mod tests {
     fn quotes_and_controls_cannot_break_the_challenge() {
         let res = Rejection::new().realm("my \"realm\"").reject(
             &AuthError::invalid_credential("a \"quoted\" \\ thing\r\nX-Evil: 1"),
-            &HeaderMap::new(),
+            &Request::new(()),
         );
         let value = res.headers()[WWW_AUTHENTICATE].to_str().unwrap();
         assert_eq!(
@@ -339,33 +400,38 @@ mod tests {
     }
 
     #[test]
-    fn grpc_is_chosen_by_content_type() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/grpc+proto"),
-        );
+    fn grpc_form_only_for_real_grpc_calls() {
         let rejection = Rejection::new();
         for (err, code) in [
             (AuthError::missing(), "16"),
             (AuthError::invalid_credential("bad"), "16"),
             (AuthError::insufficient_scope("a"), "7"),
+            (AuthError::forbidden("no"), "7"),
+            (AuthError::invalid_request("two"), "3"),
             (AuthError::unavailable("down"), "14"),
         ] {
-            let res = rejection.reject(&err, &headers);
+            let res = rejection.reject(&err, &grpc_call());
             assert_eq!(res.status(), 200);
             assert_eq!(res.headers()["grpc-status"], code);
             assert_eq!(res.headers()[CONTENT_TYPE], "application/grpc");
+            assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
             assert!(res.body().is_empty());
         }
-        let res = rejection
-            .grpc(GrpcMode::Never)
-            .reject(&AuthError::missing(), &headers);
-        assert_eq!(res.status(), 401);
-        let res = Rejection::new()
-            .grpc(GrpcMode::Always)
-            .reject(&AuthError::missing(), &HeaderMap::new());
-        assert_eq!(res.headers()["grpc-status"], "16");
+        // The content type alone (HTTP/1.1, or no `te: trailers`) gets an HTTP status.
+        let (mut parts, ()) = grpc_call().into_parts();
+        parts.version = Version::HTTP_11;
+        let http11 = Request::from_parts(parts, ());
+        assert_eq!(
+            rejection.reject(&AuthError::missing(), &http11).status(),
+            401
+        );
+        let (mut parts, ()) = grpc_call().into_parts();
+        parts.headers.remove(TE);
+        let no_te = Request::from_parts(parts, ());
+        assert_eq!(
+            rejection.reject(&AuthError::missing(), &no_te).status(),
+            401
+        );
     }
 
     #[test]
@@ -376,13 +442,14 @@ mod tests {
 
     #[test]
     fn closures_are_rejections() {
-        let custom = |err: &AuthError, _: &HeaderMap| {
-            let mut res = Response::new(Bytes::from_static(b"nope"));
+        let custom = |err: &AuthError, req: &Request<()>| {
+            let mut res = Response::new(Bytes::from(req.uri().path().to_owned()));
             *res.status_mut() = err.status();
             res
         };
-        let res = custom.reject(&AuthError::missing(), &HeaderMap::new());
+        let request = Request::builder().uri("/here").body(()).unwrap();
+        let res = custom.reject(&AuthError::missing(), &request);
         assert_eq!(res.status(), 401);
-        assert_eq!(res.body().as_ref(), b"nope");
+        assert_eq!(res.body().as_ref(), b"/here");
     }
 }
