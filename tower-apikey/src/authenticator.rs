@@ -1,14 +1,9 @@
-//! [`ApiKeyAuthenticator`]: the [`Authenticate`] implementation, and its future.
+//! [`ApiKeyAuthenticator`]: the [`Authenticate`] implementation.
 
 use std::fmt;
-use std::future::Future;
-use std::mem;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use auth_core::credential::CredentialSource;
-use auth_core::{AuthError, AuthLayer, Authenticate, Presence};
+use auth_core::{AuthLayer, Authenticate, CheckFuture, Outcome};
 use http::Request;
 
 use crate::cache::{Lookup, refused, store_unavailable};
@@ -55,82 +50,25 @@ impl fmt::Debug for ApiKeyAuthenticator {
 
 impl<B> Authenticate<B> for ApiKeyAuthenticator {
     type Identity = ApiKeyIdentity;
-    type Future = ApiKeyFuture;
+    type Future = CheckFuture<ApiKeyIdentity>;
 
-    fn authenticate(&mut self, request: &Request<B>) -> ApiKeyFuture {
+    /// Decided at once unless the cache misses: the key is checked while the request is
+    /// borrowed, with no allocation; only a store lookup waits (boxed).
+    fn authenticate(&mut self, request: &Request<B>) -> Outcome<ApiKeyIdentity, Self::Future> {
         let inner = &self.keys.inner;
         // Borrowed from the request: a cache hit never copies the key.
         let credential = match inner.credentials.find(request) {
             Ok(credential) => credential,
-            Err(error) => return ApiKeyFuture::ready(Err(error)),
+            Err(error) => return Outcome::from(Err(error)),
         };
-        let state = match inner.format.parse(credential.value()) {
+        match inner.format.parse(credential.value()) {
             Ok(_) => check(inner, credential.value()),
-            Err(ParseError::ForeignPrefix) if *credential.source() == CredentialSource::Bearer => {
-                State::Ready(Err(AuthError::missing()))
-            }
+            Err(ParseError::ForeignPrefix) if credential.is_bearer() => Outcome::Missing,
             Err(_) => {
                 tracing::debug!(target: "tower_apikey", outcome = "malformed");
-                State::Ready(Err(refused("malformed")))
-            }
-        };
-        ApiKeyFuture { state }
-    }
-
-    /// Everything but a store lookup (a cache miss) is settled.
-    fn settle(future: &mut ApiKeyFuture) -> Option<Result<ApiKeyIdentity, AuthError>> {
-        match mem::replace(&mut future.state, State::Done) {
-            State::Ready(result) => Some(result),
-            other => {
-                future.state = other;
-                None
+                Outcome::Decided(Err(refused("malformed")))
             }
         }
-    }
-
-    /// Always known: a key of this prefix was found (whatever its verdict) or it was not.
-    fn presence(future: &ApiKeyFuture) -> Presence {
-        match &future.state {
-            State::Ready(Err(error)) if error.is_missing() => Presence::Absent,
-            _ => Presence::Present,
-        }
-    }
-}
-
-type BoxedLookup = Pin<Box<dyn Future<Output = Result<ApiKeyIdentity, AuthError>> + Send>>;
-
-enum State {
-    /// Decided without I/O: a cache hit, a known-unknown id, or a refusal.
-    Ready(Result<ApiKeyIdentity, AuthError>),
-    /// A cache miss: the store lookup (the only boxed path).
-    Lookup(BoxedLookup),
-    Done,
-}
-
-/// The future of [`ApiKeyAuthenticator`]: ready at once on a cache hit (the key is checked
-/// while the request is borrowed, with no allocation), a boxed store lookup on a miss.
-pub struct ApiKeyFuture {
-    state: State,
-}
-
-impl ApiKeyFuture {
-    fn ready(result: Result<ApiKeyIdentity, AuthError>) -> Self {
-        Self {
-            state: State::Ready(result),
-        }
-    }
-}
-
-impl fmt::Debug for ApiKeyFuture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.state {
-            State::Ready(_) => "ready",
-            State::Lookup(_) => "lookup",
-            State::Done => "done",
-        };
-        f.debug_struct("ApiKeyFuture")
-            .field("state", &state)
-            .finish()
     }
 }
 
@@ -140,20 +78,20 @@ fn key_id(key: &str) -> &str {
 }
 
 /// Digests a well-formed `key` and asks the cache; only a miss copies the id and the
-/// handle into a boxed store lookup.
-fn check(inner: &Arc<Inner>, key: &str) -> State {
+/// handle into a store lookup.
+fn check(inner: &Arc<Inner>, key: &str) -> Outcome<ApiKeyIdentity, CheckFuture<ApiKeyIdentity>> {
     let id = key_id(key);
     let digest = inner.hasher.digest(key);
     match inner.cache.get(id) {
-        Lookup::Hit(entry) => State::Ready(inner.cache.verify(&entry, &digest, now())),
+        Lookup::Hit(entry) => Outcome::Decided(inner.cache.verify(&entry, &digest, now())),
         Lookup::Unknown => {
             tracing::debug!(target: "tower_apikey", key_id = id, outcome = "not_found");
-            State::Ready(Err(refused("not_found")))
+            Outcome::Decided(Err(refused("not_found")))
         }
         Lookup::Miss => {
             let inner = Arc::clone(inner);
             let id = id.to_owned();
-            State::Lookup(Box::pin(async move {
+            Outcome::Pending(CheckFuture::new(async move {
                 let epoch = inner.cache.epoch();
                 match inner.store.lookup(&id).await {
                     Ok(record) => match inner.cache.insert(&id, record, epoch) {
@@ -169,25 +107,6 @@ fn check(inner: &Arc<Inner>, key: &str) -> State {
                     }
                 }
             }))
-        }
-    }
-}
-
-impl Future for ApiKeyFuture {
-    type Output = Result<ApiKeyIdentity, AuthError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        match mem::replace(&mut this.state, State::Done) {
-            State::Ready(result) => Poll::Ready(result),
-            State::Lookup(mut lookup) => match lookup.as_mut().poll(cx) {
-                Poll::Ready(result) => Poll::Ready(result),
-                Poll::Pending => {
-                    this.state = State::Lookup(lookup);
-                    Poll::Pending
-                }
-            },
-            State::Done => panic!("ApiKeyFuture polled after completion"),
         }
     }
 }

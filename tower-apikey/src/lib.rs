@@ -29,7 +29,7 @@
 //! * **CLI** (feature `cli`): `cli::KeysCommand` and the `apikey` binary.
 //!
 //! ```
-//! use auth_core::authorize::require_scopes;
+//! use auth_core::require_scopes;
 //! use http_body_util::BodyExt;
 //! use http::{Request, Response, StatusCode};
 //! use std::convert::Infallible;
@@ -74,7 +74,7 @@ mod keys;
 pub mod record;
 pub mod store;
 
-pub use authenticator::{ApiKeyAuthenticator, ApiKeyFuture, ApiKeyLayer};
+pub use authenticator::{ApiKeyAuthenticator, ApiKeyLayer};
 pub use identity::ApiKeyIdentity;
 pub use key::{ApiKey, Env, KEY_REGEX, KeyFormat, ParseError, ParsedKey, RandomError};
 pub use keys::{

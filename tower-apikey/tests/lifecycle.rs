@@ -216,7 +216,7 @@ async fn the_layer_drives_readiness_and_skips_the_inner_service_on_refusal() {
     let keys = instance(MemoryStore::new(), Duration::from_secs(30));
     let created = keys.create(NewKey::new("acme")).await.unwrap();
     let (mut service, mut handle) =
-        tower_test::mock::spawn_layer::<http::Request<()>, http::Response<()>, _>(keys.layer());
+        tower_test::mock::spawn_layer::<http::Request<()>, http::Response<String>, _>(keys.layer());
 
     handle.allow(0);
     assert!(
@@ -236,7 +236,7 @@ async fn the_layer_drives_readiness_and_skips_the_inner_service_on_refusal() {
         .get::<tower_apikey::ApiKeyIdentity>()
         .unwrap();
     assert_eq!(identity.account(), "acme");
-    send_response.send_response(http::Response::new(()));
+    send_response.send_response(http::Response::new(String::new()));
     assert_eq!(response.await.unwrap().unwrap().status(), 200);
 
     handle.allow(1);

@@ -277,18 +277,16 @@ async fn a_bearer_value_that_is_not_our_key_is_no_credential() {
     assert_eq!(err.kind(), AuthErrorKind::MissingCredential);
 
     // ...so a first-of chain hands it to the next method.
-    let jwt_method = move |req: &Request<axum::body::Body>| {
-        let header = req.headers().get("authorization");
-        std::future::ready(match header {
-            None => Err(auth_core::AuthError::missing()),
-            Some(v) if v == format!("Bearer {jwt}").as_str() => Ok(auth_core::Principal::new(
-                "jwt-user",
-                auth_core::AuthMethod::Jwt,
-            )),
-            Some(_) => Err(auth_core::AuthError::invalid_credential("bad token")),
-        })
+    let jwt_method = move |req: &Request<axum::body::Body>| match req.headers().get("authorization")
+    {
+        None => Err(auth_core::AuthError::missing()),
+        Some(v) if v == format!("Bearer {jwt}").as_str() => Ok(auth_core::Principal::new(
+            "jwt-user",
+            auth_core::AuthMethod::Jwt,
+        )),
+        Some(_) => Err(auth_core::AuthError::invalid_credential("bad token")),
     };
-    let chain = auth_core::combinator::first_of(keys.authenticator(), jwt_method);
+    let chain = auth_core::first_of(keys.authenticator(), jwt_method);
     let app = axum::Router::new()
         .route(
             "/",
@@ -363,30 +361,31 @@ fn with_last_char_changed(key: &str) -> String {
 }
 
 #[tokio::test]
-async fn presence_is_known_before_the_future_is_polled() {
-    use auth_core::{Authenticate, Presence};
+async fn outcomes_are_known_before_anything_is_polled() {
+    use auth_core::{Authenticate, Outcome};
     use axum::body::Body;
     use tower_apikey::ApiKeyAuthenticator;
 
-    fn presence(auth: &mut ApiKeyAuthenticator, request: &Request<Body>) -> Presence {
-        <ApiKeyAuthenticator as Authenticate<Body>>::presence(&auth.authenticate(request))
+    /// "missing", "decided" or "pending".
+    fn outcome(auth: &mut ApiKeyAuthenticator, request: &Request<Body>) -> &'static str {
+        match auth.authenticate(request) {
+            Outcome::Missing => "missing",
+            Outcome::Decided(_) => "decided",
+            Outcome::Pending(_) => "pending",
+        }
     }
     let keys = keys_over(MemoryStore::new());
     let created = keys.create(NewKey::new("acme")).await.unwrap();
     let mut auth = keys.authenticator();
     let nothing = Request::builder().body(Body::empty()).unwrap();
-    assert_eq!(presence(&mut auth, &nothing), Presence::Absent);
+    assert_eq!(outcome(&mut auth, &nothing), "missing");
     // A bearer value of another shape is left to the next method.
-    assert_eq!(
-        presence(&mut auth, &bearer("/", "eyJ.x.y")),
-        Presence::Absent
-    );
+    assert_eq!(outcome(&mut auth, &bearer("/", "eyJ.x.y")), "missing");
     // Refused or accepted, a key was presented: `first_of` asks no one else.
-    assert_eq!(
-        presence(&mut auth, &x_api_key("/", "eyJ.x.y")),
-        Presence::Present
-    );
+    assert_eq!(outcome(&mut auth, &x_api_key("/", "eyJ.x.y")), "decided");
     let key = created.key.expose();
-    assert_eq!(presence(&mut auth, &x_api_key("/", key)), Presence::Present); // store lookup
-    assert_eq!(presence(&mut auth, &bearer("/", key)), Presence::Present); // cache hit
+    assert_eq!(outcome(&mut auth, &x_api_key("/", key)), "pending"); // store lookup
+    let looked_up = auth.authenticate(&x_api_key("/", key)).await.unwrap();
+    assert_eq!(looked_up.account(), "acme");
+    assert_eq!(outcome(&mut auth, &bearer("/", key)), "decided"); // cache hit
 }

@@ -95,8 +95,8 @@ fn request(authorization: &HeaderValue) -> Request<()> {
     request
 }
 
-fn handler() -> impl Service<Request<()>, Response = Response<()>, Error = Infallible> + Clone {
-    service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) })
+fn handler() -> impl Service<Request<()>, Response = Response<String>, Error = Infallible> + Clone {
+    service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(String::new())) })
 }
 
 fn bench(c: &mut Criterion) {
@@ -134,9 +134,9 @@ fn bench(c: &mut Criterion) {
         )
         .unwrap();
         let authorization = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
-        let cold = JwtAuthenticator::<Value>::new(verifier.clone())
+        let cold = JwtAuthenticator::new(verifier.clone())
             .without_cache()
-            .into_layer();
+            .layer();
         let mut svc = ServiceBuilder::new().layer(cold).service(handler());
         assert_eq!(
             now(svc.call(request(&authorization))).unwrap().status(),
@@ -145,7 +145,7 @@ fn bench(c: &mut Criterion) {
         c.bench_function(&format!("layer_cold/{alg:?}"), |b| {
             b.iter(|| now(svc.call(black_box(request(&authorization)))).unwrap());
         });
-        let cached = JwtAuthenticator::<Value>::new(verifier).into_layer();
+        let cached = JwtAuthenticator::new(verifier).layer();
         let mut svc = ServiceBuilder::new().layer(cached).service(handler());
         assert_eq!(
             now(svc.call(request(&authorization))).unwrap().status(),
@@ -189,7 +189,7 @@ fn bench(c: &mut Criterion) {
     let authorization =
         HeaderValue::from_str(&format!("Bearer {}", token(Algorithm::HS256, &encoding))).unwrap();
     let mut svc = ServiceBuilder::new()
-        .layer(JwtAuthenticator::<Value>::new(verifier).into_layer())
+        .layer(JwtAuthenticator::new(verifier).layer())
         .service(handler());
     assert_eq!(
         now(svc.call(request(&authorization))).unwrap().status(),

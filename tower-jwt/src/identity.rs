@@ -135,7 +135,7 @@ impl<C> fmt::Debug for JwtIdentity<C> {
     }
 }
 
-impl<C> Identity for JwtIdentity<C> {
+impl<C: Send + Sync + 'static> Identity for JwtIdentity<C> {
     fn principal(&self) -> &Principal {
         &self.inner.principal
     }

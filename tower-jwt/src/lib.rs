@@ -29,7 +29,7 @@
 //!         .unwrap(),
 //! )
 //! .unwrap();
-//! let layer: JwtLayer<MyClaims> = JwtAuthenticator::new(verifier).into_layer();
+//! let layer: JwtLayer<MyClaims> = JwtAuthenticator::new(verifier).claims().layer();
 //! let svc = ServiceBuilder::new().layer(layer).service(service_fn(|req: Request<()>| async move {
 //!     let claims = req.extensions().get::<Claims<MyClaims>>().unwrap();
 //!     let principal = req.extensions().get::<Principal>().unwrap();
@@ -124,7 +124,7 @@ pub mod revocation;
 mod rules;
 mod verifier;
 
-pub use authenticator::{JwtAuthenticator, JwtFuture, JwtLayer};
+pub use authenticator::{JwtAuthenticator, JwtLayer};
 pub use backend::ensure as ensure_crypto_backend;
 pub use cache::CacheConfig;
 pub use config::{DEFAULT_LEEWAY, IssuerConfig, IssuerConfigBuilder, MAX_LEEWAY};

@@ -31,7 +31,7 @@ fn layer(issuer: &TokenIssuer) -> JwtLayer<serde_json::Value> {
         .revocation(issuer.revocation_store())
         .build()
         .unwrap();
-    JwtAuthenticator::new(verifier).into_layer()
+    JwtAuthenticator::new(verifier).layer()
 }
 
 async fn call(layer: &JwtLayer<serde_json::Value>, token: &str) -> Response<String> {

@@ -32,7 +32,7 @@ async fn typed_claims_and_principal_are_inserted() {
             .roles_claim("realm_access.roles")
             .tenant_claim("tid"),
     );
-    let layer: JwtLayer<MyClaims> = JwtAuthenticator::new(v).into_layer();
+    let layer: JwtLayer<MyClaims> = JwtAuthenticator::new(v).claims().layer();
     let seen = Arc::new(std::sync::Mutex::new(None));
     let out = seen.clone();
     let svc = ServiceBuilder::new()
@@ -41,7 +41,7 @@ async fn typed_claims_and_principal_are_inserted() {
             let claims = req.extensions().get::<Claims<MyClaims>>().unwrap().clone();
             let principal = req.extensions().get::<Principal>().unwrap().clone();
             *out.lock().unwrap() = Some((claims, principal));
-            async { Ok::<_, Infallible>(Response::new(())) }
+            async { Ok::<_, Infallible>(Response::new(String::new())) }
         }));
     let mut c = claims();
     c["org"] = json!("acme");
@@ -76,11 +76,11 @@ async fn typed_claims_and_principal_are_inserted() {
 
 #[tokio::test]
 async fn claims_of_the_wrong_shape_are_refused() {
-    let layer: JwtLayer<MyClaims> = JwtAuthenticator::new(hs_verifier()).into_layer();
+    let layer: JwtLayer<MyClaims> = JwtAuthenticator::new(hs_verifier()).claims().layer();
     let svc = ServiceBuilder::new()
         .layer(layer)
         .service(service_fn(|_: Request<()>| async {
-            Ok::<_, Infallible>(Response::new(()))
+            Ok::<_, Infallible>(Response::new(String::new()))
         }));
     let request = Request::builder()
         .header("authorization", format!("Bearer {}", token()))
@@ -119,7 +119,7 @@ async fn missing_and_duplicate_credentials() {
     let svc = ServiceBuilder::new()
         .layer(layer(hs_verifier()))
         .service(service_fn(|_: Request<()>| async {
-            Ok::<_, Infallible>(Response::new(()))
+            Ok::<_, Infallible>(Response::new(String::new()))
         }));
     let request = Request::builder()
         .header("authorization", format!("Bearer {}", token()))
@@ -144,7 +144,7 @@ async fn the_inner_service_is_not_called_on_refusal() {
         .layer(layer(hs_verifier()))
         .service(service_fn(move |_: Request<()>| {
             counter.fetch_add(1, Ordering::SeqCst);
-            async { Ok::<_, Infallible>(Response::new(())) }
+            async { Ok::<_, Infallible>(Response::new(String::new())) }
         }));
     for value in ["Bearer nope", "Bearer a.b.c", "Basic YTpi"] {
         let request = Request::builder()
@@ -173,7 +173,12 @@ async fn optional_layer_passes_anonymous_but_not_bad_tokens() {
             } else {
                 StatusCode::NO_CONTENT
             };
-            Ok::<_, Infallible>(Response::builder().status(status).body(()).unwrap())
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .status(status)
+                    .body(String::new())
+                    .unwrap(),
+            )
         }));
     let response = svc.clone().oneshot(Request::new(())).await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
@@ -190,7 +195,7 @@ async fn optional_layer_passes_anonymous_but_not_bad_tokens() {
 #[tokio::test]
 async fn readiness_is_respected() {
     let (mut service, mut handle) =
-        tower_test::mock::spawn_layer::<Request<()>, Response<()>, _>(layer(hs_verifier()));
+        tower_test::mock::spawn_layer::<Request<()>, Response<String>, _>(layer(hs_verifier()));
     handle.allow(0);
     assert!(service.poll_ready().is_pending());
     handle.allow(1);
@@ -206,7 +211,7 @@ async fn readiness_is_respected() {
             request.extensions().get::<Principal>().unwrap().subject(),
             "alice"
         );
-        send.send_response(Response::new(()));
+        send.send_response(Response::new(String::new()));
     };
     let (response, ()) = tokio::join!(response, inner);
     assert_eq!(response.unwrap().status(), StatusCode::OK);
@@ -223,7 +228,7 @@ async fn two_identities(layer: JwtLayer, token: &str) -> (Claims, Claims) {
             out.lock()
                 .unwrap()
                 .push(req.extensions().get::<Claims>().unwrap().clone());
-            async { Ok::<_, Infallible>(Response::new(())) }
+            async { Ok::<_, Infallible>(Response::new(String::new())) }
         }));
     for _ in 0..2 {
         let request = Request::builder()
@@ -248,9 +253,7 @@ async fn a_repeated_token_is_served_from_the_cache() {
         std::ptr::eq(a.claims(), b.claims()),
         "the second request reused the verified entry"
     );
-    let uncached = JwtAuthenticator::new(hs_verifier())
-        .without_cache()
-        .into_layer();
+    let uncached = JwtAuthenticator::new(hs_verifier()).without_cache().layer();
     let (a, b) = two_identities(uncached, &t).await;
     assert!(
         !std::ptr::eq(a.claims(), b.claims()),
@@ -267,7 +270,7 @@ async fn a_cached_token_still_expires() {
                 .capacity(10)
                 .time_to_live(Duration::from_secs(60)),
         )
-        .into_layer();
+        .layer();
     let mut c = claims();
     let exp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -464,28 +467,28 @@ async fn every_key_format_verifies() {
 }
 
 #[tokio::test]
-async fn presence_is_known_before_the_future_is_polled() {
-    use auth_core::{Authenticate, Presence};
+async fn outcomes_are_decided_without_waiting() {
+    use auth_core::{Authenticate, Outcome};
 
-    fn presence(auth: &mut JwtAuthenticator, authorization: Option<&str>) -> Presence {
+    /// "missing", "accepted", "refused" or "pending".
+    fn outcome(auth: &mut JwtAuthenticator, authorization: Option<&str>) -> &'static str {
         let mut request = Request::builder();
         if let Some(value) = authorization {
             request = request.header("authorization", value);
         }
-        let request = request.body(()).unwrap();
-        <JwtAuthenticator as Authenticate<()>>::presence(&auth.authenticate(&request))
+        match auth.authenticate(&request.body(()).unwrap()) {
+            Outcome::Missing => "missing",
+            Outcome::Decided(Ok(_)) => "accepted",
+            Outcome::Decided(Err(_)) => "refused",
+            Outcome::Pending(_) => "pending",
+        }
     }
     let mut auth = JwtAuthenticator::new(hs_verifier());
-    assert_eq!(presence(&mut auth, None), Presence::Absent);
-    assert_eq!(
-        presence(&mut auth, Some("Basic dXNlcjpwYXNz")),
-        Presence::Absent
-    );
-    // Malformed, or to be verified when polled: a token was presented either way.
-    assert_eq!(
-        presence(&mut auth, Some("Bearer not-a-jwt")),
-        Presence::Present
-    );
+    assert_eq!(outcome(&mut auth, None), "missing");
+    assert_eq!(outcome(&mut auth, Some("Basic dXNlcjpwYXNz")), "missing");
+    // Malformed, or verified on the spot: a static key never makes a request wait.
+    assert_eq!(outcome(&mut auth, Some("Bearer not-a-jwt")), "refused");
     let bearer = format!("Bearer {}", token());
-    assert_eq!(presence(&mut auth, Some(&bearer)), Presence::Present);
+    assert_eq!(outcome(&mut auth, Some(&bearer)), "accepted");
+    assert_eq!(outcome(&mut auth, Some(&bearer)), "accepted"); // the cache
 }

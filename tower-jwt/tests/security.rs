@@ -275,7 +275,7 @@ async fn identity(layer: tower_jwt::JwtLayer, token: &str) -> tower_jwt::Claims 
             .layer(layer)
             .service(service_fn(move |req: http::Request<()>| {
                 *out.lock().unwrap() = req.extensions().get::<tower_jwt::Claims>().cloned();
-                async { Ok::<_, std::convert::Infallible>(http::Response::new(())) }
+                async { Ok::<_, std::convert::Infallible>(http::Response::new(String::new())) }
             }));
     let request = http::Request::builder()
         .header("authorization", format!("Bearer {token}"))

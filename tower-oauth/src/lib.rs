@@ -114,4 +114,4 @@ pub use config::OAuthClientBuilder;
 pub use flow::{OAuthResponse, OAuthRoutes, RoutesFuture};
 pub use provider::{Provider, ProviderIdentity};
 pub use rejection::LoginRedirect;
-pub use session::{OAuthSession, SessionAuthenticator, SessionFuture, SessionUser};
+pub use session::{OAuthSession, SessionAuthenticator, SessionUser};

@@ -139,7 +139,7 @@ async fn api_routes_answer_401_json_and_pages_redirect() {
     assert_eq!(res.headers()["content-type"], "application/json");
     let res = app.get("/dashboard", &Jar::new()).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&res), "/");
+    assert_eq!(location(&res), "/?return_to=%2Fdashboard");
     // Unknown routes under the login prefix and wrong methods.
     assert_eq!(
         app.get("/oauth/github", &Jar::new()).await.status(),

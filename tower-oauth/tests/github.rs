@@ -301,7 +301,7 @@ async fn session_layer_inserts_identity_and_guards_the_inner_service() {
     jar.store(&res);
 
     let (mut service, mut handle) =
-        mock::spawn_layer::<http::Request<()>, http::Response<()>, _>(client.session_layer());
+        mock::spawn_layer::<http::Request<()>, http::Response<String>, _>(client.session_layer());
     // Not ready while the inner service is not.
     handle.allow(0);
     assert!(service.poll_ready().is_pending());
@@ -321,7 +321,7 @@ async fn session_layer_inserts_identity_and_guards_the_inner_service() {
         let principal = seen.extensions().get::<Principal>().unwrap();
         assert_eq!(principal.method(), &AuthMethod::Session);
         assert_eq!(principal.subject(), session.user().id);
-        send.send_response(http::Response::new(()));
+        send.send_response(http::Response::new(String::new()));
     };
     let (response, ()) = tokio::join!(response, inner);
     assert_eq!(response.unwrap().status(), 200);

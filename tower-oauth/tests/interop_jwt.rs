@@ -142,7 +142,7 @@ async fn jwt_layer_accepts_the_providers_access_token() {
     let op = OidcProvider::start().await;
     let token = access_token(&op).await;
 
-    let layer: JwtLayer = JwtAuthenticator::new(verifier(&op, API).await).into_layer();
+    let layer: JwtLayer = JwtAuthenticator::new(verifier(&op, API).await).layer();
     let svc =
         ServiceBuilder::new()
             .layer(layer)

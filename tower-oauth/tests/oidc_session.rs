@@ -94,7 +94,7 @@ async fn tampered_truncated_and_foreign_cookies_are_no_session() {
             StatusCode::SEE_OTHER,
             "{label}: browser pages redirect"
         );
-        assert_eq!(location(&res), "/");
+        assert_eq!(location(&res), "/?return_to=%2Fdashboard");
     }
     // A cookie header that is not even text.
     let res = app

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::credential::Credentials;
+use auth_core::Credentials;
 use auth_core::{ConfigError, ConfigErrorKind};
 
 use super::{ApiKeys, DEFAULT_CACHE_TTL, DEFAULT_TOUCH_INTERVAL, Inner};

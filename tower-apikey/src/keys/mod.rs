@@ -9,7 +9,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use auth_core::AuthLayer;
-use auth_core::credential::Credentials;
+use auth_core::Credentials;
 
 pub use builder::ApiKeysBuilder;
 pub use new_key::{CreatedKey, KeyError, NewKey};
@@ -72,6 +72,28 @@ impl ApiKeys {
     /// Starts configuring a handle over `store`.
     pub fn builder(store: impl KeyStore) -> ApiKeysBuilder {
         ApiKeysBuilder::new(Arc::new(store))
+    }
+
+    /// A handle with the default settings over the SQL store `url` names
+    /// (see [`store::connect`](crate::store::connect)): `sqlite://PATH` (created and migrated),
+    /// `sqlite::memory:`, or `postgres://…`. [`builder`](ApiKeys::builder) configures more.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let keys = tower_apikey::ApiKeys::connect("sqlite::memory:").await?;
+    /// assert!(keys.list(None).await?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The store's error when the URL is not understood or the database cannot be set up.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let store = crate::store::connect(url).await?;
+        // The default settings always build; a refusal would still be reported, not unwrapped.
+        Self::builder(store)
+            .build()
+            .map_err(|error| StoreError::Unavailable(Box::new(error)))
     }
 
     /// The key format.

@@ -152,10 +152,7 @@ pub fn app(keys: &ApiKeys) -> Router {
     );
     Router::new()
         .route("/whoami", whoami.clone())
-        .route(
-            "/admin",
-            whoami.layer(auth_core::authorize::require_scopes(["admin"])),
-        )
+        .route("/admin", whoami.layer(auth_core::require_scopes(["admin"])))
         .layer(keys.layer())
 }
 

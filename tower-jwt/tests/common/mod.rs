@@ -181,7 +181,7 @@ pub async fn call(layer: JwtLayer, token: Option<&str>) -> Outcome {
 }
 
 pub fn layer(verifier: JwtVerifier) -> JwtLayer {
-    JwtAuthenticator::new(verifier).into_layer()
+    JwtAuthenticator::new(verifier).layer()
 }
 
 /// The RFC 6750 challenge for an `invalid_token` refusal described by `description`.

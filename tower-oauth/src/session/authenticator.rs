@@ -1,12 +1,9 @@
 //! [`SessionAuthenticator`]: session cookie -> [`OAuthSession`].
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use auth_core::{AuthError, Authenticate, Decided, Presence};
+use auth_core::{AuthError, Authenticate, CheckFuture, Outcome};
 use http::Request;
 
 use super::decoded::DecodedSessions;
@@ -54,47 +51,33 @@ impl<U> fmt::Debug for SessionAuthenticator<U> {
 
 impl<B, U: SessionUser> Authenticate<B> for SessionAuthenticator<U> {
     type Identity = OAuthSession<U>;
-    type Future = SessionFuture<U>;
+    type Future = CheckFuture<OAuthSession<U>>;
 
-    fn authenticate(&mut self, request: &Request<B>) -> Self::Future {
+    /// Decided at once without a well-formed session cookie, or when an in-process store
+    /// holds a record already decoded; otherwise the store lookup waits. An unknown or expired
+    /// session is "no session", so a later method may still apply.
+    fn authenticate(&mut self, request: &Request<B>) -> Outcome<OAuthSession<U>, Self::Future> {
         let Some(id) = self.sessions.read_id(request.headers()) else {
-            return SessionFuture::Done(Decided::new(Err(AuthError::missing())));
+            return Outcome::Missing;
         };
         let key = Sessions::key(id);
         // An in-process store answers now: a memoized record settles the request here.
         let raw = match self.sessions.load_now(&key) {
             None => None,
-            Some(Err(error)) => return SessionFuture::Done(Decided::new(Err(store_down(&error)))),
-            Some(Ok(None)) => return SessionFuture::Done(Decided::new(Err(AuthError::missing()))),
+            Some(Err(error)) => return Outcome::Decided(Err(store_down(&error))),
+            Some(Ok(None)) => return Outcome::Missing,
             Some(Ok(Some(raw))) => match self.decoded.get(&key, &raw, unix_now()) {
-                Some(identity) => return SessionFuture::Done(Decided::new(Ok(identity))),
+                Some(identity) => return Outcome::Decided(Ok(identity)),
                 None => Some(raw),
             },
         };
         let sessions = Arc::clone(&self.sessions);
         let decoded = Arc::clone(&self.decoded);
-        SessionFuture::Lookup(Box::pin(async move {
+        Outcome::Pending(CheckFuture::new(async move {
             lookup(&sessions, &decoded, key, raw)
                 .await
                 .map_err(|error| store_down(&error))?
         }))
-    }
-
-    /// Settled unless the store must be waited for (or the record decoded).
-    fn settle(future: &mut SessionFuture<U>) -> Option<Result<OAuthSession<U>, AuthError>> {
-        match future {
-            SessionFuture::Done(decided) => decided.take(),
-            SessionFuture::Lookup(_) => None,
-        }
-    }
-
-    /// Absent without a well-formed session cookie; otherwise known only after the lookup
-    /// (an unknown or expired session is "no session", so a later method may still apply).
-    fn presence(future: &SessionFuture<U>) -> Presence {
-        match future {
-            SessionFuture::Done(decided) => decided.presence(),
-            SessionFuture::Lookup(_) => Presence::Unknown,
-        }
     }
 }
 
@@ -128,36 +111,4 @@ async fn lookup<U: SessionUser>(
     let identity = Sessions::identity(record, key.clone());
     decoded.insert(key, raw, identity.clone(), expires_at);
     Ok(Ok(identity))
-}
-
-/// The future of [`SessionAuthenticator`]: ready at once without a cookie, a boxed store
-/// lookup otherwise.
-pub enum SessionFuture<U> {
-    /// Answered without waiting.
-    Done(Decided<OAuthSession<U>>),
-    /// Waiting for the store.
-    Lookup(Pin<Box<dyn Future<Output = Result<OAuthSession<U>, AuthError>> + Send>>),
-}
-
-impl<U> fmt::Debug for SessionFuture<U> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Done(_) => "SessionFuture::Done",
-            Self::Lookup(_) => "SessionFuture::Lookup",
-        })
-    }
-}
-
-// Never pinned structurally: the boxed future is `Unpin`, the ready value is moved out.
-impl<U> Unpin for SessionFuture<U> {}
-
-impl<U> Future for SessionFuture<U> {
-    type Output = Result<OAuthSession<U>, AuthError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.get_mut() {
-            Self::Done(decided) => Pin::new(decided).poll(cx),
-            Self::Lookup(future) => future.as_mut().poll(cx),
-        }
-    }
 }

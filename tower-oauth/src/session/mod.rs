@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
-pub use authenticator::{SessionAuthenticator, SessionFuture};
+pub use authenticator::SessionAuthenticator;
 
 /// The application's user type, stored in the session.
 ///
@@ -139,7 +139,7 @@ impl<U> OAuthSession<U> {
     }
 }
 
-impl<U> Identity for OAuthSession<U> {
+impl<U: Send + Sync + 'static> Identity for OAuthSession<U> {
     fn principal(&self) -> &Principal {
         &self.inner.principal
     }
