@@ -163,7 +163,7 @@ fn jwt_authenticator(
         verifier = verifier.issuer(oidc);
     }
     let verifier = verifier.build().map_err(|e| format!("JWT verifier: {e}"))?;
-    let authenticator = JwtAuthenticator::new(verifier);
+    let authenticator = JwtAuthenticator::new(verifier).claims();
     Ok(if config.jwt_cache {
         authenticator
     } else {

@@ -3,7 +3,7 @@
 //!
 //! * `/api/whoami` and `/api/admin` accept an API key (`tower-apikey`), a JWT access token
 //!   (`tower-jwt`: the demo's own HS256 tokens, or an OpenID provider's), or a session
-//!   cookie (`tower-oauth`), through `auth_core::combinator::first_of`.
+//!   cookie (`tower-oauth`), through `auth_core::first_of`.
 //! * `/auth/login`, `/auth/refresh`, `/auth/logout`: password login issuing access and
 //!   refresh tokens, refresh rotation with reuse detection, logout.
 //! * `/oauth/{provider}/…`: "Log in with OIDC / GitHub", creating a session.

@@ -1,10 +1,10 @@
 //! The dashboard's users: who an OAuth login is, and the session authenticator that works
 //! whether or not a login provider is configured.
 
-use auth_core::{AuthError, Authenticate, Decided, Presence};
+use auth_core::{Authenticate, CheckFuture, Outcome};
 use http::Request;
 use serde::{Deserialize, Serialize};
-use tower_oauth::{OAuthSession, SessionAuthenticator, SessionFuture, SessionUser};
+use tower_oauth::{OAuthSession, SessionAuthenticator, SessionUser};
 
 /// Scopes a dashboard session has, and the only scopes a dashboard user may give a key.
 pub const SESSION_SCOPES: [&str; 2] = ["read", "write"];
@@ -40,20 +40,12 @@ pub struct MaybeSession(pub Option<SessionAuthenticator<Account>>);
 
 impl<B> Authenticate<B> for MaybeSession {
     type Identity = Session;
-    type Future = SessionFuture<Account>;
+    type Future = CheckFuture<Session>;
 
-    fn authenticate(&mut self, request: &Request<B>) -> Self::Future {
+    fn authenticate(&mut self, request: &Request<B>) -> Outcome<Session, Self::Future> {
         match &mut self.0 {
             Some(sessions) => sessions.authenticate(request),
-            None => SessionFuture::Done(Decided::new(Err(AuthError::missing()))),
+            None => Outcome::Missing,
         }
-    }
-
-    fn settle(future: &mut Self::Future) -> Option<Result<Session, AuthError>> {
-        <SessionAuthenticator<Account> as Authenticate<B>>::settle(future)
-    }
-
-    fn presence(future: &Self::Future) -> Presence {
-        <SessionAuthenticator<Account> as Authenticate<B>>::presence(future)
     }
 }

@@ -6,16 +6,14 @@
 
 use std::hint::black_box;
 
-use auth_core::{AuthMethod, Principal};
+use auth_core::{AuthMethod, Principal, RequireScope, ScopeName};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tower::ServiceExt;
-use towerauth_extractors_example::{
-    CurrentUser, RequireScope, ScopeName, StaticTokens, UserRepository, Write, demo_users,
-};
+use towerauth_extractors_example::{CurrentUser, StaticTokens, UserRepository, Write, demo_users};
 
 fn request() -> Request<Body> {
     Request::get("/")
@@ -38,15 +36,15 @@ fn bench(c: &mut Criterion) {
         "/",
         get(|p: Principal| async move { p.subject().len().to_string() }),
     ))
-    .layer(tokens.clone().into_layer());
+    .layer(tokens.layer());
     let current_user =
         router(Router::new().route("/", get(|u: CurrentUser| async move { u.user.name })))
-            .layer(tokens.clone().into_layer());
+            .layer(tokens.layer());
     let guarded = router(Router::new().route(
         "/",
         get(|_: RequireScope<Write>, u: CurrentUser| async move { u.user.name }),
     ))
-    .layer(tokens.into_layer());
+    .layer(tokens.layer());
 
     let cases = [
         ("no authentication", plain),

@@ -1,7 +1,7 @@
 //! [`CurrentUser`]: the caller's account, loaded from the [`UserRepository`] by the
 //! [`Principal`]'s subject.
 
-use auth_core::{ExtractRejection, Principal};
+use auth_core::{AuthError, Principal};
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -33,8 +33,9 @@ pub struct CurrentUser {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CurrentUserRejection {
-    /// No authenticated caller (401), or no authentication layer (500).
-    Auth(ExtractRejection),
+    /// auth-core's `Principal` extractor refused: no authenticated caller (401), or no
+    /// authentication layer in front of the route (500). Answered as auth-core answers it.
+    Auth(AuthError),
     /// The subject names no account.
     NotFound,
     /// The account is disabled.
@@ -44,7 +45,7 @@ pub enum CurrentUserRejection {
 impl IntoResponse for CurrentUserRejection {
     fn into_response(self) -> Response {
         match self {
-            Self::Auth(rejection) => rejection.into_response(),
+            Self::Auth(error) => error.into_response(),
             Self::NotFound => json_error(
                 StatusCode::NOT_FOUND,
                 "account_not_found",

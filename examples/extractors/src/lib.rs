@@ -1,16 +1,19 @@
 //! # towerauth custom extractors example
 //!
-//! App-defined axum extractors on top of auth-core's [`Principal`](auth_core::Principal):
+//! An axum app whose handlers say in their signatures what they need, on top of auth-core's
+//! extractors ([`Principal`](auth_core::Principal),
+//! [`Authenticated<I>`](auth_core::Authenticated), [`RequireScope<S>`](auth_core::RequireScope)):
 //!
-//! * [`CurrentUser`]: loads the caller's account from the app's [`UserRepository`] by the
-//!   principal's subject: 401 anonymous, 404 unknown account, 403 disabled account, JSON
-//!   bodies. `Option<CurrentUser>` for pages anonymous callers may see.
-//! * [`RequireScope<S>`](RequireScope): a typed scope guard (`RequireScope<Write>`), where
-//!   `S` is a marker type with the scope's name as an associated const ([`ScopeName`]). A
+//! * [`CurrentUser`]: an app-defined extractor that loads the caller's account from the
+//!   app's [`UserRepository`] by the principal's subject: 401 anonymous, 404 unknown
+//!   account, 403 disabled account, JSON bodies. `Option<CurrentUser>` for pages anonymous
+//!   callers may see.
+//! * `RequireScope<Write>`: auth-core's typed scope guard over the example's scope marker
+//!   types [`Read`] and [`Write`] (each implements [`ScopeName`](auth_core::ScopeName)). A
 //!   caller without the scope gets 403 and an RFC 6750 `insufficient_scope` challenge
-//!   naming it.
+//!   naming it, before the handler runs.
 //! * [`StaticTokens`]: a small custom authentication method (a static token table), so the
-//!   example needs nothing else.
+//!   example needs nothing else; `tokens.layer()` is its `AuthLayer`.
 //!
 //! ```
 //! use axum::body::Body;
@@ -45,13 +48,13 @@
 mod current_user;
 mod error;
 mod routes;
-mod scope;
+mod scopes;
 mod tokens;
 mod users;
 
 pub use current_user::{CurrentUser, CurrentUserRejection};
 pub use routes::{AppState, MAX_NOTE_LENGTH, Note, app};
-pub use scope::{Read, RequireScope, ScopeName, ScopeRejection, Write};
+pub use scopes::{Read, Write};
 pub use tokens::StaticTokens;
 pub use users::{User, UserRepository};
 

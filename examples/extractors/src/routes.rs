@@ -1,7 +1,8 @@
-//! The routes: handlers taking the custom extractors.
+//! The routes: handlers taking auth-core's `RequireScope<S>` and the app's `CurrentUser`.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use auth_core::RequireScope;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
@@ -13,7 +14,7 @@ use serde_json::json;
 
 use crate::current_user::CurrentUser;
 use crate::error::json_error;
-use crate::scope::{Read, RequireScope, Write};
+use crate::scopes::{Read, Write};
 use crate::tokens::StaticTokens;
 use crate::users::UserRepository;
 
@@ -69,7 +70,7 @@ pub fn app(tokens: StaticTokens, users: UserRepository) -> Router {
         .route("/me", get(me))
         .route("/notes", get(list_notes).post(create_note))
         .with_state(state)
-        .layer(tokens.into_layer().optional())
+        .layer(tokens.layer().optional())
 }
 
 async fn hello(user: Option<CurrentUser>) -> Json<serde_json::Value> {

@@ -4,8 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use auth_core::credential::Credentials;
-use auth_core::{AuthError, AuthLayer, Authenticate, Decided, Presence, Principal};
+use auth_core::{AuthError, AuthLayer, Authenticate, CheckFuture, Credentials, Outcome, Principal};
 use axum::http::Request;
 use sha2::{Digest, Sha256};
 
@@ -25,7 +24,7 @@ fn digest(token: &str) -> TokenDigest {
 /// * no `Authorization: Bearer` → "no credential" (anonymous behind an optional layer);
 /// * a token not in the table → 401 `invalid_token`;
 /// * duplicate headers, over-long or non-ASCII values → the errors of
-///   [`Credentials::extract`].
+///   [`Credentials::find`].
 #[derive(Clone)]
 pub struct StaticTokens {
     tokens: Arc<HashMap<TokenDigest, Principal>>,
@@ -55,14 +54,14 @@ impl StaticTokens {
         self
     }
 
-    /// This authenticator in an [`AuthLayer`].
+    /// An [`AuthLayer`] authenticating with (a clone of) this table.
     #[must_use]
-    pub fn into_layer(self) -> AuthLayer<Self> {
-        AuthLayer::new(self)
+    pub fn layer(&self) -> AuthLayer<Self> {
+        AuthLayer::new(self.clone())
     }
 
     fn check<B>(&self, request: &Request<B>) -> Result<Principal, AuthError> {
-        let credential = self.credentials.extract(request)?;
+        let credential = self.credentials.find(request)?;
         self.tokens
             .get(&digest(credential.value()))
             .cloned()
@@ -80,22 +79,14 @@ impl fmt::Debug for StaticTokens {
     }
 }
 
-/// Decided on the spot: the layer settles it without polling, and `first_of` asks no later
-/// method about a request that carries a bearer token.
+/// Decided at once: the layer calls the inner service without polling anything, and
+/// `first_of` asks no later method about a request that carries a bearer token.
 impl<B> Authenticate<B> for StaticTokens {
     type Identity = Principal;
-    type Future = Decided<Principal>;
+    type Future = CheckFuture<Principal>;
 
-    fn authenticate(&mut self, request: &Request<B>) -> Self::Future {
-        Decided::new(self.check(request))
-    }
-
-    fn settle(future: &mut Self::Future) -> Option<Result<Principal, AuthError>> {
-        future.take()
-    }
-
-    fn presence(future: &Self::Future) -> Presence {
-        future.presence()
+    fn authenticate(&mut self, request: &Request<B>) -> Outcome<Principal, Self::Future> {
+        Outcome::from(self.check(request))
     }
 }
 
@@ -113,17 +104,24 @@ mod tests {
     }
 
     #[test]
-    fn outcomes() {
-        let tokens = StaticTokens::new().token(
+    fn outcomes_are_decided_at_once() {
+        let mut tokens = StaticTokens::new().token(
             "t-alice",
             Principal::new("alice", AuthMethod::Custom("static".into())),
         );
-        let ok = tokens.check(&request(Some("Bearer t-alice"))).unwrap();
-        assert_eq!(ok.subject(), "alice");
-        assert!(tokens.check(&request(None)).unwrap_err().is_missing());
-        let err = tokens.check(&request(Some("Bearer t-alic"))).unwrap_err();
-        assert_eq!(err.status(), 401);
-        assert_eq!(err.reason(), "unknown_token");
+        assert!(matches!(
+            tokens.authenticate(&request(Some("Bearer t-alice"))),
+            Outcome::Decided(Ok(p)) if p.subject() == "alice"
+        ));
+        // No bearer token: "no credential", so an optional layer lets the request through.
+        assert!(tokens.authenticate(&request(None)).is_missing());
+        match tokens.authenticate(&request(Some("Bearer t-alic"))) {
+            Outcome::Decided(Err(err)) => {
+                assert_eq!(err.status(), 401);
+                assert_eq!(err.reason(), "unknown_token");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
         assert_eq!(format!("{tokens:?}"), "StaticTokens { tokens: 1, .. }");
     }
 }

@@ -1,15 +1,13 @@
 //! The extractors through the whole router: statuses, challenges and JSON bodies.
 
-use auth_core::{AuthMethod, Principal};
+use auth_core::{AuthMethod, Principal, RequireScope, ScopeName};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, Response, StatusCode, header};
 use axum::routing::get;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use towerauth_extractors_example::{
-    CurrentUser, Read, RequireScope, ScopeName, StaticTokens, Write, app, demo_users,
-};
+use towerauth_extractors_example::{CurrentUser, Read, StaticTokens, Write, app, demo_users};
 
 fn principal(subject: &str, scopes: &[&str]) -> Principal {
     Principal::new(subject, AuthMethod::Custom("static".into())).with_scopes(scopes.iter().copied())
@@ -143,13 +141,13 @@ async fn scope_guard_answers_insufficient_scope() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         challenge(&res),
-        r#"Bearer realm="api", error="insufficient_scope", error_description="the credential lacks a required scope", scope="notes:write""#
+        r#"Bearer realm="api", error="insufficient_scope", error_description="the credential lacks a required scope: notes:write", scope="notes:write""#
     );
     assert_eq!(
         body,
         json!({
             "error": "insufficient_scope",
-            "error_description": "the credential lacks a required scope",
+            "error_description": "the credential lacks a required scope: notes:write",
             "scope": "notes:write",
         })
     );
@@ -218,7 +216,7 @@ async fn extractors_without_an_auth_layer_are_a_500_not_a_pass() {
         user.user.id
     }
     async fn write(guard: RequireScope<Write>) -> String {
-        guard.principal().subject().to_owned()
+        guard.principal.subject().to_owned()
     }
     let app = Router::new()
         .route("/me", get(me))

@@ -7,11 +7,15 @@
 //!    `authorization: Bearer` or `x-api-key` metadata) is checked by `tower-apikey`; any
 //!    other bearer token by `tower-jwt`. No credential, or a refused one, answers
 //!    `UNAUTHENTICATED` before the service runs; a store or key-set outage `UNAVAILABLE`.
-//! 2. [`notes_scopes`]: a [`MethodScopes`] table: `WhoAmI` for any caller, `ListNotes` needs
-//!    `notes:read`, `CreateNote` needs `notes:write`, anything else is refused
-//!    (`PERMISSION_DENIED`).
-//! 3. [`NotesService`]: handlers read the [`Principal`](auth_core::Principal) (and the typed
-//!    [`Caller`]) from `tonic::Request::extensions()`.
+//! 2. auth-core's [`require_scopes_per_path`] over the [`notes_scopes`] table, keyed by the
+//!    method's path (`/towerauth.example.v1.Notes/…`): `WhoAmI` for any authenticated
+//!    caller, `ListNotes` needs `notes:read`, `CreateNote` needs `notes:write`. A method not
+//!    listed is refused (`PERMISSION_DENIED`), so an RPC added to the `.proto` stays closed
+//!    until it is given a rule.
+//! 3. [`NotesService`]: handlers read the [`Principal`](auth_core::Principal) from
+//!    `tonic::Request::extensions()` and, for what only one method knows, the identity of
+//!    the method that authenticated the call: `tower_apikey::ApiKeyIdentity` or
+//!    `tower_jwt::JwtIdentity`.
 //!
 //! auth-core answers gRPC requests in gRPC's form (HTTP 200, `grpc-status` 16 / 7 / 14), so
 //! clients see ordinary `tonic::Status` codes.
@@ -44,20 +48,16 @@
 
 use std::future::Future;
 
-use auth_core::AuthLayer;
-use auth_core::ConfigError;
-use auth_core::combinator::{Either, FirstOf, first_of};
+use auth_core::{AuthLayer, ConfigError, FirstOf, first_of, require_scopes_per_path};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tower::ServiceBuilder;
-use tower_apikey::{ApiKeyAuthenticator, ApiKeyIdentity, ApiKeys};
-use tower_jwt::{Algorithm, IssuerConfig, JwtAuthenticator, JwtIdentity, JwtVerifier};
+use tower_apikey::{ApiKeyAuthenticator, ApiKeys};
+use tower_jwt::{Algorithm, IssuerConfig, JwtAuthenticator, JwtVerifier};
 
-mod policy;
 mod service;
 
-pub use policy::MethodScopes;
 pub use service::{MAX_NOTE_LENGTH, NotesService};
 
 /// The code generated from `proto/notes.proto`.
@@ -66,12 +66,10 @@ pub mod pb {
     tonic::include_proto!("towerauth.example.v1");
 }
 
-/// The authenticator: an API key first, else a JWT.
+/// The authenticator: an API key first, else a JWT. The layer inserts the identity of the
+/// method that authenticated the call (`tower_apikey::ApiKeyIdentity` or
+/// `tower_jwt::JwtIdentity`) beside its [`Principal`](auth_core::Principal).
 pub type CallerAuthenticator = FirstOf<ApiKeyAuthenticator, JwtAuthenticator>;
-
-/// The typed identity the authentication layer inserts beside the
-/// [`Principal`](auth_core::Principal).
-pub type Caller = Either<ApiKeyIdentity, JwtIdentity>;
 
 /// Scope needed by `ListNotes`.
 pub const READ_SCOPE: &str = "notes:read";
@@ -84,17 +82,22 @@ pub fn auth_layer(keys: &ApiKeys, jwt: JwtAuthenticator) -> AuthLayer<CallerAuth
     AuthLayer::new(first_of(keys.authenticator(), jwt))
 }
 
-/// The per-method access table of the `Notes` service.
+/// The access rules of the `Notes` service: each method's path and the scopes it needs.
+/// `WhoAmI` needs none (any authenticated caller), `ListNotes` [`READ_SCOPE`], `CreateNote`
+/// [`WRITE_SCOPE`]. [`serve`] enforces them with [`require_scopes_per_path`] inside the
+/// authentication layer, so a call to a path not listed here is refused with
+/// `PERMISSION_DENIED`.
 #[must_use]
-pub fn notes_scopes() -> MethodScopes {
+pub fn notes_scopes() -> Vec<(String, Vec<&'static str>)> {
     use pb::notes_server::NotesServer;
     use tonic::server::NamedService;
 
     let path = |method: &str| format!("/{}/{method}", NotesServer::<NotesService>::NAME);
-    MethodScopes::new()
-        .authenticated(path("WhoAmI"))
-        .scopes(path("ListNotes"), [READ_SCOPE])
-        .scopes(path("CreateNote"), [WRITE_SCOPE])
+    vec![
+        (path("WhoAmI"), vec![]),
+        (path("ListNotes"), vec![READ_SCOPE]),
+        (path("CreateNote"), vec![WRITE_SCOPE]),
+    ]
 }
 
 /// A JWT verifier for HS256 access tokens (`typ: at+jwt`) from `issuer` for `audience`.
@@ -115,8 +118,8 @@ pub fn hs256_verifier(
     )
 }
 
-/// Serves `notes` on `listener` behind `auth` and [`notes_scopes`], until `shutdown`
-/// completes.
+/// Serves `notes` on `listener` behind `auth` and the [`notes_scopes`] rules, until
+/// `shutdown` completes.
 ///
 /// # Errors
 ///
@@ -132,7 +135,7 @@ where
 {
     let layers = ServiceBuilder::new()
         .layer(auth)
-        .layer(notes_scopes().into_layer())
+        .layer(require_scopes_per_path(notes_scopes()))
         .into_inner();
     Server::builder()
         .layer(layers)

@@ -3,10 +3,10 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use auth_core::Principal;
-use auth_core::combinator::Either;
 use tonic::{Request, Response, Status};
+use tower_apikey::ApiKeyIdentity;
+use tower_jwt::JwtIdentity;
 
-use crate::Caller;
 use crate::pb::notes_server::Notes;
 use crate::pb::{
     CreateNoteRequest, ListNotesRequest, ListNotesResponse, Note, WhoAmIRequest, WhoAmIResponse,
@@ -56,11 +56,15 @@ impl Notes for NotesService {
         request: Request<WhoAmIRequest>,
     ) -> Result<Response<WhoAmIResponse>, Status> {
         let principal = principal(&request)?;
-        // The typed identity is there too, for what only one method knows.
-        let credential_id = match request.extensions().get::<Caller>() {
-            Some(Either::Left(key)) => key.id().to_owned(),
-            Some(Either::Right(jwt)) => jwt.jti().unwrap_or_default().to_owned(),
-            None => String::new(),
+        // The identity of the method that authenticated the call is there too, under its
+        // own type, for what only that method knows.
+        let extensions = request.extensions();
+        let credential_id = if let Some(key) = extensions.get::<ApiKeyIdentity>() {
+            key.id().to_owned()
+        } else if let Some(jwt) = extensions.get::<JwtIdentity>() {
+            jwt.jti().unwrap_or_default().to_owned()
+        } else {
+            String::new()
         };
         Ok(Response::new(WhoAmIResponse {
             subject: principal.subject().to_owned(),

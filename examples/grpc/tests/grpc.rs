@@ -1,114 +1,15 @@
 //! The notes service over loopback with a real tonic client: UNAUTHENTICATED,
 //! PERMISSION_DENIED and success, with API keys and JWTs.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+mod common;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode, get_current_timestamp};
-use tokio::sync::oneshot;
-use tonic::transport::Channel;
 use tonic::{Code, Request};
-use tower_apikey::{ApiKeys, MemoryStore, NewKey, store};
-use tower_jwt::JwtAuthenticator;
+use tower_apikey::{ApiKeys, NewKey, store};
 use towerauth_grpc_example::pb::notes_client::NotesClient;
 use towerauth_grpc_example::pb::{CreateNoteRequest, ListNotesRequest, WhoAmIRequest};
-use towerauth_grpc_example::{
-    MAX_NOTE_LENGTH, NotesService, READ_SCOPE, WRITE_SCOPE, auth_layer, hs256_verifier, serve,
-};
+use towerauth_grpc_example::{MAX_NOTE_LENGTH, READ_SCOPE, WRITE_SCOPE};
 
-const SECRET: &[u8] = b"grpc-example-test-secret-0123456789abcdef";
-const ISSUER: &str = "https://auth.example.test";
-const AUDIENCE: &str = "notes-api";
-
-struct Server {
-    channel: Channel,
-    keys: ApiKeys,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start() -> Server {
-    start_with(ApiKeys::builder(MemoryStore::new()).build().unwrap()).await
-}
-
-async fn start_with(keys: ApiKeys) -> Server {
-    let verifier = hs256_verifier(ISSUER, AUDIENCE, SECRET).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(serve(
-        listener,
-        auth_layer(&keys, JwtAuthenticator::new(verifier)),
-        NotesService::new(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .unwrap();
-    Server {
-        channel,
-        keys,
-        _stop: stop,
-    }
-}
-
-struct Claims<'a> {
-    secret: &'a [u8],
-    typ: &'a str,
-    sub: &'a str,
-    scope: &'a str,
-    exp_in: i64,
-}
-
-impl Default for Claims<'_> {
-    fn default() -> Self {
-        Self {
-            secret: SECRET,
-            typ: "at+jwt",
-            sub: "alice",
-            scope: "notes:read notes:write",
-            exp_in: 300,
-        }
-    }
-}
-
-fn jwt(claims: &Claims<'_>) -> String {
-    static JTI: AtomicU64 = AtomicU64::new(1);
-    // jsonwebtoken needs a process-wide crypto provider when several backends are built in.
-    tower_jwt::ensure_crypto_backend().unwrap();
-    let now = i64::try_from(get_current_timestamp()).unwrap();
-    let mut header = Header::new(Algorithm::HS256);
-    header.typ = Some(claims.typ.to_owned());
-    let body = serde_json::json!({
-        "iss": ISSUER, "aud": AUDIENCE, "sub": claims.sub,
-        "iat": now - 10, "nbf": now - 10, "exp": now + claims.exp_in,
-        "jti": format!("jti-{}", JTI.fetch_add(1, Ordering::Relaxed)),
-        "scope": claims.scope,
-    });
-    encode(
-        &header,
-        &body,
-        &EncodingKey::from_secret(claims.secret).unwrap(),
-    )
-    .unwrap()
-}
-
-fn with<T>(message: T, header: &'static str, value: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert(header, value.parse().unwrap());
-    request
-}
-
-fn bearer<T>(message: T, token: &str) -> Request<T> {
-    with(message, "authorization", &format!("Bearer {token}"))
-}
+use common::{Claims, bearer, call_path, jwt, start, start_with, with};
 
 #[tokio::test]
 async fn no_or_bad_credentials_are_unauthenticated() {
@@ -202,7 +103,10 @@ async fn a_missing_scope_is_permission_denied() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    assert_eq!(status.message(), "the credential lacks a required scope");
+    assert_eq!(
+        status.message(),
+        "the credential lacks a required scope: notes:write"
+    );
 
     let read_only = jwt(&Claims {
         scope: READ_SCOPE,
@@ -237,6 +141,48 @@ async fn a_missing_scope_is_permission_denied() {
             .await
             .is_ok()
     );
+}
+
+#[tokio::test]
+async fn a_method_without_an_access_rule_is_permission_denied() {
+    let server = start().await;
+    let token = jwt(&Claims::default());
+    // The same client and token reach a listed method…
+    let me = call_path(
+        server.channel.clone(),
+        "/towerauth.example.v1.Notes/WhoAmI",
+        Some(&token),
+    )
+    .await
+    .unwrap();
+    assert_eq!(me.subject, "alice");
+
+    // …but a method the rules do not list is refused before the router sees it, even for a
+    // caller holding every scope (the router would have answered UNIMPLEMENTED).
+    for path in [
+        "/towerauth.example.v1.Notes/DeleteNote",
+        "/towerauth.example.v1.Admin/WhoAmI",
+    ] {
+        let status = call_path(server.channel.clone(), path, Some(&token))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied, "{path}");
+        assert_eq!(
+            status.message(),
+            "no access rule allows this method or path",
+            "{path}"
+        );
+    }
+
+    // Authentication comes first: without a credential, any path is UNAUTHENTICATED.
+    let status = call_path(
+        server.channel.clone(),
+        "/towerauth.example.v1.Notes/DeleteNote",
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! `/auth/logout`.
 
 use auth_core::AuthError;
-use auth_core::credential::Credentials;
+use auth_core::Credentials;
 use axum::Extension;
 use axum::Json;
 use axum::extract::State;
@@ -139,7 +139,7 @@ fn refresh_cookie(state: &AppState, headers: &HeaderMap) -> Result<Option<String
     let mut probe = Request::new(());
     *probe.headers_mut() = headers.clone();
     let name = state.tokens.cookie_config().cookie_name().to_owned();
-    match Credentials::cookie(name).extract(&probe) {
+    match Credentials::cookie(name).find(&probe) {
         Ok(credential) => Ok(Some(credential.into_value())),
         Err(error) if error.is_missing() => Ok(None),
         Err(error) => Err(error),

@@ -10,8 +10,6 @@
 //!
 //! The criterion bench `whoami` measures the same three in process.
 
-use std::future::{Ready, ready};
-
 use auth_core::{AuthError, AuthLayer, AuthMethod, Principal};
 use axum::Router;
 use axum::body::Body;
@@ -34,9 +32,7 @@ pub(crate) fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         async move { api::body(&principal) }
     };
     let fixed = principal();
-    let accept_all = move |_: &Request<Body>| -> Ready<Result<Principal, AuthError>> {
-        ready(Ok(fixed.clone()))
-    };
+    let accept_all = move |_: &Request<Body>| -> Result<Principal, AuthError> { Ok(fixed.clone()) };
     Router::new()
         .route("/bench/whoami", get(bare.clone()))
         .route(

@@ -5,11 +5,10 @@ mod auth;
 mod dashboard;
 mod floors;
 
-use auth_core::authorize::require_scopes;
-use auth_core::combinator::first_of;
-use auth_core::{AuthError, AuthLayer, OnRejection, Rejection};
+use auth_core::first_of;
+use auth_core::require_scopes;
+use auth_core::{AuthError, AuthLayer};
 use axum::Router;
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::HeaderMap;
@@ -23,8 +22,8 @@ const STYLE: &str = include_str!("../../templates/style.css");
 
 /// An RFC 6750 rejection (`WWW-Authenticate` + `{"error","error_description"}`), the same
 /// the authentication layers send.
-pub(crate) fn reject(error: &AuthError, headers: &HeaderMap) -> Response {
-    Rejection::new().reject(error, headers).map(Body::from)
+pub(crate) fn reject(error: &AuthError, _headers: &HeaderMap) -> Response {
+    error.clone().into_response()
 }
 
 /// Every route; with `bench_floors`, also the `/bench/whoami*` floor routes (no

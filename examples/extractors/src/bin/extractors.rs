@@ -8,10 +8,10 @@ use std::env;
 use std::error::Error;
 use std::net::SocketAddr;
 
-use auth_core::{AuthMethod, Principal};
+use auth_core::{AuthMethod, Principal, ScopeName};
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use towerauth_extractors_example::{Read, ScopeName, StaticTokens, Write, app, demo_users};
+use towerauth_extractors_example::{Read, StaticTokens, Write, app, demo_users};
 
 fn random_token() -> String {
     let secret: String = rand::rng()
