@@ -2,8 +2,10 @@
 //!
 //! Order matters: the `state` and its transaction cookie are checked and the state consumed
 //! before anything else is looked at, so a forged, foreign, expired or replayed callback
-//! never reaches the token endpoint. Then RFC 9207 `iss`, then the code exchange (with the
-//! attempt's PKCE verifier), then the ID token (with the attempt's nonce) or GitHub's user.
+//! never reaches the token endpoint. Then RFC 9207 `iss`, for error responses too (RFC 9207
+//! §2.4: an error from another provider is refused as a mix-up, not reported as this
+//! provider's), then the code exchange (with the attempt's PKCE verifier), then the ID token
+//! (with the attempt's nonce) or GitHub's user.
 
 use std::collections::HashMap;
 
@@ -56,14 +58,14 @@ impl<U: SessionUser> OAuthClient<U> {
             .transaction(provider, &params, request, set_cookies)
             .await?;
 
-        if params.contains_key("error") {
-            return Err(Failure::bad_request("provider_error"));
-        }
         let resolved = state.resolve(&self.inner.http).await.map_err(|error| {
             tracing::warn!(provider, %error, "provider unavailable");
             Failure::new(StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable")
         })?;
         check_iss(&resolved, params.get("iss"))?;
+        if params.contains_key("error") {
+            return Err(Failure::bad_request("provider_error"));
+        }
         let code = params
             .get("code")
             .filter(|c| !c.is_empty())
