@@ -7,13 +7,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use auth_core::{AuthError, AuthLayer};
+use auth_core::{AuthError, AuthLayer, ConfigError, ConfigErrorKind};
 use oauth2::{RefreshToken, TokenResponse as _};
 
 use crate::config::OAuthClientBuilder;
 use crate::cookies::CookiePolicy;
 use crate::http_client::CappedClient;
-use crate::provider::{ProviderIdentity, ProviderState};
+use crate::provider::{DiscoveryError, ProviderIdentity, ProviderState};
 use crate::session::decoded::DecodedSessions;
 use crate::session::record::{token_expiry, unix_now};
 use crate::session::sessions::Sessions;
@@ -191,6 +191,35 @@ impl<U: SessionUser> OAuthClient<U> {
     #[must_use]
     pub fn session_layer(&self) -> SessionLayer<U> {
         AuthLayer::new(self.session_authenticator())
+    }
+
+    /// Resolves every provider now instead of at its first login: fetches and checks each
+    /// OpenID provider's discovery document, so an application can refuse to start with a
+    /// provider it would refuse at login. Providers resolved once stay resolved.
+    ///
+    /// # Errors
+    /// [`ConfigErrorKind::InvalidValue`] for a provider whose metadata is refused (issuer
+    /// not exactly the configured one, no PKCE `S256` in `code_challenge_methods_supported`,
+    /// an endpoint that is not `https`), [`ConfigErrorKind::Setup`] for one that cannot be
+    /// reached or answers no usable document. The message names the provider.
+    pub async fn discover(&self) -> Result<(), ConfigError> {
+        let mut names: Vec<&String> = self.inner.providers.keys().collect();
+        names.sort_unstable();
+        for name in names {
+            let provider = &self.inner.providers[name];
+            if let Err(error) = provider.resolve(&self.inner.http).await {
+                let kind = match error {
+                    DiscoveryError::Fetch(_) => ConfigErrorKind::Setup,
+                    _ => ConfigErrorKind::InvalidValue,
+                };
+                return Err(ConfigError::new(
+                    kind,
+                    "provider",
+                    format!("{name}: {error}"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Ends `session` server-side (the application checked its CSRF token).
