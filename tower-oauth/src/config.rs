@@ -18,6 +18,7 @@ use crate::session::SessionUser;
 use crate::session::decoded::{self, DecodedSessions};
 use crate::session::sessions::Sessions;
 use crate::store::{MemoryStore, SessionStore};
+use crate::tokens::RefreshFlights;
 
 /// Builds an [`OAuthClient`]. Start with [`OAuthClient::builder`].
 #[must_use]
@@ -275,6 +276,7 @@ impl<U: SessionUser> OAuthClientBuilder<U> {
             transaction_ttl: self.transaction_ttl,
             mapper,
             after_logout: self.after_logout,
+            refreshes: RefreshFlights::default(),
         }))
     }
 

@@ -108,10 +108,12 @@ mod rejection;
 mod return_to;
 mod session;
 pub mod store;
+mod tokens;
 
-pub use client::{MapUserError, OAuthClient, ProviderAccessToken, SessionLayer};
+pub use client::{MapUserError, OAuthClient, SessionLayer};
 pub use config::OAuthClientBuilder;
 pub use flow::{OAuthResponse, OAuthRoutes, RoutesFuture};
 pub use provider::{Provider, ProviderIdentity};
 pub use rejection::LoginRedirect;
 pub use session::{OAuthSession, SessionAuthenticator, SessionFuture, SessionUser};
+pub use tokens::ProviderAccessToken;

@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::token_server::logout_during_refresh_stays_logged_out;
 use common::*;
 use http::StatusCode;
 use tower_oauth::store::{RedisStore, SessionStore};
@@ -150,6 +151,63 @@ async fn redis_store_idle_absolute_and_claims() {
     );
     assert!(x.unwrap() ^ y.unwrap(), "exactly one winner");
     assert!(!s1.claim("state-1", Duration::from_secs(60)).await.unwrap());
+    cleanup(&prefix).await;
+}
+
+/// The raw values of the session records under `prefix` (login markers left out).
+async fn raw_sessions(prefix: &str) -> Vec<String> {
+    let client = redis::Client::open(REDIS).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut values = Vec::new();
+    for key in keys
+        .iter()
+        .filter(|k| !k.starts_with(&format!("{prefix}claim:")))
+    {
+        let value: String = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        values.push(value);
+    }
+    values
+}
+
+#[tokio::test]
+async fn a_logout_during_a_refresh_is_not_undone_in_redis() {
+    let prefix = unique_prefix();
+    logout_during_refresh_stays_logged_out(store(&prefix).await).await;
+    assert!(raw_sessions(&prefix).await.is_empty(), "no session record");
+    cleanup(&prefix).await;
+}
+
+#[tokio::test]
+async fn replace_writes_only_over_the_record_read() {
+    let prefix = unique_prefix();
+    let (s1, s2) = (store(&prefix).await, store(&prefix).await);
+    let d = Duration::from_secs(60);
+    s1.save("k", "r1".to_owned(), d, d).await.unwrap();
+    assert!(s2.replace("k", "r1", "r2".to_owned(), d, d).await.unwrap());
+    assert_eq!(s1.load("k", d).await.unwrap().as_deref(), Some("r2"));
+    assert!(!s1.replace("k", "r1", "r3".to_owned(), d, d).await.unwrap());
+    assert_eq!(s2.load("k", d).await.unwrap().as_deref(), Some("r2"));
+    s2.delete("k").await.unwrap();
+    assert!(!s1.replace("k", "r2", "r4".to_owned(), d, d).await.unwrap());
+    assert_eq!(s1.load("k", d).await.unwrap(), None, "not brought back");
+    // The write keeps the idle and absolute bounds.
+    s1.save("t", "r".to_owned(), d, d).await.unwrap();
+    assert!(
+        s1.replace("t", "r", "r2".to_owned(), d, Duration::from_millis(200))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(s2.load("t", d).await.unwrap(), None);
     cleanup(&prefix).await;
 }
 

@@ -88,18 +88,16 @@ impl Sessions {
         }
     }
 
-    /// Writes `record` back under `key`, keeping its absolute expiry.
-    pub(crate) async fn update<U: super::SessionUser>(
-        &self,
-        key: &str,
+    /// `record` as stored, and the time left before its absolute expiry; `None` when past.
+    fn encode<U: super::SessionUser>(
         record: &SessionRecord<U>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<(String, Duration)>, StoreError> {
         let Some(ttl) = record.remaining(unix_now()) else {
-            return self.store.delete(key).await;
+            return Ok(None);
         };
         let raw = serde_json::to_string(record)
             .map_err(|_| StoreError::new("the session could not be serialised"))?;
-        self.store.save(key, raw, self.idle, ttl).await
+        Ok(Some((raw, ttl)))
     }
 
     /// Stores a new session under a fresh id; returns its cookie.
@@ -108,10 +106,29 @@ impl Sessions {
         record: &SessionRecord<U>,
     ) -> Result<Cookie<'static>, StoreError> {
         let id = random::token();
-        self.update(&Self::key(&id), record).await?;
+        let key = Self::key(&id);
+        match Self::encode(record)? {
+            Some((raw, ttl)) => self.store.save(&key, raw, self.idle, ttl).await?,
+            None => self.store.delete(&key).await?,
+        }
         Ok(self
             .policy
             .cookie(self.cookie_name.clone(), id, self.absolute))
+    }
+
+    /// Writes `record` under `key`, keeping its absolute expiry, only if the store still
+    /// holds `current` there (the record as loaded): `false`, writing nothing, once the
+    /// session has ended (logout, expiry) or was changed meanwhile.
+    pub(crate) async fn replace<U: super::SessionUser>(
+        &self,
+        key: &str,
+        current: &str,
+        record: &SessionRecord<U>,
+    ) -> Result<bool, StoreError> {
+        match Self::encode(record)? {
+            Some((raw, ttl)) => self.store.replace(key, current, raw, self.idle, ttl).await,
+            None => Ok(false),
+        }
     }
 
     /// Removes the session under `key`.
