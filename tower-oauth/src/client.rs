@@ -12,6 +12,7 @@ use auth_core::{AuthError, AuthLayer, ConfigError, ConfigErrorKind};
 use crate::config::OAuthClientBuilder;
 use crate::cookies::CookiePolicy;
 use crate::http_client::CappedClient;
+use crate::keys::CookieKeys;
 use crate::provider::{DiscoveryError, ProviderIdentity, ProviderState};
 use crate::session::decoded::DecodedSessions;
 use crate::session::sessions::Sessions;
@@ -71,7 +72,7 @@ pub(crate) struct Inner<U> {
     pub(crate) sessions: Arc<Sessions>,
     /// Session records decoded for this client's user type (see `session/decoded.rs`).
     pub(crate) decoded: Arc<DecodedSessions<U>>,
-    pub(crate) key: cookie::Key,
+    pub(crate) keys: CookieKeys,
     pub(crate) policy: CookiePolicy,
     pub(crate) origin: String,
     pub(crate) http: CappedClient,

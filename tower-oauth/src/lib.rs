@@ -102,6 +102,7 @@ mod cookies;
 mod flow;
 mod http_client;
 mod id_token;
+mod keys;
 mod provider;
 mod random;
 mod rejection;

@@ -150,7 +150,7 @@ impl<U: SessionUser> OAuthClient<U> {
             }
         };
         set_cookies.push(self.inner.policy.removal(name.clone()));
-        let transaction = Transaction::open(&self.inner.key, &name, value, state)
+        let transaction = Transaction::open(&self.inner.keys, &name, value, state)
             .ok_or(Failure::bad_request("invalid_transaction"))?;
         if transaction.provider != provider {
             return Err(Failure::bad_request("wrong_provider"));
