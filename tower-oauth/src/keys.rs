@@ -41,6 +41,12 @@ impl CookieKeys {
         jar.get(&name).cloned()
     }
 
+    /// `plaintext` sealed under the first key and bound to `name`, as base64 text.
+    pub(crate) fn seal_value(&self, name: &str, plaintext: String) -> Option<String> {
+        self.seal(Cookie::new(name.to_owned(), plaintext))
+            .map(|sealed| sealed.value().to_owned())
+    }
+
     /// The plaintext of `value` sealed under `name` by any of the keys; `None` if no key
     /// opens it (tampered, truncated, moved under another name, or sealed with a key no
     /// longer listed).

@@ -134,15 +134,16 @@ impl<U: SessionUser> OAuthClient<U> {
     /// (a logout) stays ended and the answer is 401.
     ///
     /// # Errors
-    /// 401 when the session has ended or the token expired without a usable refresh token;
-    /// 503 when the store or the provider cannot be reached.
+    /// 401 when the session has ended, its tokens cannot be opened with the configured
+    /// cookie keys, or the token expired without a usable refresh token; 503 when the store
+    /// or the provider cannot be reached.
     pub async fn access_token(
         &self,
         session: &OAuthSession<U>,
     ) -> Result<ProviderAccessToken, AuthError> {
         let key = session.key();
         let (_, record) = self.current(key).await?;
-        let tokens = record.tokens.clone();
+        let tokens = self.open_tokens(key, &record)?;
         if fresh(&tokens, unix_now()) {
             return Ok(tokens.into());
         }
@@ -151,12 +152,14 @@ impl<U: SessionUser> OAuthClient<U> {
         for _ in 0..ATTEMPTS {
             // Read again under the gate: a refresh that finished meanwhile is used as is.
             let (raw, mut record) = self.current(key).await?;
-            let tokens = record.tokens.clone();
+            let tokens = self.open_tokens(key, &record)?;
             if fresh(&tokens, unix_now()) {
                 return Ok(tokens.into());
             }
             let refreshed = self.refresh(&record.provider, tokens).await?;
-            record.tokens = refreshed.clone();
+            record.tokens = refreshed
+                .seal(&self.inner.keys, key)
+                .ok_or_else(|| AuthError::unavailable("the provider tokens could not be sealed"))?;
             let sessions = &self.inner.sessions;
             if sessions
                 .replace(key, &raw, &record)
@@ -187,6 +190,19 @@ impl<U: SessionUser> OAuthClient<U> {
             .map_err(store_down)?
             .ok_or_else(ended)?;
         Ok((raw, record))
+    }
+
+    fn open_tokens(
+        &self,
+        key: &str,
+        record: &SessionRecord<U>,
+    ) -> Result<ProviderTokens, AuthError> {
+        record.tokens.open(&self.inner.keys, key).ok_or_else(|| {
+            AuthError::invalid_credential(
+                "the session's provider tokens cannot be opened with the configured cookie keys",
+            )
+            .with_reason("tokens_unreadable")
+        })
     }
 
     /// Spends `tokens`' refresh token at `provider`'s token endpoint.

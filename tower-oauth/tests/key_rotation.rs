@@ -1,15 +1,15 @@
 //! Rotating the cookie key: sealed with the first key, opened with any, so logins in
-//! progress survive a rotation.
+//! progress and the provider tokens of sessions survive a rotation.
 
 mod common;
 
-use common::token_server::TokenServer;
+use common::token_server::{TokenServer, log_in, session_of};
 use common::*;
 use http::StatusCode;
 use tower_oauth::store::MemoryStore;
 
 #[tokio::test]
-async fn logins_in_progress_survive_a_rotation() {
+async fn logins_in_progress_and_session_tokens_survive_a_rotation() {
     let provider = TokenServer::start().await;
     let (old, new) = (rand_key(), rand_key());
     let store = MemoryStore::new();
@@ -29,7 +29,8 @@ async fn logins_in_progress_survive_a_rotation() {
     let rotated = instance(&[&new, &old]);
     let only_new = instance(&[&new]);
 
-    // A login started before the rotation.
+    // A session made before the rotation, and a login started before it.
+    let session_jar = log_in(&before).await;
     let mut pending = Jar::new();
     let authorize = before.start_login("rt", "", &mut pending).await;
     let state = param(&authorize, "state").unwrap();
@@ -46,6 +47,26 @@ async fn logins_in_progress_survive_a_rotation() {
         StatusCode::SEE_OTHER,
         "{}",
         body_text(res).await
+    );
+
+    // The old session's provider tokens were sealed with the old key: the rotated instance
+    // opens them (and refreshes them, resealing with the new key).
+    let session = session_of(&rotated, &session_jar).await;
+    let error = only_new.client.access_token(&session).await.unwrap_err();
+    assert_eq!(error.status(), 401);
+    assert_eq!(error.reason(), "tokens_unreadable");
+    let refreshed = rotated.client.access_token(&session).await.unwrap();
+    let resealed = only_new.client.access_token(&session).await.unwrap();
+    assert_eq!(resealed.secret(), refreshed.secret());
+    assert_eq!(
+        before
+            .client
+            .access_token(&session)
+            .await
+            .unwrap_err()
+            .reason(),
+        "tokens_unreadable",
+        "sealed again with the new key"
     );
 
     // A login started after the rotation is sealed with the new key.

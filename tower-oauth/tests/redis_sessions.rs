@@ -6,7 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::token_server::logout_during_refresh_stays_logged_out;
+use common::token_server::{
+    TokenServer, log_in, logout_during_refresh_stays_logged_out, session_of,
+};
 use common::*;
 use http::StatusCode;
 use tower_oauth::store::{RedisStore, SessionStore};
@@ -176,6 +178,42 @@ async fn raw_sessions(prefix: &str) -> Vec<String> {
         values.push(value);
     }
     values
+}
+
+#[tokio::test]
+async fn provider_tokens_are_never_stored_in_clear() {
+    let provider = TokenServer::start().await;
+    let prefix = unique_prefix();
+    let app = TestApp::new(
+        builder(&Users::default())
+            .store(store(&prefix).await)
+            .provider(provider.provider())
+            .build()
+            .unwrap(),
+    );
+    let jar = log_in(&app).await;
+    let session = session_of(&app, &jar).await;
+    // The provider's access token, refreshed once: the login's tokens and the refreshed ones.
+    let handed = app.client.access_token(&session).await.unwrap();
+    let issued = provider.issued();
+    assert_eq!(
+        issued.len(),
+        4,
+        "access and refresh tokens, at login and refresh"
+    );
+    assert_eq!(handed.secret(), issued[2]);
+
+    let records = raw_sessions(&prefix).await;
+    assert_eq!(records.len(), 1, "one session");
+    let record = &records[0];
+    assert!(record.contains("\"csrf\""), "the record itself: {record}");
+    for token in &issued {
+        assert!(
+            !record.contains(token.as_str()),
+            "{token} in clear: {record}"
+        );
+    }
+    cleanup(&prefix).await;
 }
 
 #[tokio::test]

@@ -24,7 +24,9 @@ use crate::http_client::FetchError;
 use crate::provider::{ProviderIdentity, Resolved, github};
 use crate::random;
 use crate::session::SessionUser;
-use crate::session::record::{ProviderTokens, SessionRecord, token_expiry, unix_now};
+use crate::session::record::{
+    ProviderTokens, RECORD_VERSION, SessionRecord, token_expiry, unix_now,
+};
 use crate::session::sessions::Sessions;
 
 impl<U: SessionUser> OAuthClient<U> {
@@ -99,8 +101,16 @@ impl<U: SessionUser> OAuthClient<U> {
         })?;
         let now = unix_now();
         let sessions = &self.inner.sessions;
+        let (id, key) = Sessions::new_id();
+        let tokens = ProviderTokens {
+            access_token,
+            refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
+            expires_at: tokens.expires_in().map(|d| token_expiry(now, d)),
+        }
+        .seal(&self.inner.keys, &key)
+        .ok_or(Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "seal"))?;
         let record = SessionRecord {
-            v: 1,
+            v: RECORD_VERSION,
             subject: user.subject(),
             scopes: user.scopes(),
             roles: user.roles(),
@@ -109,11 +119,7 @@ impl<U: SessionUser> OAuthClient<U> {
             csrf: random::token(),
             created_at: now,
             expires_at: sessions.expiry_from_now(),
-            tokens: ProviderTokens {
-                access_token,
-                refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
-                expires_at: tokens.expires_in().map(|d| token_expiry(now, d)),
-            },
+            tokens,
         };
         let store_down = |_| Failure::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
         // No fixation: whatever session this browser had is destroyed, the new one gets a
@@ -124,7 +130,7 @@ impl<U: SessionUser> OAuthClient<U> {
                 .await
                 .map_err(store_down)?;
         }
-        let session_cookie = sessions.create(&record).await.map_err(store_down)?;
+        let session_cookie = sessions.create(id, &record).await.map_err(store_down)?;
         set_cookies.push(session_cookie);
         Ok(see_other(&transaction.return_to, set_cookies))
     }

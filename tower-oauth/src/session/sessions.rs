@@ -9,7 +9,7 @@ use cookie::Cookie;
 use http::HeaderMap;
 
 use super::OAuthSession;
-use super::record::{SessionRecord, unix_now};
+use super::record::{RECORD_VERSION, SessionRecord, unix_now};
 use crate::cookies::{self, CookiePolicy};
 use crate::random;
 use crate::store::{SessionStore, StoreError};
@@ -78,7 +78,7 @@ impl Sessions {
         raw: &str,
     ) -> Result<Option<SessionRecord<U>>, StoreError> {
         match serde_json::from_str::<SessionRecord<U>>(raw) {
-            Ok(record) if record.v == 1 && record.remaining(unix_now()).is_some() => {
+            Ok(record) if record.v == RECORD_VERSION && record.remaining(unix_now()).is_some() => {
                 Ok(Some(record))
             }
             _ => {
@@ -86,6 +86,13 @@ impl Sessions {
                 Ok(None)
             }
         }
+    }
+
+    /// A fresh session id and its store key.
+    pub(crate) fn new_id() -> (String, String) {
+        let id = random::token();
+        let key = Self::key(&id);
+        (id, key)
     }
 
     /// `record` as stored, and the time left before its absolute expiry; `None` when past.
@@ -100,12 +107,13 @@ impl Sessions {
         Ok(Some((raw, ttl)))
     }
 
-    /// Stores a new session under a fresh id; returns its cookie.
+    /// Stores a new session under the id `id` (from [`new_id`](Self::new_id)); returns its
+    /// cookie.
     pub(crate) async fn create<U: super::SessionUser>(
         &self,
+        id: String,
         record: &SessionRecord<U>,
     ) -> Result<Cookie<'static>, StoreError> {
-        let id = random::token();
         let key = Self::key(&id);
         match Self::encode(record)? {
             Some((raw, ttl)) => self.store.save(&key, raw, self.idle, ttl).await?,

@@ -3,7 +3,8 @@
 //!
 //! Stores see opaque records under opaque keys: the key is the SHA-256 of the session id (a
 //! dump of the store yields no usable cookie) and the record is JSON written by the session
-//! layer. A refreshed provider token is written back with
+//! layer, the provider's tokens in it sealed with the cookie key (a dump yields no usable
+//! provider token either). A refreshed provider token is written back with
 //! [`replace`](SessionStore::replace), a compare-and-set. A store enforces two lifetimes per entry: the *idle* timeout, renewed by every
 //! [`load`](SessionStore::load), and the *ttl* given at [`save`](SessionStore::save), the
 //! time left before the session's absolute expiry. The session layer re-checks the absolute
