@@ -40,7 +40,7 @@ fn config() -> Config {
         oidc_redirect_uri: None,
         github_client: None,
         public_url: "http://127.0.0.1:3000".to_owned(),
-        users: Users::parse(DEFAULT_USERS).unwrap(),
+        users: Some(Users::parse(DEFAULT_USERS).unwrap()),
         cookie_key: vec![7; 64],
         key_cache_ttl: Duration::from_secs(30),
         jwt_cache: true,

@@ -9,7 +9,8 @@ use url::Url;
 
 use crate::users::Users;
 
-/// Default password-login users.
+/// The password-login users when `DEMO_USERS` is unset, served only when both `DEMO_ADDR`
+/// and `DEMO_PUBLIC_URL` are loopback: their passwords are published in the README.
 pub const DEFAULT_USERS: &str =
     "alice:alice-password:read write;admin:admin-password:read write admin";
 
@@ -60,8 +61,9 @@ pub struct Config {
     pub github_client: Option<ClientCredentials>,
     /// `DEMO_PUBLIC_URL`, default `http://{addr}`.
     pub public_url: String,
-    /// `DEMO_USERS`.
-    pub users: Users,
+    /// `DEMO_USERS`; `None` when unset: the accounts of [`DEFAULT_USERS`], which the server
+    /// serves only on loopback (see [`Config::users`]).
+    pub users: Option<Users>,
     /// `DEMO_COOKIE_KEY` (64+ bytes), random per start by default.
     pub cookie_key: Vec<u8>,
     /// `DEMO_KEY_CACHE_TTL`: how long an API-key record is cached (default 30 s); a key
@@ -146,8 +148,9 @@ impl Config {
             Some(_) => return Err("DEMO_COOKIE_KEY must be at least 64 bytes".to_owned()),
             None => random_bytes(64),
         };
-        let users = Users::parse(var("DEMO_USERS").as_deref().unwrap_or(DEFAULT_USERS))
-            .map_err(|e| format!("DEMO_USERS: {e}"))?;
+        let users = var("DEMO_USERS")
+            .map(|spec| Users::parse(&spec).map_err(|e| format!("DEMO_USERS: {e}")))
+            .transpose()?;
         let key_cache_ttl = match var("DEMO_KEY_CACHE_TTL") {
             Some(ttl) => tower_apikey::cli::parse_duration(&ttl)
                 .map_err(|e| format!("DEMO_KEY_CACHE_TTL: {e}"))?,
@@ -188,6 +191,19 @@ impl Config {
         })
     }
 
+    /// Whether the server is reachable from this machine only: `DEMO_ADDR` binds a
+    /// loopback address and `DEMO_PUBLIC_URL` names one.
+    #[must_use]
+    pub fn loopback_only(&self) -> bool {
+        self.addr.ip().is_loopback()
+            && Url::parse(&self.public_url).is_ok_and(|url| match url.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            })
+    }
+
     /// Whether the public URL is plain `http://` on a loopback address: cookies then go
     /// without `Secure` and without the `__Host-` / `__Secure-` prefixes.
     #[must_use]
@@ -203,6 +219,31 @@ impl Config {
                 None => false,
             }
     }
+
+    /// The password-login users: `DEMO_USERS`, or the accounts of [`DEFAULT_USERS`] when it
+    /// is unset and the server is [`loopback_only`](Self::loopback_only).
+    ///
+    /// # Errors
+    ///
+    /// Without `DEMO_USERS` on a server others can reach: its default accounts' passwords
+    /// are public.
+    pub fn users(&self) -> Result<Users, String> {
+        match &self.users {
+            Some(users) => Ok(users.clone()),
+            None if self.loopback_only() => {
+                tracing::warn!(
+                    "DEMO_USERS is not set: the password logins alice/alice-password and \
+                     admin/admin-password work (loopback only)"
+                );
+                Users::parse(DEFAULT_USERS)
+            }
+            None => Err(format!(
+                "DEMO_USERS must be set: DEMO_ADDR ({}) or DEMO_PUBLIC_URL ({}) is not a \
+                 loopback address, and the default accounts' passwords are published",
+                self.addr, self.public_url
+            )),
+        }
+    }
 }
 
 /// `n` bytes from a CSPRNG seeded by the OS.
@@ -211,4 +252,52 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
     let mut bytes = vec![0; n];
     rand::rng().fill_bytes(&mut bytes);
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(addr: &str, public_url: &str, users: Option<&str>) -> Config {
+        Config {
+            addr: addr.parse().unwrap(),
+            database_url: "sqlite::memory:".to_owned(),
+            redis_url: None,
+            jwt_secret: None,
+            jwt_issuer: "demo".to_owned(),
+            oidc_issuer: None,
+            oidc_audience: DEMO_AUDIENCE.to_owned(),
+            oidc_client: None,
+            oidc_redirect_uri: None,
+            github_client: None,
+            public_url: public_url.to_owned(),
+            users: users.map(|spec| Users::parse(spec).unwrap()),
+            cookie_key: random_bytes(64),
+            key_cache_ttl: Duration::from_secs(30),
+            jwt_cache: true,
+            bench_floors: false,
+        }
+    }
+
+    #[test]
+    fn the_default_accounts_are_served_on_loopback_only() {
+        let local = config("127.0.0.1:3000", "http://127.0.0.1:3000", None);
+        assert!(
+            local
+                .users()
+                .unwrap()
+                .check("alice", "alice-password")
+                .is_some()
+        );
+        for (addr, url) in [
+            ("0.0.0.0:3000", "http://127.0.0.1:3000"),
+            ("127.0.0.1:3000", "https://demo.example"),
+        ] {
+            let error = config(addr, url, None).users().unwrap_err();
+            assert!(error.contains("DEMO_USERS must be set"), "{error}");
+            let users = config(addr, url, Some("carol:carol-pw")).users().unwrap();
+            assert!(users.check("carol", "carol-pw").is_some());
+            assert!(users.check("alice", "alice-password").is_none());
+        }
+    }
 }
