@@ -204,20 +204,13 @@ impl Config {
             })
     }
 
-    /// Whether the public URL is plain `http://` on a loopback address: cookies then go
-    /// without `Secure` and without the `__Host-` / `__Secure-` prefixes.
+    /// Whether cookies go without `Secure` and without the `__Host-` / `__Secure-`
+    /// prefixes: only for a plain `http://` public URL when the server is
+    /// [`loopback_only`](Self::loopback_only). Bound to `0.0.0.0`, it serves the network,
+    /// and its cookies keep `Secure` whatever the public URL says.
     #[must_use]
     pub fn insecure_loopback(&self) -> bool {
-        let Ok(url) = Url::parse(&self.public_url) else {
-            return false;
-        };
-        url.scheme() == "http"
-            && match url.host() {
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            }
+        self.loopback_only() && Url::parse(&self.public_url).is_ok_and(|url| url.scheme() == "http")
     }
 
     /// The password-login users: `DEMO_USERS`, or the accounts of [`DEFAULT_USERS`] when it
@@ -276,6 +269,25 @@ mod tests {
             key_cache_ttl: Duration::from_secs(30),
             jwt_cache: true,
             bench_floors: false,
+        }
+    }
+
+    #[test]
+    fn insecure_cookies_need_both_the_address_and_the_public_url_on_loopback() {
+        for (addr, url, insecure) in [
+            ("127.0.0.1:3000", "http://127.0.0.1:3000", true),
+            ("[::1]:3000", "http://localhost:3000", true),
+            ("0.0.0.0:3000", "http://127.0.0.1:3000", false),
+            ("[::]:3000", "http://[::1]:3000", false),
+            ("192.0.2.7:3000", "http://localhost:3000", false),
+            ("127.0.0.1:3000", "http://demo.example:3000", false),
+            ("127.0.0.1:3000", "https://127.0.0.1:3000", false),
+        ] {
+            assert_eq!(
+                config(addr, url, None).insecure_loopback(),
+                insecure,
+                "{addr} {url}"
+            );
         }
     }
 

@@ -169,6 +169,20 @@ async fn cookies_are_secure_off_loopback() {
 }
 
 #[tokio::test]
+async fn a_server_bound_to_every_interface_keeps_secure_cookies() {
+    // The public URL says loopback, but 0.0.0.0 serves the network: cookies keep `Secure`.
+    let server = Server::start(&[
+        ("DEMO_ADDR", "0.0.0.0:0"),
+        ("DEMO_PUBLIC_URL", "http://127.0.0.1:3000"),
+        ("DEMO_USERS", "carol:carol-pw:read"),
+    ]);
+    let res = password_login(&server, "carol", "carol-pw").await;
+    assert_eq!(res.status(), 200);
+    assert_secure_refresh_cookie(&res);
+    assert!(common::set_cookie(&res, "refresh_token").is_none());
+}
+
+#[tokio::test]
 async fn the_default_accounts_exist_on_loopback_only() {
     // Loopback address and URL: the zero-setup accounts work.
     let local = Server::start(&[]);
