@@ -41,7 +41,7 @@ fn config() -> Config {
         github_client: None,
         public_url: "http://127.0.0.1:3000".to_owned(),
         users: Some(Users::parse(DEFAULT_USERS).unwrap()),
-        cookie_key: vec![7; 64],
+        cookie_keys: vec![vec![7; 64]],
         key_cache_ttl: Duration::from_secs(30),
         jwt_cache: true,
         bench_floors: true,

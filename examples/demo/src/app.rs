@@ -187,7 +187,7 @@ async fn oauth_client(config: &Config) -> Result<Option<OAuthClient<Account>>, S
         return Ok(None);
     }
     let mut builder = OAuthClient::<Account>::builder(&config.public_url)
-        .cookie_key(&config.cookie_key)
+        .cookie_keys(&config.cookie_keys)
         .map_user(|who: ProviderIdentity| async move {
             let display_name = who
                 .name

@@ -64,8 +64,10 @@ pub struct Config {
     /// `DEMO_USERS`; `None` when unset: the accounts of [`DEFAULT_USERS`], which the server
     /// serves only on loopback (see [`Config::users`]).
     pub users: Option<Users>,
-    /// `DEMO_COOKIE_KEY` (64+ bytes), random per start by default.
-    pub cookie_key: Vec<u8>,
+    /// `DEMO_COOKIE_KEY`: comma-separated keys of 64+ bytes each, newest first (the first
+    /// seals, any opens: see tower-oauth's `cookie_keys`); one random key per start by
+    /// default.
+    pub cookie_keys: Vec<Vec<u8>>,
     /// `DEMO_KEY_CACHE_TTL`: how long an API-key record is cached (default 30 s); a key
     /// revoked by another process (the CLI) is refused within this bound.
     pub key_cache_ttl: Duration,
@@ -95,6 +97,7 @@ impl fmt::Debug for Config {
             .field("github_client", &self.github_client)
             .field("public_url", &self.public_url)
             .field("users", &self.users)
+            .field("cookie_keys", &self.cookie_keys.len())
             .field("key_cache_ttl", &self.key_cache_ttl)
             .field("jwt_cache", &self.jwt_cache)
             .field("bench_floors", &self.bench_floors)
@@ -143,10 +146,9 @@ impl Config {
         if jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
             return Err("DEMO_JWT_SECRET must be at least 32 bytes".to_owned());
         }
-        let cookie_key = match var("DEMO_COOKIE_KEY") {
-            Some(key) if key.len() >= 64 => key.into_bytes(),
-            Some(_) => return Err("DEMO_COOKIE_KEY must be at least 64 bytes".to_owned()),
-            None => random_bytes(64),
+        let cookie_keys = match var("DEMO_COOKIE_KEY") {
+            Some(keys) => cookie_keys(&keys)?,
+            None => vec![random_bytes(64)],
         };
         let users = var("DEMO_USERS")
             .map(|spec| Users::parse(&spec).map_err(|e| format!("DEMO_USERS: {e}")))
@@ -184,7 +186,7 @@ impl Config {
                 |u| u.trim_end_matches('/').to_owned(),
             ),
             users,
-            cookie_key,
+            cookie_keys,
             key_cache_ttl,
             jwt_cache: switch("DEMO_JWT_CACHE", true)?,
             bench_floors: switch("DEMO_BENCH_FLOORS", false)?,
@@ -239,6 +241,22 @@ impl Config {
     }
 }
 
+/// The keys of `DEMO_COOKIE_KEY`: comma-separated, each at least 64 bytes, at most 8.
+fn cookie_keys(spec: &str) -> Result<Vec<Vec<u8>>, String> {
+    let keys: Vec<Vec<u8>> = spec.split(',').map(|k| k.as_bytes().to_vec()).collect();
+    if keys.len() > 8 {
+        return Err("DEMO_COOKIE_KEY holds at most 8 keys".to_owned());
+    }
+    if let Some(position) = keys.iter().position(|key| key.len() < 64) {
+        return Err(format!(
+            "DEMO_COOKIE_KEY: key {} of {} is shorter than 64 bytes (keys are separated by commas)",
+            position + 1,
+            keys.len()
+        ));
+    }
+    Ok(keys)
+}
+
 /// `n` bytes from a CSPRNG seeded by the OS.
 #[must_use]
 pub fn random_bytes(n: usize) -> Vec<u8> {
@@ -265,7 +283,7 @@ mod tests {
             github_client: None,
             public_url: public_url.to_owned(),
             users: users.map(|spec| Users::parse(spec).unwrap()),
-            cookie_key: random_bytes(64),
+            cookie_keys: vec![random_bytes(64)],
             key_cache_ttl: Duration::from_secs(30),
             jwt_cache: true,
             bench_floors: false,
@@ -311,5 +329,19 @@ mod tests {
             assert!(users.check("carol", "carol-pw").is_some());
             assert!(users.check("alice", "alice-password").is_none());
         }
+    }
+
+    #[test]
+    fn cookie_keys_are_a_comma_separated_list() {
+        let (a, b) = ("a".repeat(64), "b".repeat(70));
+        assert_eq!(
+            cookie_keys(&format!("{a},{b}")).unwrap(),
+            [a.as_bytes(), b.as_bytes()]
+        );
+        let error = cookie_keys(&format!("{a},short")).unwrap_err();
+        assert!(error.contains("key 2 of 2"), "{error}");
+        assert!(cookie_keys(&format!("{a},")).is_err(), "an empty key");
+        assert!(cookie_keys(&[a.as_str(); 9].join(",")).is_err());
+        assert_eq!(cookie_keys(&[a.as_str(); 8].join(",")).unwrap().len(), 8);
     }
 }

@@ -258,6 +258,11 @@ fn bad_configuration_is_refused_with_a_message() {
         ("DEMO_ADDR", "nowhere", "DEMO_ADDR"),
         ("DEMO_USERS", "nopassword", "DEMO_USERS"),
         ("DEMO_COOKIE_KEY", "too-short", "DEMO_COOKIE_KEY"),
+        (
+            "DEMO_COOKIE_KEY",
+            format!("{},short", "k".repeat(64)).as_str(),
+            "key 2 of 2",
+        ),
         ("DEMO_JWT_CACHE", "maybe", "DEMO_JWT_CACHE"),
         ("DEMO_BENCH_FLOORS", "yes", "DEMO_BENCH_FLOORS"),
     ] {
