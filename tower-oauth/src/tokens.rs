@@ -131,7 +131,8 @@ impl<U: SessionUser> OAuthClient<U> {
     /// One refresh per session runs at a time in this process; callers arriving meanwhile
     /// get its result. The refreshed tokens are written back only if the session still
     /// holds the record they were refreshed from: a session that ended during the refresh
-    /// (a logout) stays ended and the answer is 401.
+    /// (a logout) stays ended and the answer is 401. When another instance sharing the
+    /// store refreshed the session first, its tokens are handed out.
     ///
     /// # Errors
     /// 401 when the session has ended, its tokens cannot be opened with the configured
@@ -156,7 +157,16 @@ impl<U: SessionUser> OAuthClient<U> {
             if fresh(&tokens, unix_now()) {
                 return Ok(tokens.into());
             }
-            let refreshed = self.refresh(&record.provider, tokens).await?;
+            let refreshed = match self.refresh(&record.provider, tokens).await {
+                Ok(refreshed) => refreshed,
+                // Another instance may have spent the refresh token first (a provider
+                // rotating refresh tokens then refuses it here): its tokens are stored.
+                Err(error) if self.changed(key, &raw).await => {
+                    tracing::debug!(reason = error.reason(), "refresh lost to another writer");
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             record.tokens = refreshed
                 .seal(&self.inner.keys, key)
                 .ok_or_else(|| AuthError::unavailable("the provider tokens could not be sealed"))?;
@@ -190,6 +200,14 @@ impl<U: SessionUser> OAuthClient<U> {
             .map_err(store_down)?
             .ok_or_else(ended)?;
         Ok((raw, record))
+    }
+
+    /// Whether the session under `key` no longer holds `raw` but still exists.
+    async fn changed(&self, key: &str, raw: &str) -> bool {
+        matches!(
+            self.inner.sessions.load_raw(key).await,
+            Ok(Some(now)) if now != raw
+        )
     }
 
     fn open_tokens(

@@ -55,3 +55,43 @@ async fn concurrent_callers_share_one_refresh() {
     assert_eq!(again.secret(), first.secret());
     assert_eq!(provider.state.refreshes.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn instances_sharing_a_store_settle_on_the_first_refresh() {
+    let provider = TokenServer::start().await;
+    let store = MemoryStore::new();
+    let key = rand_key();
+    let users = Users::default();
+    // Two instances: each has its own refresh gate, they share the sessions.
+    let instance = || {
+        builder(&users)
+            .cookie_key(&key)
+            .provider(provider.provider())
+            .store(store.clone())
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (instance(), instance());
+    let app = TestApp::new(a.clone());
+    let jar = log_in(&app).await;
+    let session = session_of(&app, &jar).await;
+
+    provider.state.hold.store(true, Ordering::SeqCst);
+    let call = |client: &tower_oauth::OAuthClient<User>| {
+        let client = client.clone();
+        let session = session.clone();
+        tokio::spawn(async move { client.access_token(&session).await })
+    };
+    let on_a = call(&a);
+    provider.state.arrived.notified().await;
+    let on_b = call(&b);
+    provider.state.arrived.notified().await;
+    // A's refresh is answered first and rotates the refresh token B also presented.
+    provider.state.gate.add_permits(1);
+    let on_a = on_a.await.unwrap().expect("A refreshes");
+    provider.state.gate.add_permits(1);
+    let on_b = on_b.await.unwrap().expect("B finds A's tokens");
+
+    assert_eq!(on_a.secret(), on_b.secret());
+    assert_eq!(provider.state.refreshes.load(Ordering::SeqCst), 1);
+}
