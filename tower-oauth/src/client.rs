@@ -1,23 +1,23 @@
-//! [`OAuthClient`]: the providers, the login routes, the sessions, provider tokens.
+//! [`OAuthClient`]: the providers, the login routes and the sessions.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use auth_core::{AuthError, AuthLayer};
-use oauth2::{RefreshToken, TokenResponse as _};
+use auth_core::{AuthError, AuthLayer, ConfigError, ConfigErrorKind};
 
 use crate::config::OAuthClientBuilder;
 use crate::cookies::CookiePolicy;
 use crate::http_client::CappedClient;
-use crate::provider::{ProviderIdentity, ProviderState};
+use crate::keys::CookieKeys;
+use crate::provider::{DiscoveryError, ProviderIdentity, ProviderState};
 use crate::session::decoded::DecodedSessions;
-use crate::session::record::{token_expiry, unix_now};
 use crate::session::sessions::Sessions;
 use crate::session::{OAuthSession, SessionAuthenticator, SessionUser};
+use crate::tokens::RefreshFlights;
 
 /// The user-mapping hook, boxed.
 pub(crate) type Mapper<U> = Arc<
@@ -67,48 +67,20 @@ impl fmt::Display for MapUserError {
 
 impl std::error::Error for MapUserError {}
 
-/// A provider access token handed to the application, fresh when handed.
-#[derive(Clone)]
-pub struct ProviderAccessToken {
-    secret: String,
-    expires_at: Option<SystemTime>,
-}
-
-impl ProviderAccessToken {
-    /// The token, for calls to the provider's APIs. Never log it.
-    #[must_use]
-    pub fn secret(&self) -> &str {
-        &self.secret
-    }
-
-    /// When it expires, if the provider said.
-    #[must_use]
-    pub fn expires_at(&self) -> Option<SystemTime> {
-        self.expires_at
-    }
-}
-
-impl fmt::Debug for ProviderAccessToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProviderAccessToken")
-            .field("secret", &"[redacted]")
-            .field("expires_at", &self.expires_at)
-            .finish()
-    }
-}
-
 pub(crate) struct Inner<U> {
     pub(crate) providers: HashMap<String, Arc<ProviderState>>,
     pub(crate) sessions: Arc<Sessions>,
     /// Session records decoded for this client's user type (see `session/decoded.rs`).
     pub(crate) decoded: Arc<DecodedSessions<U>>,
-    pub(crate) key: cookie::Key,
+    pub(crate) keys: CookieKeys,
     pub(crate) policy: CookiePolicy,
     pub(crate) origin: String,
     pub(crate) http: CappedClient,
     pub(crate) transaction_ttl: Duration,
     pub(crate) mapper: Mapper<U>,
     pub(crate) after_logout: String,
+    /// The provider-token refreshes in flight, one per session.
+    pub(crate) refreshes: RefreshFlights,
 }
 
 /// "Log in with ...": several providers, the login routes, and the sessions they create.
@@ -140,13 +112,6 @@ impl<U> fmt::Debug for OAuthClient<U> {
             .finish_non_exhaustive()
     }
 }
-
-fn to_system_time(unix: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(unix)
-}
-
-/// Access tokens this close to expiry are refreshed before being handed out.
-const REFRESH_MARGIN: u64 = 30;
 
 impl<U: SessionUser> OAuthClient<U> {
     /// Starts a builder. `public_url` is the application's external origin
@@ -193,6 +158,35 @@ impl<U: SessionUser> OAuthClient<U> {
         AuthLayer::new(self.session_authenticator())
     }
 
+    /// Resolves every provider now instead of at its first login: fetches and checks each
+    /// OpenID provider's discovery document, so an application can refuse to start with a
+    /// provider it would refuse at login. Providers resolved once stay resolved.
+    ///
+    /// # Errors
+    /// [`ConfigErrorKind::InvalidValue`] for a provider whose metadata is refused (issuer
+    /// not exactly the configured one, no PKCE `S256` in `code_challenge_methods_supported`,
+    /// an endpoint that is not `https`), [`ConfigErrorKind::Setup`] for one that cannot be
+    /// reached or answers no usable document. The message names the provider.
+    pub async fn discover(&self) -> Result<(), ConfigError> {
+        let mut names: Vec<&String> = self.inner.providers.keys().collect();
+        names.sort_unstable();
+        for name in names {
+            let provider = &self.inner.providers[name];
+            if let Err(error) = provider.resolve(&self.inner.http).await {
+                let kind = match error {
+                    DiscoveryError::Fetch(_) => ConfigErrorKind::Setup,
+                    _ => ConfigErrorKind::InvalidValue,
+                };
+                return Err(ConfigError::new(
+                    kind,
+                    "provider",
+                    format!("{name}: {error}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Ends `session` server-side (the application checked its CSRF token).
     ///
     /// # Errors
@@ -203,74 +197,5 @@ impl<U: SessionUser> OAuthClient<U> {
             .destroy(session.key())
             .await
             .map_err(|_| AuthError::unavailable("the session store is unavailable"))
-    }
-
-    /// The provider's access token for this session, refreshed with the refresh token first
-    /// when it has expired (or expires within 30 s). Tokens never leave the server otherwise.
-    ///
-    /// # Errors
-    /// 401 when the session has ended or the token expired without a usable refresh token;
-    /// 503 when the store or the provider cannot be reached.
-    pub async fn access_token(
-        &self,
-        session: &OAuthSession<U>,
-    ) -> Result<ProviderAccessToken, AuthError> {
-        let store_down = |_| AuthError::unavailable("the session store is unavailable");
-        let sessions = &self.inner.sessions;
-        let mut record = sessions
-            .load::<U>(session.key())
-            .await
-            .map_err(store_down)?
-            .ok_or_else(|| AuthError::invalid_credential("the session has ended"))?;
-        let now = unix_now();
-        let fresh = record
-            .tokens
-            .expires_at
-            .is_none_or(|exp| exp > now + REFRESH_MARGIN);
-        if fresh {
-            return Ok(ProviderAccessToken {
-                secret: record.tokens.access_token,
-                expires_at: record.tokens.expires_at.map(to_system_time),
-            });
-        }
-        let refresh = record.tokens.refresh_token.clone().ok_or_else(|| {
-            AuthError::invalid_credential("the provider token expired and cannot be refreshed")
-                .with_reason("expired")
-        })?;
-        let provider = self
-            .inner
-            .providers
-            .get(&record.provider)
-            .ok_or_else(|| AuthError::invalid_credential("the session's provider is gone"))?;
-        let unreachable = |_| AuthError::unavailable("the provider could not be reached");
-        let resolved = provider
-            .resolve(&self.inner.http)
-            .await
-            .map_err(unreachable)?;
-        let response = resolved
-            .oauth
-            .exchange_refresh_token(&RefreshToken::new(refresh))
-            .request_async(&self.inner.http)
-            .await
-            .map_err(|error| match error {
-                oauth2::RequestTokenError::ServerResponse(_) => {
-                    AuthError::invalid_credential("the provider refused the refresh token")
-                        .with_reason("refresh_refused")
-                }
-                _ => AuthError::unavailable("the provider could not refresh the token"),
-            })?;
-        record.tokens.access_token = response.access_token().secret().clone();
-        if let Some(rotated) = response.refresh_token() {
-            record.tokens.refresh_token = Some(rotated.secret().clone());
-        }
-        record.tokens.expires_at = response.expires_in().map(|d| token_expiry(unix_now(), d));
-        sessions
-            .update(session.key(), &record)
-            .await
-            .map_err(store_down)?;
-        Ok(ProviderAccessToken {
-            secret: record.tokens.access_token,
-            expires_at: record.tokens.expires_at.map(to_system_time),
-        })
     }
 }

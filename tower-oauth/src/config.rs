@@ -13,17 +13,19 @@ use url::Url;
 use crate::client::{Inner, MapUserError, Mapper, OAuthClient};
 use crate::cookies::CookiePolicy;
 use crate::http_client::{CappedClient, DEFAULT_MAX_BODY, default_client};
+use crate::keys::{CookieKeys, MAX_KEYS};
 use crate::provider::{Provider, ProviderIdentity, ProviderState};
 use crate::session::SessionUser;
 use crate::session::decoded::{self, DecodedSessions};
 use crate::session::sessions::Sessions;
 use crate::store::{MemoryStore, SessionStore};
+use crate::tokens::RefreshFlights;
 
 /// Builds an [`OAuthClient`]. Start with [`OAuthClient::builder`].
 #[must_use]
 pub struct OAuthClientBuilder<U> {
     public_url: String,
-    cookie_key: Option<Vec<u8>>,
+    cookie_keys: Vec<Vec<u8>>,
     providers: Vec<Provider>,
     store: Option<Arc<dyn SessionStore>>,
     mapper: Option<Mapper<U>>,
@@ -41,10 +43,7 @@ impl<U> std::fmt::Debug for OAuthClientBuilder<U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OAuthClientBuilder")
             .field("public_url", &self.public_url)
-            .field(
-                "cookie_key",
-                &self.cookie_key.as_ref().map(|_| "[redacted]"),
-            )
+            .field("cookie_keys", &self.cookie_keys.len())
             .field("providers", &self.providers)
             .field("store", &self.store)
             .field("idle_timeout", &self.idle_timeout)
@@ -68,6 +67,32 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// The cookie keys: one to [`MAX_KEYS`], each at least 64 bytes.
+fn cookie_keys(keys: &[Vec<u8>]) -> Result<CookieKeys, ConfigError> {
+    if keys.len() > MAX_KEYS {
+        return Err(invalid("cookie_key", "at most 8 cookie keys"));
+    }
+    let keys = keys
+        .iter()
+        .map(|key| {
+            cookie::Key::try_from(key.as_slice()).map_err(|_| {
+                ConfigError::new(
+                    ConfigErrorKind::WeakKey,
+                    "cookie_key",
+                    "needs at least 64 bytes",
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    CookieKeys::new(keys).ok_or_else(|| {
+        ConfigError::new(
+            ConfigErrorKind::Missing,
+            "cookie_key",
+            "a cookie key is required",
+        )
+    })
+}
+
 /// A provider endpoint must be `https`, or `http` on a loopback address (a local provider).
 pub(crate) fn check_endpoint(endpoint: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(endpoint).map_err(|_| invalid("endpoint", "not a URL"))?;
@@ -82,7 +107,7 @@ impl<U: SessionUser> OAuthClientBuilder<U> {
     pub(crate) fn new(public_url: &str) -> Self {
         Self {
             public_url: public_url.trim_end_matches('/').to_owned(),
-            cookie_key: None,
+            cookie_keys: Vec::new(),
             providers: Vec::new(),
             store: None,
             mapper: None,
@@ -97,9 +122,29 @@ impl<U: SessionUser> OAuthClientBuilder<U> {
         }
     }
 
-    /// The key encrypting transaction cookies: 64 bytes or more from a CSPRNG (required).
-    pub fn cookie_key(mut self, key: &[u8]) -> Self {
-        self.cookie_key = Some(key.to_vec());
+    /// The key encrypting transaction cookies and the provider tokens kept in sessions:
+    /// 64 bytes or more from a CSPRNG (required). Same as `cookie_keys([key])`.
+    pub fn cookie_key(self, key: &[u8]) -> Self {
+        self.cookie_keys([key])
+    }
+
+    /// Several cookie keys, newest first, for rotating a key without ending the sessions
+    /// and logins in progress: everything is sealed with the first key and opened with any
+    /// (at most 8 keys, each 64 bytes or more). Replaces the keys set before.
+    ///
+    /// To rotate: put the new key first and keep the old one second until what it sealed
+    /// has expired (the transaction TTL for logins in progress, the absolute session
+    /// timeout for the provider tokens of sessions), then remove it. After an exposure,
+    /// put a new key first at once: nothing more is sealed with the exposed key while what
+    /// it sealed still opens, and a provider token is sealed again under the new key when
+    /// it is refreshed. Removing the exposed key ends what only it can open: logins in
+    /// progress fail, and sessions can no longer hand out their provider tokens.
+    pub fn cookie_keys<I, K>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<[u8]>,
+    {
+        self.cookie_keys = keys.into_iter().map(|k| k.as_ref().to_vec()).collect();
         self
     }
 
@@ -184,7 +229,7 @@ impl<U: SessionUser> OAuthClientBuilder<U> {
     /// Checks the configuration and builds the client.
     ///
     /// # Errors
-    /// A short or missing cookie key, no provider, a duplicate or malformed provider name,
+    /// A missing or short cookie key (or more than 8), no provider, a duplicate or malformed provider name,
     /// a missing mapping hook, an `http` public URL without the loopback opt-in, an invalid
     /// issuer or redirect URI, or out-of-range timeouts.
     pub fn build(mut self) -> Result<OAuthClient<U>, ConfigError> {
@@ -208,20 +253,7 @@ impl<U: SessionUser> OAuthClientBuilder<U> {
             }
             _ => return Err(invalid("public_url", "must be https")),
         };
-        let key = self.cookie_key.as_deref().ok_or_else(|| {
-            ConfigError::new(
-                ConfigErrorKind::Missing,
-                "cookie_key",
-                "a cookie key is required",
-            )
-        })?;
-        let key = cookie::Key::try_from(key).map_err(|_| {
-            ConfigError::new(
-                ConfigErrorKind::WeakKey,
-                "cookie_key",
-                "needs at least 64 bytes",
-            )
-        })?;
+        let keys = cookie_keys(&self.cookie_keys)?;
         let mapper = self.mapper.take().ok_or_else(|| {
             ConfigError::new(
                 ConfigErrorKind::Missing,
@@ -268,13 +300,14 @@ impl<U: SessionUser> OAuthClientBuilder<U> {
             providers,
             sessions: Arc::new(sessions),
             decoded: Arc::new(DecodedSessions::new(decoded::CAPACITY)),
-            key,
+            keys,
             policy,
             origin,
             http: CappedClient::new(http, self.max_response_bytes),
             transaction_ttl: self.transaction_ttl,
             mapper,
             after_logout: self.after_logout,
+            refreshes: RefreshFlights::default(),
         }))
     }
 

@@ -17,10 +17,19 @@
 //!   hook for the application user, and answers 303 with a fresh session id.
 //! * [`SessionAuthenticator`] (an `auth_core::Authenticate`) turns the session cookie into
 //!   an [`OAuthSession<U>`]: your user, a `Principal` with method `session`, a CSRF token
-//!   for forms. Provider tokens stay server-side; [`OAuthClient::access_token`] refreshes
-//!   them when asked.
+//!   for forms. Provider tokens stay server-side, sealed with AES-256-GCM in the session
+//!   record; [`OAuthClient::access_token`] refreshes them when asked, one refresh per session
+//!   at a time, and never writes them over a session that ended meanwhile.
 //! * Sessions live in a [`SessionStore`](store::SessionStore): [`MemoryStore`](store::MemoryStore)
 //!   (idle and absolute timeouts) or `RedisStore` (feature `redis`) shared by instances.
+//!
+//! The cookie key seals the transaction cookies and the provider tokens. Several keys,
+//! newest first ([`cookie_keys`](OAuthClientBuilder::cookie_keys)), let a key be rotated:
+//! sealed with the first, opened with any.
+//!
+//! OpenID providers must advertise PKCE `S256` in their metadata and use `https`
+//! endpoints; [`OAuthClient::discover`] checks them at start-up if asked, otherwise the
+//! first login does.
 //!
 //! Cookies are `__Host-` prefixed, `Secure`, `HttpOnly`, `Path=/`, `SameSite=Lax`, without
 //! `Domain`. For local development over `http://127.0.0.1`,
@@ -102,16 +111,19 @@ mod cookies;
 mod flow;
 mod http_client;
 mod id_token;
+mod keys;
 mod provider;
 mod random;
 mod rejection;
 mod return_to;
 mod session;
 pub mod store;
+mod tokens;
 
-pub use client::{MapUserError, OAuthClient, ProviderAccessToken, SessionLayer};
+pub use client::{MapUserError, OAuthClient, SessionLayer};
 pub use config::OAuthClientBuilder;
 pub use flow::{OAuthResponse, OAuthRoutes, RoutesFuture};
 pub use provider::{Provider, ProviderIdentity};
 pub use rejection::LoginRedirect;
 pub use session::{OAuthSession, SessionAuthenticator, SessionUser};
+pub use tokens::ProviderAccessToken;

@@ -169,6 +169,16 @@ impl SessionStore for DownStore {
     fn save<'a>(&'a self, _: &'a str, _: String, _: Duration, _: Duration) -> StoreFuture<'a, ()> {
         down()
     }
+    fn replace<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: String,
+        _: Duration,
+        _: Duration,
+    ) -> StoreFuture<'a, bool> {
+        down()
+    }
     fn delete<'a>(&'a self, _: &'a str) -> StoreFuture<'a, ()> {
         down()
     }

@@ -107,6 +107,27 @@ async fn provider_error_responses_are_generic_and_escaped() {
 }
 
 #[tokio::test]
+async fn error_responses_are_checked_for_iss_too() {
+    // RFC 9207 §2.4: an error response from another issuer (a mix-up), or one without the
+    // `iss` this provider announces, is refused as such before the error is acted on.
+    let op = OidcProvider::start().await;
+    let app = app(&op);
+    for (iss, reason) in [
+        (Some("https://attacker.example"), "issuer_mismatch"),
+        (None, "missing_iss"),
+    ] {
+        let mut jar = Jar::new();
+        let authorize = app.start_login("op", "", &mut jar).await;
+        let state = param(&authorize, "state").unwrap();
+        let iss = iss
+            .map(|i| format!("&iss={}", urlencode(i)))
+            .unwrap_or_default();
+        let path = format!("/oauth/op/callback?state={state}{iss}&error=access_denied");
+        assert_refused(&app, &path, &jar, StatusCode::BAD_REQUEST, reason).await;
+    }
+}
+
+#[tokio::test]
 async fn code_injection_from_another_transaction_is_refused() {
     let op = OidcProvider::start().await;
     let app = app(&op);

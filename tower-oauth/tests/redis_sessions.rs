@@ -6,6 +6,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::token_server::{
+    TokenServer, log_in, logout_during_refresh_stays_logged_out, session_of,
+};
 use common::*;
 use http::StatusCode;
 use tower_oauth::store::{RedisStore, SessionStore};
@@ -150,6 +153,99 @@ async fn redis_store_idle_absolute_and_claims() {
     );
     assert!(x.unwrap() ^ y.unwrap(), "exactly one winner");
     assert!(!s1.claim("state-1", Duration::from_secs(60)).await.unwrap());
+    cleanup(&prefix).await;
+}
+
+/// The raw values of the session records under `prefix` (login markers left out).
+async fn raw_sessions(prefix: &str) -> Vec<String> {
+    let client = redis::Client::open(REDIS).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut values = Vec::new();
+    for key in keys
+        .iter()
+        .filter(|k| !k.starts_with(&format!("{prefix}claim:")))
+    {
+        let value: String = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        values.push(value);
+    }
+    values
+}
+
+#[tokio::test]
+async fn provider_tokens_are_never_stored_in_clear() {
+    let provider = TokenServer::start().await;
+    let prefix = unique_prefix();
+    let app = TestApp::new(
+        builder(&Users::default())
+            .store(store(&prefix).await)
+            .provider(provider.provider())
+            .build()
+            .unwrap(),
+    );
+    let jar = log_in(&app).await;
+    let session = session_of(&app, &jar).await;
+    // The provider's access token, refreshed once: the login's tokens and the refreshed ones.
+    let handed = app.client.access_token(&session).await.unwrap();
+    let issued = provider.issued();
+    assert_eq!(
+        issued.len(),
+        4,
+        "access and refresh tokens, at login and refresh"
+    );
+    assert_eq!(handed.secret(), issued[2]);
+
+    let records = raw_sessions(&prefix).await;
+    assert_eq!(records.len(), 1, "one session");
+    let record = &records[0];
+    assert!(record.contains("\"csrf\""), "the record itself: {record}");
+    for token in &issued {
+        assert!(
+            !record.contains(token.as_str()),
+            "{token} in clear: {record}"
+        );
+    }
+    cleanup(&prefix).await;
+}
+
+#[tokio::test]
+async fn a_logout_during_a_refresh_is_not_undone_in_redis() {
+    let prefix = unique_prefix();
+    logout_during_refresh_stays_logged_out(store(&prefix).await).await;
+    assert!(raw_sessions(&prefix).await.is_empty(), "no session record");
+    cleanup(&prefix).await;
+}
+
+#[tokio::test]
+async fn replace_writes_only_over_the_record_read() {
+    let prefix = unique_prefix();
+    let (s1, s2) = (store(&prefix).await, store(&prefix).await);
+    let d = Duration::from_secs(60);
+    s1.save("k", "r1".to_owned(), d, d).await.unwrap();
+    assert!(s2.replace("k", "r1", "r2".to_owned(), d, d).await.unwrap());
+    assert_eq!(s1.load("k", d).await.unwrap().as_deref(), Some("r2"));
+    assert!(!s1.replace("k", "r1", "r3".to_owned(), d, d).await.unwrap());
+    assert_eq!(s2.load("k", d).await.unwrap().as_deref(), Some("r2"));
+    s2.delete("k").await.unwrap();
+    assert!(!s1.replace("k", "r2", "r4".to_owned(), d, d).await.unwrap());
+    assert_eq!(s1.load("k", d).await.unwrap(), None, "not brought back");
+    // The write keeps the idle and absolute bounds.
+    s1.save("t", "r".to_owned(), d, d).await.unwrap();
+    assert!(
+        s1.replace("t", "r", "r2".to_owned(), d, Duration::from_millis(200))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(s2.load("t", d).await.unwrap(), None);
     cleanup(&prefix).await;
 }
 

@@ -187,7 +187,7 @@ async fn oauth_client(config: &Config) -> Result<Option<OAuthClient<Account>>, S
         return Ok(None);
     }
     let mut builder = OAuthClient::<Account>::builder(&config.public_url)
-        .cookie_key(&config.cookie_key)
+        .cookie_keys(&config.cookie_keys)
         .map_user(|who: ProviderIdentity| async move {
             let display_name = who
                 .name
@@ -226,6 +226,7 @@ async fn oauth_client(config: &Config) -> Result<Option<OAuthClient<Account>>, S
 ///
 /// A message naming what could not be set up (store, Redis, keys, providers).
 pub async fn build(config: &Config) -> Result<Demo, String> {
+    let users = config.users()?;
     if config.insecure_loopback() {
         tracing::warn!(
             public_url = %config.public_url,
@@ -263,7 +264,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
         jwt,
         oauth,
         sessions,
-        users: Arc::new(config.users.clone()),
+        users: Arc::new(users),
         templates: Templates::new(),
     };
     Ok(Demo {

@@ -9,7 +9,8 @@ use url::Url;
 
 use crate::users::Users;
 
-/// Default password-login users.
+/// The password-login users when `DEMO_USERS` is unset, served only when both `DEMO_ADDR`
+/// and `DEMO_PUBLIC_URL` are loopback: their passwords are published in the README.
 pub const DEFAULT_USERS: &str =
     "alice:alice-password:read write;admin:admin-password:read write admin";
 
@@ -60,10 +61,13 @@ pub struct Config {
     pub github_client: Option<ClientCredentials>,
     /// `DEMO_PUBLIC_URL`, default `http://{addr}`.
     pub public_url: String,
-    /// `DEMO_USERS`.
-    pub users: Users,
-    /// `DEMO_COOKIE_KEY` (64+ bytes), random per start by default.
-    pub cookie_key: Vec<u8>,
+    /// `DEMO_USERS`; `None` when unset: the accounts of [`DEFAULT_USERS`], which the server
+    /// serves only on loopback (see [`Config::users`]).
+    pub users: Option<Users>,
+    /// `DEMO_COOKIE_KEY`: comma-separated keys of 64+ bytes each, newest first (the first
+    /// seals, any opens: see tower-oauth's `cookie_keys`); one random key per start by
+    /// default.
+    pub cookie_keys: Vec<Vec<u8>>,
     /// `DEMO_KEY_CACHE_TTL`: how long an API-key record is cached (default 30 s); a key
     /// revoked by another process (the CLI) is refused within this bound.
     pub key_cache_ttl: Duration,
@@ -93,6 +97,7 @@ impl fmt::Debug for Config {
             .field("github_client", &self.github_client)
             .field("public_url", &self.public_url)
             .field("users", &self.users)
+            .field("cookie_keys", &self.cookie_keys.len())
             .field("key_cache_ttl", &self.key_cache_ttl)
             .field("jwt_cache", &self.jwt_cache)
             .field("bench_floors", &self.bench_floors)
@@ -141,13 +146,13 @@ impl Config {
         if jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
             return Err("DEMO_JWT_SECRET must be at least 32 bytes".to_owned());
         }
-        let cookie_key = match var("DEMO_COOKIE_KEY") {
-            Some(key) if key.len() >= 64 => key.into_bytes(),
-            Some(_) => return Err("DEMO_COOKIE_KEY must be at least 64 bytes".to_owned()),
-            None => random_bytes(64),
+        let cookie_keys = match var("DEMO_COOKIE_KEY") {
+            Some(keys) => cookie_keys(&keys)?,
+            None => vec![random_bytes(64)],
         };
-        let users = Users::parse(var("DEMO_USERS").as_deref().unwrap_or(DEFAULT_USERS))
-            .map_err(|e| format!("DEMO_USERS: {e}"))?;
+        let users = var("DEMO_USERS")
+            .map(|spec| Users::parse(&spec).map_err(|e| format!("DEMO_USERS: {e}")))
+            .transpose()?;
         let key_cache_ttl = match var("DEMO_KEY_CACHE_TTL") {
             Some(ttl) => tower_apikey::cli::parse_duration(&ttl)
                 .map_err(|e| format!("DEMO_KEY_CACHE_TTL: {e}"))?,
@@ -181,28 +186,75 @@ impl Config {
                 |u| u.trim_end_matches('/').to_owned(),
             ),
             users,
-            cookie_key,
+            cookie_keys,
             key_cache_ttl,
             jwt_cache: switch("DEMO_JWT_CACHE", true)?,
             bench_floors: switch("DEMO_BENCH_FLOORS", false)?,
         })
     }
 
-    /// Whether the public URL is plain `http://` on a loopback address: cookies then go
-    /// without `Secure` and without the `__Host-` / `__Secure-` prefixes.
+    /// Whether the server is reachable from this machine only: `DEMO_ADDR` binds a
+    /// loopback address and `DEMO_PUBLIC_URL` names one.
     #[must_use]
-    pub fn insecure_loopback(&self) -> bool {
-        let Ok(url) = Url::parse(&self.public_url) else {
-            return false;
-        };
-        url.scheme() == "http"
-            && match url.host() {
+    pub fn loopback_only(&self) -> bool {
+        self.addr.ip().is_loopback()
+            && Url::parse(&self.public_url).is_ok_and(|url| match url.host() {
                 Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
                 Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
                 Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
                 None => false,
-            }
+            })
     }
+
+    /// Whether cookies go without `Secure` and without the `__Host-` / `__Secure-`
+    /// prefixes: only for a plain `http://` public URL when the server is
+    /// [`loopback_only`](Self::loopback_only). Bound to `0.0.0.0`, it serves the network,
+    /// and its cookies keep `Secure` whatever the public URL says.
+    #[must_use]
+    pub fn insecure_loopback(&self) -> bool {
+        self.loopback_only() && Url::parse(&self.public_url).is_ok_and(|url| url.scheme() == "http")
+    }
+
+    /// The password-login users: `DEMO_USERS`, or the accounts of [`DEFAULT_USERS`] when it
+    /// is unset and the server is [`loopback_only`](Self::loopback_only).
+    ///
+    /// # Errors
+    ///
+    /// Without `DEMO_USERS` on a server others can reach: its default accounts' passwords
+    /// are public.
+    pub fn users(&self) -> Result<Users, String> {
+        match &self.users {
+            Some(users) => Ok(users.clone()),
+            None if self.loopback_only() => {
+                tracing::warn!(
+                    "DEMO_USERS is not set: the password logins alice/alice-password and \
+                     admin/admin-password work (loopback only)"
+                );
+                Users::parse(DEFAULT_USERS)
+            }
+            None => Err(format!(
+                "DEMO_USERS must be set: DEMO_ADDR ({}) or DEMO_PUBLIC_URL ({}) is not a \
+                 loopback address, and the default accounts' passwords are published",
+                self.addr, self.public_url
+            )),
+        }
+    }
+}
+
+/// The keys of `DEMO_COOKIE_KEY`: comma-separated, each at least 64 bytes, at most 8.
+fn cookie_keys(spec: &str) -> Result<Vec<Vec<u8>>, String> {
+    let keys: Vec<Vec<u8>> = spec.split(',').map(|k| k.as_bytes().to_vec()).collect();
+    if keys.len() > 8 {
+        return Err("DEMO_COOKIE_KEY holds at most 8 keys".to_owned());
+    }
+    if let Some(position) = keys.iter().position(|key| key.len() < 64) {
+        return Err(format!(
+            "DEMO_COOKIE_KEY: key {} of {} is shorter than 64 bytes (keys are separated by commas)",
+            position + 1,
+            keys.len()
+        ));
+    }
+    Ok(keys)
 }
 
 /// `n` bytes from a CSPRNG seeded by the OS.
@@ -211,4 +263,85 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
     let mut bytes = vec![0; n];
     rand::rng().fill_bytes(&mut bytes);
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(addr: &str, public_url: &str, users: Option<&str>) -> Config {
+        Config {
+            addr: addr.parse().unwrap(),
+            database_url: "sqlite::memory:".to_owned(),
+            redis_url: None,
+            jwt_secret: None,
+            jwt_issuer: "demo".to_owned(),
+            oidc_issuer: None,
+            oidc_audience: DEMO_AUDIENCE.to_owned(),
+            oidc_client: None,
+            oidc_redirect_uri: None,
+            github_client: None,
+            public_url: public_url.to_owned(),
+            users: users.map(|spec| Users::parse(spec).unwrap()),
+            cookie_keys: vec![random_bytes(64)],
+            key_cache_ttl: Duration::from_secs(30),
+            jwt_cache: true,
+            bench_floors: false,
+        }
+    }
+
+    #[test]
+    fn insecure_cookies_need_both_the_address_and_the_public_url_on_loopback() {
+        for (addr, url, insecure) in [
+            ("127.0.0.1:3000", "http://127.0.0.1:3000", true),
+            ("[::1]:3000", "http://localhost:3000", true),
+            ("0.0.0.0:3000", "http://127.0.0.1:3000", false),
+            ("[::]:3000", "http://[::1]:3000", false),
+            ("192.0.2.7:3000", "http://localhost:3000", false),
+            ("127.0.0.1:3000", "http://demo.example:3000", false),
+            ("127.0.0.1:3000", "https://127.0.0.1:3000", false),
+        ] {
+            assert_eq!(
+                config(addr, url, None).insecure_loopback(),
+                insecure,
+                "{addr} {url}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_accounts_are_served_on_loopback_only() {
+        let local = config("127.0.0.1:3000", "http://127.0.0.1:3000", None);
+        assert!(
+            local
+                .users()
+                .unwrap()
+                .check("alice", "alice-password")
+                .is_some()
+        );
+        for (addr, url) in [
+            ("0.0.0.0:3000", "http://127.0.0.1:3000"),
+            ("127.0.0.1:3000", "https://demo.example"),
+        ] {
+            let error = config(addr, url, None).users().unwrap_err();
+            assert!(error.contains("DEMO_USERS must be set"), "{error}");
+            let users = config(addr, url, Some("carol:carol-pw")).users().unwrap();
+            assert!(users.check("carol", "carol-pw").is_some());
+            assert!(users.check("alice", "alice-password").is_none());
+        }
+    }
+
+    #[test]
+    fn cookie_keys_are_a_comma_separated_list() {
+        let (a, b) = ("a".repeat(64), "b".repeat(70));
+        assert_eq!(
+            cookie_keys(&format!("{a},{b}")).unwrap(),
+            [a.as_bytes(), b.as_bytes()]
+        );
+        let error = cookie_keys(&format!("{a},short")).unwrap_err();
+        assert!(error.contains("key 2 of 2"), "{error}");
+        assert!(cookie_keys(&format!("{a},")).is_err(), "an empty key");
+        assert!(cookie_keys(&[a.as_str(); 9].join(",")).is_err());
+        assert_eq!(cookie_keys(&[a.as_str(); 8].join(",")).unwrap().len(), 8);
+    }
 }

@@ -1,16 +1,21 @@
-//! Password-login users from `DEMO_USERS`: `name:password:scope scope;…`.
+//! Password-login users from `DEMO_USERS`: `name:password:scope scope;…`, each password
+//! kept only as a salted Argon2id hash.
 
 use std::fmt;
+use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use argon2::Argon2;
+use argon2::password_hash::rand_core::{OsRng, RngCore as _};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use tokio::sync::Semaphore;
 
 /// One password-login user.
 #[derive(Clone)]
 pub struct User {
     /// The login name: the token's `sub`.
     pub name: String,
-    password: [u8; 32],
+    /// The password's Argon2id hash (PHC string format, salt included).
+    password: String,
     /// The scopes granted at login.
     pub scopes: Vec<String>,
 }
@@ -26,19 +31,51 @@ impl fmt::Debug for User {
 }
 
 /// The password-login users.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Users {
     users: Vec<User>,
-    /// Compared against when the name is unknown, so both paths do the same work.
-    decoy: [u8; 32],
+    /// The hash of a random password, verified against when the name is unknown, so an
+    /// unknown name spends the same hashing time as a known one.
+    decoy: String,
+    /// Bounds the password checks running at once: each holds Argon2's memory (19 MiB).
+    hashing: Arc<Semaphore>,
 }
 
-fn digest(password: &str) -> [u8; 32] {
-    Sha256::digest(password.as_bytes()).into()
+impl fmt::Debug for Users {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Users")
+            .field("users", &self.users)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The Argon2id hash of `password` under a fresh random salt, with the `argon2` crate's
+/// default parameters (19 MiB, 2 passes, 1 lane: OWASP's minimum).
+fn hash(password: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| format!("hashing a password failed: {e}"))
+}
+
+/// Whether `password` matches `hash` (the hash outputs are compared in constant time).
+fn verify(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
+}
+
+/// How many password checks may run at once.
+fn hashing_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }
 
 impl Users {
-    /// Parses `name:password:scope scope;…` (the password may not contain `:` or `;`).
+    /// Parses `name:password:scope scope;…` (the password may not contain `:` or `;`) and
+    /// hashes each password.
     ///
     /// # Errors
     ///
@@ -58,25 +95,47 @@ impl Users {
             }
             users.push(User {
                 name: name.to_owned(),
-                password: digest(password),
+                password: hash(password)?,
                 scopes: scopes.split_whitespace().map(str::to_owned).collect(),
             });
         }
+        let mut random = [0u8; 32];
+        OsRng.fill_bytes(&mut random);
+        let decoy = hash(
+            &random
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+        )?;
         Ok(Self {
             users,
-            decoy: digest("no such user"),
+            decoy,
+            hashing: Arc::new(Semaphore::new(hashing_slots())),
         })
     }
 
-    /// The user named `name` if `password` is theirs. Passwords are compared as SHA-256
-    /// digests in constant time; an unknown name costs the same comparison.
+    /// The user named `name` if `password` is theirs. One Argon2 verification whether or
+    /// not the name exists (an unknown name is checked against a decoy hash), so the answer
+    /// takes the same time either way. Blocks for the hash: see [`login`](Self::login).
     #[must_use]
     pub fn check(&self, name: &str, password: &str) -> Option<&User> {
-        let presented = digest(password);
         let user = self.users.iter().find(|u| u.name == name);
-        let expected = user.map_or(&self.decoy, |u| &u.password);
-        let matches: bool = presented.ct_eq(expected).into();
+        let hash = user.map_or(&self.decoy, |u| &u.password);
+        let matches = verify(password, hash);
         user.filter(|_| matches)
+    }
+
+    /// [`check`](Self::check) on the blocking thread pool, at most one per CPU at a time (a
+    /// burst of logins queues instead of taking a worker thread and 19 MiB each).
+    pub async fn login(self: Arc<Self>, name: String, password: String) -> Option<User> {
+        let permit = Arc::clone(&self.hashing).acquire_owned().await.ok()?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            self.check(&name, &password).cloned()
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
     /// The number of users.
@@ -94,6 +153,8 @@ impl Users {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     use super::*;
 
     #[test]
@@ -106,6 +167,53 @@ mod tests {
         assert!(users.check("nobody", "no such user").is_none());
         assert!(Users::parse("a:").is_err());
         assert!(Users::parse("a:x;a:y").is_err());
+        assert!(Users::parse(";").unwrap().is_empty());
         assert!(!format!("{users:?}").contains("alice-password"));
+    }
+
+    #[test]
+    fn passwords_are_kept_as_salted_argon2id_hashes() {
+        let users = Users::parse("a:same-password;b:same-password").unwrap();
+        let (a, b) = (&users.users[0].password, &users.users[1].password);
+        assert!(a.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{a}");
+        assert!(!a.contains("same-password"));
+        assert_ne!(a, b, "a salt per password");
+        assert!(users.check("a", "same-password").is_some());
+        assert!(users.check("b", "same-password").is_some());
+        assert!(users.check("a", "same-passworD").is_none());
+    }
+
+    #[test]
+    fn an_unknown_name_spends_the_same_hashing_time() {
+        let users = Users::parse("alice:pw").unwrap();
+        let time = |name: &str| {
+            let start = Instant::now();
+            for _ in 0..3 {
+                assert!(users.check(name, "wrong").is_none());
+            }
+            start.elapsed()
+        };
+        let (known, unknown) = (time("alice"), time("mallory"));
+        // Both verify one Argon2 hash; a shortcut for unknown names would take ~0.
+        assert!(
+            unknown > known / 2 && unknown > Duration::from_millis(3),
+            "known {known:?}, unknown {unknown:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn login_checks_off_the_async_workers() {
+        let users = Arc::new(Users::parse("carol:carol-pw:read").unwrap());
+        let carol = Arc::clone(&users)
+            .login("carol".to_owned(), "carol-pw".to_owned())
+            .await
+            .unwrap();
+        assert_eq!(carol.scopes, ["read"]);
+        assert!(
+            users
+                .login("carol".to_owned(), "nope".to_owned())
+                .await
+                .is_none()
+        );
     }
 }

@@ -138,21 +138,88 @@ async fn ctrl_c_shuts_down_cleanly_too() {
     );
 }
 
-#[tokio::test]
-async fn cookies_are_secure_off_loopback() {
-    // Not plain http on loopback: the refresh cookie keeps `Secure` and its prefix.
-    let server = Server::start(&[("DEMO_PUBLIC_URL", "https://demo.example.test")]);
-    let res = http()
+/// `POST /auth/login` as `username`; the response.
+async fn password_login(server: &Server, username: &str, password: &str) -> reqwest::Response {
+    http()
         .post(format!("{}/auth/login", server.url))
-        .json(&serde_json::json!({ "username": "alice", "password": "alice-password" }))
+        .json(&serde_json::json!({ "username": username, "password": password }))
         .send()
         .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let cookie = common::set_cookie(&res, "__Secure-refresh_token").expect("a __Secure- cookie");
+        .unwrap()
+}
+
+/// Asserts the login set a `__Secure-` refresh cookie with every attribute.
+fn assert_secure_refresh_cookie(res: &reqwest::Response) {
+    let cookie = common::set_cookie(res, "__Secure-refresh_token").expect("a __Secure- cookie");
     for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/auth"] {
         assert!(cookie.contains(attribute), "{cookie}");
     }
+}
+
+#[tokio::test]
+async fn cookies_are_secure_off_loopback() {
+    // Not plain http on loopback: the refresh cookie keeps `Secure` and its prefix.
+    let server = Server::start(&[
+        ("DEMO_PUBLIC_URL", "https://demo.example.test"),
+        ("DEMO_USERS", "carol:carol-pw:read"),
+    ]);
+    let res = password_login(&server, "carol", "carol-pw").await;
+    assert_eq!(res.status(), 200);
+    assert_secure_refresh_cookie(&res);
+}
+
+#[tokio::test]
+async fn a_server_bound_to_every_interface_keeps_secure_cookies() {
+    // The public URL says loopback, but 0.0.0.0 serves the network: cookies keep `Secure`.
+    let server = Server::start(&[
+        ("DEMO_ADDR", "0.0.0.0:0"),
+        ("DEMO_PUBLIC_URL", "http://127.0.0.1:3000"),
+        ("DEMO_USERS", "carol:carol-pw:read"),
+    ]);
+    let res = password_login(&server, "carol", "carol-pw").await;
+    assert_eq!(res.status(), 200);
+    assert_secure_refresh_cookie(&res);
+    assert!(common::set_cookie(&res, "refresh_token").is_none());
+}
+
+#[tokio::test]
+async fn the_default_accounts_exist_on_loopback_only() {
+    // Loopback address and URL: the zero-setup accounts work.
+    let local = Server::start(&[]);
+    assert_eq!(
+        password_login(&local, "alice", "alice-password")
+            .await
+            .status(),
+        200
+    );
+
+    // Reachable from elsewhere: no start without DEMO_USERS.
+    for env in [
+        [
+            ("DEMO_ADDR", "0.0.0.0:0"),
+            ("DEMO_PUBLIC_URL", "http://127.0.0.1:3000"),
+        ],
+        [
+            ("DEMO_ADDR", "127.0.0.1:0"),
+            ("DEMO_PUBLIC_URL", "https://demo.example.test"),
+        ],
+    ] {
+        let stderr = common::refused_start(&env);
+        assert!(stderr.contains("DEMO_USERS must be set"), "{stderr}");
+        assert!(!stderr.contains("listening on"), "{stderr}");
+    }
+
+    // With DEMO_USERS, only those users log in.
+    let public = Server::start(&[
+        ("DEMO_ADDR", "0.0.0.0:0"),
+        ("DEMO_USERS", "carol:carol-pw:read"),
+    ]);
+    let res = password_login(&public, "alice", "alice-password").await;
+    assert_rejected(res, 401, "invalid_token", "alice-password").await;
+    assert_eq!(
+        password_login(&public, "carol", "carol-pw").await.status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -191,6 +258,11 @@ fn bad_configuration_is_refused_with_a_message() {
         ("DEMO_ADDR", "nowhere", "DEMO_ADDR"),
         ("DEMO_USERS", "nopassword", "DEMO_USERS"),
         ("DEMO_COOKIE_KEY", "too-short", "DEMO_COOKIE_KEY"),
+        (
+            "DEMO_COOKIE_KEY",
+            format!("{},short", "k".repeat(64)).as_str(),
+            "key 2 of 2",
+        ),
         ("DEMO_JWT_CACHE", "maybe", "DEMO_JWT_CACHE"),
         ("DEMO_BENCH_FLOORS", "yes", "DEMO_BENCH_FLOORS"),
     ] {

@@ -2,8 +2,10 @@
 //!
 //! Order matters: the `state` and its transaction cookie are checked and the state consumed
 //! before anything else is looked at, so a forged, foreign, expired or replayed callback
-//! never reaches the token endpoint. Then RFC 9207 `iss`, then the code exchange (with the
-//! attempt's PKCE verifier), then the ID token (with the attempt's nonce) or GitHub's user.
+//! never reaches the token endpoint. Then RFC 9207 `iss`, for error responses too (RFC 9207
+//! §2.4: an error from another provider is refused as a mix-up, not reported as this
+//! provider's), then the code exchange (with the attempt's PKCE verifier), then the ID token
+//! (with the attempt's nonce) or GitHub's user.
 
 use std::collections::HashMap;
 
@@ -22,7 +24,9 @@ use crate::http_client::FetchError;
 use crate::provider::{ProviderIdentity, Resolved, github};
 use crate::random;
 use crate::session::SessionUser;
-use crate::session::record::{ProviderTokens, SessionRecord, token_expiry, unix_now};
+use crate::session::record::{
+    ProviderTokens, RECORD_VERSION, SessionRecord, token_expiry, unix_now,
+};
 use crate::session::sessions::Sessions;
 
 impl<U: SessionUser> OAuthClient<U> {
@@ -56,14 +60,14 @@ impl<U: SessionUser> OAuthClient<U> {
             .transaction(provider, &params, request, set_cookies)
             .await?;
 
-        if params.contains_key("error") {
-            return Err(Failure::bad_request("provider_error"));
-        }
         let resolved = state.resolve(&self.inner.http).await.map_err(|error| {
             tracing::warn!(provider, %error, "provider unavailable");
             Failure::new(StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable")
         })?;
         check_iss(&resolved, params.get("iss"))?;
+        if params.contains_key("error") {
+            return Err(Failure::bad_request("provider_error"));
+        }
         let code = params
             .get("code")
             .filter(|c| !c.is_empty())
@@ -97,8 +101,16 @@ impl<U: SessionUser> OAuthClient<U> {
         })?;
         let now = unix_now();
         let sessions = &self.inner.sessions;
+        let (id, key) = Sessions::new_id();
+        let tokens = ProviderTokens {
+            access_token,
+            refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
+            expires_at: tokens.expires_in().map(|d| token_expiry(now, d)),
+        }
+        .seal(&self.inner.keys, &key)
+        .ok_or(Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "seal"))?;
         let record = SessionRecord {
-            v: 1,
+            v: RECORD_VERSION,
             subject: user.subject(),
             scopes: user.scopes(),
             roles: user.roles(),
@@ -107,11 +119,7 @@ impl<U: SessionUser> OAuthClient<U> {
             csrf: random::token(),
             created_at: now,
             expires_at: sessions.expiry_from_now(),
-            tokens: ProviderTokens {
-                access_token,
-                refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
-                expires_at: tokens.expires_in().map(|d| token_expiry(now, d)),
-            },
+            tokens,
         };
         let store_down = |_| Failure::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
         // No fixation: whatever session this browser had is destroyed, the new one gets a
@@ -122,7 +130,7 @@ impl<U: SessionUser> OAuthClient<U> {
                 .await
                 .map_err(store_down)?;
         }
-        let session_cookie = sessions.create(&record).await.map_err(store_down)?;
+        let session_cookie = sessions.create(id, &record).await.map_err(store_down)?;
         set_cookies.push(session_cookie);
         Ok(see_other(&transaction.return_to, set_cookies))
     }
@@ -148,7 +156,7 @@ impl<U: SessionUser> OAuthClient<U> {
             }
         };
         set_cookies.push(self.inner.policy.removal(name.clone()));
-        let transaction = Transaction::open(&self.inner.key, &name, value, state)
+        let transaction = Transaction::open(&self.inner.keys, &name, value, state)
             .ok_or(Failure::bad_request("invalid_transaction"))?;
         if transaction.provider != provider {
             return Err(Failure::bad_request("wrong_provider"));

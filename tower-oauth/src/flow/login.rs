@@ -72,12 +72,12 @@ impl<U: SessionUser> OAuthClient<U> {
         let inner = &self.inner;
         let mut cookies = transaction::prune(
             &request.headers,
-            &inner.key,
+            &inner.keys,
             &inner.policy,
             inner.transaction_ttl,
         );
         let sealed = transaction
-            .seal(&inner.key, &inner.policy, inner.transaction_ttl)
+            .seal(&inner.keys, &inner.policy, inner.transaction_ttl)
             .ok_or(Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "seal"))?;
         cookies.push(sealed);
         Ok(see_other(url.as_str(), &cookies))

@@ -4,16 +4,19 @@
 //! The cookie is named after a digest of the attempt's `state`
 //! (`__Host-oauth-tx-{16 hex}`), so several tabs can log in at once without overwriting each
 //! other, and the callback finds the cookie of its attempt from the `state` it receives.
-//! The value is sealed with AES-256-GCM by the `cookie` crate's private jar, which also
-//! binds it to the cookie's name: a value moved under another name does not open.
+//! The value is sealed with AES-256-GCM by the `cookie` crate's private jar under the first
+//! cookie key, which also binds it to the cookie's name: a value moved under another name
+//! does not open. It opens under any of the cookie keys, so a login in progress survives a
+//! key rotation.
 
 use std::time::Duration;
 
-use cookie::{Cookie, CookieJar, Key};
+use cookie::Cookie;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::cookies::CookiePolicy;
+use crate::keys::CookieKeys;
 use crate::random;
 
 /// Milliseconds since the Unix epoch.
@@ -77,14 +80,14 @@ pub(crate) fn cookie_name(policy: &CookiePolicy, state: &str) -> String {
 /// unreadable or expired ones, then the oldest beyond [`MAX_PENDING`]` - 1`.
 pub(crate) fn prune(
     headers: &http::HeaderMap,
-    key: &Key,
+    keys: &CookieKeys,
     policy: &CookiePolicy,
     ttl: Duration,
 ) -> Vec<Cookie<'static>> {
     let mut live = Vec::new();
     let mut removals = Vec::new();
     for (name, value) in crate::cookies::with_prefix(headers, &cookie_prefix(policy)) {
-        match Transaction::unseal(key, name, value) {
+        match Transaction::unseal(keys, name, value) {
             Some(t) if !t.expired(ttl) => live.push((t.created_at, name)),
             _ => removals.push(policy.removal(name.to_owned())),
         }
@@ -103,31 +106,25 @@ impl Transaction {
     /// Seals the transaction into its cookie.
     pub(crate) fn seal(
         &self,
-        key: &Key,
+        keys: &CookieKeys,
         policy: &CookiePolicy,
         ttl: Duration,
     ) -> Option<Cookie<'static>> {
         let name = cookie_name(policy, &self.state);
         let json = serde_json::to_string(self).ok()?;
-        let mut jar = CookieJar::new();
-        jar.private_mut(key)
-            .add(policy.cookie(name.clone(), json, ttl));
-        jar.get(&name).cloned()
+        keys.seal(policy.cookie(name, json, ttl))
     }
 
     /// Opens the cookie `value` found under `name`; `None` if it does not decrypt, does not
     /// parse or is not the transaction of `state`.
-    pub(crate) fn open(key: &Key, name: &str, value: &str, state: &str) -> Option<Self> {
-        let transaction = Self::unseal(key, name, value)?;
+    pub(crate) fn open(keys: &CookieKeys, name: &str, value: &str, state: &str) -> Option<Self> {
+        let transaction = Self::unseal(keys, name, value)?;
         bool::from(transaction.state.as_bytes().ct_eq(state.as_bytes())).then_some(transaction)
     }
 
     /// Decrypts and parses a transaction cookie, whatever its state.
-    fn unseal(key: &Key, name: &str, value: &str) -> Option<Self> {
-        let jar = CookieJar::new();
-        let cookie = Cookie::new(name.to_owned(), value.to_owned());
-        let opened = jar.private(key).decrypt(cookie)?;
-        serde_json::from_str(opened.value()).ok()
+    fn unseal(keys: &CookieKeys, name: &str, value: &str) -> Option<Self> {
+        serde_json::from_str(&keys.open(name, value)?).ok()
     }
 
     /// Whether the attempt is older than `ttl` (or dated in the future).
@@ -140,6 +137,8 @@ impl Transaction {
 
 #[cfg(test)]
 mod tests {
+    use cookie::Key;
+
     use super::*;
 
     fn sample(state: &str) -> Transaction {
@@ -153,9 +152,13 @@ mod tests {
         }
     }
 
+    fn keys(list: &[&Key]) -> CookieKeys {
+        CookieKeys::new(list.iter().map(|k| (*k).clone()).collect()).unwrap()
+    }
+
     #[test]
     fn round_trip_and_tampering() {
-        let key = Key::generate();
+        let key = keys(&[&Key::generate()]);
         let policy = CookiePolicy::new(true);
         let cookie = sample("state-1")
             .seal(&key, &policy, Duration::from_secs(600))
@@ -167,7 +170,13 @@ mod tests {
         // Another state, another key, a flipped byte, a truncation, another name: closed.
         assert!(Transaction::open(&key, cookie.name(), cookie.value(), "state-2").is_none());
         assert!(
-            Transaction::open(&Key::generate(), cookie.name(), cookie.value(), "state-1").is_none()
+            Transaction::open(
+                &keys(&[&Key::generate()]),
+                cookie.name(),
+                cookie.value(),
+                "state-1"
+            )
+            .is_none()
         );
         let mut bytes = cookie.value().as_bytes().to_vec();
         bytes[10] = if bytes[10] == b'A' { b'B' } else { b'A' };

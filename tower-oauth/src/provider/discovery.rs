@@ -35,7 +35,9 @@ impl std::fmt::Display for DiscoveryError {
             Self::IssuerMismatch => {
                 f.write_str("the discovery document's issuer differs from the configured issuer")
             }
-            Self::NoS256 => f.write_str("the provider does not support PKCE S256"),
+            Self::NoS256 => f.write_str(
+                "the provider's metadata does not list S256 in code_challenge_methods_supported",
+            ),
             Self::BadEndpoint => {
                 f.write_str("an endpoint in the provider's metadata is not usable")
             }
@@ -52,31 +54,49 @@ pub(crate) fn discovery_url(issuer: &str) -> String {
 }
 
 /// Fetches and checks `issuer`'s metadata: the `issuer` member must equal `issuer` exactly,
-/// and PKCE S256 must not be excluded.
+/// and `code_challenge_methods_supported` must list `S256` (see [`advertises_s256`]).
 pub(crate) async fn discover(
     http: &CappedClient,
     issuer: &str,
+    allow_unadvertised_pkce: bool,
 ) -> Result<Metadata, DiscoveryError> {
     let request = http
         .inner()
         .get(discovery_url(issuer))
         .header(http::header::ACCEPT, "application/json");
     let metadata: Metadata = http.json(request).await.map_err(DiscoveryError::Fetch)?;
-    check(metadata, issuer)
+    check(metadata, issuer, allow_unadvertised_pkce)
 }
 
-fn check(metadata: Metadata, issuer: &str) -> Result<Metadata, DiscoveryError> {
+fn check(
+    metadata: Metadata,
+    issuer: &str,
+    allow_unadvertised_pkce: bool,
+) -> Result<Metadata, DiscoveryError> {
     if metadata.issuer != issuer {
         return Err(DiscoveryError::IssuerMismatch);
     }
-    if metadata
-        .code_challenge_methods_supported
-        .as_ref()
-        .is_some_and(|methods| !methods.iter().any(|m| m == "S256"))
-    {
-        return Err(DiscoveryError::NoS256);
+    if !advertises_s256(metadata.code_challenge_methods_supported.as_deref()) {
+        if !allow_unadvertised_pkce {
+            return Err(DiscoveryError::NoS256);
+        }
+        tracing::warn!(
+            issuer,
+            "tower-oauth: the provider does not advertise PKCE S256, accepted by \
+             insecure_allow_unadvertised_pkce()"
+        );
     }
     Ok(metadata)
+}
+
+/// Whether the metadata's `code_challenge_methods_supported` lists `S256`. A provider
+/// whose metadata omits the member is refused too: RFC 8414 §2 reads an omitted member as
+/// "does not support PKCE", and a provider that ignores the challenge would leave the
+/// login without PKCE's protection against stolen or injected codes. A provider known to
+/// enforce PKCE without saying so is accepted with
+/// [`Provider::insecure_allow_unadvertised_pkce`](crate::Provider::insecure_allow_unadvertised_pkce).
+fn advertises_s256(methods: Option<&[String]>) -> bool {
+    methods.is_some_and(|methods| methods.iter().any(|m| m == "S256"))
 }
 
 #[cfg(test)]
@@ -96,14 +116,14 @@ mod tests {
 
     #[test]
     fn issuer_must_match_exactly() {
-        assert!(check(metadata("https://op.example"), "https://op.example").is_ok());
+        assert!(check(metadata("https://op.example"), "https://op.example", false).is_ok());
         for other in [
             "https://op.example/",
             "https://OP.example",
             "https://op.example.evil",
         ] {
             assert!(matches!(
-                check(metadata(other), "https://op.example"),
+                check(metadata(other), "https://op.example", false),
                 Err(DiscoveryError::IssuerMismatch)
             ));
         }
@@ -114,9 +134,27 @@ mod tests {
         let mut m = metadata("https://op.example");
         m.code_challenge_methods_supported = Some(vec!["plain".to_owned()]);
         assert!(matches!(
-            check(m, "https://op.example"),
+            check(m.clone(), "https://op.example", false),
             Err(DiscoveryError::NoS256)
         ));
+        assert!(check(m, "https://op.example", true).is_ok(), "the opt-in");
+    }
+
+    #[test]
+    fn metadata_without_pkce_methods_is_refused_unless_allowed() {
+        for methods in [None, Some(vec![])] {
+            let mut m = metadata("https://op.example");
+            m.code_challenge_methods_supported = methods;
+            assert!(matches!(
+                check(m.clone(), "https://op.example", false),
+                Err(DiscoveryError::NoS256)
+            ));
+            assert!(check(m, "https://op.example", true).is_ok());
+        }
+    }
+
+    #[test]
+    fn discovery_url_appends_the_well_known_path() {
         assert_eq!(
             discovery_url("https://op.example/tenant/"),
             "https://op.example/tenant/.well-known/openid-configuration"

@@ -13,6 +13,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+pub(crate) use discovery::DiscoveryError;
 pub(crate) use resolved::{ProviderState, Resolved};
 
 /// GitHub's web origin (authorize and token endpoints).
@@ -50,6 +51,7 @@ pub struct Provider {
     pub(crate) scopes: Vec<String>,
     pub(crate) redirect_uri: Option<String>,
     pub(crate) userinfo: bool,
+    pub(crate) insecure_allow_unadvertised_pkce: bool,
 }
 
 impl fmt::Debug for Provider {
@@ -66,6 +68,10 @@ impl fmt::Debug for Provider {
             .field("client_secret", &"[redacted]")
             .field("scopes", &self.scopes)
             .field("redirect_uri", &self.redirect_uri)
+            .field(
+                "insecure_allow_unadvertised_pkce",
+                &self.insecure_allow_unadvertised_pkce,
+            )
             .finish()
     }
 }
@@ -80,11 +86,15 @@ impl Provider {
             scopes: Vec::new(),
             redirect_uri: None,
             userinfo: false,
+            insecure_allow_unadvertised_pkce: false,
         }
     }
 
     /// Any OpenID Connect provider: endpoints from `{issuer}/.well-known/openid-configuration`,
-    /// whose `issuer` must equal `issuer` exactly. Scopes default to `openid email profile`;
+    /// whose `issuer` must equal `issuer` exactly, whose `code_challenge_methods_supported`
+    /// must list `S256`, and whose endpoints must be `https` (`http` only on a loopback
+    /// address). A provider refused on these grounds answers 503 on its login route, and
+    /// [`OAuthClient::discover`](crate::OAuthClient::discover) reports why. Scopes default to `openid email profile`;
     /// the `userinfo` endpoint is read at login (many providers put `email` and `name` only
     /// there).
     #[must_use]
@@ -162,6 +172,19 @@ impl Provider {
     #[must_use]
     pub fn fetch_userinfo(mut self, enabled: bool) -> Self {
         self.userinfo = enabled;
+        self
+    }
+
+    /// Development and legacy providers only: accept this OpenID provider even though its
+    /// metadata does not list `S256` in `code_challenge_methods_supported` (omits the member,
+    /// as some providers enforcing PKCE do, or lists other methods only). The login still
+    /// sends an S256 challenge and its verifier, but nothing then shows that the provider
+    /// checks them: if it does not, a stolen or injected authorization code is redeemed
+    /// without them, and only `state`, `nonce` and the client secret protect the login.
+    /// Logs a warning when the provider is resolved. No effect on GitHub.
+    #[must_use]
+    pub fn insecure_allow_unadvertised_pkce(mut self) -> Self {
+        self.insecure_allow_unadvertised_pkce = true;
         self
     }
 

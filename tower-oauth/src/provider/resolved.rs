@@ -120,8 +120,15 @@ impl ProviderState {
                 github_api: Some(api.clone()),
             }),
             ProviderKind::Oidc { issuer } => {
-                let metadata = discovery::discover(http, issuer).await?;
-                for endpoint in [&metadata.authorization_endpoint, &metadata.token_endpoint] {
+                let metadata =
+                    discovery::discover(http, issuer, self.config.insecure_allow_unadvertised_pkce)
+                        .await?;
+                // The userinfo endpoint receives the access token: https like the others,
+                // whether or not this client reads it.
+                let endpoints = [&metadata.authorization_endpoint, &metadata.token_endpoint]
+                    .into_iter()
+                    .chain(metadata.userinfo_endpoint.as_ref());
+                for endpoint in endpoints {
                     crate::config::check_endpoint(endpoint)
                         .map_err(|_| DiscoveryError::BadEndpoint)?;
                 }

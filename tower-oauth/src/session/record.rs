@@ -4,6 +4,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::keys::CookieKeys;
+
 /// Seconds since the Unix epoch.
 pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
@@ -45,7 +47,47 @@ impl std::fmt::Debug for ProviderTokens {
     }
 }
 
-/// One session as stored (JSON). Version 1.
+impl ProviderTokens {
+    /// The tokens sealed for the session stored under `session_key` (AES-256-GCM under the
+    /// first cookie key, bound to that session).
+    pub(crate) fn seal(&self, keys: &CookieKeys, session_key: &str) -> Option<SealedTokens> {
+        let json = serde_json::to_string(self).ok()?;
+        keys.seal_value(&sealing_name(session_key), json)
+            .map(SealedTokens)
+    }
+}
+
+/// The associated data binding sealed tokens to their session: tokens copied into another
+/// session's record do not open there.
+fn sealing_name(session_key: &str) -> String {
+    format!("tower-oauth-provider-tokens:{session_key}")
+}
+
+/// [`ProviderTokens`] as a store holds them: encrypted and authenticated, never in clear.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct SealedTokens(String);
+
+impl SealedTokens {
+    /// The tokens of the session stored under `session_key`, if one of the cookie keys
+    /// opens them.
+    pub(crate) fn open(&self, keys: &CookieKeys, session_key: &str) -> Option<ProviderTokens> {
+        let json = keys.open(&sealing_name(session_key), &self.0)?;
+        serde_json::from_str(&json).ok()
+    }
+}
+
+impl std::fmt::Debug for SealedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealedTokens")
+    }
+}
+
+/// The record format written now. Version 1 held the provider tokens in clear; its records
+/// are no session.
+pub(crate) const RECORD_VERSION: u8 = 2;
+
+/// One session as stored (JSON), version [`RECORD_VERSION`].
 #[derive(Serialize, Deserialize)]
 pub(crate) struct SessionRecord<U> {
     pub(crate) v: u8,
@@ -59,7 +101,7 @@ pub(crate) struct SessionRecord<U> {
     pub(crate) created_at: u64,
     /// Unix seconds: the absolute expiry, never extended.
     pub(crate) expires_at: u64,
-    pub(crate) tokens: ProviderTokens,
+    pub(crate) tokens: SealedTokens,
 }
 
 impl<U> SessionRecord<U> {
@@ -73,7 +115,30 @@ impl<U> SessionRecord<U> {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
-    use super::token_expiry;
+    use super::*;
+
+    #[test]
+    fn tokens_are_sealed_for_one_session() {
+        let keys = CookieKeys::new(vec![cookie::Key::generate()]).unwrap();
+        let tokens = ProviderTokens {
+            access_token: "access-token-in-clear".to_owned(),
+            refresh_token: Some("refresh-token-in-clear".to_owned()),
+            expires_at: Some(7),
+        };
+        let sealed = tokens.seal(&keys, "k1").unwrap();
+        let stored = serde_json::to_string(&sealed).unwrap();
+        assert!(!stored.contains("in-clear"), "{stored}");
+        let opened = sealed.open(&keys, "k1").unwrap();
+        assert_eq!(opened.access_token, "access-token-in-clear");
+        assert_eq!(
+            opened.refresh_token.as_deref(),
+            Some("refresh-token-in-clear")
+        );
+        assert_eq!(opened.expires_at, Some(7));
+        assert!(sealed.open(&keys, "k2").is_none(), "bound to its session");
+        let other = CookieKeys::new(vec![cookie::Key::generate()]).unwrap();
+        assert!(sealed.open(&other, "k1").is_none());
+    }
 
     #[test]
     fn a_provider_lifetime_is_capped_and_never_overflows() {

@@ -9,7 +9,7 @@ use cookie::Cookie;
 use http::HeaderMap;
 
 use super::OAuthSession;
-use super::record::{SessionRecord, unix_now};
+use super::record::{RECORD_VERSION, SessionRecord, unix_now};
 use crate::cookies::{self, CookiePolicy};
 use crate::random;
 use crate::store::{SessionStore, StoreError};
@@ -78,7 +78,7 @@ impl Sessions {
         raw: &str,
     ) -> Result<Option<SessionRecord<U>>, StoreError> {
         match serde_json::from_str::<SessionRecord<U>>(raw) {
-            Ok(record) if record.v == 1 && record.remaining(unix_now()).is_some() => {
+            Ok(record) if record.v == RECORD_VERSION && record.remaining(unix_now()).is_some() => {
                 Ok(Some(record))
             }
             _ => {
@@ -88,30 +88,55 @@ impl Sessions {
         }
     }
 
-    /// Writes `record` back under `key`, keeping its absolute expiry.
-    pub(crate) async fn update<U: super::SessionUser>(
-        &self,
-        key: &str,
+    /// A fresh session id and its store key.
+    pub(crate) fn new_id() -> (String, String) {
+        let id = random::token();
+        let key = Self::key(&id);
+        (id, key)
+    }
+
+    /// `record` as stored, and the time left before its absolute expiry; `None` when past.
+    fn encode<U: super::SessionUser>(
         record: &SessionRecord<U>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<(String, Duration)>, StoreError> {
         let Some(ttl) = record.remaining(unix_now()) else {
-            return self.store.delete(key).await;
+            return Ok(None);
         };
         let raw = serde_json::to_string(record)
             .map_err(|_| StoreError::new("the session could not be serialised"))?;
-        self.store.save(key, raw, self.idle, ttl).await
+        Ok(Some((raw, ttl)))
     }
 
-    /// Stores a new session under a fresh id; returns its cookie.
+    /// Stores a new session under the id `id` (from [`new_id`](Self::new_id)); returns its
+    /// cookie.
     pub(crate) async fn create<U: super::SessionUser>(
         &self,
+        id: String,
         record: &SessionRecord<U>,
     ) -> Result<Cookie<'static>, StoreError> {
-        let id = random::token();
-        self.update(&Self::key(&id), record).await?;
+        let key = Self::key(&id);
+        match Self::encode(record)? {
+            Some((raw, ttl)) => self.store.save(&key, raw, self.idle, ttl).await?,
+            None => self.store.delete(&key).await?,
+        }
         Ok(self
             .policy
             .cookie(self.cookie_name.clone(), id, self.absolute))
+    }
+
+    /// Writes `record` under `key`, keeping its absolute expiry, only if the store still
+    /// holds `current` there (the record as loaded): `false`, writing nothing, once the
+    /// session has ended (logout, expiry) or was changed meanwhile.
+    pub(crate) async fn replace<U: super::SessionUser>(
+        &self,
+        key: &str,
+        current: &str,
+        record: &SessionRecord<U>,
+    ) -> Result<bool, StoreError> {
+        match Self::encode(record)? {
+            Some((raw, ttl)) => self.store.replace(key, current, raw, self.idle, ttl).await,
+            None => Ok(false),
+        }
     }
 
     /// Removes the session under `key`.

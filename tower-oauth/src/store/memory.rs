@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
+use quick_cache::sync::{EntryAction, EntryResult};
 
 use super::{SessionStore, StoreError, StoreFuture};
 
@@ -91,15 +92,32 @@ impl MemoryStore {
         }
     }
 
+    /// Whether `entry` is past its deadline or has been idle for longer than its idle
+    /// timeout at `now` (`now_ms` since the epoch).
+    fn expired(entry: &Entry, now: Instant, now_ms: u64) -> bool {
+        let idle_for = now_ms.saturating_sub(entry.seen_ms.load(Ordering::Relaxed));
+        let past_deadline = entry.deadline.is_some_and(|deadline| deadline <= now);
+        past_deadline || idle_for >= entry.idle_ms.load(Ordering::Relaxed)
+    }
+
+    /// A new entry holding `record`, last used now.
+    fn entry(&self, record: String, idle: Duration, ttl: Duration) -> Arc<Entry> {
+        let now = Instant::now();
+        Arc::new(Entry {
+            record: record.into(),
+            deadline: now.checked_add(ttl),
+            idle_ms: AtomicU64::new(millis(idle)),
+            seen_ms: AtomicU64::new(millis(now.saturating_duration_since(self.epoch))),
+        })
+    }
+
     /// The record under `key` unless past its deadline or idle for longer than its idle
     /// timeout; renews its idle timeout to `idle` from now.
     fn live(&self, key: &str, idle: Duration) -> Option<Arc<str>> {
         let entry = self.sessions.get(key)?;
         let now = Instant::now();
         let now_ms = millis(now.saturating_duration_since(self.epoch));
-        let idle_for = now_ms.saturating_sub(entry.seen_ms.load(Ordering::Relaxed));
-        let past_deadline = entry.deadline.is_some_and(|deadline| deadline <= now);
-        if past_deadline || idle_for >= entry.idle_ms.load(Ordering::Relaxed) {
+        if Self::expired(&entry, now, now_ms) {
             // Only this entry: a session saved again under the key meanwhile stays.
             self.sessions
                 .remove_if(key, |current| Arc::ptr_eq(current, &entry));
@@ -128,15 +146,38 @@ impl SessionStore for MemoryStore {
         idle: Duration,
         ttl: Duration,
     ) -> StoreFuture<'a, ()> {
-        let now = Instant::now();
-        let entry = Entry {
-            record: record.into(),
-            deadline: now.checked_add(ttl),
-            idle_ms: AtomicU64::new(millis(idle)),
-            seen_ms: AtomicU64::new(millis(now.saturating_duration_since(self.epoch))),
-        };
-        self.sessions.insert(key.to_owned(), Arc::new(entry));
+        self.sessions
+            .insert(key.to_owned(), self.entry(record, idle, ttl));
         Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// Compares and swaps under the cache shard's write lock, so no save, delete or expiry
+    /// of `key` lands between the comparison and the write.
+    fn replace<'a>(
+        &'a self,
+        key: &'a str,
+        current: &'a str,
+        record: String,
+        idle: Duration,
+        ttl: Duration,
+    ) -> StoreFuture<'a, bool> {
+        let replacement = self.entry(record, idle, ttl);
+        let now = Instant::now();
+        let now_ms = millis(now.saturating_duration_since(self.epoch));
+        // A zero timeout: a key being filled elsewhere is absent here, never waited for.
+        let result = self.sessions.entry(key, Some(Duration::ZERO), |_, entry| {
+            if Self::expired(entry, now, now_ms) {
+                EntryAction::Remove
+            } else if *entry.record == *current {
+                *entry = replacement;
+                EntryAction::Retain(true)
+            } else {
+                EntryAction::Retain(false)
+            }
+        });
+        // Absent (`Vacant`: its guard, dropped here, inserts nothing), expired or changed.
+        let written = matches!(result, EntryResult::Retained(true));
+        Box::pin(std::future::ready(Ok(written)))
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
@@ -266,6 +307,49 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(store.load("k", idle).await.unwrap().as_deref(), Some("r"));
+    }
+
+    #[tokio::test]
+    async fn replace_writes_only_over_the_record_read() {
+        let store = MemoryStore::new();
+        let d = Duration::from_secs(60);
+        store.save("k", "r1".to_owned(), d, d).await.unwrap();
+        assert!(
+            store
+                .replace("k", "r1", "r2".to_owned(), d, d)
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.load("k", d).await.unwrap().as_deref(), Some("r2"));
+        // Another version is there now: nothing is written.
+        assert!(
+            !store
+                .replace("k", "r1", "r3".to_owned(), d, d)
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.load("k", d).await.unwrap().as_deref(), Some("r2"));
+        // Deleted (a logout): the session is not brought back.
+        store.delete("k").await.unwrap();
+        assert!(
+            !store
+                .replace("k", "r2", "r4".to_owned(), d, d)
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.load("k", d).await.unwrap(), None);
+        assert_eq!(store.sessions.len(), 0, "no placeholder left behind");
+        // Expired: neither.
+        let short = Duration::from_millis(50);
+        store.save("e", "r".to_owned(), d, short).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert!(
+            !store
+                .replace("e", "r", "r2".to_owned(), d, d)
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.load("e", d).await.unwrap(), None);
     }
 
     #[tokio::test]

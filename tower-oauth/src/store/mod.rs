@@ -3,7 +3,9 @@
 //!
 //! Stores see opaque records under opaque keys: the key is the SHA-256 of the session id (a
 //! dump of the store yields no usable cookie) and the record is JSON written by the session
-//! layer. A store enforces two lifetimes per entry: the *idle* timeout, renewed by every
+//! layer, the provider's tokens in it sealed with the cookie key (a dump yields no usable
+//! provider token either). A refreshed provider token is written back with
+//! [`replace`](SessionStore::replace), a compare-and-set. A store enforces two lifetimes per entry: the *idle* timeout, renewed by every
 //! [`load`](SessionStore::load), and the *ttl* given at [`save`](SessionStore::save), the
 //! time left before the session's absolute expiry. The session layer re-checks the absolute
 //! expiry inside the record too, so a store that renews too generously cannot extend it.
@@ -53,6 +55,24 @@ pub trait SessionStore: fmt::Debug + Send + Sync + 'static {
         idle: Duration,
         ttl: Duration,
     ) -> StoreFuture<'a, ()>;
+
+    /// Compare-and-set: stores `record` under `key`, as [`save`](Self::save) would, only if
+    /// the record there is still exactly `current` (what [`load`](Self::load) returned).
+    /// `true` if written; `false`, writing nothing, if `key` is absent, expired or holds
+    /// another record.
+    ///
+    /// Atomic with respect to every other write to `key`, across instances for a shared
+    /// store: a [`delete`](Self::delete) (a logout) that lands first makes it fail, one
+    /// that lands after removes what it wrote. A refreshed provider token is written back
+    /// with it, so a session ended during the refresh stays ended.
+    fn replace<'a>(
+        &'a self,
+        key: &'a str,
+        current: &'a str,
+        record: String,
+        idle: Duration,
+        ttl: Duration,
+    ) -> StoreFuture<'a, bool>;
 
     /// Removes `key`. Removing an absent key is not an error.
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;

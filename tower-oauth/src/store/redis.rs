@@ -2,20 +2,35 @@
 
 use std::time::Duration;
 
+use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{SessionStore, StoreError, StoreFuture};
+
+/// Compare-and-set of a session record, in one Lua script so it is atomic across every
+/// instance: `KEYS[1]` gets `ARGV[2]` (expiring after `ARGV[3]` ms) only if it still holds
+/// `ARGV[1]`. An absent key reads as `false`, never equal.
+const REPLACE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+";
 
 /// Sessions in Redis (feature `redis`): a login on one instance is valid on all, a logout on
 /// one ends the session everywhere.
 ///
 /// Each session is one string key `{prefix}{sha256(id)}` with a `PX` expiry of the idle
 /// timeout (never past the absolute deadline); loads renew it with `GETEX`. Login markers are
-/// `SET NX PX` keys under `{prefix}claim:`, atomic across instances. Requires Redis >= 6.2.
+/// `SET NX PX` keys under `{prefix}claim:`, atomic across instances; a refreshed provider
+/// token is written back by a Lua compare-and-set, so a session deleted meanwhile stays
+/// deleted. Requires Redis >= 6.2.
 #[derive(Clone)]
 pub struct RedisStore {
     connection: ConnectionManager,
     prefix: String,
+    replace: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -41,6 +56,7 @@ impl RedisStore {
         Self {
             connection,
             prefix: "towerauth:session:".to_owned(),
+            replace: Script::new(REPLACE),
         }
     }
 
@@ -102,6 +118,29 @@ impl SessionStore for RedisStore {
                 .query_async::<()>(&mut connection)
                 .await
                 .map_err(|e| unavailable(&e))
+        })
+    }
+
+    fn replace<'a>(
+        &'a self,
+        key: &'a str,
+        current: &'a str,
+        record: String,
+        idle: Duration,
+        ttl: Duration,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let written: i64 = self
+                .replace
+                .key(format!("{}{key}", self.prefix))
+                .arg(current)
+                .arg(record)
+                .arg(millis(idle.min(ttl)))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            Ok(written == 1)
         })
     }
 

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod provider;
+pub mod token_server;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -12,6 +12,7 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tower_jwt::JwtIdentity;
 use tower_jwt::issuer::{DEFAULT_REFRESH_LIFETIME, Grant, TokenPair};
@@ -113,7 +114,8 @@ pub(crate) async fn login(
             &headers,
         );
     };
-    let Some(user) = state.users.check(&request.username, &request.password) else {
+    let users = Arc::clone(&state.users);
+    let Some(user) = users.login(request.username, request.password).await else {
         tracing::info!(reason = "bad_password", "password login refused");
         return reject(
             &AuthError::invalid_credential("unknown user or wrong password")

@@ -94,6 +94,8 @@ impl Server {
         let url = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("the demo did not print `listening on http://ADDR` within 30 s");
+        // A server bound to every interface is reached on loopback.
+        let url = url.replacen("http://0.0.0.0:", "http://127.0.0.1:", 1);
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
         Self {
             url,
@@ -156,6 +158,39 @@ pub fn run_cli(env: &[(String, String)], args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `demo` (serve) with a clean `DEMO_*` environment plus `env`, a fresh SQLite store
+/// and `DEMO_JWT_SECRET`, expecting it to refuse to start: asserts a non-zero exit within
+/// 30 s and returns its stderr.
+pub fn refused_start(env: &[(&str, &str)]) -> String {
+    let dir = TempDir::new();
+    let mut vars = vec![
+        ("DEMO_DATABASE_URL".to_owned(), dir.database_url()),
+        ("DEMO_JWT_SECRET".to_owned(), SECRET.to_owned()),
+    ];
+    vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let mut child = command(&vars)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("could not start the demo binary");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the demo started with {env:?} (still running after 30 s)");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "exit status {status} with {env:?}");
+    stderr
 }
 
 /// An HTTP client that does not follow redirects nor keep cookies.
