@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use http::header::{AUTHORIZATION, COOKIE};
-use http::{HeaderName, Request};
+use http::{HeaderMap, HeaderName, Request};
 
 use crate::error::AuthError;
 
@@ -212,7 +212,9 @@ impl Credentials {
         let raw = match source {
             Source::Bearer => read_bearer(request, self.max_length)?.map(Cow::Borrowed),
             Source::Header(name) => read_header(request, name, self.max_length)?.map(Cow::Borrowed),
-            Source::Cookie(name) => read_cookie(request, name, self.max_length)?.map(Cow::Borrowed),
+            Source::Cookie(name) => {
+                cookie_value(request.headers(), name, self.max_length)?.map(Cow::Borrowed)
+            }
             Source::Query(name) => read_query(request, name, self.max_length)?,
         };
         raw.map(|v| check_value(&v, self.max_length).map(|()| v))
@@ -306,17 +308,45 @@ fn read_header<'r, B>(
     }
 }
 
-/// The value of cookie `name`, reading the `Cookie` headers as bytes: a pair with another
-/// name is skipped unread, whatever bytes it holds, so only the cookie asked for must be
-/// well formed. (The `cookie` crate parses a whole header as UTF-8 text, which would let
-/// one foreign cookie lock a user out.) A value in double quotes (RFC 6265) loses them.
-fn read_cookie<'r, B>(
-    request: &'r Request<B>,
+/// Reads cookie `name` from a request's `headers`: the cookie reader every towerauth crate
+/// uses (the [`Credentials::cookie`] source, sessions, login transactions, refresh cookies).
+///
+/// * `Ok(None)`: no cookie of that name;
+/// * `Ok(Some(value))`: exactly one, non-empty, visible ASCII, at most 8 KiB (double quotes
+///   around it, allowed by RFC 6265, removed);
+/// * 400 `invalid_request`: two or more (a sibling domain may have planted one);
+/// * 401 `invalid_token`: the cookie is empty, too long or has other bytes.
+///
+/// The `Cookie` headers are read as bytes and a pair with another name is skipped unread,
+/// whatever it holds: an unrelated cookie with opaque bytes never locks anyone out. (The
+/// `cookie` crate parses a whole header as UTF-8 text, which would.)
+///
+/// ```
+/// use http::{header::COOKIE, HeaderMap, HeaderValue};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(COOKIE, HeaderValue::from_bytes(b"theme=\xff\xfe; sid=abc123").unwrap());
+/// assert_eq!(auth_core::read_cookie(&headers, "sid").unwrap(), Some("abc123"));
+/// assert_eq!(auth_core::read_cookie(&headers, "other").unwrap(), None);
+/// ```
+///
+/// # Errors
+///
+/// 400 for a duplicated cookie, 401 for a malformed one.
+pub fn read_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, AuthError> {
+    cookie_value(headers, name, DEFAULT_MAX_LENGTH)?
+        .map(|value| check_value(value, DEFAULT_MAX_LENGTH).map(|()| value))
+        .transpose()
+}
+
+/// The value of cookie `name`, unchecked beyond its length and UTF-8 (see [`read_cookie`]).
+fn cookie_value<'h>(
+    headers: &'h HeaderMap,
     name: &str,
     max_length: usize,
-) -> Result<Option<&'r str>, AuthError> {
-    let mut found: Option<&'r str> = None;
-    for header in request.headers().get_all(COOKIE) {
+) -> Result<Option<&'h str>, AuthError> {
+    let mut found: Option<&'h str> = None;
+    for header in headers.get_all(COOKIE) {
         for pair in header.as_bytes().split(|&b| b == b';') {
             let Some(eq) = pair.iter().position(|&b| b == b'=') else {
                 continue;

@@ -83,7 +83,7 @@ pub use authorize::{
 };
 pub use body::RejectionBody;
 pub use combinator::{FirstOf, first_of};
-pub use credential::{Credential, Credentials};
+pub use credential::{Credential, Credentials, read_cookie};
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::{Authenticated, RequireScope, ScopeName};

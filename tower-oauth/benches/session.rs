@@ -139,14 +139,14 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt)
             .iter(|| async { black_box(floor(black_box(&with_session)).await.unwrap()) });
     });
-    let mut sessions = client.session_authenticator();
+    let mut sessions = client.authenticator();
     group.bench_function("session_memory_hit", |b| {
         b.to_async(&rt).iter(|| {
             let future = sessions.authenticate(black_box(&with_session));
             async move { black_box(future.await.unwrap()) }
         });
     });
-    let mut sessions = client.session_authenticator();
+    let mut sessions = client.authenticator();
     group.bench_function("session_no_cookie", |b| {
         b.to_async(&rt).iter(|| {
             let future = sessions.authenticate(black_box(&anonymous));

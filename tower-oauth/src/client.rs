@@ -88,7 +88,7 @@ pub(crate) struct Inner<U> {
 ///
 /// Routes (see [`routes`](Self::routes)): `GET {prefix}/{provider}/login?return_to=/path`,
 /// `GET {prefix}/{provider}/callback`, `POST {prefix}/logout`. Sessions:
-/// [`session_layer`](Self::session_layer).
+/// [`layer`](Self::layer).
 pub struct OAuthClient<U> {
     pub(crate) inner: Arc<Inner<U>>,
 }
@@ -143,19 +143,19 @@ impl<U: SessionUser> OAuthClient<U> {
 
     /// The authenticator reading session cookies.
     #[must_use]
-    pub fn session_authenticator(&self) -> SessionAuthenticator<U> {
+    pub fn authenticator(&self) -> SessionAuthenticator<U> {
         SessionAuthenticator::new(
             Arc::clone(&self.inner.sessions),
             Arc::clone(&self.inner.decoded),
         )
     }
 
-    /// `AuthLayer::new(self.session_authenticator())`: 401 JSON when anonymous (API
+    /// `AuthLayer::new(self.authenticator())`: 401 JSON when anonymous (API
     /// routes). For browser routes, add `.on_rejection(LoginRedirect::to("/"))`; for pages
     /// serving anonymous users too, `.optional()`.
     #[must_use]
-    pub fn session_layer(&self) -> SessionLayer<U> {
-        AuthLayer::new(self.session_authenticator())
+    pub fn layer(&self) -> SessionLayer<U> {
+        AuthLayer::new(self.authenticator())
     }
 
     /// Resolves every provider now instead of at its first login: fetches and checks each

@@ -49,51 +49,24 @@ impl CookiePolicy {
     }
 }
 
-/// What a request's `Cookie` headers hold under one name.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Lookup<'r> {
-    /// No cookie of that name.
-    Absent,
-    /// Exactly one.
-    One(&'r str),
-    /// Two or more: ambiguous, never guess.
-    Duplicate,
-}
-
-/// Finds the cookie `name` in every `Cookie` header, without allocating.
-pub(crate) fn lookup<'r>(headers: &'r HeaderMap, name: &str) -> Lookup<'r> {
-    let mut found = Lookup::Absent;
-    for header in headers.get_all(COOKIE) {
-        let Ok(text) = header.to_str() else {
-            continue;
-        };
-        // A `to_str` header is visible ASCII, space and tab: ASCII trimming suffices, and
-        // skips the Unicode whitespace tables on every request.
-        for pair in text.split(';') {
-            let Some((key, value)) = pair.trim_ascii().split_once('=') else {
-                continue;
-            };
-            if key.trim_ascii() == name {
-                if found != Lookup::Absent {
-                    return Lookup::Duplicate;
-                }
-                found = Lookup::One(value.trim_ascii());
-            }
-        }
-    }
-    found
-}
-
-/// Every `(name, value)` whose name starts with `prefix`, in every `Cookie` header.
+/// Every `(name, value)` whose name starts with `prefix`, in every `Cookie` header (the
+/// pending login transactions). Like [`auth_core::read_cookie`], which reads every single
+/// cookie here, it reads the headers as bytes and skips pairs it cannot decode, so an
+/// unrelated cookie with opaque bytes locks nothing out.
 pub(crate) fn with_prefix<'r>(headers: &'r HeaderMap, prefix: &str) -> Vec<(&'r str, &'r str)> {
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(|text| text.split(';'))
-        .filter_map(|pair| pair.trim_ascii().split_once('='))
-        .map(|(k, v)| (k.trim_ascii(), v.trim_ascii()))
-        .filter(|(k, _)| k.starts_with(prefix))
+        .flat_map(|header| header.as_bytes().split(|&b| b == b';'))
+        .filter_map(|pair| {
+            let eq = pair.iter().position(|&b| b == b'=')?;
+            let name = pair[..eq].trim_ascii();
+            if !name.starts_with(prefix.as_bytes()) {
+                return None;
+            }
+            let value = pair[eq + 1..].trim_ascii();
+            Some((std::str::from_utf8(name).ok()?, std::str::from_utf8(value).ok()?))
+        })
         .collect()
 }
 
@@ -102,46 +75,24 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
-    fn headers(values: &[&str]) -> HeaderMap {
+    fn headers(values: &[&[u8]]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for v in values {
-            map.append(COOKIE, HeaderValue::from_str(v).unwrap());
+            map.append(COOKIE, HeaderValue::from_bytes(v).unwrap());
         }
         map
     }
 
     #[test]
-    fn finds_one_cookie_among_many_headers() {
-        let h = headers(&["a=1; sid=abc", "b=2"]);
-        assert_eq!(lookup(&h, "sid"), Lookup::One("abc"));
-        assert_eq!(lookup(&h, "missing"), Lookup::Absent);
-        assert_eq!(lookup(&h, "si"), Lookup::Absent);
-    }
-
-    #[test]
-    fn spaces_and_tabs_around_names_and_values_are_trimmed() {
-        let h = headers(&[" a=1 ;\tsid = abc\t; b=2"]);
-        assert_eq!(lookup(&h, "sid"), Lookup::One("abc"));
-        assert_eq!(lookup(&h, "a"), Lookup::One("1"));
-        assert_eq!(with_prefix(&h, "si"), vec![("sid", "abc")]);
-    }
-
-    #[test]
-    fn lists_cookies_by_prefix() {
-        let h = headers(&["tx-1=a; other=b", "tx-2=c"]);
+    fn lists_cookies_by_prefix_trimming_spaces_and_tabs() {
+        let h = headers(&[b"tx-1=a; other=b", b" tx-2 =\tc\t; tx"]);
         assert_eq!(with_prefix(&h, "tx-"), vec![("tx-1", "a"), ("tx-2", "c")]);
     }
 
     #[test]
-    fn duplicates_are_ambiguous() {
-        assert_eq!(
-            lookup(&headers(&["sid=a; sid=b"]), "sid"),
-            Lookup::Duplicate
-        );
-        assert_eq!(
-            lookup(&headers(&["sid=a", "sid=b"]), "sid"),
-            Lookup::Duplicate
-        );
+    fn undecodable_pairs_are_skipped_not_fatal() {
+        let h = headers(&[b"junk=\xff; tx-1=a", b"tx-\xfe=b; tx-2=c"]);
+        assert_eq!(with_prefix(&h, "tx-"), vec![("tx-1", "a"), ("tx-2", "c")]);
     }
 
     #[test]

@@ -91,12 +91,12 @@
 //! fn app(client: &OAuthClient<User>) -> Router {
 //!     Router::new()
 //!         // API: 401 JSON without a session.
-//!         .route("/api/whoami", get(whoami).route_layer(client.session_layer()))
+//!         .route("/api/whoami", get(whoami).route_layer(client.layer()))
 //!         // Pages: 303 to the home page without a session.
 //!         .route(
 //!             "/settings",
 //!             get(whoami).route_layer(
-//!                 client.session_layer().on_rejection(LoginRedirect::to("/").unwrap()),
+//!                 client.layer().on_rejection(LoginRedirect::to("/").unwrap()),
 //!             ),
 //!         )
 //!         .nest_service("/oauth", client.routes())

@@ -301,7 +301,7 @@ async fn session_layer_inserts_identity_and_guards_the_inner_service() {
     jar.store(&res);
 
     let (mut service, mut handle) =
-        mock::spawn_layer::<http::Request<()>, http::Response<String>, _>(client.session_layer());
+        mock::spawn_layer::<http::Request<()>, http::Response<String>, _>(client.layer());
     // Not ready while the inner service is not.
     handle.allow(0);
     assert!(service.poll_ready().is_pending());

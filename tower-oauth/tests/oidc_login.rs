@@ -167,7 +167,7 @@ async fn session_of(app: &TestApp, jar: &Jar) -> tower_oauth::OAuthSession<User>
         .body(())
         .unwrap();
     app.client
-        .session_authenticator()
+        .authenticator()
         .authenticate(&req)
         .await
         .unwrap()

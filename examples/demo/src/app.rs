@@ -256,7 +256,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
     let (tokens, families) = token_issuer(config, &secret).await?;
     let jwt = jwt_authenticator(config, &secret, &tokens)?;
     let oauth = oauth_client(config).await?;
-    let sessions = MaybeSession(oauth.as_ref().map(OAuthClient::session_authenticator));
+    let sessions = MaybeSession(oauth.as_ref().map(OAuthClient::authenticator));
     let state = AppState {
         keys: keys.clone(),
         tokens,

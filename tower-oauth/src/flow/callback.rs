@@ -19,7 +19,6 @@ use subtle::ConstantTimeEq;
 use super::response::{Failure, OAuthResponse, see_other};
 use super::transaction::{self, Transaction};
 use crate::client::OAuthClient;
-use crate::cookies::{self as cookie_header};
 use crate::http_client::FetchError;
 use crate::provider::{ProviderIdentity, Resolved, github};
 use crate::random;
@@ -148,12 +147,13 @@ impl<U: SessionUser> OAuthClient<U> {
             .filter(|s| !s.is_empty())
             .ok_or(Failure::bad_request("missing_state"))?;
         let name = transaction::cookie_name(&self.inner.policy, state);
-        let value = match cookie_header::lookup(&request.headers, &name) {
-            cookie_header::Lookup::One(value) => value,
-            cookie_header::Lookup::Absent => return Err(Failure::bad_request("unknown_state")),
-            cookie_header::Lookup::Duplicate => {
+        let value = match auth_core::read_cookie(&request.headers, &name) {
+            Ok(Some(value)) => value,
+            Ok(None) => return Err(Failure::bad_request("unknown_state")),
+            Err(error) if error.kind() == auth_core::AuthErrorKind::InvalidRequest => {
                 return Err(Failure::bad_request("duplicate_cookie"));
             }
+            Err(_) => return Err(Failure::bad_request("invalid_transaction")),
         };
         set_cookies.push(self.inner.policy.removal(name.clone()));
         let transaction = Transaction::open(&self.inner.keys, &name, value, state)

@@ -13,7 +13,7 @@ use super::{OAuthSession, SessionUser};
 use crate::store::StoreError;
 
 /// Authenticates requests by their session cookie. Built by
-/// [`OAuthClient::session_authenticator`](crate::OAuthClient::session_authenticator); wrap it
+/// [`OAuthClient::authenticator`](crate::OAuthClient::authenticator); wrap it
 /// in an [`AuthLayer`](auth_core::AuthLayer) (alias [`SessionLayer`](crate::SessionLayer)).
 ///
 /// No cookie, or one that is not a well-formed session id, answers at once without touching

@@ -10,7 +10,7 @@ use http::HeaderMap;
 
 use super::OAuthSession;
 use super::record::{RECORD_VERSION, SessionRecord, unix_now};
-use crate::cookies::{self, CookiePolicy};
+use crate::cookies::CookiePolicy;
 use crate::random;
 use crate::store::{SessionStore, StoreError};
 
@@ -37,8 +37,9 @@ fn is_url_safe(id: &str) -> bool {
 impl Sessions {
     /// The session id in the request's cookie, if one well-formed cookie holds one.
     pub(crate) fn read_id<'r>(&self, headers: &'r HeaderMap) -> Option<&'r str> {
-        match cookies::lookup(headers, &self.cookie_name) {
-            cookies::Lookup::One(id) if id.len() == ID_LENGTH && is_url_safe(id) => Some(id),
+        // A duplicated or malformed cookie is "no session", like a missing one.
+        match auth_core::read_cookie(headers, &self.cookie_name) {
+            Ok(Some(id)) if id.len() == ID_LENGTH && is_url_safe(id) => Some(id),
             _ => None,
         }
     }

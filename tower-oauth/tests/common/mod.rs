@@ -103,13 +103,13 @@ impl TestApp {
         let router = Router::new()
             .route(
                 "/api/whoami",
-                get(whoami).route_layer(client.session_layer()),
+                get(whoami).route_layer(client.layer()),
             )
             .route(
                 "/dashboard",
                 get(whoami).route_layer(
                     client
-                        .session_layer()
+                        .layer()
                         .on_rejection(LoginRedirect::to("/").unwrap()),
                 ),
             )

@@ -155,7 +155,7 @@ pub async fn session_of(
         .body(())
         .unwrap();
     app.client
-        .session_authenticator()
+        .authenticator()
         .authenticate(&req)
         .await
         .unwrap()
