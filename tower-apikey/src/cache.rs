@@ -135,6 +135,7 @@ impl KeyCache {
         entry
     }
 
+    #[cfg(feature = "postgres")]
     pub(crate) fn invalidate_all(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.positive.invalidate_all();

@@ -5,7 +5,7 @@ mod builder;
 mod new_key;
 
 use std::fmt;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::AuthLayer;
@@ -88,6 +88,8 @@ impl ApiKeys {
     /// # Errors
     ///
     /// The store's error when the URL is not understood or the database cannot be set up.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let store = crate::store::connect(url).await?;
         // The default settings always build; a refusal would still be reported, not unwrapped.
@@ -126,7 +128,8 @@ impl ApiKeys {
         AuthLayer::new(self.authenticator())
     }
 
-    pub(crate) fn downgrade(&self) -> Weak<Inner> {
+    #[cfg(feature = "postgres")]
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner> {
         Arc::downgrade(&self.inner)
     }
 

@@ -11,16 +11,22 @@
 //! # }
 //! ```
 
+#[cfg(feature = "postgres")]
 mod listen;
 mod memory;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use listen::{InvalidationListener, NOTIFY_CHANNEL};
 pub use memory::MemoryStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub use sql::{MIGRATOR, SqlStore, connect};
 
 use crate::record::{ApiKeyRecord, KeyInfo};

@@ -1,11 +1,14 @@
-//! SQLite and PostgreSQL through `sqlx`: one schema, one set of queries, migrations embedded.
+//! SQLite (feature `sqlite`) and PostgreSQL (feature `postgres`) through `sqlx`: one schema,
+//! one set of queries, migrations embedded.
 
 use std::fmt;
 use std::str::FromStr;
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
+#[cfg(feature = "postgres")]
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+#[cfg(feature = "sqlite")]
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::{KeyStore, StoreError};
@@ -18,20 +21,22 @@ const COLUMNS: &str = "id, env, account, name, scopes, digest, display_prefix, l
     created_at, expires_at, not_before, revoked_at, last_used_at, grace_ends_at, replaced_by";
 
 /// Opens the store a URL names, creating and migrating it as needed:
-/// `sqlite://PATH` (the file is created), `sqlite::memory:`, or `postgres://…` /
-/// `postgresql://…`.
+/// `sqlite://PATH` (the file is created) or `sqlite::memory:` with feature `sqlite`,
+/// `postgres://…` / `postgresql://…` with feature `postgres`.
 ///
 /// # Errors
 ///
-/// [`StoreError::Unavailable`] when the URL is not understood, the database cannot be
-/// reached or the migrations fail.
+/// [`StoreError::Unavailable`] when the URL is not understood (or names a backend this build
+/// leaves out), the database cannot be reached or the migrations fail.
 pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
     SqlStore::connect(url).await
 }
 
 #[derive(Clone)]
 enum Pool {
+    #[cfg(feature = "sqlite")]
     Sqlite(SqlitePool),
+    #[cfg(feature = "postgres")]
     Postgres(PgPool),
 }
 
@@ -53,7 +58,9 @@ impl fmt::Debug for SqlStore {
 macro_rules! with_pool {
     ($pool:expr, $p:ident => $body:expr) => {
         match $pool {
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite($p) => $body,
+            #[cfg(feature = "postgres")]
             Pool::Postgres($p) => $body,
         }
     };
@@ -77,7 +84,10 @@ impl SqlStore {
     ///
     /// As [`connect`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        if url.starts_with("sqlite:") {
+        let sqlite = url.starts_with("sqlite:");
+        let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+        #[cfg(feature = "sqlite")]
+        if sqlite {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(unavailable)?
                 .create_if_missing(true)
@@ -92,18 +102,26 @@ impl SqlStore {
                     .max_lifetime(None);
             }
             let pool = pool.connect_with(options).await.map_err(unavailable)?;
-            Self::sqlite(pool).await
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url).map_err(unavailable)?;
-            Self::postgres_with(options).await
-        } else {
-            Err(StoreError::Unavailable(
-                "unsupported database URL: expected sqlite:// or postgres://".into(),
-            ))
+            return Self::sqlite(pool).await;
         }
+        #[cfg(feature = "postgres")]
+        if postgres {
+            let options = PgConnectOptions::from_str(url).map_err(unavailable)?;
+            return Self::postgres_with(options).await;
+        }
+        Err(StoreError::Unavailable(
+            match (sqlite, postgres) {
+                (true, _) => "a sqlite:// URL needs tower-apikey's `sqlite` feature",
+                (_, true) => "a postgres:// URL needs tower-apikey's `postgres` feature",
+                _ => "unsupported database URL: expected sqlite:// or postgres://",
+            }
+            .into(),
+        ))
     }
 
     /// A PostgreSQL store from connection options (e.g. with a `search_path`), migrated.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
     ///
     /// # Errors
     ///
@@ -119,6 +137,8 @@ impl SqlStore {
     }
 
     /// A SQLite store on `pool`, migrated.
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
     ///
     /// # Errors
     ///
@@ -131,6 +151,8 @@ impl SqlStore {
     }
 
     /// A PostgreSQL store on `pool`, migrated.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
     ///
     /// # Errors
     ///
@@ -146,24 +168,30 @@ impl SqlStore {
     #[must_use]
     pub fn backend(&self) -> &'static str {
         match self.pool {
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
             Pool::Postgres(_) => "postgres",
         }
     }
 
     /// The PostgreSQL pool, if this is a PostgreSQL store.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
     #[must_use]
     pub fn pg_pool(&self) -> Option<&PgPool> {
         match &self.pool {
             Pool::Postgres(p) => Some(p),
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(_) => None,
         }
     }
 
     /// On PostgreSQL, announces a change to key `id` to listening instances. A failure
     /// is logged, not returned: the change is stored, and the cache TTL still bounds it.
+    #[cfg(feature = "postgres")]
     async fn notify(&self, id: &str) {
-        let Pool::Postgres(pool) = &self.pool else {
+        let Some(pool) = self.pg_pool() else {
             return;
         };
         let sent = sqlx::query("SELECT pg_notify($1, $2)")
@@ -175,6 +203,11 @@ impl SqlStore {
             tracing::warn!(target: "tower_apikey", key_id = id, %error, "could not notify other instances");
         }
     }
+
+    /// Without PostgreSQL there is no one to notify.
+    #[cfg(not(feature = "postgres"))]
+    #[allow(clippy::unused_async)]
+    async fn notify(&self, _id: &str) {}
 
     /// Closes every connection; later operations fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
