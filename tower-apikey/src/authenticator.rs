@@ -62,6 +62,10 @@ impl<B> Authenticate<B> for ApiKeyAuthenticator {
             Err(error) => return Outcome::from(Err(error)),
         };
         match inner.format.parse(credential.value()) {
+            Ok(parsed) if inner.environment.is_some_and(|env| env != parsed.env()) => {
+                tracing::debug!(target: "tower_apikey", key_id = parsed.id(), outcome = "wrong_environment");
+                Outcome::Decided(Err(refused("wrong_environment")))
+            }
             Ok(_) => check(inner, credential.value()),
             Err(ParseError::ForeignPrefix) if credential.is_bearer() => Outcome::Missing,
             Err(_) => {

@@ -82,7 +82,7 @@ pub use keys::{
     NewKey,
 };
 pub use record::{ApiKeyRecord, Hasher, KeyDigest, KeyInfo};
-pub use store::{KeyStore, MemoryStore, StoreError};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub use store::SqlStore;
+pub use store::{KeyStore, MemoryStore, StoreError};

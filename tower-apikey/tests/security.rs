@@ -389,3 +389,68 @@ async fn outcomes_are_known_before_anything_is_polled() {
     assert_eq!(looked_up.account(), "acme");
     assert_eq!(outcome(&mut auth, &bearer("/", key)), "decided"); // cache hit
 }
+
+/// SECURITY.md, "API keys": a deployment configured for one environment refuses keys of the
+/// other found in its store, exactly as it refuses an unknown key.
+#[tokio::test]
+async fn a_deployment_for_one_environment_refuses_keys_of_the_other() {
+    let store = MemoryStore::new();
+    let live_only = ApiKeys::builder(store.clone())
+        .environment(Env::Live)
+        .build()
+        .unwrap();
+    let live = live_only.create(NewKey::new("acme")).await.unwrap();
+    let test = live_only
+        .create(NewKey::new("acme").env(Env::Test))
+        .await
+        .unwrap();
+    let app = app(&live_only);
+    assert_eq!(
+        send(&app, bearer("/whoami", live.key.expose()))
+            .await
+            .status,
+        200
+    );
+    let refused = send(&app, bearer("/whoami", test.key.expose())).await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.reason, Some("wrong_environment"));
+    let unknown = KeyFormat::default().generate(Env::Live).unwrap();
+    let unknown = send(&app, bearer("/whoami", unknown.expose())).await;
+    assert_eq!(
+        (refused.challenge, refused.body),
+        (unknown.challenge, unknown.body),
+        "the same answer as an unknown key"
+    );
+
+    // The reverse, over the same store; without a setting both work.
+    let test_only = ApiKeys::builder(store.clone())
+        .environment(Env::Test)
+        .build()
+        .unwrap();
+    let app = common::app(&test_only);
+    assert_eq!(
+        send(&app, bearer("/whoami", test.key.expose()))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(&app, bearer("/whoami", live.key.expose()))
+            .await
+            .status,
+        401
+    );
+    let either = common::app(&ApiKeys::builder(store).build().unwrap());
+    assert_eq!(
+        send(&either, bearer("/whoami", test.key.expose()))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(&either, bearer("/whoami", live.key.expose()))
+            .await
+            .status,
+        200
+    );
+}

@@ -65,7 +65,10 @@ pub(crate) fn with_prefix<'r>(headers: &'r HeaderMap, prefix: &str) -> Vec<(&'r 
                 return None;
             }
             let value = pair[eq + 1..].trim_ascii();
-            Some((std::str::from_utf8(name).ok()?, std::str::from_utf8(value).ok()?))
+            Some((
+                std::str::from_utf8(name).ok()?,
+                std::str::from_utf8(value).ok()?,
+            ))
         })
         .collect()
 }

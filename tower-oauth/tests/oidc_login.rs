@@ -166,9 +166,5 @@ async fn session_of(app: &TestApp, jar: &Jar) -> tower_oauth::OAuthSession<User>
         .header("cookie", jar.header())
         .body(())
         .unwrap();
-    app.client
-        .authenticator()
-        .authenticate(&req)
-        .await
-        .unwrap()
+    app.client.authenticator().authenticate(&req).await.unwrap()
 }

@@ -9,7 +9,7 @@ use auth_core::{ConfigError, ConfigErrorKind};
 
 use super::{ApiKeys, DEFAULT_CACHE_TTL, DEFAULT_TOUCH_INTERVAL, Inner};
 use crate::cache::{CacheConfig, KeyCache};
-use crate::key::KeyFormat;
+use crate::key::{Env, KeyFormat};
 use crate::record::Hasher;
 use crate::store::KeyStore;
 
@@ -21,6 +21,7 @@ pub struct ApiKeysBuilder {
     pepper: Option<Vec<u8>>,
     cache: CacheConfig,
     credentials: Credentials,
+    environment: Option<Env>,
 }
 
 impl fmt::Debug for ApiKeysBuilder {
@@ -30,6 +31,7 @@ impl fmt::Debug for ApiKeysBuilder {
             .field("pepper", &self.pepper.as_ref().map(|_| "[redacted]"))
             .field("cache_ttl", &self.cache.ttl)
             .field("credentials", &self.credentials)
+            .field("environment", &self.environment)
             .finish_non_exhaustive()
     }
 }
@@ -51,7 +53,16 @@ impl ApiKeysBuilder {
                 touch_interval: Some(DEFAULT_TOUCH_INTERVAL),
             },
             credentials: Credentials::bearer().or_header("x-api-key"),
+            environment: None,
         }
+    }
+
+    /// Accept only keys of `environment`: a deployment configured for `live` refuses
+    /// `sk_test_…` keys found in its store, and the reverse, with the same 401 as an unknown
+    /// key (reason `wrong_environment`). By default keys of either environment work.
+    pub fn environment(mut self, environment: Env) -> Self {
+        self.environment = Some(environment);
+        self
     }
 
     /// The key format (type prefix).
@@ -169,6 +180,7 @@ impl ApiKeysBuilder {
                 cache,
                 credentials: self.credentials,
                 cache_ttl: self.cache.ttl,
+                environment: self.environment,
             }),
         })
     }

@@ -16,7 +16,7 @@ pub use new_key::{CreatedKey, KeyError, NewKey};
 
 use crate::authenticator::{ApiKeyAuthenticator, ApiKeyLayer};
 use crate::cache::KeyCache;
-use crate::key::{ApiKey, KeyFormat};
+use crate::key::{ApiKey, Env, KeyFormat};
 use crate::record::{ApiKeyRecord, Hasher, KeyInfo, now};
 use crate::store::{KeyStore, StoreError};
 use new_key::secs;
@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) cache: KeyCache,
     pub(crate) credentials: Credentials,
     pub(crate) cache_ttl: Duration,
+    /// The only environment accepted, if one is configured.
+    pub(crate) environment: Option<Env>,
 }
 
 /// The API-key handle: management operations and the authenticator share its cache, so a

@@ -101,17 +101,11 @@ pub struct TestApp {
 impl TestApp {
     pub fn new(client: OAuthClient<User>) -> Self {
         let router = Router::new()
-            .route(
-                "/api/whoami",
-                get(whoami).route_layer(client.layer()),
-            )
+            .route("/api/whoami", get(whoami).route_layer(client.layer()))
             .route(
                 "/dashboard",
-                get(whoami).route_layer(
-                    client
-                        .layer()
-                        .on_rejection(LoginRedirect::to("/").unwrap()),
-                ),
+                get(whoami)
+                    .route_layer(client.layer().on_rejection(LoginRedirect::to("/").unwrap())),
             )
             .nest_service("/oauth", client.routes());
         Self { client, router }

@@ -154,11 +154,7 @@ pub async fn session_of(
         .header("cookie", jar.header())
         .body(())
         .unwrap();
-    app.client
-        .authenticator()
-        .authenticate(&req)
-        .await
-        .unwrap()
+    app.client.authenticator().authenticate(&req).await.unwrap()
 }
 
 /// A logout lands while the provider is answering a refresh: the session stays ended.
