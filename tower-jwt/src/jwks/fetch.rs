@@ -20,6 +20,8 @@ pub(crate) enum FetchError {
     TooLarge,
     Timeout,
     Junk,
+    /// A JWK set refused as a whole (e.g. more than [`MAX_JWKS_KEYS`](crate::jwk::MAX_JWKS_KEYS) keys).
+    KeySet(auth_core::ConfigError),
     NoUsableKey,
     IssuerMismatch,
 }
@@ -33,6 +35,7 @@ impl fmt::Display for FetchError {
             Self::TooLarge => f.write_str("the response is too large"),
             Self::Timeout => f.write_str("the server did not answer in time"),
             Self::Junk => f.write_str("the response is not the expected JSON"),
+            Self::KeySet(error) => write!(f, "the key set is refused: {error}"),
             Self::NoUsableKey => f.write_str("the key set holds no usable key"),
             Self::IssuerMismatch => {
                 f.write_str("the metadata's issuer differs from the configured one")
@@ -132,7 +135,7 @@ pub(crate) async fn fetch_jwks(
     options: &JwksOptions,
 ) -> Result<Fetched, FetchError> {
     let body = get_capped(client, url.clone(), options).await?;
-    let parsed = parse_set(&body.bytes, false).map_err(|_| FetchError::Junk)?;
+    let parsed = parse_set(&body.bytes, false).map_err(FetchError::KeySet)?;
     if parsed.dropped > 0 {
         tracing::debug!(
             dropped = parsed.dropped,
