@@ -85,8 +85,10 @@ impl IssuerConfig {
     /// Runs OpenID Connect discovery (falling back to RFC 8414) for `issuer` now, through
     /// `client`, and returns a builder whose keys come from the discovered `jwks_uri`.
     ///
-    /// The metadata's `issuer` must equal `issuer` exactly. To start even when the provider
-    /// is down, use [`IssuerConfigBuilder::oidc_discovery`] instead (lazy, retried).
+    /// The metadata's `issuer` must equal `issuer` exactly; a redirect is refused. Pass
+    /// [`jwks::default_client`](crate::jwks::default_client) unless you need your own
+    /// client. To start even when the provider is down, use
+    /// [`IssuerConfigBuilder::oidc_discovery`] instead (lazy, retried).
     ///
     /// # Errors
     ///
@@ -258,7 +260,9 @@ impl IssuerConfigBuilder {
     }
 
     /// The HTTP client used for every discovery and JWKS fetch (its TLS roots, proxy,
-    /// user agent). Default: a fresh `reqwest::Client`.
+    /// user agent). Default: [`jwks::default_client`](crate::jwks::default_client), which
+    /// follows no redirects and times out (5 s to connect, 10 s in all). Whatever the
+    /// client, an answer reached through a redirect is refused.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -329,10 +333,14 @@ impl IssuerConfigBuilder {
                         RemoteSource::Discovery
                     }
                 };
+                let client = match self.client {
+                    Some(client) => client,
+                    None => crate::jwks::default_client()?,
+                };
                 KeySource::Remote(Arc::new(RemoteKeys::new(
                     self.issuer.clone(),
                     source,
-                    self.client.unwrap_or_default(),
+                    client,
                     self.jwks_options,
                 )))
             }

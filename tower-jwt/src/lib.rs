@@ -81,7 +81,7 @@
 //! use tower_jwt::{IssuerConfig, JwtVerifier};
 //!
 //! # async fn login(id_token: &str) -> Result<(), Box<dyn std::error::Error>> {
-//! let client = reqwest::Client::new();
+//! let client = tower_jwt::jwks::default_client()?;     // no redirects, timeouts
 //! let issuer = IssuerConfig::discover("https://accounts.example.com", client)
 //!     .await?                              // metadata `issuer` must match exactly
 //!     .audience("my-client-id")
