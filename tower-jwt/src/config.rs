@@ -6,7 +6,8 @@
 //! only *selects* a configuration, which then checks everything, the signature first.
 //!
 //! Defaults are strict: `typ` must be `at+jwt` (RFC 9068); `exp`, `nbf`, `iat`, `iss`, `aud`
-//! and `sub` are required; 30 s of leeway (at most 300 s).
+//! and `sub` are required; 30 s of leeway (at most 300 s); every `NumericDate` between 1970
+//! and 9999. Optional: a maximum age (`now - iat`) and a maximum lifetime (`exp - iat`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub struct IssuerConfig {
     pub(crate) require_nbf: bool,
     pub(crate) leeway: i64,
     pub(crate) max_age: Option<i64>,
+    pub(crate) max_lifetime: Option<i64>,
     pub(crate) roles_claim: Option<Vec<String>>,
     pub(crate) tenant_claim: Option<Vec<String>>,
     pub(crate) keys: KeySource,
@@ -58,6 +60,7 @@ impl IssuerConfig {
             require_nbf: true,
             leeway: DEFAULT_LEEWAY,
             max_age: None,
+            max_lifetime: None,
             roles_claim: None,
             tenant_claim: None,
             keys: Vec::new(),
@@ -132,6 +135,7 @@ pub struct IssuerConfigBuilder {
     require_nbf: bool,
     leeway: Duration,
     max_age: Option<Duration>,
+    max_lifetime: Option<Duration>,
     roles_claim: Option<String>,
     tenant_claim: Option<String>,
     keys: Vec<Key>,
@@ -208,6 +212,21 @@ impl IssuerConfigBuilder {
     /// Refuse tokens issued (`iat`) longer than `max_age` ago, whatever their `exp`.
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
+        self
+    }
+
+    /// Refuse tokens meant to live longer than `max_lifetime` (`exp - iat`), however
+    /// recent: an issuer's mistake or a stolen signing key minting near-eternal tokens is
+    /// caught. Default: no limit beyond the year 9999 every `NumericDate` is held to.
+    pub fn max_lifetime(mut self, max_lifetime: Duration) -> Self {
+        if max_lifetime.is_zero() {
+            return self.fail(ConfigError::new(
+                ConfigErrorKind::InvalidValue,
+                "max_lifetime",
+                "must be positive",
+            ));
+        }
+        self.max_lifetime = Some(max_lifetime);
         self
     }
 
@@ -357,6 +376,9 @@ impl IssuerConfigBuilder {
             leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(300),
             max_age: self
                 .max_age
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+            max_lifetime: self
+                .max_lifetime
                 .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
             roles_claim: path(self.roles_claim),
             tenant_claim: path(self.tenant_claim),

@@ -63,6 +63,10 @@ pub(crate) fn too_old() -> AuthError {
     AuthError::invalid_credential("the token is too old").with_reason("too_old")
 }
 
+pub(crate) fn lifetime() -> AuthError {
+    AuthError::invalid_credential("the token's lifetime is too long").with_reason("lifetime")
+}
+
 pub(crate) fn audience() -> AuthError {
     AuthError::invalid_credential("the token is not meant for this audience")
         .with_reason("audience")

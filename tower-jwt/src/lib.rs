@@ -62,7 +62,10 @@
 //!   keys named by the token (`jwk`, `jku`, `x5u`) are refused or ignored ([`jws`]).
 //! * `exp`, `nbf`, `iat` (not in the future), `iss` (a string, equal to a configured
 //!   issuer), `aud` (one of the configured audiences) and `sub` are required; leeway 30 s by
-//!   default, at most 300 s; an optional maximum age.
+//!   default, at most 300 s; an optional maximum age (`now - iat`) and maximum lifetime
+//!   (`exp - iat`, [`IssuerConfigBuilder::max_lifetime`]).
+//! * A `NumericDate` before 1970 or after 9999 is malformed: an `exp` of `2^70` or `1e300`
+//!   is refused, not saturated into a token that never expires.
 //! * `typ` must be `at+jwt` (RFC 9068): refresh and ID tokens are refused where access
 //!   tokens are meant. [`IssuerConfig::id_tokens`] accepts `JWT` or no `typ` instead.
 //! * The token's length is capped (8 KiB) before anything is decoded; HMAC secrets shorter
@@ -122,6 +125,7 @@ pub mod jws;
 pub mod key;
 pub mod revocation;
 mod rules;
+mod time;
 mod verifier;
 
 pub use authenticator::{JwtAuthenticator, JwtFuture, JwtLayer};

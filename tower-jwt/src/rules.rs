@@ -61,6 +61,12 @@ pub(crate) fn check_claims(
     {
         return Err(error::too_old());
     }
+    // Both dates are within 1970..=9999: no overflow.
+    if let Some(max_lifetime) = cfg.max_lifetime
+        && exp - iat > max_lifetime
+    {
+        return Err(error::lifetime());
+    }
     if !aud
         .iter()
         .any(|a| cfg.audiences.iter().any(|accepted| accepted == a))

@@ -414,6 +414,20 @@ fn weak_or_clashing_configuration_is_refused() {
         .build()
         .unwrap_err();
     assert_eq!(err.field(), "kid");
+    for (access, refresh) in [
+        (Duration::MAX, Duration::from_secs(60)),
+        (
+            Duration::from_secs(60),
+            tower_jwt::issuer::MAX_LIFETIME + Duration::from_secs(1),
+        ),
+    ] {
+        let err = TokenIssuer::builder(ISS, AUD, es256("ec-1"))
+            .access_lifetime(access)
+            .refresh_lifetime(refresh)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.field(), "lifetime");
+    }
     assert!(Grant::new("alice").claim("aud", "x").is_err());
     assert!(Grant::new("alice").claim("jti", "x").is_err());
 }

@@ -288,3 +288,27 @@ fn usable_as_a_trait_object() {
         RevocationStatus::Active
     );
 }
+
+#[tokio::test]
+async fn a_deadline_beyond_any_clock_saturates_instead_of_overflowing() {
+    let store = MemoryRevocationStore::builder()
+        .leeway(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    let far = SystemTime::UNIX_EPOCH + Duration::from_secs(i64::MAX.unsigned_abs());
+    store
+        .revoke(Revocation::token(ISS, "forever", far))
+        .await
+        .unwrap();
+    store
+        .revoke(Revocation::subject(ISS, "alice", SystemTime::now(), far))
+        .await
+        .unwrap();
+    let now = SystemTime::now();
+    assert_eq!(
+        store.check(&token(ISS, "forever", "x", now)),
+        RevocationStatus::Revoked
+    );
+    store.purge_expired();
+    assert_eq!(store.len(), 2);
+}

@@ -130,7 +130,7 @@ pub(super) fn unix(at: SystemTime) -> u64 {
 }
 
 pub(super) fn from_unix(seconds: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(seconds)
+    crate::time::add(UNIX_EPOCH, Duration::from_secs(seconds))
 }
 
 /// A signed token. Its `Debug` never shows the token.

@@ -62,6 +62,6 @@ pub use keys::SigningKey;
 #[cfg(feature = "redis")]
 pub use redis::RedisFamilyStore;
 pub use tokens::{
-    ACCESS_TOKEN_TYPE, DEFAULT_ACCESS_LIFETIME, DEFAULT_REFRESH_LIFETIME, REFRESH_TOKEN_TYPE,
-    TokenIssuer, TokenIssuerBuilder,
+    ACCESS_TOKEN_TYPE, DEFAULT_ACCESS_LIFETIME, DEFAULT_REFRESH_LIFETIME, MAX_LIFETIME,
+    REFRESH_TOKEN_TYPE, TokenIssuer, TokenIssuerBuilder,
 };

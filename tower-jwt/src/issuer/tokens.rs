@@ -17,6 +17,7 @@ use super::cookie::RefreshCookie;
 use super::family::{RefreshFamilyStore, Rotation};
 use super::keys::{KeyRing, SigningKey};
 use crate::revocation::{Revocation, RevocationStatus, RevocationStore, TokenRef};
+use crate::time;
 
 /// The `typ` header of access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -26,6 +27,8 @@ pub const REFRESH_TOKEN_TYPE: &str = "rt+jwt";
 pub const DEFAULT_ACCESS_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// Default refresh token lifetime: 7 days.
 pub const DEFAULT_REFRESH_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Longest access or refresh token lifetime a [`TokenIssuer`] accepts: 10 years.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// Longest token accepted by [`TokenIssuer::refresh`] and [`TokenIssuer::logout`], checked
 /// before any decoding.
 const MAX_TOKEN_LENGTH: usize = 8 * 1024;
@@ -87,7 +90,7 @@ impl TokenIssuer {
     pub fn issue_access(&self, grant: &Grant) -> Result<IssuedToken, IssueError> {
         let inner = &self.inner;
         let now = SystemTime::now();
-        let expires_at = now + inner.access_lifetime;
+        let expires_at = time::add(now, inner.access_lifetime);
         let jti = Uuid::new_v4().to_string();
         let claims = AccessClaims {
             iss: &inner.issuer,
@@ -218,7 +221,7 @@ impl TokenIssuer {
             && let Some(claims) =
                 self.verify_unexpired::<RefreshClaims>(token, REFRESH_TOKEN_TYPE)?
         {
-            let until = from_unix(claims.exp) + self.inner.leeway;
+            let until = time::add(from_unix(claims.exp), self.inner.leeway);
             self.inner
                 .families
                 .revoke(&claims.fid, until)
@@ -237,7 +240,8 @@ impl TokenIssuer {
     pub async fn logout_everywhere(&self, subject: &str) -> Result<(), RefreshError> {
         let now = SystemTime::now();
         let longest = self.inner.refresh_lifetime.max(self.inner.access_lifetime);
-        let revocation = Revocation::subject(&*self.inner.issuer, subject, now, now + longest);
+        let revocation =
+            Revocation::subject(&*self.inner.issuer, subject, now, time::add(now, longest));
         self.inner
             .revocations
             .revoke(revocation)
@@ -264,7 +268,12 @@ impl TokenIssuer {
             .filter(|(_, until)| *until > now)
             .cloned()
             .collect();
-        let keep_until = now + self.inner.refresh_lifetime + self.inner.leeway;
+        let keep_until = time::add(
+            now,
+            self.inner
+                .refresh_lifetime
+                .saturating_add(self.inner.leeway),
+        );
         retired.push((Arc::clone(&current.active), keep_until));
         self.inner.keys.store(Arc::new(KeyRing {
             active: Arc::new(key),
@@ -331,7 +340,7 @@ impl TokenIssuer {
     ) -> Result<(IssuedToken, SystemTime), IssueError> {
         let inner = &self.inner;
         let now = SystemTime::now();
-        let expires_at = now + inner.refresh_lifetime;
+        let expires_at = time::add(now, inner.refresh_lifetime);
         let claims = RefreshClaims {
             iss: inner.issuer.clone(),
             aud: inner.refresh_audience.clone(),
@@ -350,7 +359,7 @@ impl TokenIssuer {
             jti: claims.jti,
             expires_at: from_unix(claims.exp),
         };
-        Ok((issued, expires_at + inner.leeway))
+        Ok((issued, time::add(expires_at, inner.leeway)))
     }
 
     fn sign(&self, typ: &str, claims: &impl serde::Serialize) -> Result<String, IssueError> {

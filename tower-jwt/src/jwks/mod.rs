@@ -267,7 +267,8 @@ impl RemoteKeys {
             .is_err()
         {
             // Someone else is fetching: wait for it (bounded), then report its outcome.
-            let _ = tokio::time::timeout(self.options.fetch_timeout * 2, notified).await;
+            let _ =
+                tokio::time::timeout(self.options.fetch_timeout.saturating_mul(2), notified).await;
             return *self
                 .outcome
                 .lock()

@@ -166,7 +166,7 @@ impl MemoryRevocationStore {
     pub fn revoke_now(&self, revocation: &Revocation) -> Result<(), RevocationError> {
         let now = SystemTime::now();
         self.purge_expired_at(now);
-        let until = revocation.until() + self.inner.leeway;
+        let until = crate::time::add(revocation.until(), self.inner.leeway);
         if until <= now {
             return Ok(());
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 use auth_core::{ConfigError, ConfigErrorKind};
 
-use super::{Inner, KeyRing, MAX_LEEWAY, TokenIssuer, duplicate_kid};
+use super::{Inner, KeyRing, MAX_LEEWAY, MAX_LIFETIME, TokenIssuer, duplicate_kid};
 use crate::issuer::cookie::RefreshCookie;
 use crate::issuer::family::{MemoryFamilyStore, RefreshFamilyStore};
 use crate::issuer::keys::SigningKey;
@@ -53,13 +53,14 @@ impl TokenIssuerBuilder {
         self
     }
 
-    /// Access token lifetime (default 15 minutes).
+    /// Access token lifetime (default 15 minutes, at most [`MAX_LIFETIME`]).
     pub fn access_lifetime(mut self, lifetime: Duration) -> Self {
         self.access_lifetime = lifetime;
         self
     }
 
-    /// Refresh token lifetime (default 7 days); each refresh starts a new one.
+    /// Refresh token lifetime (default 7 days, at most [`MAX_LIFETIME`]); each refresh
+    /// starts a new one.
     pub fn refresh_lifetime(mut self, lifetime: Duration) -> Self {
         self.refresh_lifetime = lifetime;
         self
@@ -96,7 +97,7 @@ impl TokenIssuerBuilder {
     /// # Errors
     ///
     /// [`ConfigError`] for an empty issuer or audience, equal access and refresh audiences, a
-    /// zero lifetime, a leeway above 300 s, or two keys with one `kid`.
+    /// zero lifetime or one above [`MAX_LIFETIME`], a leeway above 300 s, or two keys with one `kid`.
     pub fn build(self) -> Result<TokenIssuer, ConfigError> {
         crate::backend::ensure()?;
         let invalid = |field, message| {
@@ -121,6 +122,9 @@ impl TokenIssuerBuilder {
         }
         if self.access_lifetime.is_zero() || self.refresh_lifetime.is_zero() {
             return invalid("lifetime", "token lifetimes must be positive");
+        }
+        if self.access_lifetime > MAX_LIFETIME || self.refresh_lifetime > MAX_LIFETIME {
+            return invalid("lifetime", "token lifetimes must be at most 10 years");
         }
         if self.leeway > MAX_LEEWAY {
             return invalid("leeway", "must be at most 300 s");

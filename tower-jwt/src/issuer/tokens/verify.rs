@@ -67,7 +67,9 @@ impl TokenIssuer {
     ) -> Result<Option<T>, RefreshError> {
         let claims: serde_json::Value = self.verify(token, typ, false)?;
         let exp = claims.get("exp").and_then(serde_json::Value::as_u64);
-        let expired = exp.is_none_or(|exp| from_unix(exp) + self.inner.leeway <= SystemTime::now());
+        let expired = exp.is_none_or(|exp| {
+            crate::time::add(from_unix(exp), self.inner.leeway) <= SystemTime::now()
+        });
         if expired {
             return Ok(None);
         }
