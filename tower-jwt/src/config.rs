@@ -5,8 +5,8 @@
 //! [`JwtVerifier`](crate::JwtVerifier) holds one or several; the token's unverified `iss`
 //! only *selects* a configuration, which then checks everything, the signature first.
 //!
-//! Defaults are strict: `typ` must be `at+jwt` (RFC 9068); `exp`, `nbf`, `iat`, `iss`, `aud`
-//! and `sub` are required; 30 s of leeway (at most 300 s); every `NumericDate` between 1970
+//! Defaults are strict: `typ` must be `at+jwt` (RFC 9068); `exp`, `nbf`, `iat`, `iss`, `aud`,
+//! `sub` and `jti` are required; 30 s of leeway (at most 300 s); every `NumericDate` between 1970
 //! and 9999. Optional: a maximum age (`now - iat`) and a maximum lifetime (`exp - iat`).
 
 use std::sync::Arc;
@@ -41,6 +41,7 @@ pub struct IssuerConfig {
     pub(crate) typ: Vec<String>,
     pub(crate) allow_missing_typ: bool,
     pub(crate) require_nbf: bool,
+    pub(crate) require_jti: bool,
     pub(crate) leeway: i64,
     pub(crate) max_age: Option<i64>,
     pub(crate) max_lifetime: Option<i64>,
@@ -58,6 +59,7 @@ impl IssuerConfig {
             typ: vec!["at+jwt".to_owned()],
             allow_missing_typ: false,
             require_nbf: true,
+            require_jti: true,
             leeway: DEFAULT_LEEWAY,
             max_age: None,
             max_lifetime: None,
@@ -72,8 +74,9 @@ impl IssuerConfig {
     }
 
     /// A builder preset for OpenID Connect ID tokens from `issuer` for `client_id`: the
-    /// audience is the client id, `typ` may be `JWT` or absent, `nbf` is optional (ID
-    /// tokens rarely carry it). Add keys (or [`oidc_discovery`](IssuerConfigBuilder::oidc_discovery)).
+    /// audience is the client id, `typ` may be `JWT` or absent, `nbf` and `jti` are optional
+    /// (ID tokens rarely carry them). Add keys (or
+    /// [`oidc_discovery`](IssuerConfigBuilder::oidc_discovery)).
     pub fn id_tokens(
         issuer: impl Into<String>,
         client_id: impl Into<String>,
@@ -83,6 +86,7 @@ impl IssuerConfig {
             .typ("JWT")
             .allow_missing_typ()
             .allow_missing_nbf()
+            .allow_missing_jti()
     }
 
     /// Runs OpenID Connect discovery (falling back to RFC 8414) for `issuer` now, through
@@ -133,6 +137,7 @@ pub struct IssuerConfigBuilder {
     typ: Vec<String>,
     allow_missing_typ: bool,
     require_nbf: bool,
+    require_jti: bool,
     leeway: Duration,
     max_age: Option<Duration>,
     max_lifetime: Option<Duration>,
@@ -193,6 +198,14 @@ impl IssuerConfigBuilder {
     /// Accept tokens without `nbf` (it is still checked when present).
     pub fn allow_missing_nbf(mut self) -> Self {
         self.require_nbf = false;
+        self
+    }
+
+    /// Accept tokens without `jti` (or with an empty one). By default a `jti` is required,
+    /// as RFC 9068 §2.2 does for access tokens: without one a single token cannot be
+    /// revoked, only every token of its subject. ID tokens carry none.
+    pub fn allow_missing_jti(mut self) -> Self {
+        self.require_jti = false;
         self
     }
 
@@ -373,6 +386,7 @@ impl IssuerConfigBuilder {
             typ: self.typ,
             allow_missing_typ: self.allow_missing_typ,
             require_nbf: self.require_nbf,
+            require_jti: self.require_jti,
             leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(300),
             max_age: self
                 .max_age

@@ -42,6 +42,7 @@ pub(crate) fn missing_claim(claim: &'static str) -> AuthError {
         "iat" => "the token lacks the `iat` claim",
         "iss" => "the token lacks the `iss` claim",
         "aud" => "the token lacks the `aud` claim",
+        "jti" => "the token lacks the `jti` claim",
         _ => "the token lacks the `sub` claim",
     };
     AuthError::invalid_credential(description).with_reason("missing_claim")

@@ -41,7 +41,7 @@
 //! header.typ = Some("at+jwt".into());
 //! let token = encode(&header, &serde_json::json!({
 //!     "iss": "https://auth.example.com", "aud": "orders-api", "sub": "alice", "org": "acme",
-//!     "iat": now, "nbf": now, "exp": now + 900,
+//!     "iat": now, "nbf": now, "exp": now + 900, "jti": "7f3c9a10",
 //! }), &EncodingKey::from_secret(secret).unwrap()).unwrap();
 //!
 //! let ok = svc.clone().oneshot(
@@ -61,7 +61,8 @@
 //! * The algorithm is pinned per [`Key`], never read from the token; `alg: none`, `crit`,
 //!   keys named by the token (`jwk`, `jku`, `x5u`) are refused or ignored ([`jws`]).
 //! * `exp`, `nbf`, `iat` (not in the future), `iss` (a string, equal to a configured
-//!   issuer), `aud` (one of the configured audiences) and `sub` are required; leeway 30 s by
+//!   issuer), `aud` (one of the configured audiences), `sub` and `jti` (RFC 9068 §2.2;
+//!   [`IssuerConfigBuilder::allow_missing_jti`]) are required; leeway 30 s by
 //!   default, at most 300 s; an optional maximum age (`now - iat`) and maximum lifetime
 //!   (`exp - iat`, [`IssuerConfigBuilder::max_lifetime`]).
 //! * A `NumericDate` before 1970 or after 9999 is malformed: an `exp` of `2^70` or `1e300`
@@ -91,6 +92,7 @@
 //!     .typ("JWT")
 //!     .allow_missing_typ()
 //!     .allow_missing_nbf()
+//!     .allow_missing_jti()
 //!     .build()?;
 //! let verifier = JwtVerifier::new(issuer)?;
 //! let verified = verifier.verify::<serde_json::Value>(id_token).await?;

@@ -43,6 +43,9 @@ pub(crate) fn check_claims(
     if sub.is_empty() {
         return Err(error::missing_claim("sub"));
     }
+    if cfg.require_jti && claims.jti.as_deref().is_none_or(str::is_empty) {
+        return Err(error::missing_claim("jti"));
+    }
     let leeway = cfg.leeway;
     if now.saturating_sub(leeway) >= exp {
         return Err(error::expired());

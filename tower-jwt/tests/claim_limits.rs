@@ -71,3 +71,27 @@ async fn tokens_living_longer_than_the_maximum_lifetime_are_refused() {
         .unwrap_err();
     assert_eq!(err.field(), "max_lifetime");
 }
+
+// RFC 9068 §2.2: access tokens carry a `jti`; required unless allowed missing.
+#[tokio::test]
+async fn a_jti_is_required_by_default() {
+    let no_jti = with(|c| c.as_object_mut().unwrap().remove("jti").map(drop).unwrap());
+    assert_refused(hs_verifier(), &no_jti, "the token lacks the `jti` claim").await;
+    let empty = with(|c| c["jti"] = json!(""));
+    assert_refused(hs_verifier(), &empty, "the token lacks the `jti` claim").await;
+    let not_a_string = with(|c| c["jti"] = json!(7));
+    assert_refused(hs_verifier(), &not_a_string, "the token is malformed").await;
+    let lax = verifier(issuer(verification_key(Algorithm::HS256)).allow_missing_jti());
+    assert_accepted(lax, &no_jti).await;
+
+    // The ID-token preset allows it missing: ID tokens carry none.
+    let mut h = header(Algorithm::HS256);
+    h.typ = None;
+    let mut id_claims = claims();
+    id_claims.as_object_mut().unwrap().remove("jti");
+    let id = verifier(
+        tower_jwt::IssuerConfig::id_tokens(ISS, AUD)
+            .key(verification_key(Algorithm::HS256).with_kid("k1")),
+    );
+    assert_accepted(id, &sign(&h, &id_claims)).await;
+}
