@@ -243,6 +243,12 @@ impl RevocationStore for RedisRevocationStore {
         }
     }
 
+    /// The leeway of the local hot path; the sorted set in Redis keeps each revocation
+    /// 300 s past its `until` (the largest leeway), so an instance loading it later gets it.
+    fn leeway(&self) -> Duration {
+        self.shared.memory.leeway()
+    }
+
     fn revoke(&self, revocation: Revocation) -> BoxFuture<'_, Result<(), RevocationError>> {
         Box::pin(async move {
             self.shared.memory.revoke_now(&revocation)?;
