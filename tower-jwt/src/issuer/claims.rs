@@ -101,7 +101,7 @@ pub(super) struct AccessClaims<'a> {
 }
 
 /// The claims of a refresh token; `fid` is the rotation family.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 pub(super) struct RefreshClaims {
     pub(super) iss: String,
     pub(super) aud: String,
@@ -117,12 +117,12 @@ pub(super) struct RefreshClaims {
     pub(super) ext: Map<String, Value>,
 }
 
-/// The claims of an access token read back at logout.
+/// What a verified refresh token carries beside its registered claims.
 #[derive(Debug, Deserialize)]
-pub(super) struct AccessRef {
-    pub(super) iss: String,
-    pub(super) exp: u64,
-    pub(super) jti: String,
+pub(super) struct RefreshRef {
+    pub(super) fid: String,
+    #[serde(default)]
+    pub(super) ext: Map<String, Value>,
 }
 
 pub(super) fn unix(at: SystemTime) -> u64 {

@@ -9,15 +9,18 @@ use auth_core::{ConfigError, ConfigErrorKind};
 use jsonwebtoken::Header;
 use uuid::Uuid;
 
+use serde::de::IgnoredAny;
+
 use super::claims::{
-    AccessClaims, AccessRef, Grant, IssueError, IssuedToken, RefreshClaims, RefreshError,
+    AccessClaims, Grant, IssueError, IssuedToken, RefreshClaims, RefreshError, RefreshRef,
     TokenPair, from_unix, unix,
 };
 use super::cookie::RefreshCookie;
 use super::family::{RefreshFamilyStore, Rotation};
 use super::keys::{KeyRing, SigningKey};
-use crate::revocation::{Revocation, RevocationStatus, RevocationStore, TokenRef};
+use crate::revocation::{Revocation, RevocationStore};
 use crate::time;
+use verify::Keys;
 
 /// The `typ` header of access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -50,7 +53,7 @@ struct Inner {
     access_lifetime: Duration,
     refresh_lifetime: Duration,
     leeway: Duration,
-    keys: ArcSwap<KeyRing>,
+    keys: ArcSwap<Keys>,
     families: Arc<dyn RefreshFamilyStore>,
     revocations: Arc<dyn RevocationStore>,
     cookie: RefreshCookie,
@@ -144,41 +147,26 @@ impl TokenIssuer {
     ///
     /// [`RefreshError`]: `Invalid`, `Reused`, `Revoked` (all 401) or `Unavailable` (503).
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
-        let claims: RefreshClaims = self.verify(refresh_token, REFRESH_TOKEN_TYPE, true)?;
-        let token = TokenRef {
-            issuer: &claims.iss,
-            jti: Some(&claims.jti),
-            subject: &claims.sub,
-            issued_at: from_unix(claims.iat),
-        };
-        match self.inner.revocations.check(&token) {
-            RevocationStatus::Active => {}
-            RevocationStatus::Unavailable => {
-                return Err(RefreshError::Unavailable("revocation store".to_owned()));
-            }
-            _ => return Err(RefreshError::Revoked),
-        }
+        let verified = self.verify_refresh::<RefreshRef>(refresh_token).await?;
+        let presented = verified.jti().unwrap_or_default();
+        let family = verified.claims().fid.as_str();
         let grant = Grant {
-            subject: claims.sub,
-            scope: claims
-                .scope
-                .as_deref()
-                .map(|scope| scope.split(' ').map(str::to_owned).collect())
-                .unwrap_or_default(),
-            extra: claims.ext,
+            subject: verified.subject().to_owned(),
+            scope: verified.principal().scopes().to_vec(),
+            extra: verified.claims().ext.clone(),
         };
-        let (refresh, until) = self.issue_refresh(&grant, &claims.fid)?;
+        let (refresh, until) = self.issue_refresh(&grant, family)?;
         let rotation = self
             .inner
             .families
-            .rotate(&claims.fid, &claims.jti, &refresh.jti, until)
+            .rotate(family, presented, &refresh.jti, until)
             .await
             .map_err(|error| RefreshError::Unavailable(error.0))?;
         match rotation {
             Rotation::Rotated => {}
             Rotation::Reused => {
                 tracing::warn!(
-                    family = %claims.fid,
+                    family = %family,
                     subject = %grant.subject,
                     "refresh token reuse detected; family revoked"
                 );
@@ -190,13 +178,13 @@ impl TokenIssuer {
         Ok(TokenPair {
             access,
             refresh,
-            family: claims.fid,
+            family: family.to_owned(),
         })
     }
 
     /// Logout: revokes the access token's `jti` (in the revocation store, until its `exp`)
-    /// and the refresh token's whole family. Either may be omitted; an expired token needs no
-    /// revoking and is skipped.
+    /// and the refresh token's whole family. Either may be omitted; an expired or already
+    /// revoked token needs no revoking and is skipped.
     ///
     /// # Errors
     ///
@@ -208,9 +196,15 @@ impl TokenIssuer {
         refresh_token: Option<&str>,
     ) -> Result<(), RefreshError> {
         if let Some(token) = access_token
-            && let Some(claims) = self.verify_unexpired::<AccessRef>(token, ACCESS_TOKEN_TYPE)?
+            && let Some(access) = self
+                .verify_for_logout::<IgnoredAny>(token, ACCESS_TOKEN_TYPE)
+                .await?
         {
-            let revocation = Revocation::token(claims.iss, claims.jti, from_unix(claims.exp));
+            let revocation = Revocation::token(
+                access.issuer(),
+                access.jti().unwrap_or_default(),
+                access.expires_at(),
+            );
             self.inner
                 .revocations
                 .revoke(revocation)
@@ -218,13 +212,14 @@ impl TokenIssuer {
                 .map_err(|error| RefreshError::Unavailable(error.to_string()))?;
         }
         if let Some(token) = refresh_token
-            && let Some(claims) =
-                self.verify_unexpired::<RefreshClaims>(token, REFRESH_TOKEN_TYPE)?
+            && let Some(refresh) = self
+                .verify_for_logout::<RefreshRef>(token, REFRESH_TOKEN_TYPE)
+                .await?
         {
-            let until = time::add(from_unix(claims.exp), self.inner.leeway);
+            let until = time::add(refresh.expires_at(), self.inner.leeway);
             self.inner
                 .families
-                .revoke(&claims.fid, until)
+                .revoke(&refresh.claims().fid, until)
                 .await
                 .map_err(|error| RefreshError::Unavailable(error.0))?;
         }
@@ -259,6 +254,7 @@ impl TokenIssuer {
     pub fn rotate_key(&self, key: SigningKey) -> Result<(), ConfigError> {
         let now = SystemTime::now();
         let current = self.inner.keys.load_full();
+        let current = &current.ring;
         if current.contains(key.kid(), now) {
             return Err(duplicate_kid());
         }
@@ -275,10 +271,12 @@ impl TokenIssuer {
                 .saturating_add(self.inner.leeway),
         );
         retired.push((Arc::clone(&current.active), keep_until));
-        self.inner.keys.store(Arc::new(KeyRing {
+        let ring = KeyRing {
             active: Arc::new(key),
             retired,
-        }));
+        };
+        let keys = Keys::new(ring, &self.rules(), now)?;
+        self.inner.keys.store(Arc::new(keys));
         Ok(())
     }
 
@@ -286,8 +284,9 @@ impl TokenIssuer {
     /// publish at the JWKS URL verifiers fetch. HMAC secrets are never included.
     #[must_use]
     pub fn jwks(&self) -> serde_json::Value {
-        let ring = self.inner.keys.load();
-        let keys: Vec<serde_json::Value> = ring
+        let keys = self.inner.keys.load();
+        let keys: Vec<serde_json::Value> = keys
+            .ring
             .live(SystemTime::now())
             .filter_map(SigningKey::public_jwk)
             .filter_map(|jwk| serde_json::to_value(jwk).ok())
@@ -363,8 +362,8 @@ impl TokenIssuer {
     }
 
     fn sign(&self, typ: &str, claims: &impl serde::Serialize) -> Result<String, IssueError> {
-        let ring = self.inner.keys.load();
-        let key = &ring.active;
+        let keys = self.inner.keys.load();
+        let key = &keys.ring.active;
         let mut header = Header::new(key.algorithm());
         header.typ = Some(typ.to_owned());
         header.kid = Some(key.kid().to_owned());
@@ -389,7 +388,7 @@ impl fmt::Debug for TokenIssuer {
             .field("refresh_audience", &inner.refresh_audience)
             .field("access_lifetime", &inner.access_lifetime)
             .field("refresh_lifetime", &inner.refresh_lifetime)
-            .field("active_kid", &inner.keys.load().active.kid())
+            .field("active_kid", &inner.keys.load().ring.active.kid())
             .finish_non_exhaustive()
     }
 }

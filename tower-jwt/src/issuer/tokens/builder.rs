@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 use auth_core::{ConfigError, ConfigErrorKind};
 
+use super::verify::{Keys, Rules};
 use super::{Inner, KeyRing, MAX_LEEWAY, MAX_LIFETIME, TokenIssuer, duplicate_kid};
 use crate::issuer::cookie::RefreshCookie;
 use crate::issuer::family::{MemoryFamilyStore, RefreshFamilyStore};
@@ -79,8 +80,10 @@ impl TokenIssuerBuilder {
         self
     }
 
-    /// Where logout records revoked access tokens; give the verifier the same store.
-    /// Default: a new [`MemoryRevocationStore`], see [`TokenIssuer::revocation_store`].
+    /// Where logout records revoked access tokens, and what refresh tokens are checked
+    /// against; give the verifier the same store. Its leeway must be at least this issuer's.
+    /// Default: a new [`MemoryRevocationStore`] with this issuer's leeway, see
+    /// [`TokenIssuer::revocation_store`].
     pub fn revocation_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
         self.revocations = Some(store);
         self
@@ -97,7 +100,8 @@ impl TokenIssuerBuilder {
     /// # Errors
     ///
     /// [`ConfigError`] for an empty issuer or audience, equal access and refresh audiences, a
-    /// zero lifetime or one above [`MAX_LIFETIME`], a leeway above 300 s, or two keys with one `kid`.
+    /// zero lifetime or one above [`MAX_LIFETIME`], a leeway above 300 s, two keys with one
+    /// `kid`, or a revocation store whose leeway is shorter than this issuer's.
     pub fn build(self) -> Result<TokenIssuer, ConfigError> {
         crate::backend::ensure()?;
         let invalid = |field, message| {
@@ -151,6 +155,17 @@ impl TokenIssuerBuilder {
                     .build()?,
             ),
         };
+        let keys = Keys::new(
+            ring,
+            &Rules {
+                issuer: &self.issuer,
+                audience: &self.audience,
+                refresh_audience: &refresh_audience,
+                leeway: self.leeway,
+                revocations: &revocations,
+            },
+            now,
+        )?;
         Ok(TokenIssuer {
             inner: Arc::new(Inner {
                 issuer: self.issuer,
@@ -159,7 +174,7 @@ impl TokenIssuerBuilder {
                 access_lifetime: self.access_lifetime,
                 refresh_lifetime: self.refresh_lifetime,
                 leeway: self.leeway,
-                keys: ArcSwap::from_pointee(ring),
+                keys: ArcSwap::from_pointee(keys),
                 families,
                 revocations,
                 cookie: self.cookie,
