@@ -9,16 +9,14 @@ use auth_core::{ConfigError, ConfigErrorKind};
 use jsonwebtoken::Header;
 use uuid::Uuid;
 
-use serde::de::IgnoredAny;
-
 use super::claims::{
-    AccessClaims, Grant, IssueError, IssuedToken, RefreshClaims, RefreshError, RefreshRef,
-    TokenPair, from_unix, unix,
+    AccessClaims, Grant, IssueError, IssuedToken, RefreshClaims, TokenPair, from_unix, unix,
 };
 use super::cookie::RefreshCookie;
-use super::family::{RefreshFamilyStore, Rotation};
+use super::family::RefreshFamilyStore;
 use super::keys::{KeyRing, SigningKey};
-use crate::revocation::{Revocation, RevocationStore};
+use super::regrant::RegrantHook;
+use crate::revocation::RevocationStore;
 use crate::time;
 use verify::Keys;
 
@@ -30,7 +28,10 @@ pub const REFRESH_TOKEN_TYPE: &str = "rt+jwt";
 pub const DEFAULT_ACCESS_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// Default refresh token lifetime: 7 days.
 pub const DEFAULT_REFRESH_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Longest access or refresh token lifetime a [`TokenIssuer`] accepts: 10 years.
+/// Default refresh family lifetime: 30 days from the login, however often it is refreshed.
+pub const DEFAULT_FAMILY_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Longest access token, refresh token or family lifetime a [`TokenIssuer`] accepts: 10
+/// years.
 pub const MAX_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// Longest token accepted by [`TokenIssuer::refresh`] and [`TokenIssuer::logout`], checked
 /// before any decoding.
@@ -52,9 +53,11 @@ struct Inner {
     refresh_audience: String,
     access_lifetime: Duration,
     refresh_lifetime: Duration,
+    family_lifetime: Duration,
     leeway: Duration,
     keys: ArcSwap<Keys>,
     families: Arc<dyn RefreshFamilyStore>,
+    regrant: Option<RegrantHook>,
     revocations: Arc<dyn RevocationStore>,
     cookie: RefreshCookie,
 }
@@ -76,8 +79,10 @@ impl TokenIssuer {
             retired: Vec::new(),
             access_lifetime: DEFAULT_ACCESS_LIFETIME,
             refresh_lifetime: DEFAULT_REFRESH_LIFETIME,
+            family_lifetime: DEFAULT_FAMILY_LIFETIME,
             leeway: DEFAULT_LEEWAY,
             families: None,
+            regrant: None,
             revocations: None,
             cookie: RefreshCookie::new(),
         }
@@ -114,14 +119,20 @@ impl TokenIssuer {
         })
     }
 
-    /// A new login: an access token and the first refresh token of a new family.
+    /// A new login: an access token and the first refresh token of a new family, which
+    /// lives at most the family lifetime from now (its `auth_time`).
     ///
     /// # Errors
     ///
     /// [`IssueError`] when signing or the family store fails.
     pub async fn issue(&self, grant: &Grant) -> Result<TokenPair, IssueError> {
         let family = Uuid::new_v4().to_string();
-        let (refresh, until) = self.issue_refresh(grant, &family)?;
+        let now = SystemTime::now();
+        // Whole seconds, as `auth_time` carries it.
+        let (refresh, _) = self.issue_refresh(grant, &family, from_unix(unix(now)))?;
+        // The store's deadline from the precise instant: a full memory store then drops
+        // the oldest of the logins of one second first.
+        let until = time::add(self.family_end(now), self.inner.leeway);
         self.inner
             .families
             .start(&family, &refresh.jti, until)
@@ -133,115 +144,6 @@ impl TokenIssuer {
             refresh,
             family,
         })
-    }
-
-    /// Exchanges a refresh token for a new pair: the presented token must be valid and the
-    /// current one of its family; the new refresh token replaces it. Presenting a token that
-    /// was already exchanged revokes the whole family (RFC 9700 §4.14): the successor stops
-    /// working too. Access tokens already issued to the family stay valid until their `exp`
-    /// (15 minutes by default); [`logout_everywhere`](Self::logout_everywhere) cuts them too.
-    /// Two concurrent refreshes with one token count as reuse: one wins, then the family is
-    /// revoked.
-    ///
-    /// # Errors
-    ///
-    /// [`RefreshError`]: `Invalid`, `Reused`, `Revoked` (all 401) or `Unavailable` (503).
-    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
-        let verified = self.verify_refresh::<RefreshRef>(refresh_token).await?;
-        let presented = verified.jti().unwrap_or_default();
-        let family = verified.claims().fid.as_str();
-        let grant = Grant {
-            subject: verified.subject().to_owned(),
-            scope: verified.principal().scopes().to_vec(),
-            extra: verified.claims().ext.clone(),
-        };
-        let (refresh, until) = self.issue_refresh(&grant, family)?;
-        let rotation = self
-            .inner
-            .families
-            .rotate(family, presented, &refresh.jti, until)
-            .await
-            .map_err(|error| RefreshError::Unavailable(error.0))?;
-        match rotation {
-            Rotation::Rotated => {}
-            Rotation::Reused => {
-                tracing::warn!(
-                    family = %family,
-                    subject = %grant.subject,
-                    "refresh token reuse detected; family revoked"
-                );
-                return Err(RefreshError::Reused);
-            }
-            _ => return Err(RefreshError::Revoked),
-        }
-        let access = self.issue_access(&grant)?;
-        Ok(TokenPair {
-            access,
-            refresh,
-            family: family.to_owned(),
-        })
-    }
-
-    /// Logout: revokes the access token's `jti` (in the revocation store, until its `exp`)
-    /// and the refresh token's whole family. Either may be omitted; an expired or already
-    /// revoked token needs no revoking and is skipped.
-    ///
-    /// # Errors
-    ///
-    /// [`RefreshError::Invalid`] for a token that is not ours (bad signature, wrong `typ`...),
-    /// [`RefreshError::Unavailable`] when a store fails.
-    pub async fn logout(
-        &self,
-        access_token: Option<&str>,
-        refresh_token: Option<&str>,
-    ) -> Result<(), RefreshError> {
-        if let Some(token) = access_token
-            && let Some(access) = self
-                .verify_for_logout::<IgnoredAny>(token, ACCESS_TOKEN_TYPE)
-                .await?
-        {
-            let revocation = Revocation::token(
-                access.issuer(),
-                access.jti().unwrap_or_default(),
-                access.expires_at(),
-            );
-            self.inner
-                .revocations
-                .revoke(revocation)
-                .await
-                .map_err(|error| RefreshError::Unavailable(error.to_string()))?;
-        }
-        if let Some(token) = refresh_token
-            && let Some(refresh) = self
-                .verify_for_logout::<RefreshRef>(token, REFRESH_TOKEN_TYPE)
-                .await?
-        {
-            let until = time::add(refresh.expires_at(), self.inner.leeway);
-            self.inner
-                .families
-                .revoke(&refresh.claims().fid, until)
-                .await
-                .map_err(|error| RefreshError::Unavailable(error.0))?;
-        }
-        Ok(())
-    }
-
-    /// "Log out everywhere": every access and refresh token of `subject` issued before now is
-    /// revoked (a subject watermark in the revocation store, kept for a refresh lifetime).
-    ///
-    /// # Errors
-    ///
-    /// [`RefreshError::Unavailable`] when the revocation store fails.
-    pub async fn logout_everywhere(&self, subject: &str) -> Result<(), RefreshError> {
-        let now = SystemTime::now();
-        let longest = self.inner.refresh_lifetime.max(self.inner.access_lifetime);
-        let revocation =
-            Revocation::subject(&*self.inner.issuer, subject, now, time::add(now, longest));
-        self.inner
-            .revocations
-            .revoke(revocation)
-            .await
-            .map_err(|error| RefreshError::Unavailable(error.to_string()))
     }
 
     /// Makes `key` the signer. The previous signer is kept for verification (and in
@@ -332,14 +234,19 @@ impl TokenIssuer {
         &self.inner.refresh_audience
     }
 
+    /// A refresh token of `family`, whose login happened at `authenticated_at`, and until
+    /// when the family store must remember the family: its end plus the leeway. The token
+    /// never outlives its family.
     fn issue_refresh(
         &self,
         grant: &Grant,
         family: &str,
+        authenticated_at: SystemTime,
     ) -> Result<(IssuedToken, SystemTime), IssueError> {
         let inner = &self.inner;
         let now = SystemTime::now();
-        let expires_at = time::add(now, inner.refresh_lifetime);
+        let family_end = self.family_end(authenticated_at);
+        let expires_at = time::add(now, inner.refresh_lifetime).min(family_end);
         let claims = RefreshClaims {
             iss: inner.issuer.clone(),
             aud: inner.refresh_audience.clone(),
@@ -349,6 +256,7 @@ impl TokenIssuer {
             exp: unix(expires_at),
             jti: Uuid::new_v4().to_string(),
             fid: family.to_owned(),
+            auth_time: unix(authenticated_at),
             scope: grant.scope_claim(),
             ext: grant.extra.clone(),
         };
@@ -358,7 +266,7 @@ impl TokenIssuer {
             jti: claims.jti,
             expires_at: from_unix(claims.exp),
         };
-        Ok((issued, time::add(expires_at, inner.leeway)))
+        Ok((issued, time::add(family_end, inner.leeway)))
     }
 
     fn sign(&self, typ: &str, claims: &impl serde::Serialize) -> Result<String, IssueError> {
@@ -394,5 +302,6 @@ impl fmt::Debug for TokenIssuer {
 }
 
 mod builder;
+mod session;
 mod verify;
 pub use builder::TokenIssuerBuilder;

@@ -1,5 +1,6 @@
 //! Building a [`TokenIssuer`].
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -11,6 +12,8 @@ use super::{Inner, KeyRing, MAX_LEEWAY, MAX_LIFETIME, TokenIssuer, duplicate_kid
 use crate::issuer::cookie::RefreshCookie;
 use crate::issuer::family::{MemoryFamilyStore, RefreshFamilyStore};
 use crate::issuer::keys::SigningKey;
+use crate::issuer::regrant::{self, RegrantHook, Shown};
+use crate::issuer::{RefreshError, Regrant};
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
 
 /// Builds a [`TokenIssuer`]; see [`TokenIssuer::builder`].
@@ -23,8 +26,10 @@ pub struct TokenIssuerBuilder {
     pub(super) retired: Vec<(SigningKey, SystemTime)>,
     pub(super) access_lifetime: Duration,
     pub(super) refresh_lifetime: Duration,
+    pub(super) family_lifetime: Duration,
     pub(super) leeway: Duration,
     pub(super) families: Option<Arc<dyn RefreshFamilyStore>>,
+    pub(super) regrant: Option<RegrantHook>,
     pub(super) revocations: Option<Arc<dyn RevocationStore>>,
     pub(super) cookie: RefreshCookie,
 }
@@ -35,6 +40,8 @@ impl std::fmt::Debug for TokenIssuerBuilder {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("signing_key", &self.signing_key)
+            .field("family_lifetime", &self.family_lifetime)
+            .field("regrant", &Shown(&self.regrant))
             .finish_non_exhaustive()
     }
 }
@@ -64,6 +71,52 @@ impl TokenIssuerBuilder {
     /// starts a new one.
     pub fn refresh_lifetime(mut self, lifetime: Duration) -> Self {
         self.refresh_lifetime = lifetime;
+        self
+    }
+
+    /// How long one login's refresh family lives, from the login (its `auth_time`), however
+    /// often it is refreshed (default 30 days, at most [`MAX_LIFETIME`]). No refresh token
+    /// outlives it; past it [`TokenIssuer::refresh`] answers
+    /// [`RefreshError::SessionExpired`](crate::issuer::RefreshError::SessionExpired) (401) and
+    /// the user signs in again. The family stores forget a family at its end.
+    pub fn family_lifetime(mut self, lifetime: Duration) -> Self {
+        self.family_lifetime = lifetime;
+        self
+    }
+
+    /// Re-checks the user's grant at every refresh: `hook` is given the subject, its current
+    /// scopes and its login ([`Regrant`]) and answers the scopes to grant now (they replace
+    /// the old ones in the new tokens), or refuses. A refusal other than
+    /// [`RefreshError::Unavailable`](crate::issuer::RefreshError::Unavailable) (503, retried
+    /// with the same token) revokes the family; answer
+    /// [`RefreshError::Denied`](crate::issuer::RefreshError::Denied) for a user who lost
+    /// access. Without a hook the new tokens copy the old one's scopes.
+    ///
+    /// ```
+    /// use tower_jwt::issuer::{Grant, RefreshError, SigningKey, TokenIssuer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let key = SigningKey::hs256("k1", b"an HS256 secret of at least 32 bytes!")?;
+    /// let issuer = TokenIssuer::builder("https://auth.example.com", "https://api.example.com", key)
+    ///     .regrant(|request| async move {
+    ///         match request.subject.as_str() {
+    ///             "mallory" => Err(RefreshError::Denied),                  // disabled meanwhile
+    ///             _ => Ok(vec!["orders:read".to_owned()]),                 // what is granted today
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// let login = issuer.issue(&Grant::new("alice").scope(["orders:read", "orders:write"])).await?;
+    /// let renewed = issuer.refresh(login.refresh.as_str()).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn regrant<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Regrant) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<String>, RefreshError>> + Send + 'static,
+    {
+        self.regrant = Some(regrant::boxed(hook));
         self
     }
 
@@ -124,11 +177,19 @@ impl TokenIssuerBuilder {
                 "must differ from the access token audience",
             );
         }
-        if self.access_lifetime.is_zero() || self.refresh_lifetime.is_zero() {
-            return invalid("lifetime", "token lifetimes must be positive");
+        let lifetimes = [
+            self.access_lifetime,
+            self.refresh_lifetime,
+            self.family_lifetime,
+        ];
+        if lifetimes.iter().any(Duration::is_zero) {
+            return invalid("lifetime", "token and family lifetimes must be positive");
         }
-        if self.access_lifetime > MAX_LIFETIME || self.refresh_lifetime > MAX_LIFETIME {
-            return invalid("lifetime", "token lifetimes must be at most 10 years");
+        if lifetimes.iter().any(|lifetime| *lifetime > MAX_LIFETIME) {
+            return invalid(
+                "lifetime",
+                "token and family lifetimes must be at most 10 years",
+            );
         }
         if self.leeway > MAX_LEEWAY {
             return invalid("leeway", "must be at most 300 s");
@@ -173,9 +234,11 @@ impl TokenIssuerBuilder {
                 refresh_audience,
                 access_lifetime: self.access_lifetime,
                 refresh_lifetime: self.refresh_lifetime,
+                family_lifetime: self.family_lifetime,
                 leeway: self.leeway,
                 keys: ArcSwap::from_pointee(keys),
                 families,
+                regrant: self.regrant,
                 revocations,
                 cookie: self.cookie,
             }),
