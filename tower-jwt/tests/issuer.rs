@@ -438,15 +438,21 @@ async fn the_refresh_cookie_is_locked_down() {
     let pair = issuer.issue(&Grant::new("alice")).await.unwrap();
     let cookie = issuer.refresh_cookie(&pair.refresh);
     let header = cookie.to_string();
-    assert!(header.starts_with(&format!("__Secure-refresh_token={}", pair.refresh.as_str())));
+    assert!(header.starts_with(&format!("__Host-refresh_token={}", pair.refresh.as_str())));
     for attribute in [
         "HttpOnly",
         "Secure",
         "SameSite=Strict",
-        "Path=/auth",
+        "Path=/;",
         "Max-Age=604800",
     ] {
         assert!(header.contains(attribute), "{attribute} missing");
     }
     assert!(!header.contains("Domain"));
+    // Browsers refuse a __Host- cookie with another path: so does the builder.
+    let err = TokenIssuer::builder(ISS, AUD, es256("ec-1"))
+        .refresh_cookie(tower_jwt::issuer::RefreshCookie::new().path("/auth"))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "refresh_cookie");
 }

@@ -149,8 +149,8 @@ async fn cookies_are_secure_off_loopback() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let cookie = common::set_cookie(&res, "__Secure-refresh_token").expect("a __Secure- cookie");
-    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/auth"] {
+    let cookie = common::set_cookie(&res, "__Host-refresh_token").expect("a __Host- cookie");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/;"] {
         assert!(cookie.contains(attribute), "{cookie}");
     }
 }

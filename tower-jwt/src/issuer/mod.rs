@@ -22,8 +22,10 @@
 //!   every token of a subject.
 //! - Key rotation: one active signer, retired keys kept for verification until the tokens
 //!   they signed have expired, and [`TokenIssuer::jwks`] publishing the public halves.
-//! - The refresh cookie: [`RefreshCookie`], `HttpOnly`, `Secure`, `SameSite=Strict`,
-//!   `Path=/auth`.
+//! - The refresh cookie: [`RefreshCookie`], `__Host-refresh_token` (no sibling subdomain can
+//!   plant one), `HttpOnly`, `Secure`, `SameSite=Strict`, `Path=/`; read back with
+//!   [`RefreshCookie::read`], which skips unrelated cookies whatever they hold and refuses a
+//!   second copy with 400.
 //!
 //! ```
 //! use tower_jwt::issuer::{Grant, RefreshError, SigningKey, TokenIssuer};

@@ -205,7 +205,8 @@ impl TokenIssuer {
             .build(refresh.as_str(), self.inner.refresh_lifetime)
     }
 
-    /// The cookie settings (its name, to read it back; its removal cookie, at logout).
+    /// The cookie settings: [`RefreshCookie::read`] to read it back, its removal cookie at
+    /// logout.
     pub fn cookie_config(&self) -> &RefreshCookie {
         &self.inner.cookie
     }

@@ -142,7 +142,8 @@ impl TokenIssuerBuilder {
         self
     }
 
-    /// How the refresh cookie is built (default: [`RefreshCookie::new`]).
+    /// How the refresh cookie is built and read (default: [`RefreshCookie::new`],
+    /// `__Host-refresh_token` with `Path=/`).
     pub fn refresh_cookie(mut self, cookie: RefreshCookie) -> Self {
         self.cookie = cookie;
         self
@@ -154,7 +155,8 @@ impl TokenIssuerBuilder {
     ///
     /// [`ConfigError`] for an empty issuer or audience, equal access and refresh audiences, a
     /// zero lifetime or one above [`MAX_LIFETIME`], a leeway above 300 s, two keys with one
-    /// `kid`, or a revocation store whose leeway is shorter than this issuer's.
+    /// `kid`, a revocation store whose leeway is shorter than this issuer's, or a refresh
+    /// cookie browsers would refuse (a `__Host-` name with a `Path` other than `/`).
     pub fn build(self) -> Result<TokenIssuer, ConfigError> {
         crate::backend::ensure()?;
         let invalid = |field, message| {
@@ -194,6 +196,7 @@ impl TokenIssuerBuilder {
         if self.leeway > MAX_LEEWAY {
             return invalid("leeway", "must be at most 300 s");
         }
+        self.cookie.check()?;
         let now = SystemTime::now();
         let mut ring = KeyRing {
             active: Arc::new(self.signing_key),
