@@ -152,8 +152,18 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
     }
 }
 
-/// A `NumericDate`: seconds since the epoch, integer or not (RFC 7519 §2), floored.
+/// The latest `NumericDate` accepted: 9999-12-31T23:59:59Z. Later ones (and any before
+/// 1970) are refused as malformed, so a token cannot claim to never expire by an `exp` that
+/// saturates, and every time derived from a claim fits a `SystemTime` with room to spare.
+pub(crate) const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
+
+/// A `NumericDate`: seconds since the epoch, integer or not (RFC 7519 §2), floored, within
+/// `0..=MAX_NUMERIC_DATE`.
 struct NumericDate(i64);
+
+fn out_of_range<E: de::Error>() -> E {
+    E::custom("a NumericDate outside 1970..=9999")
+}
 
 impl<'de> Deserialize<'de> for NumericDate {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -164,15 +174,24 @@ impl<'de> Deserialize<'de> for NumericDate {
                 f.write_str("a NumericDate")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumericDate, E> {
-                Ok(NumericDate(v))
+                if (0..=MAX_NUMERIC_DATE).contains(&v) {
+                    Ok(NumericDate(v))
+                } else {
+                    Err(out_of_range())
+                }
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumericDate, E> {
-                Ok(NumericDate(i64::try_from(v).unwrap_or(i64::MAX)))
+                self.visit_i64(i64::try_from(v).map_err(|_| out_of_range())?)
             }
-            #[allow(clippy::cast_possible_truncation)]
+            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumericDate, E> {
-                // `as` saturates; JSON has no NaN or infinities.
-                Ok(NumericDate(v.floor() as i64))
+                // Checked before the cast (`as` would saturate); JSON has no NaN or
+                // infinities, and the bound is exact in an f64.
+                if (0.0..MAX_NUMERIC_DATE as f64 + 1.0).contains(&v) {
+                    Ok(NumericDate(v.floor() as i64))
+                } else {
+                    Err(out_of_range())
+                }
             }
         }
         deserializer.deserialize_any(V)
@@ -336,6 +355,34 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(json)
             );
+        }
+    }
+
+    #[test]
+    fn numeric_dates_outside_1970_to_9999_are_refused() {
+        for date in ["0", "1.5", "253402300799", "253402300799.9"] {
+            for claim in ["exp", "nbf", "iat"] {
+                let json = format!(r#"{{"{claim}":{date}}}"#);
+                assert!(parse(json.as_bytes(), &[]).is_ok(), "{json}");
+            }
+        }
+        let r = parse(br#"{"exp":253402300799.9,"iat":1.5}"#, &[]).unwrap();
+        assert_eq!((r.exp, r.iat), (Some(MAX_NUMERIC_DATE), Some(1)));
+        for date in [
+            "253402300800",
+            "1180591620717411303424",
+            "1.1805916207174113e21",
+            "18446744073709551615",
+            "9223372036854775807",
+            "1e300",
+            "-1",
+            "-0.5",
+            "-1e300",
+        ] {
+            for claim in ["exp", "nbf", "iat"] {
+                let json = format!(r#"{{"{claim}":{date}}}"#);
+                assert!(parse(json.as_bytes(), &[]).is_err(), "{json}");
+            }
         }
     }
 

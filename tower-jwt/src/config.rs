@@ -5,8 +5,9 @@
 //! [`JwtVerifier`](crate::JwtVerifier) holds one or several; the token's unverified `iss`
 //! only *selects* a configuration, which then checks everything, the signature first.
 //!
-//! Defaults are strict: `typ` must be `at+jwt` (RFC 9068); `exp`, `nbf`, `iat`, `iss`, `aud`
-//! and `sub` are required; 30 s of leeway (at most 300 s).
+//! Defaults are strict: `typ` must be `at+jwt` (RFC 9068); `exp`, `nbf`, `iat`, `iss`, `aud`,
+//! `sub` and `jti` are required; 30 s of leeway (at most 300 s); every `NumericDate` between 1970
+//! and 9999. Optional: a maximum age (`now - iat`) and a maximum lifetime (`exp - iat`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,8 +41,10 @@ pub struct IssuerConfig {
     pub(crate) typ: Vec<String>,
     pub(crate) allow_missing_typ: bool,
     pub(crate) require_nbf: bool,
+    pub(crate) require_jti: bool,
     pub(crate) leeway: i64,
     pub(crate) max_age: Option<i64>,
+    pub(crate) max_lifetime: Option<i64>,
     pub(crate) roles_claim: Option<Vec<String>>,
     pub(crate) tenant_claim: Option<Vec<String>>,
     pub(crate) keys: KeySource,
@@ -56,8 +59,10 @@ impl IssuerConfig {
             typ: vec!["at+jwt".to_owned()],
             allow_missing_typ: false,
             require_nbf: true,
+            require_jti: true,
             leeway: DEFAULT_LEEWAY,
             max_age: None,
+            max_lifetime: None,
             roles_claim: None,
             tenant_claim: None,
             keys: Vec::new(),
@@ -69,8 +74,9 @@ impl IssuerConfig {
     }
 
     /// A builder preset for OpenID Connect ID tokens from `issuer` for `client_id`: the
-    /// audience is the client id, `typ` may be `JWT` or absent, `nbf` is optional (ID
-    /// tokens rarely carry it). Add keys (or [`oidc_discovery`](IssuerConfigBuilder::oidc_discovery)).
+    /// audience is the client id, `typ` may be `JWT` or absent, `nbf` and `jti` are optional
+    /// (ID tokens rarely carry them). Add keys (or
+    /// [`oidc_discovery`](IssuerConfigBuilder::oidc_discovery)).
     pub fn id_tokens(
         issuer: impl Into<String>,
         client_id: impl Into<String>,
@@ -80,13 +86,16 @@ impl IssuerConfig {
             .typ("JWT")
             .allow_missing_typ()
             .allow_missing_nbf()
+            .allow_missing_jti()
     }
 
     /// Runs OpenID Connect discovery (falling back to RFC 8414) for `issuer` now, through
     /// `client`, and returns a builder whose keys come from the discovered `jwks_uri`.
     ///
-    /// The metadata's `issuer` must equal `issuer` exactly. To start even when the provider
-    /// is down, use [`IssuerConfigBuilder::oidc_discovery`] instead (lazy, retried).
+    /// The metadata's `issuer` must equal `issuer` exactly; a redirect is refused. Pass
+    /// [`jwks::default_client`](crate::jwks::default_client) unless you need your own
+    /// client. To start even when the provider is down, use
+    /// [`IssuerConfigBuilder::oidc_discovery`] instead (lazy, retried).
     ///
     /// # Errors
     ///
@@ -128,8 +137,10 @@ pub struct IssuerConfigBuilder {
     typ: Vec<String>,
     allow_missing_typ: bool,
     require_nbf: bool,
+    require_jti: bool,
     leeway: Duration,
     max_age: Option<Duration>,
+    max_lifetime: Option<Duration>,
     roles_claim: Option<String>,
     tenant_claim: Option<String>,
     keys: Vec<Key>,
@@ -190,6 +201,14 @@ impl IssuerConfigBuilder {
         self
     }
 
+    /// Accept tokens without `jti` (or with an empty one). By default a `jti` is required,
+    /// as RFC 9068 §2.2 does for access tokens: without one a single token cannot be
+    /// revoked, only every token of its subject. ID tokens carry none.
+    pub fn allow_missing_jti(mut self) -> Self {
+        self.require_jti = false;
+        self
+    }
+
     /// Clock skew tolerated on `exp`, `nbf` and `iat` (default 30 s, at most 300 s).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         if leeway > MAX_LEEWAY {
@@ -206,6 +225,21 @@ impl IssuerConfigBuilder {
     /// Refuse tokens issued (`iat`) longer than `max_age` ago, whatever their `exp`.
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
+        self
+    }
+
+    /// Refuse tokens meant to live longer than `max_lifetime` (`exp - iat`), however
+    /// recent: an issuer's mistake or a stolen signing key minting near-eternal tokens is
+    /// caught. Default: no limit beyond the year 9999 every `NumericDate` is held to.
+    pub fn max_lifetime(mut self, max_lifetime: Duration) -> Self {
+        if max_lifetime.is_zero() {
+            return self.fail(ConfigError::new(
+                ConfigErrorKind::InvalidValue,
+                "max_lifetime",
+                "must be positive",
+            ));
+        }
+        self.max_lifetime = Some(max_lifetime);
         self
     }
 
@@ -258,7 +292,9 @@ impl IssuerConfigBuilder {
     }
 
     /// The HTTP client used for every discovery and JWKS fetch (its TLS roots, proxy,
-    /// user agent). Default: a fresh `reqwest::Client`.
+    /// user agent). Default: [`jwks::default_client`](crate::jwks::default_client), which
+    /// follows no redirects and times out (5 s to connect, 10 s in all). Whatever the
+    /// client, an answer reached through a redirect is refused.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -329,10 +365,14 @@ impl IssuerConfigBuilder {
                         RemoteSource::Discovery
                     }
                 };
+                let client = match self.client {
+                    Some(client) => client,
+                    None => crate::jwks::default_client()?,
+                };
                 KeySource::Remote(Arc::new(RemoteKeys::new(
                     self.issuer.clone(),
                     source,
-                    self.client.unwrap_or_default(),
+                    client,
                     self.jwks_options,
                 )))
             }
@@ -346,9 +386,13 @@ impl IssuerConfigBuilder {
             typ: self.typ,
             allow_missing_typ: self.allow_missing_typ,
             require_nbf: self.require_nbf,
+            require_jti: self.require_jti,
             leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(300),
             max_age: self
                 .max_age
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+            max_lifetime: self
+                .max_lifetime
                 .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
             roles_claim: path(self.roles_claim),
             tenant_claim: path(self.tenant_claim),

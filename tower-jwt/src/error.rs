@@ -42,6 +42,7 @@ pub(crate) fn missing_claim(claim: &'static str) -> AuthError {
         "iat" => "the token lacks the `iat` claim",
         "iss" => "the token lacks the `iss` claim",
         "aud" => "the token lacks the `aud` claim",
+        "jti" => "the token lacks the `jti` claim",
         _ => "the token lacks the `sub` claim",
     };
     AuthError::invalid_credential(description).with_reason("missing_claim")
@@ -61,6 +62,10 @@ pub(crate) fn issued_in_future() -> AuthError {
 
 pub(crate) fn too_old() -> AuthError {
     AuthError::invalid_credential("the token is too old").with_reason("too_old")
+}
+
+pub(crate) fn lifetime() -> AuthError {
+    AuthError::invalid_credential("the token's lifetime is too long").with_reason("lifetime")
 }
 
 pub(crate) fn audience() -> AuthError {

@@ -9,13 +9,21 @@
 //! * RSA: `n` and `e` are normalised (leading zero octets removed), the modulus has at least
 //!   2048 bits, the exponent is odd and >= 3;
 //! * EC: P-256 or P-384 with coordinates of the curve's size; OKP: Ed25519 with a 32-byte `x`;
-//! * `oct`: at least as long as the HMAC's hash output.
+//! * `oct`: at least as long as the HMAC's hash output;
+//! * an RSA, EC or OKP key carries no private member (`d`, `p`, `q`, `dp`, `dq`, `qi`,
+//!   `oth`): a private key that was published is known to anyone, who can sign with it.
 //!
-//! Private members (`d`, `p`, `q`, …) are never read: only the public half is kept.
+//! A set holds at most [`MAX_JWKS_KEYS`] entries; a larger one is refused as a whole (no key
+//! of it is used), so a hostile set costs at most that many key parses. Entries sharing a
+//! `kid` are found in one pass.
+
+use std::collections::HashMap;
+use std::fmt;
 
 use auth_core::{ConfigError, ConfigErrorKind};
 use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use serde::Deserialize;
+use serde::de::{IgnoredAny, SeqAccess, Visitor};
 
 use crate::key::{Key, KeySet, b64url};
 
@@ -35,9 +43,52 @@ struct RawJwk {
     k: Option<String>,
 }
 
+/// Most entries a JWK set may hold; a set with more is refused as a whole.
+pub const MAX_JWKS_KEYS: usize = 100;
+
+/// The private members of RSA (RFC 7518 §6.3.2), EC (§6.2.2) and OKP (RFC 8037 §2) keys.
+const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
+
 #[derive(Deserialize)]
 struct RawJwkSet {
+    keys: CappedKeys,
+}
+
+/// The `keys` array: its first [`MAX_JWKS_KEYS`] entries parsed, the rest only counted
+/// (skipped without building them).
+struct CappedKeys {
     keys: Vec<serde_json::Value>,
+    total: usize,
+}
+
+impl<'de> Deserialize<'de> for CappedKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CappedKeys;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of JWKs")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CappedKeys, A::Error> {
+                let mut keys = Vec::new();
+                let mut total = 0usize;
+                while total < MAX_JWKS_KEYS {
+                    match seq.next_element::<serde_json::Value>()? {
+                        Some(key) => keys.push(key),
+                        None => return Ok(CappedKeys { keys, total }),
+                    }
+                    total += 1;
+                }
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    total += 1;
+                }
+                Ok(CappedKeys { keys, total })
+            }
+        }
+        deserializer.deserialize_seq(V)
+    }
 }
 
 fn refused(message: &'static str) -> ConfigError {
@@ -70,6 +121,11 @@ impl Key {
     /// As [`Key::from_jwk`].
     pub fn from_jwk_value(jwk: &serde_json::Value) -> Result<Self, ConfigError> {
         let raw = RawJwk::deserialize(jwk).map_err(|_| refused("not a well-formed JWK"))?;
+        if raw.kty != "oct" && PRIVATE_MEMBERS.iter().any(|name| jwk.get(name).is_some()) {
+            return Err(refused(
+                "the JWK carries private key members: a published private key lets anyone sign",
+            ));
+        }
         if raw.use_.as_deref().is_some_and(|u| u != "sig") {
             return Err(refused("the key's `use` is not `sig`"));
         }
@@ -143,30 +199,42 @@ pub(crate) struct ParsedSet {
     pub(crate) ambiguous: usize,
 }
 
-/// Parses `{"keys": [...]}`, keeping the usable keys (keys sharing a `kid` are dropped). Symmetric keys are kept only when
-/// `allow_symmetric` (never from a remote JWKS: a published secret is no secret).
+/// The `kid`s held by more than one entry of `keys` (usable or not), found in one pass.
+fn shared_kids(keys: &[serde_json::Value]) -> HashMap<&str, usize> {
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
+    for id in keys.iter().filter_map(kid) {
+        *seen.entry(id).or_default() += 1;
+    }
+    seen.retain(|_, count| *count > 1);
+    seen
+}
+
+fn kid(value: &serde_json::Value) -> Option<&str> {
+    value.get("kid").and_then(serde_json::Value::as_str)
+}
+
+/// Parses `{"keys": [...]}`, keeping the usable keys (keys sharing a `kid` are dropped and
+/// counted apart). Symmetric keys are kept only when `allow_symmetric` (never from a remote
+/// JWKS: a published secret is no secret). A set of more than [`MAX_JWKS_KEYS`] entries is
+/// refused.
 pub(crate) fn parse_set(json: &[u8], allow_symmetric: bool) -> Result<ParsedSet, ConfigError> {
     let raw: RawJwkSet =
         serde_json::from_slice(json).map_err(|_| refused("not a JWK set (`{\"keys\": [...]}`)"))?;
-    let kid =
-        |value: &serde_json::Value| value.get("kid").and_then(|k| k.as_str()).map(str::to_owned);
-    let mut keys = Vec::with_capacity(raw.keys.len());
+    if raw.keys.total > MAX_JWKS_KEYS {
+        return Err(refused("the JWK set holds more than 100 keys"));
+    }
+    let raw = raw.keys.keys;
+    // Several entries under one `kid` (usable or not) make that `kid` ambiguous: none of
+    // them is used (Wycheproof "DuplicateKid").
+    let shared = shared_kids(&raw);
+    let mut keys = Vec::with_capacity(raw.len());
     let (mut dropped, mut ambiguous) = (0, 0);
-    for value in &raw.keys {
-        let symmetric = value.get("kty").and_then(|k| k.as_str()) == Some("oct");
-        // Several entries under one `kid` (usable or not) make that `kid` ambiguous: none of
-        // them is used (Wycheproof "DuplicateKid").
-        if let Some(id) = kid(value)
-            && raw
-                .keys
-                .iter()
-                .filter(|other| kid(other).as_deref() == Some(&id))
-                .count()
-                > 1
-        {
+    for value in &raw {
+        if kid(value).is_some_and(|id| shared.contains_key(id)) {
             ambiguous += 1;
             continue;
         }
+        let symmetric = value.get("kty").and_then(|k| k.as_str()) == Some("oct");
         match Key::from_jwk_value(value) {
             Ok(key) if allow_symmetric || !symmetric => keys.push(key),
             Ok(_) | Err(_) => dropped += 1,
@@ -186,9 +254,9 @@ impl KeySet {
     ///
     /// # Errors
     ///
-    /// [`ConfigErrorKind::InvalidValue`] when the text is not a JWK set, when no key in it
-    /// is usable, when two keys share a `kid`, or when it mixes symmetric and asymmetric
-    /// keys.
+    /// [`ConfigErrorKind::InvalidValue`] when the text is not a JWK set, when it holds more
+    /// than [`MAX_JWKS_KEYS`] entries, when no key in it is usable, when two keys share a
+    /// `kid`, or when it mixes symmetric and asymmetric keys.
     pub fn from_jwks(json: &str) -> Result<Self, ConfigError> {
         let parsed = parse_set(json.as_bytes(), true)?;
         if parsed.ambiguous > 0 {
@@ -209,5 +277,95 @@ impl KeySet {
             return Err(refused("the JWK set mixes symmetric and asymmetric keys"));
         }
         Ok(parsed.keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// A P-256 public JWK (the Wycheproof `jws_mixedSymmetryKeyset` key).
+    fn ec_jwk(kid: &str) -> serde_json::Value {
+        json!({
+            "kty": "EC", "crv": "P-256", "kid": kid,
+            "x": "04N0xi21hshyvBp7I167sbE_bXqyqkAPfefdklMO7wY",
+            "y": "UI8exy-C06a7DUnjIdENkxeFtHM4-l_41LqEw9nVgmw",
+        })
+    }
+
+    #[test]
+    fn keys_with_private_members_are_refused_and_counted_as_dropped() {
+        assert!(Key::from_jwk_value(&ec_jwk("pub")).is_ok());
+        for member in PRIVATE_MEMBERS {
+            let mut private = ec_jwk("priv");
+            private[member] = json!("c2VjcmV0");
+            let err = Key::from_jwk_value(&private).unwrap_err();
+            assert_eq!(err.kind(), ConfigErrorKind::InvalidValue, "{member}");
+            assert!(err.to_string().contains("private"), "{err}");
+        }
+        let mut private = ec_jwk("priv");
+        private["d"] = json!("c2VjcmV0");
+        let set = json!({"keys": [ec_jwk("pub"), private]}).to_string();
+        let parsed = parse_set(set.as_bytes(), false).unwrap();
+        assert_eq!((parsed.keys.keys().len(), parsed.dropped), (1, 1));
+        assert_eq!(parsed.keys.keys()[0].kid(), Some("pub"));
+        // A symmetric key is its secret: `k` is not a "private member" there.
+        let oct = json!({"kty": "oct", "alg": "HS256", "k": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2Vj"});
+        assert!(Key::from_jwk_value(&oct).is_ok());
+    }
+
+    #[test]
+    fn a_set_of_more_than_the_cap_is_refused_as_a_whole() {
+        let set = |n: usize| {
+            let keys: Vec<_> = (0..n).map(|i| ec_jwk(&format!("k{i}"))).collect();
+            json!({ "keys": keys }).to_string()
+        };
+        let parsed = parse_set(set(MAX_JWKS_KEYS).as_bytes(), false).unwrap();
+        assert_eq!(parsed.keys.keys().len(), MAX_JWKS_KEYS);
+        let err = parse_set(set(MAX_JWKS_KEYS + 1).as_bytes(), false).unwrap_err();
+        assert!(err.to_string().contains("more than 100 keys"), "{err}");
+        assert!(KeySet::from_jwks(&set(MAX_JWKS_KEYS + 1)).is_err());
+    }
+
+    #[test]
+    fn a_hostile_256_kib_set_is_refused_quickly() {
+        // 256 KiB of tiny entries sharing a few `kid`s: rescanning the set for every entry
+        // (and copying each `kid`) took tens of seconds here.
+        let mut body = String::from(r#"{"keys":["#);
+        let mut i = 0usize;
+        while body.len() < 256 * 1024 - 32 {
+            body.push_str(&format!(r#"{{"kid":"k{}"}},"#, i % 7));
+            i += 1;
+        }
+        body.push_str(r#"{}]}"#);
+        let started = Instant::now();
+        assert!(parse_set(body.as_bytes(), false).is_err());
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn shared_kids_are_found_in_one_pass_and_all_dropped() {
+        let set =
+            json!({"keys": [ec_jwk("a"), ec_jwk("b"), ec_jwk("a"), ec_jwk("c"), {"kid": "c"}]});
+        let parsed = parse_set(set.to_string().as_bytes(), false).unwrap();
+        assert_eq!(
+            (parsed.keys.keys().len(), parsed.ambiguous, parsed.dropped),
+            (1, 4, 0)
+        );
+        assert_eq!(parsed.keys.keys()[0].kid(), Some("b"));
+        let many: Vec<_> = (0..10_000)
+            .map(|i| json!({"kid": format!("k{}", i % 5_000)}))
+            .collect();
+        let shared = shared_kids(&many);
+        assert_eq!(shared.len(), 5_000);
+        assert!(shared.values().all(|count| *count == 2));
     }
 }

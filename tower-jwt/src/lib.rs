@@ -41,7 +41,7 @@
 //! header.typ = Some("at+jwt".into());
 //! let token = encode(&header, &serde_json::json!({
 //!     "iss": "https://auth.example.com", "aud": "orders-api", "sub": "alice", "org": "acme",
-//!     "iat": now, "nbf": now, "exp": now + 900,
+//!     "iat": now, "nbf": now, "exp": now + 900, "jti": "7f3c9a10",
 //! }), &EncodingKey::from_secret(secret).unwrap()).unwrap();
 //!
 //! let ok = svc.clone().oneshot(
@@ -61,8 +61,12 @@
 //! * The algorithm is pinned per [`Key`], never read from the token; `alg: none`, `crit`,
 //!   keys named by the token (`jwk`, `jku`, `x5u`) are refused or ignored ([`jws`]).
 //! * `exp`, `nbf`, `iat` (not in the future), `iss` (a string, equal to a configured
-//!   issuer), `aud` (one of the configured audiences) and `sub` are required; leeway 30 s by
-//!   default, at most 300 s; an optional maximum age.
+//!   issuer), `aud` (one of the configured audiences), `sub` and `jti` (RFC 9068 §2.2;
+//!   [`IssuerConfigBuilder::allow_missing_jti`]) are required; leeway 30 s by
+//!   default, at most 300 s; an optional maximum age (`now - iat`) and maximum lifetime
+//!   (`exp - iat`, [`IssuerConfigBuilder::max_lifetime`]).
+//! * A `NumericDate` before 1970 or after 9999 is malformed: an `exp` of `2^70` or `1e300`
+//!   is refused, not saturated into a token that never expires.
 //! * `typ` must be `at+jwt` (RFC 9068): refresh and ID tokens are refused where access
 //!   tokens are meant. [`IssuerConfig::id_tokens`] accepts `JWT` or no `typ` instead.
 //! * The token's length is capped (8 KiB) before anything is decoded; HMAC secrets shorter
@@ -81,13 +85,14 @@
 //! use tower_jwt::{IssuerConfig, JwtVerifier};
 //!
 //! # async fn login(id_token: &str) -> Result<(), Box<dyn std::error::Error>> {
-//! let client = reqwest::Client::new();
+//! let client = tower_jwt::jwks::default_client()?;     // no redirects, timeouts
 //! let issuer = IssuerConfig::discover("https://accounts.example.com", client)
 //!     .await?                              // metadata `issuer` must match exactly
 //!     .audience("my-client-id")
 //!     .typ("JWT")
 //!     .allow_missing_typ()
 //!     .allow_missing_nbf()
+//!     .allow_missing_jti()
 //!     .build()?;
 //! let verifier = JwtVerifier::new(issuer)?;
 //! let verified = verifier.verify::<serde_json::Value>(id_token).await?;
@@ -122,6 +127,7 @@ pub mod jws;
 pub mod key;
 pub mod revocation;
 mod rules;
+mod time;
 mod verifier;
 
 pub use authenticator::{JwtAuthenticator, JwtLayer};

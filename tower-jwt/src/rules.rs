@@ -43,6 +43,9 @@ pub(crate) fn check_claims(
     if sub.is_empty() {
         return Err(error::missing_claim("sub"));
     }
+    if cfg.require_jti && claims.jti.as_deref().is_none_or(str::is_empty) {
+        return Err(error::missing_claim("jti"));
+    }
     let leeway = cfg.leeway;
     if now.saturating_sub(leeway) >= exp {
         return Err(error::expired());
@@ -60,6 +63,12 @@ pub(crate) fn check_claims(
         && now.saturating_sub(iat) > max_age.saturating_add(leeway)
     {
         return Err(error::too_old());
+    }
+    // Both dates are within 1970..=9999: no overflow.
+    if let Some(max_lifetime) = cfg.max_lifetime
+        && exp - iat > max_lifetime
+    {
+        return Err(error::lifetime());
     }
     if !aud
         .iter()

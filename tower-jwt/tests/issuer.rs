@@ -414,6 +414,20 @@ fn weak_or_clashing_configuration_is_refused() {
         .build()
         .unwrap_err();
     assert_eq!(err.field(), "kid");
+    for (access, refresh) in [
+        (Duration::MAX, Duration::from_secs(60)),
+        (
+            Duration::from_secs(60),
+            tower_jwt::issuer::MAX_LIFETIME + Duration::from_secs(1),
+        ),
+    ] {
+        let err = TokenIssuer::builder(ISS, AUD, es256("ec-1"))
+            .access_lifetime(access)
+            .refresh_lifetime(refresh)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.field(), "lifetime");
+    }
     assert!(Grant::new("alice").claim("aud", "x").is_err());
     assert!(Grant::new("alice").claim("jti", "x").is_err());
 }
@@ -424,15 +438,21 @@ async fn the_refresh_cookie_is_locked_down() {
     let pair = issuer.issue(&Grant::new("alice")).await.unwrap();
     let cookie = issuer.refresh_cookie(&pair.refresh);
     let header = cookie.to_string();
-    assert!(header.starts_with(&format!("__Secure-refresh_token={}", pair.refresh.as_str())));
+    assert!(header.starts_with(&format!("__Host-refresh_token={}", pair.refresh.as_str())));
     for attribute in [
         "HttpOnly",
         "Secure",
         "SameSite=Strict",
-        "Path=/auth",
+        "Path=/;",
         "Max-Age=604800",
     ] {
         assert!(header.contains(attribute), "{attribute} missing");
     }
     assert!(!header.contains("Domain"));
+    // Browsers refuse a __Host- cookie with another path: so does the builder.
+    let err = TokenIssuer::builder(ISS, AUD, es256("ec-1"))
+        .refresh_cookie(tower_jwt::issuer::RefreshCookie::new().path("/auth"))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "refresh_cookie");
 }

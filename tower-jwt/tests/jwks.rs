@@ -39,6 +39,7 @@ struct Idp {
     fetches: AtomicUsize,
     from_custom_client: AtomicUsize,
     discoveries: AtomicUsize,
+    redirects: AtomicUsize,
     base: String,
 }
 
@@ -94,6 +95,17 @@ async fn metadata(State(idp): State<Arc<Idp>>) -> Response {
     axum::Json(json!({"issuer": issuer, "jwks_uri": idp.url()})).into_response()
 }
 
+/// A 302 to the real JWKS (or metadata) on the same server.
+async fn moved(State(idp): State<Arc<Idp>>, uri: axum::http::Uri) -> Response {
+    idp.redirects.fetch_add(1, Ordering::SeqCst);
+    let target = if uri.path().ends_with("openid-configuration") {
+        "/.well-known/openid-configuration"
+    } else {
+        "/jwks"
+    };
+    (AxumStatus::FOUND, [(header::LOCATION, target)]).into_response()
+}
+
 async fn metadata_8414(State(idp): State<Arc<Idp>>) -> Response {
     idp.discoveries.fetch_add(1, Ordering::SeqCst);
     axum::Json(json!({"issuer": format!("{}/tenant", idp.base), "jwks_uri": idp.url()}))
@@ -112,11 +124,14 @@ async fn idp(keys: Value) -> Arc<Idp> {
         fetches: AtomicUsize::new(0),
         from_custom_client: AtomicUsize::new(0),
         discoveries: AtomicUsize::new(0),
+        redirects: AtomicUsize::new(0),
         base,
     });
     let app = Router::new()
         .route("/jwks", get(jwks))
         .route("/.well-known/openid-configuration", get(metadata))
+        .route("/moved", get(moved))
+        .route("/moved/.well-known/openid-configuration", get(moved))
         .route(
             "/.well-known/oauth-authorization-server/tenant",
             get(metadata_8414),
@@ -390,15 +405,20 @@ async fn unusable_keys_are_dropped_from_the_set() {
         {"kty": "RSA", "kid": "weak", "n": b64(&[0xC3u8; 128]), "e": "AQAB"},
         {"kty": "oct", "kid": "secret", "alg": "HS256", "k": b64(SECRET)},
         private,
+        jwk(Algorithm::RS256, "k1"),
     ]});
     let idp = idp(keys).await;
     let v = verifier(remote(&idp, fast()));
+    assert_eq!(
+        verify(&v, &sign(&header(Algorithm::RS256), &claims())).await,
+        Ok(())
+    );
     let mut h = header(Algorithm::ES256);
     h.kid = Some("with-private".into());
     assert_eq!(
         verify(&v, &sign(&h, &claims())).await,
-        Ok(()),
-        "the public half of a key with private members is kept"
+        Err((StatusCode::UNAUTHORIZED, "unknown_key")),
+        "a published private key is never trusted"
     );
     let mut h = header(Algorithm::RS256);
     h.kid = Some("enc".into());
@@ -523,4 +543,48 @@ async fn keys_are_fetched_at_construction_before_any_request() {
         idp.fetches() == 1
     })
     .await;
+}
+
+#[tokio::test]
+async fn redirects_are_never_followed() {
+    let idp = idp(json!({"keys": [jwk(Algorithm::RS256, "k1")]})).await;
+    let token = sign(&header(Algorithm::RS256), &claims());
+    let moved = |builder: IssuerConfigBuilder| {
+        verifier(
+            builder
+                .jwks_url(format!("{}/moved", idp.base))
+                .jwks_options(fast()),
+        )
+    };
+    // The default client: the 302 is an answer like any other failure, its target is never
+    // requested, and the keys stay unknown.
+    let v = moved(IssuerConfig::builder(ISS).audience(AUD));
+    assert_eq!(
+        verify(&v, &token).await,
+        Err((StatusCode::SERVICE_UNAVAILABLE, "jwks"))
+    );
+    assert!(idp.redirects.load(Ordering::SeqCst) >= 1);
+    assert_eq!(idp.fetches(), 0, "the redirect's target was never fetched");
+
+    // A custom client that follows redirects: the keys it reached that way are not used.
+    let following = reqwest::Client::new();
+    let v = moved(
+        IssuerConfig::builder(ISS)
+            .audience(AUD)
+            .http_client(following.clone()),
+    );
+    assert_eq!(
+        verify(&v, &token).await,
+        Err((StatusCode::SERVICE_UNAVAILABLE, "jwks"))
+    );
+    assert!(idp.fetches() >= 1, "this client did follow the redirect");
+
+    // Discovery behind a redirect fails, with either client.
+    for client in [tower_jwt::jwks::default_client().unwrap(), following] {
+        let err = IssuerConfig::discover(format!("{}/moved", idp.base), client)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), auth_core::ConfigErrorKind::Setup);
+        assert!(err.to_string().contains("redirect"), "{err}");
+    }
 }

@@ -118,3 +118,30 @@ async fn unreachable_redis_fails_at_connect() {
         .unwrap_err();
     assert_eq!(err.kind(), auth_core::ConfigErrorKind::Setup);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_family_expires_from_redis_with_its_lifetime() {
+    require_redis().await;
+    let prefix = format!("test:family-ttl:{}:", uuid::Uuid::new_v4());
+    let families = RedisFamilyStore::connect(REDIS, &prefix).await.unwrap();
+    let issuer = TokenIssuer::builder(
+        ISS,
+        AUD,
+        SigningKey::hs256("hs-1", b"0123456789abcdef0123456789abcdef").unwrap(),
+    )
+    .family_store(Arc::new(families))
+    .family_lifetime(Duration::from_secs(600))
+    .build()
+    .unwrap();
+    let login = issuer.issue(&Grant::new("alice")).await.unwrap();
+    let renewed = issuer.refresh(login.refresh.as_str()).await.unwrap();
+    let client = redis::Client::open(REDIS).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{prefix}family:{}", renewed.family))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    // The family's end plus the 30 s leeway, not the 7-day refresh lifetime, nor forever.
+    assert!((600_000..=631_000).contains(&ttl), "{ttl} ms");
+}

@@ -2,9 +2,17 @@
 
 use std::time::{Duration, SystemTime};
 
+mod common;
+
+use std::sync::Arc;
+
+use auth_core::ConfigErrorKind;
+use jsonwebtoken::Algorithm;
+use serde_json::json;
 use tower_jwt::revocation::{
     MemoryRevocationStore, Revocation, RevocationError, RevocationStatus, RevocationStore, TokenRef,
 };
+use tower_jwt::{IssuerConfig, JwtVerifier};
 
 const ISS: &str = "https://auth.example.com";
 
@@ -287,4 +295,120 @@ fn usable_as_a_trait_object() {
         store.check(&token(ISS, "x", "y", now)),
         RevocationStatus::Active
     );
+}
+
+#[tokio::test]
+async fn a_deadline_beyond_any_clock_saturates_instead_of_overflowing() {
+    let store = MemoryRevocationStore::builder()
+        .leeway(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    let far = SystemTime::UNIX_EPOCH + Duration::from_secs(i64::MAX.unsigned_abs());
+    store
+        .revoke(Revocation::token(ISS, "forever", far))
+        .await
+        .unwrap();
+    store
+        .revoke(Revocation::subject(ISS, "alice", SystemTime::now(), far))
+        .await
+        .unwrap();
+    let now = SystemTime::now();
+    assert_eq!(
+        store.check(&token(ISS, "forever", "x", now)),
+        RevocationStatus::Revoked
+    );
+    store.purge_expired();
+    assert_eq!(store.len(), 2);
+}
+
+/// An issuer of the common test tokens accepting them up to `leeway` past their `exp`.
+fn lenient(leeway: u64) -> IssuerConfig {
+    common::issuer(common::verification_key(Algorithm::HS256))
+        .leeway(Duration::from_secs(leeway))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_verifier_refuses_a_store_that_forgets_before_its_leeway_ends() {
+    // The store forgets a revocation 30 s past `exp`; the issuer accepts the token for
+    // 300 s past it: between the two a logged-out token would pass again.
+    let err = JwtVerifier::builder()
+        .issuer(lenient(300))
+        .revocation(Arc::new(MemoryRevocationStore::new()))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.field()),
+        (ConfigErrorKind::InvalidValue, "revocation")
+    );
+    assert!(err.to_string().contains("300 s"), "{err}");
+    // The largest leeway of several issuers counts.
+    let other = IssuerConfig::builder("https://other.test")
+        .audience("api")
+        .leeway(Duration::from_secs(60))
+        .hmac_secret(Algorithm::HS256, common::SECRET)
+        .build()
+        .unwrap();
+    let store = |leeway| {
+        Arc::new(
+            MemoryRevocationStore::builder()
+                .leeway(Duration::from_secs(leeway))
+                .build()
+                .unwrap(),
+        )
+    };
+    let two = |store| {
+        JwtVerifier::builder()
+            .issuer(lenient(0))
+            .issuer(other.clone())
+            .revocation(store)
+            .build()
+    };
+    assert_eq!(two(store(59)).unwrap_err().field(), "revocation");
+    assert!(two(store(60)).is_ok());
+    // The default leeways agree.
+    assert!(
+        JwtVerifier::builder()
+            .issuer(lenient(30))
+            .revocation(Arc::new(MemoryRevocationStore::new()))
+            .build()
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_stays_refused_for_the_whole_leeway() {
+    let store = Arc::new(
+        MemoryRevocationStore::builder()
+            .leeway(Duration::from_secs(300))
+            .build()
+            .unwrap(),
+    );
+    let verifier = JwtVerifier::builder()
+        .issuer(lenient(300))
+        .revocation(store.clone())
+        .build()
+        .unwrap();
+    // Expired a minute ago, still within the issuer's 300 s leeway.
+    let now = common::now();
+    let mut claims = common::claims();
+    claims["iat"] = json!(now - 120);
+    claims["nbf"] = json!(now - 120);
+    claims["exp"] = json!(now - 60);
+    let token = common::sign(&common::header(Algorithm::HS256), &claims);
+    let identity = verifier.verify::<serde_json::Value>(&token).await.unwrap();
+    store
+        .revoke(Revocation::token(
+            identity.issuer(),
+            identity.jti().unwrap(),
+            identity.expires_at(),
+        ))
+        .await
+        .unwrap();
+    let err = verifier
+        .verify::<serde_json::Value>(&token)
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "revoked");
 }

@@ -304,3 +304,42 @@ async fn unreachable_redis_fails_at_connect() {
         .unwrap_err();
     assert_eq!(err.field(), "url");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verifier_refuses_a_redis_store_that_forgets_before_its_leeway_ends() {
+    require_redis().await;
+    let prefix = prefix("leeway");
+    let url = format!("redis://{REDIS}");
+    let issuer = || {
+        tower_jwt::IssuerConfig::builder(ISS)
+            .audience("api")
+            .leeway(Duration::from_secs(300))
+            .hmac_secret(
+                tower_jwt::Algorithm::HS256,
+                b"0123456789abcdef0123456789abcdef",
+            )
+            .build()
+            .unwrap()
+    };
+    let short = store(&url, &prefix).await;
+    assert_eq!(short.leeway(), Duration::from_secs(30));
+    let err = tower_jwt::JwtVerifier::builder()
+        .issuer(issuer())
+        .revocation(Arc::new(short))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "revocation");
+    let long = RedisRevocationStore::builder(&url)
+        .key_prefix(&prefix)
+        .leeway(Duration::from_secs(300))
+        .connect()
+        .await
+        .unwrap();
+    assert!(
+        tower_jwt::JwtVerifier::builder()
+            .issuer(issuer())
+            .revocation(Arc::new(long))
+            .build()
+            .is_ok()
+    );
+}

@@ -111,10 +111,15 @@ pub async fn token_issuer(
                 Arc::new(MemoryFamilyStore::new()),
             ),
         };
+    // The demo's contract keeps the refresh cookie on `Path=/auth`, so it cannot be a
+    // `__Host-` cookie: a second copy a sibling domain plants is refused with 400.
+    let cookie = RefreshCookie::new()
+        .name("__Secure-refresh_token")
+        .path("/auth");
     let cookie = if config.insecure_loopback() {
-        RefreshCookie::new().insecure_http()
+        cookie.insecure_http()
     } else {
-        RefreshCookie::new()
+        cookie
     };
     let issuer = TokenIssuer::builder(&config.jwt_issuer, DEMO_AUDIENCE, key)
         .revocation_store(revocations)

@@ -79,8 +79,20 @@ async fn login_refresh_reuse_and_logout() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["subject"], "admin");
 
-    // Rotation: a new access token and a new refresh cookie.
-    let res = refresh(&client, &server, &alice_cookie).await;
+    // Rotation: a new access token and a new refresh cookie. An unrelated cookie the
+    // browser holds for the host, even one that is not UTF-8, is no reason to refuse.
+    let res = client
+        .post(format!("{}/auth/refresh", server.url))
+        .header(
+            "cookie",
+            reqwest::header::HeaderValue::from_bytes(
+                &[b"theme=\xff\xfe; ", alice_cookie.as_bytes(), b"; lang=fr"].concat(),
+            )
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let rotated = set_cookie(&res, "refresh_token").unwrap();
     let rotated = rotated.split(';').next().unwrap().to_owned();
@@ -95,6 +107,10 @@ async fn login_refresh_reuse_and_logout() {
             .status(),
         200
     );
+
+    // Two refresh cookies (a planted copy beside the real one): 400, neither is tried.
+    let res = refresh(&client, &server, &format!("{rotated}; {alice_cookie}")).await;
+    assert_rejected(res, 400, "invalid_request", "").await;
 
     // Reuse of the old refresh token: 401, and the whole family is revoked.
     let old_secret = alice_cookie.split_once('=').unwrap().1;

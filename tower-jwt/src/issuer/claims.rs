@@ -9,7 +9,18 @@ use serde_json::{Map, Value};
 
 /// Claims a [`Grant`] may not set: the issuer sets them.
 const RESERVED: &[&str] = &[
-    "iss", "aud", "sub", "iat", "nbf", "exp", "jti", "scope", "fid", "ext", "typ",
+    "iss",
+    "aud",
+    "sub",
+    "iat",
+    "nbf",
+    "exp",
+    "jti",
+    "scope",
+    "fid",
+    "ext",
+    "typ",
+    "auth_time",
 ];
 
 /// Who a token pair is for: the subject, its scopes and extra claims.
@@ -101,7 +112,7 @@ pub(super) struct AccessClaims<'a> {
 }
 
 /// The claims of a refresh token; `fid` is the rotation family.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 pub(super) struct RefreshClaims {
     pub(super) iss: String,
     pub(super) aud: String,
@@ -111,18 +122,21 @@ pub(super) struct RefreshClaims {
     pub(super) exp: u64,
     pub(super) jti: String,
     pub(super) fid: String,
+    /// When the login that started the family happened (OpenID Connect's `auth_time`).
+    pub(super) auth_time: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) scope: Option<String>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub(super) ext: Map<String, Value>,
 }
 
-/// The claims of an access token read back at logout.
+/// What a verified refresh token carries beside its registered claims.
 #[derive(Debug, Deserialize)]
-pub(super) struct AccessRef {
-    pub(super) iss: String,
-    pub(super) exp: u64,
-    pub(super) jti: String,
+pub(super) struct RefreshRef {
+    pub(super) fid: String,
+    pub(super) auth_time: u64,
+    #[serde(default)]
+    pub(super) ext: Map<String, Value>,
 }
 
 pub(super) fn unix(at: SystemTime) -> u64 {
@@ -130,7 +144,7 @@ pub(super) fn unix(at: SystemTime) -> u64 {
 }
 
 pub(super) fn from_unix(seconds: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(seconds)
+    crate::time::add(UNIX_EPOCH, Duration::from_secs(seconds))
 }
 
 /// A signed token. Its `Debug` never shows the token.
@@ -225,6 +239,13 @@ pub enum RefreshError {
     /// The family was revoked (logout, earlier reuse) or is unknown.
     #[error("the session was revoked")]
     Revoked,
+    /// The family is older than the issuer's family lifetime: the user signs in again.
+    #[error("the session has expired")]
+    SessionExpired,
+    /// The regrant hook withdrew the grant (a disabled user, a revoked consent): the family
+    /// is revoked.
+    #[error("the grant was withdrawn")]
+    Denied,
     /// A store could not be reached.
     #[error("a token store is unavailable: {0}")]
     Unavailable(String),
@@ -246,6 +267,12 @@ impl From<RefreshError> for AuthError {
             }
             RefreshError::Revoked => {
                 AuthError::invalid_credential("session revoked").with_reason("revoked")
+            }
+            RefreshError::SessionExpired => {
+                AuthError::invalid_credential("session expired").with_reason("session_expired")
+            }
+            RefreshError::Denied => {
+                AuthError::invalid_credential("grant withdrawn").with_reason("denied")
             }
             RefreshError::Unavailable(_) => {
                 AuthError::unavailable("token store unavailable").with_reason("store_unavailable")

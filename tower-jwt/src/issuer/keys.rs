@@ -6,7 +6,9 @@ use std::time::SystemTime;
 
 use auth_core::{ConfigError, ConfigErrorKind};
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, EncodingKey};
+
+use crate::key::Key;
 
 /// Smallest accepted RSA modulus, in bytes (2048 bits).
 const MIN_RSA_MODULUS_BYTES: usize = 256;
@@ -23,7 +25,8 @@ pub struct SigningKey {
     kid: String,
     algorithm: Algorithm,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// What verifies its tokens: the public half, or the HMAC secret, with the `kid`.
+    verifying: Key,
     public_jwk: Option<Jwk>,
 }
 
@@ -51,8 +54,8 @@ impl SigningKey {
             )
         };
         let encoding = EncodingKey::from_secret(secret).map_err(unusable)?;
-        let decoding = DecodingKey::from_secret(secret).map_err(unusable)?;
-        Self::new(kid.into(), Algorithm::HS256, encoding, decoding, None)
+        let verifying = Key::hmac(Algorithm::HS256, secret)?;
+        Self::new(kid.into(), Algorithm::HS256, encoding, verifying, None)
     }
 
     /// An RS256 key from a PKCS#1 or PKCS#8 PEM private key of at least 2048 bits.
@@ -122,21 +125,25 @@ impl SigningKey {
         }
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-        let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| {
-            ConfigError::new(
-                ConfigErrorKind::InvalidValue,
-                "signing_key",
-                "the public half of the key is unusable",
-            )
-        })?;
-        Self::new(kid, algorithm, encoding, decoding, Some(jwk))
+        // The public half goes through the same checks as any JWK a verifier is given.
+        let verifying = serde_json::to_value(&jwk)
+            .ok()
+            .and_then(|value| Key::from_jwk_value(&value).ok())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    ConfigErrorKind::InvalidValue,
+                    "signing_key",
+                    "the public half of the key is unusable",
+                )
+            })?;
+        Self::new(kid, algorithm, encoding, verifying, Some(jwk))
     }
 
     fn new(
         kid: String,
         algorithm: Algorithm,
         encoding: EncodingKey,
-        decoding: DecodingKey,
+        verifying: Key,
         public_jwk: Option<Jwk>,
     ) -> Result<Self, ConfigError> {
         if kid.is_empty() {
@@ -147,10 +154,10 @@ impl SigningKey {
             ));
         }
         Ok(Self {
+            verifying: verifying.with_kid(kid.clone()),
             kid,
             algorithm,
             encoding,
-            decoding,
             public_jwk,
         })
     }
@@ -177,8 +184,9 @@ impl SigningKey {
         &self.encoding
     }
 
-    pub(super) fn decoding(&self) -> &DecodingKey {
-        &self.decoding
+    /// The key that verifies this key's tokens, pinned to its algorithm, with its `kid`.
+    pub(super) fn verifying(&self) -> &Key {
+        &self.verifying
     }
 }
 

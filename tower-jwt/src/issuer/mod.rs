@@ -5,18 +5,27 @@
 //!   (space-separated) and extra claims.
 //! - Refresh tokens: `typ` `rt+jwt` and their own audience (default: the issuer), so they can
 //!   never pass as access tokens; default 7 days; a family id `fid` shared by every refresh
-//!   token of one login. Each [`TokenIssuer::refresh`] returns a new refresh token; presenting
-//!   an already-used one revokes the whole family and is refused (RFC 9700 §4.14). Families
-//!   live in a [`RefreshFamilyStore`]: [`MemoryFamilyStore`] for one process,
-//!   `RedisFamilyStore` (feature `redis`) for several, so a token used on one instance and
-//!   replayed on another is caught.
+//!   token of one login, and the login's `auth_time`. Each [`TokenIssuer::refresh`] returns a
+//!   new refresh token; presenting an already-used one revokes the whole family and is
+//!   refused (RFC 9700 §4.14). They are verified by the crate's own [`JwtVerifier`] rules
+//!   (header, time claims, `jti`, audience, revocation), like access tokens.
+//! - A family lives at most its lifetime from the login (default 30 days,
+//!   [`TokenIssuerBuilder::family_lifetime`]), however often it is refreshed; no refresh
+//!   token outlives it. A [`regrant`](TokenIssuerBuilder::regrant) hook re-checks the user's
+//!   grant at every refresh (the scopes to grant now, or a refusal that revokes the family).
+//! - Families live in a [`RefreshFamilyStore`]: [`MemoryFamilyStore`] for one process
+//!   (forgotten at the family's end, capped in number), `RedisFamilyStore` (feature
+//!   `redis`) for several, so a token used on one instance and replayed on another is
+//!   caught.
 //! - [`TokenIssuer::logout`] revokes the access token's `jti` (in the [`RevocationStore`]
 //!   the verifier checks) and the refresh family; [`TokenIssuer::logout_everywhere`] revokes
 //!   every token of a subject.
 //! - Key rotation: one active signer, retired keys kept for verification until the tokens
 //!   they signed have expired, and [`TokenIssuer::jwks`] publishing the public halves.
-//! - The refresh cookie: [`RefreshCookie`], `HttpOnly`, `Secure`, `SameSite=Strict`,
-//!   `Path=/auth`.
+//! - The refresh cookie: [`RefreshCookie`], `__Host-refresh_token` (no sibling subdomain can
+//!   plant one), `HttpOnly`, `Secure`, `SameSite=Strict`, `Path=/`; read back with
+//!   [`RefreshCookie::read`], which skips unrelated cookies whatever they hold and refuses a
+//!   second copy with 400.
 //!
 //! ```
 //! use tower_jwt::issuer::{Grant, RefreshError, SigningKey, TokenIssuer};
@@ -46,6 +55,7 @@
 //! ```
 //!
 //! [`RevocationStore`]: crate::revocation::RevocationStore
+//! [`JwtVerifier`]: crate::JwtVerifier
 
 mod claims;
 mod cookie;
@@ -53,15 +63,20 @@ mod family;
 mod keys;
 #[cfg(feature = "redis")]
 mod redis;
+mod regrant;
 mod tokens;
 
 pub use claims::{Grant, IssueError, IssuedToken, RefreshError, TokenPair};
 pub use cookie::{DEFAULT_REFRESH_COOKIE_NAME, DEFAULT_REFRESH_COOKIE_PATH, RefreshCookie};
-pub use family::{FamilyStoreError, MemoryFamilyStore, RefreshFamilyStore, Rotation};
+pub use family::{
+    DEFAULT_MAX_FAMILIES, FamilyStoreError, MemoryFamilyStore, MemoryFamilyStoreBuilder,
+    RefreshFamilyStore, Rotation,
+};
 pub use keys::SigningKey;
 #[cfg(feature = "redis")]
 pub use redis::RedisFamilyStore;
+pub use regrant::Regrant;
 pub use tokens::{
-    ACCESS_TOKEN_TYPE, DEFAULT_ACCESS_LIFETIME, DEFAULT_REFRESH_LIFETIME, REFRESH_TOKEN_TYPE,
-    TokenIssuer, TokenIssuerBuilder,
+    ACCESS_TOKEN_TYPE, DEFAULT_ACCESS_LIFETIME, DEFAULT_FAMILY_LIFETIME, DEFAULT_REFRESH_LIFETIME,
+    MAX_LIFETIME, REFRESH_TOKEN_TYPE, TokenIssuer, TokenIssuerBuilder,
 };

@@ -10,13 +10,15 @@ use jsonwebtoken::Header;
 use uuid::Uuid;
 
 use super::claims::{
-    AccessClaims, AccessRef, Grant, IssueError, IssuedToken, RefreshClaims, RefreshError,
-    TokenPair, from_unix, unix,
+    AccessClaims, Grant, IssueError, IssuedToken, RefreshClaims, TokenPair, from_unix, unix,
 };
 use super::cookie::RefreshCookie;
-use super::family::{RefreshFamilyStore, Rotation};
+use super::family::RefreshFamilyStore;
 use super::keys::{KeyRing, SigningKey};
-use crate::revocation::{Revocation, RevocationStatus, RevocationStore, TokenRef};
+use super::regrant::RegrantHook;
+use crate::revocation::RevocationStore;
+use crate::time;
+use verify::Keys;
 
 /// The `typ` header of access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -26,6 +28,11 @@ pub const REFRESH_TOKEN_TYPE: &str = "rt+jwt";
 pub const DEFAULT_ACCESS_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// Default refresh token lifetime: 7 days.
 pub const DEFAULT_REFRESH_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Default refresh family lifetime: 30 days from the login, however often it is refreshed.
+pub const DEFAULT_FAMILY_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Longest access token, refresh token or family lifetime a [`TokenIssuer`] accepts: 10
+/// years.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// Longest token accepted by [`TokenIssuer::refresh`] and [`TokenIssuer::logout`], checked
 /// before any decoding.
 const MAX_TOKEN_LENGTH: usize = 8 * 1024;
@@ -46,9 +53,11 @@ struct Inner {
     refresh_audience: String,
     access_lifetime: Duration,
     refresh_lifetime: Duration,
+    family_lifetime: Duration,
     leeway: Duration,
-    keys: ArcSwap<KeyRing>,
+    keys: ArcSwap<Keys>,
     families: Arc<dyn RefreshFamilyStore>,
+    regrant: Option<RegrantHook>,
     revocations: Arc<dyn RevocationStore>,
     cookie: RefreshCookie,
 }
@@ -70,8 +79,10 @@ impl TokenIssuer {
             retired: Vec::new(),
             access_lifetime: DEFAULT_ACCESS_LIFETIME,
             refresh_lifetime: DEFAULT_REFRESH_LIFETIME,
+            family_lifetime: DEFAULT_FAMILY_LIFETIME,
             leeway: DEFAULT_LEEWAY,
             families: None,
+            regrant: None,
             revocations: None,
             cookie: RefreshCookie::new(),
         }
@@ -87,7 +98,7 @@ impl TokenIssuer {
     pub fn issue_access(&self, grant: &Grant) -> Result<IssuedToken, IssueError> {
         let inner = &self.inner;
         let now = SystemTime::now();
-        let expires_at = now + inner.access_lifetime;
+        let expires_at = time::add(now, inner.access_lifetime);
         let jti = Uuid::new_v4().to_string();
         let claims = AccessClaims {
             iss: &inner.issuer,
@@ -108,14 +119,20 @@ impl TokenIssuer {
         })
     }
 
-    /// A new login: an access token and the first refresh token of a new family.
+    /// A new login: an access token and the first refresh token of a new family, which
+    /// lives at most the family lifetime from now (its `auth_time`).
     ///
     /// # Errors
     ///
     /// [`IssueError`] when signing or the family store fails.
     pub async fn issue(&self, grant: &Grant) -> Result<TokenPair, IssueError> {
         let family = Uuid::new_v4().to_string();
-        let (refresh, until) = self.issue_refresh(grant, &family)?;
+        let now = SystemTime::now();
+        // Whole seconds, as `auth_time` carries it.
+        let (refresh, _) = self.issue_refresh(grant, &family, from_unix(unix(now)))?;
+        // The store's deadline from the precise instant: a full memory store then drops
+        // the oldest of the logins of one second first.
+        let until = time::add(self.family_end(now), self.inner.leeway);
         self.inner
             .families
             .start(&family, &refresh.jti, until)
@@ -129,122 +146,6 @@ impl TokenIssuer {
         })
     }
 
-    /// Exchanges a refresh token for a new pair: the presented token must be valid and the
-    /// current one of its family; the new refresh token replaces it. Presenting a token that
-    /// was already exchanged revokes the whole family (RFC 9700 §4.14): the successor stops
-    /// working too. Access tokens already issued to the family stay valid until their `exp`
-    /// (15 minutes by default); [`logout_everywhere`](Self::logout_everywhere) cuts them too.
-    /// Two concurrent refreshes with one token count as reuse: one wins, then the family is
-    /// revoked.
-    ///
-    /// # Errors
-    ///
-    /// [`RefreshError`]: `Invalid`, `Reused`, `Revoked` (all 401) or `Unavailable` (503).
-    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
-        let claims: RefreshClaims = self.verify(refresh_token, REFRESH_TOKEN_TYPE, true)?;
-        let token = TokenRef {
-            issuer: &claims.iss,
-            jti: Some(&claims.jti),
-            subject: &claims.sub,
-            issued_at: from_unix(claims.iat),
-        };
-        match self.inner.revocations.check(&token) {
-            RevocationStatus::Active => {}
-            RevocationStatus::Unavailable => {
-                return Err(RefreshError::Unavailable("revocation store".to_owned()));
-            }
-            _ => return Err(RefreshError::Revoked),
-        }
-        let grant = Grant {
-            subject: claims.sub,
-            scope: claims
-                .scope
-                .as_deref()
-                .map(|scope| scope.split(' ').map(str::to_owned).collect())
-                .unwrap_or_default(),
-            extra: claims.ext,
-        };
-        let (refresh, until) = self.issue_refresh(&grant, &claims.fid)?;
-        let rotation = self
-            .inner
-            .families
-            .rotate(&claims.fid, &claims.jti, &refresh.jti, until)
-            .await
-            .map_err(|error| RefreshError::Unavailable(error.0))?;
-        match rotation {
-            Rotation::Rotated => {}
-            Rotation::Reused => {
-                tracing::warn!(
-                    family = %claims.fid,
-                    subject = %grant.subject,
-                    "refresh token reuse detected; family revoked"
-                );
-                return Err(RefreshError::Reused);
-            }
-            _ => return Err(RefreshError::Revoked),
-        }
-        let access = self.issue_access(&grant)?;
-        Ok(TokenPair {
-            access,
-            refresh,
-            family: claims.fid,
-        })
-    }
-
-    /// Logout: revokes the access token's `jti` (in the revocation store, until its `exp`)
-    /// and the refresh token's whole family. Either may be omitted; an expired token needs no
-    /// revoking and is skipped.
-    ///
-    /// # Errors
-    ///
-    /// [`RefreshError::Invalid`] for a token that is not ours (bad signature, wrong `typ`...),
-    /// [`RefreshError::Unavailable`] when a store fails.
-    pub async fn logout(
-        &self,
-        access_token: Option<&str>,
-        refresh_token: Option<&str>,
-    ) -> Result<(), RefreshError> {
-        if let Some(token) = access_token
-            && let Some(claims) = self.verify_unexpired::<AccessRef>(token, ACCESS_TOKEN_TYPE)?
-        {
-            let revocation = Revocation::token(claims.iss, claims.jti, from_unix(claims.exp));
-            self.inner
-                .revocations
-                .revoke(revocation)
-                .await
-                .map_err(|error| RefreshError::Unavailable(error.to_string()))?;
-        }
-        if let Some(token) = refresh_token
-            && let Some(claims) =
-                self.verify_unexpired::<RefreshClaims>(token, REFRESH_TOKEN_TYPE)?
-        {
-            let until = from_unix(claims.exp) + self.inner.leeway;
-            self.inner
-                .families
-                .revoke(&claims.fid, until)
-                .await
-                .map_err(|error| RefreshError::Unavailable(error.0))?;
-        }
-        Ok(())
-    }
-
-    /// "Log out everywhere": every access and refresh token of `subject` issued before now is
-    /// revoked (a subject watermark in the revocation store, kept for a refresh lifetime).
-    ///
-    /// # Errors
-    ///
-    /// [`RefreshError::Unavailable`] when the revocation store fails.
-    pub async fn logout_everywhere(&self, subject: &str) -> Result<(), RefreshError> {
-        let now = SystemTime::now();
-        let longest = self.inner.refresh_lifetime.max(self.inner.access_lifetime);
-        let revocation = Revocation::subject(&*self.inner.issuer, subject, now, now + longest);
-        self.inner
-            .revocations
-            .revoke(revocation)
-            .await
-            .map_err(|error| RefreshError::Unavailable(error.to_string()))
-    }
-
     /// Makes `key` the signer. The previous signer is kept for verification (and in
     /// [`jwks`](Self::jwks)) for a refresh lifetime plus leeway, until every token it signed
     /// has expired; older retired keys past that are dropped.
@@ -255,6 +156,7 @@ impl TokenIssuer {
     pub fn rotate_key(&self, key: SigningKey) -> Result<(), ConfigError> {
         let now = SystemTime::now();
         let current = self.inner.keys.load_full();
+        let current = &current.ring;
         if current.contains(key.kid(), now) {
             return Err(duplicate_kid());
         }
@@ -264,12 +166,19 @@ impl TokenIssuer {
             .filter(|(_, until)| *until > now)
             .cloned()
             .collect();
-        let keep_until = now + self.inner.refresh_lifetime + self.inner.leeway;
+        let keep_until = time::add(
+            now,
+            self.inner
+                .refresh_lifetime
+                .saturating_add(self.inner.leeway),
+        );
         retired.push((Arc::clone(&current.active), keep_until));
-        self.inner.keys.store(Arc::new(KeyRing {
+        let ring = KeyRing {
             active: Arc::new(key),
             retired,
-        }));
+        };
+        let keys = Keys::new(ring, &self.rules(), now)?;
+        self.inner.keys.store(Arc::new(keys));
         Ok(())
     }
 
@@ -277,8 +186,9 @@ impl TokenIssuer {
     /// publish at the JWKS URL verifiers fetch. HMAC secrets are never included.
     #[must_use]
     pub fn jwks(&self) -> serde_json::Value {
-        let ring = self.inner.keys.load();
-        let keys: Vec<serde_json::Value> = ring
+        let keys = self.inner.keys.load();
+        let keys: Vec<serde_json::Value> = keys
+            .ring
             .live(SystemTime::now())
             .filter_map(SigningKey::public_jwk)
             .filter_map(|jwk| serde_json::to_value(jwk).ok())
@@ -295,7 +205,8 @@ impl TokenIssuer {
             .build(refresh.as_str(), self.inner.refresh_lifetime)
     }
 
-    /// The cookie settings (its name, to read it back; its removal cookie, at logout).
+    /// The cookie settings: [`RefreshCookie::read`] to read it back, its removal cookie at
+    /// logout.
     pub fn cookie_config(&self) -> &RefreshCookie {
         &self.inner.cookie
     }
@@ -324,14 +235,19 @@ impl TokenIssuer {
         &self.inner.refresh_audience
     }
 
+    /// A refresh token of `family`, whose login happened at `authenticated_at`, and until
+    /// when the family store must remember the family: its end plus the leeway. The token
+    /// never outlives its family.
     fn issue_refresh(
         &self,
         grant: &Grant,
         family: &str,
+        authenticated_at: SystemTime,
     ) -> Result<(IssuedToken, SystemTime), IssueError> {
         let inner = &self.inner;
         let now = SystemTime::now();
-        let expires_at = now + inner.refresh_lifetime;
+        let family_end = self.family_end(authenticated_at);
+        let expires_at = time::add(now, inner.refresh_lifetime).min(family_end);
         let claims = RefreshClaims {
             iss: inner.issuer.clone(),
             aud: inner.refresh_audience.clone(),
@@ -341,6 +257,7 @@ impl TokenIssuer {
             exp: unix(expires_at),
             jti: Uuid::new_v4().to_string(),
             fid: family.to_owned(),
+            auth_time: unix(authenticated_at),
             scope: grant.scope_claim(),
             ext: grant.extra.clone(),
         };
@@ -350,12 +267,12 @@ impl TokenIssuer {
             jti: claims.jti,
             expires_at: from_unix(claims.exp),
         };
-        Ok((issued, expires_at + inner.leeway))
+        Ok((issued, time::add(family_end, inner.leeway)))
     }
 
     fn sign(&self, typ: &str, claims: &impl serde::Serialize) -> Result<String, IssueError> {
-        let ring = self.inner.keys.load();
-        let key = &ring.active;
+        let keys = self.inner.keys.load();
+        let key = &keys.ring.active;
         let mut header = Header::new(key.algorithm());
         header.typ = Some(typ.to_owned());
         header.kid = Some(key.kid().to_owned());
@@ -380,11 +297,12 @@ impl fmt::Debug for TokenIssuer {
             .field("refresh_audience", &inner.refresh_audience)
             .field("access_lifetime", &inner.access_lifetime)
             .field("refresh_lifetime", &inner.refresh_lifetime)
-            .field("active_kid", &inner.keys.load().active.kid())
+            .field("active_kid", &inner.keys.load().ring.active.kid())
             .finish_non_exhaustive()
     }
 }
 
 mod builder;
+mod session;
 mod verify;
 pub use builder::TokenIssuerBuilder;

@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use auth_core::{ConfigError, ConfigErrorKind};
 use http::header::{ACCEPT, CACHE_CONTROL};
 use url::Url;
 
@@ -16,10 +17,14 @@ use crate::key::KeySet;
 pub(crate) enum FetchError {
     InsecureUrl,
     Http,
+    /// The server answered with a redirect (never followed), or the client followed one.
+    Redirect,
     Status(u16),
     TooLarge,
     Timeout,
     Junk,
+    /// A JWK set refused as a whole (e.g. more than [`MAX_JWKS_KEYS`](crate::jwk::MAX_JWKS_KEYS) keys).
+    KeySet(auth_core::ConfigError),
     NoUsableKey,
     IssuerMismatch,
 }
@@ -29,16 +34,50 @@ impl fmt::Display for FetchError {
         match self {
             Self::InsecureUrl => f.write_str("the URL must be https (http only on loopback)"),
             Self::Http => f.write_str("the request failed"),
+            Self::Redirect => {
+                f.write_str("the server answered with a redirect, which is not followed")
+            }
             Self::Status(status) => write!(f, "the server answered {status}"),
             Self::TooLarge => f.write_str("the response is too large"),
             Self::Timeout => f.write_str("the server did not answer in time"),
             Self::Junk => f.write_str("the response is not the expected JSON"),
+            Self::KeySet(error) => write!(f, "the key set is refused: {error}"),
             Self::NoUsableKey => f.write_str("the key set holds no usable key"),
             Self::IssuerMismatch => {
                 f.write_str("the metadata's issuer differs from the configured one")
             }
         }
     }
+}
+
+/// Time to establish a connection, for the default client.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time for a whole request, body included, for the default client (each fetch is also
+/// bounded by [`JwksOptions::fetch_timeout`]).
+const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The HTTP client discovery and JWKS fetches use unless given another: it follows **no
+/// redirects**, connects within 5 s and gives up on a request after 10 s. Pass it to
+/// [`IssuerConfig::discover`](crate::IssuerConfig::discover), or build your own client with
+/// the same policy (a redirected answer is refused whatever the client, see the
+/// [module docs](super)).
+///
+/// # Errors
+///
+/// [`ConfigErrorKind::Setup`] when the client cannot be built (no TLS backend or roots).
+pub fn default_client() -> Result<reqwest::Client, ConfigError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(TOTAL_TIMEOUT)
+        .build()
+        .map_err(|_| {
+            ConfigError::new(
+                ConfigErrorKind::Setup,
+                "http_client",
+                "the default HTTP client cannot be built",
+            )
+        })
 }
 
 /// Parses `url`, accepting `https`, and `http` only for loopback hosts.
@@ -70,12 +109,18 @@ async fn get_capped(
 ) -> Result<Body, FetchError> {
     let request = async {
         let mut response = client
-            .get(url)
+            .get(url.clone())
             .header(ACCEPT, "application/json")
             .timeout(options.fetch_timeout)
             .send()
             .await
             .map_err(|_| FetchError::Http)?;
+        // A redirect could lead anywhere (another host, plain http): the default client
+        // does not follow them, and an answer a custom client reached through one is
+        // refused all the same.
+        if response.status().is_redirection() || *response.url() != url {
+            return Err(FetchError::Redirect);
+        }
         if response.status() != reqwest::StatusCode::OK {
             return Err(FetchError::Status(response.status().as_u16()));
         }
@@ -132,7 +177,7 @@ pub(crate) async fn fetch_jwks(
     options: &JwksOptions,
 ) -> Result<Fetched, FetchError> {
     let body = get_capped(client, url.clone(), options).await?;
-    let parsed = parse_set(&body.bytes, false).map_err(|_| FetchError::Junk)?;
+    let parsed = parse_set(&body.bytes, false).map_err(FetchError::KeySet)?;
     if parsed.dropped > 0 {
         tracing::debug!(
             dropped = parsed.dropped,

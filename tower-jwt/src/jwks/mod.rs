@@ -12,8 +12,15 @@
 //!   that stalls past [`JwksOptions::fetch_timeout`] leave the last good keys in place.
 //! * Provider down at start: the service starts; tokens that need the keys get 503 until a
 //!   retry succeeds.
+//! * Redirects are never followed: the default client ([`default_client`]) does not follow
+//!   them, and an answer any client reached through a redirect is refused (a fetch that
+//!   fails like the others). URLs must be `https`, or `http` on a loopback host only: the
+//!   configured ones are checked when the configuration is built, a discovered `jwks_uri`
+//!   when it is discovered.
 
 pub(crate) mod fetch;
+
+pub use fetch::default_client;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -260,7 +267,8 @@ impl RemoteKeys {
             .is_err()
         {
             // Someone else is fetching: wait for it (bounded), then report its outcome.
-            let _ = tokio::time::timeout(self.options.fetch_timeout * 2, notified).await;
+            let _ =
+                tokio::time::timeout(self.options.fetch_timeout.saturating_mul(2), notified).await;
             return *self
                 .outcome
                 .lock()

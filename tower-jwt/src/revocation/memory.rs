@@ -166,7 +166,7 @@ impl MemoryRevocationStore {
     pub fn revoke_now(&self, revocation: &Revocation) -> Result<(), RevocationError> {
         let now = SystemTime::now();
         self.purge_expired_at(now);
-        let until = revocation.until() + self.inner.leeway;
+        let until = crate::time::add(revocation.until(), self.inner.leeway);
         if until <= now {
             return Ok(());
         }
@@ -314,6 +314,10 @@ impl RevocationStore for MemoryRevocationStore {
         let result = self.revoke_now(&revocation);
         Box::pin(std::future::ready(result))
     }
+
+    fn leeway(&self) -> Duration {
+        self.inner.leeway
+    }
 }
 
 /// Builds a [`MemoryRevocationStore`].
@@ -325,8 +329,9 @@ pub struct MemoryRevocationStoreBuilder {
 }
 
 impl MemoryRevocationStoreBuilder {
-    /// Time added to each revocation's expiry; use the verifier's leeway so a token accepted
-    /// a little past its `exp` is still refused (default 30 s, at most 300 s).
+    /// Time added to each revocation's expiry, so a token a verifier still accepts a little
+    /// past its `exp` is still refused (default 30 s, at most 300 s). At least the largest
+    /// leeway of the verifiers using the store: a verifier refuses to build otherwise.
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self

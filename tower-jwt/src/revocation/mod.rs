@@ -8,6 +8,12 @@
 //!
 //! - [`MemoryRevocationStore`]: the default, one process. It never forgets a live revocation:
 //!   each entry expires at the token's `exp` plus the leeway, and nothing is evicted for space.
+//!
+//! A store keeps a revocation for its [`leeway`](RevocationStore::leeway) past the token's
+//! `exp`, because a verifier still accepts the token for its own leeway past `exp`. A
+//! [`JwtVerifier`](crate::JwtVerifier) therefore refuses to build with a store whose leeway
+//! is shorter than the largest leeway of its issuers (a revoked token would be accepted
+//! again between the two): give the store at least that leeway.
 //! - `RedisRevocationStore` (feature `redis`): the memory store as the hot path, revocations
 //!   persisted in Redis and published to every instance.
 //!
@@ -47,7 +53,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 mod memory;
 #[cfg(feature = "redis")]
@@ -189,4 +195,11 @@ pub trait RevocationStore: Send + Sync + 'static {
     ///
     /// [`RevocationError`] when the revocation could not be recorded everywhere it should be.
     fn revoke(&self, revocation: Revocation) -> BoxFuture<'_, Result<(), RevocationError>>;
+
+    /// How long past a revocation's [`until`](Revocation::until) this store still refuses
+    /// the token(s). A verifier accepts a token for its leeway past `exp`, so
+    /// [`JwtVerifierBuilder::build`](crate::JwtVerifierBuilder::build) refuses a store whose
+    /// leeway is shorter than its issuers'. A store that never forgets answers
+    /// [`Duration::MAX`].
+    fn leeway(&self) -> Duration;
 }

@@ -128,6 +128,12 @@ struct Wire {
     before: Option<u64>,
 }
 
+/// The latest instant written to or read from Redis, in Unix milliseconds: the end of the
+/// year 9999 (the latest `NumericDate` a verified token may carry). A later deadline is
+/// clamped to it, which still outlives every token, and keeps every score and `PEXPIREAT`
+/// far from overflowing.
+const MAX_UNIX_MS: u64 = (crate::claims::MAX_NUMERIC_DATE.unsigned_abs() + 1) * 1000 - 1;
+
 fn unix_ms(at: SystemTime) -> u64 {
     u64::try_from(
         at.duration_since(UNIX_EPOCH)
@@ -135,10 +141,11 @@ fn unix_ms(at: SystemTime) -> u64 {
             .as_millis(),
     )
     .unwrap_or(u64::MAX)
+    .min(MAX_UNIX_MS)
 }
 
 fn from_ms(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
+    UNIX_EPOCH + Duration::from_millis(ms.min(MAX_UNIX_MS))
 }
 
 fn encode(revocation: &Revocation) -> String {
@@ -236,6 +243,12 @@ impl RevocationStore for RedisRevocationStore {
         }
     }
 
+    /// The leeway of the local hot path; the sorted set in Redis keeps each revocation
+    /// 300 s past its `until` (the largest leeway), so an instance loading it later gets it.
+    fn leeway(&self) -> Duration {
+        self.shared.memory.leeway()
+    }
+
     fn revoke(&self, revocation: Revocation) -> BoxFuture<'_, Result<(), RevocationError>> {
         Box::pin(async move {
             self.shared.memory.revoke_now(&revocation)?;
@@ -283,6 +296,18 @@ pub use builder::RedisRevocationStoreBuilder;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn far_deadlines_are_clamped_not_overflowed() {
+        let far = UNIX_EPOCH + Duration::from_secs(u64::from(u32::MAX) * 1_000);
+        assert_eq!(unix_ms(far), MAX_UNIX_MS);
+        assert_eq!(from_ms(u64::MAX), from_ms(MAX_UNIX_MS));
+        let wire = r#"{"t":"jti","iss":"i","id":"j","until":18446744073709551615}"#;
+        assert_eq!(
+            decode(wire).map(|revocation| revocation.until()),
+            Some(from_ms(MAX_UNIX_MS))
+        );
+    }
 
     #[test]
     fn wire_format_round_trips() {

@@ -1,6 +1,7 @@
 //! [`JwtVerifierBuilder`]: issuers, revocation store, length cap.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use auth_core::{ConfigError, ConfigErrorKind};
 
@@ -34,7 +35,8 @@ impl JwtVerifierBuilder {
     }
 
     /// Check every verified token, cached or not, against `store`: revoked -> 401,
-    /// store unavailable -> 503.
+    /// store unavailable -> 503. The store's [`leeway`](RevocationStore::leeway) must be at
+    /// least every issuer's, checked by [`build`](Self::build).
     pub fn revocation(mut self, store: Arc<dyn RevocationStore>) -> Self {
         self.revocation = Some(store);
         self
@@ -52,7 +54,9 @@ impl JwtVerifierBuilder {
     /// # Errors
     ///
     /// [`ConfigErrorKind::Missing`] with no issuer, [`ConfigErrorKind::InvalidValue`] for an
-    /// issuer configured twice, [`ConfigErrorKind::Unsupported`] with no crypto backend.
+    /// issuer configured twice or a revocation store whose leeway is shorter than an
+    /// issuer's (it would forget a revocation while the token is still accepted),
+    /// [`ConfigErrorKind::Unsupported`] with no crypto backend.
     pub fn build(self) -> Result<JwtVerifier, ConfigError> {
         crate::backend::ensure()?;
         if self.issuers.is_empty() {
@@ -68,6 +72,21 @@ impl JwtVerifierBuilder {
                     ConfigErrorKind::InvalidValue,
                     "issuer",
                     "an issuer is configured twice",
+                ));
+            }
+        }
+        if let Some(store) = &self.revocation {
+            let longest = self.issuers.iter().map(|cfg| cfg.leeway).max().unwrap_or(0);
+            if store.leeway() < Duration::from_secs(longest.unsigned_abs()) {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::InvalidValue,
+                    "revocation",
+                    format!(
+                        "the revocation store's leeway ({} s) is shorter than an issuer's \
+                         ({longest} s): a revoked token would be accepted again in between; \
+                         build the store with a leeway of at least {longest} s",
+                        store.leeway().as_secs()
+                    ),
                 ));
             }
         }

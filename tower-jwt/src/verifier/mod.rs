@@ -47,7 +47,7 @@ pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
 /// header.typ = Some("at+jwt".into());
 /// let claims = serde_json::json!({
 ///     "iss": "https://issuer.example", "aud": "my-api", "sub": "alice",
-///     "iat": now, "nbf": now, "exp": now + 60, "scope": "read",
+///     "iat": now, "nbf": now, "exp": now + 60, "jti": "4b1d", "scope": "read",
 /// });
 /// let token = encode(&header, &claims, &EncodingKey::from_secret(secret).unwrap()).unwrap();
 ///

@@ -241,4 +241,9 @@ impl RevocationStore for TestRevocations {
         }
         Box::pin(std::future::ready(Ok(())))
     }
+
+    /// Never forgets.
+    fn leeway(&self) -> std::time::Duration {
+        std::time::Duration::MAX
+    }
 }

@@ -2,14 +2,13 @@
 //! `/auth/logout`.
 
 use auth_core::AuthError;
-use auth_core::Credentials;
 use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
-use http::{HeaderMap, HeaderValue, Request, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -136,16 +135,10 @@ pub(crate) async fn login(
     }
 }
 
-/// The refresh cookie of `headers`: `Ok(None)` when absent, 400 when duplicated.
+/// The refresh cookie of `headers`: `Ok(None)` when absent, 400 when duplicated; other
+/// cookies are skipped whatever they hold.
 fn refresh_cookie(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, AuthError> {
-    let mut probe = Request::new(());
-    *probe.headers_mut() = headers.clone();
-    let name = state.tokens.cookie_config().cookie_name().to_owned();
-    match Credentials::cookie(name).find(&probe) {
-        Ok(credential) => Ok(Some(credential.into_value())),
-        Err(error) if error.is_missing() => Ok(None),
-        Err(error) => Err(error),
-    }
+    state.tokens.cookie_config().read(headers)
 }
 
 /// `POST /auth/refresh` with the refresh cookie: a new access token and a rotated cookie.

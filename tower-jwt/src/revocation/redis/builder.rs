@@ -31,7 +31,8 @@ impl RedisRevocationStoreBuilder {
         self
     }
 
-    /// Leeway added to each revocation's expiry (default 30 s, at most 300 s).
+    /// Leeway added to each revocation's expiry (default 30 s, at most 300 s); at least the
+    /// largest leeway of the verifiers using the store, which refuse to build otherwise.
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
