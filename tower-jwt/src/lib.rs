@@ -78,7 +78,9 @@
 //! a JWKS URL, or an issuer URL with OpenID Connect / RFC 8414 discovery. Several issuers at
 //! once ([`JwtVerifierBuilder::issuer`]), each with its own keys, audiences and rules; the
 //! unverified `iss` only selects the configuration. Remote keys live in a lock-free cache
-//! refreshed in the background ([`jwks`]).
+//! refreshed in the background ([`jwks`]), fetched without following redirects, over
+//! `https` (or `http` on loopback). A JWK carrying private members is refused, and a JWK
+//! set holds at most 100 keys ([`jwk`]).
 //!
 //! ## Verifying an ID token (no HTTP request)
 //! ```no_run
@@ -106,7 +108,9 @@
 //! [`JwtAuthenticator`] keeps a verified-token cache ([`CacheConfig`]) keyed on the SHA-256
 //! of the whole token: a repeated token skips signature verification, while `exp`, the
 //! maximum age and the revocation store ([`JwtVerifierBuilder::revocation`]) are checked on
-//! every request, cached or not.
+//! every request, cached or not. The store must keep a revocation at least as long past
+//! `exp` as the issuers' leeway accepts the token ([`revocation`]): the verifier refuses to
+//! build otherwise.
 //!
 //! ## Features
 //! * `aws_lc_rs` (default): jsonwebtoken's aws-lc-rs backend (fastest here).

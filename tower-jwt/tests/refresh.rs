@@ -279,3 +279,30 @@ async fn a_full_family_store_refuses_the_dropped_logins_refresh_tokens() {
     issuer.refresh(second.refresh.as_str()).await.unwrap();
     issuer.refresh(third.refresh.as_str()).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_retired_key_stops_verifying_at_its_deadline() {
+    let old_key = SigningKey::hs256("hs-old", SECRET).unwrap();
+    let old = TokenIssuer::builder(ISS, AUD, old_key.clone())
+        .build()
+        .unwrap()
+        .issue(&Grant::new("alice"))
+        .await
+        .unwrap();
+    let deadline = std::time::SystemTime::now() + std::time::Duration::from_millis(1500);
+    let issuer = TokenIssuer::builder(ISS, AUD, SigningKey::hs256("hs-new", SECRET).unwrap())
+        .retired_key(old_key, deadline)
+        .build()
+        .unwrap();
+    // Before its deadline the retired key still verifies (the family is unknown here).
+    let err = issuer.refresh(old.refresh.as_str()).await.unwrap_err();
+    assert!(matches!(err, RefreshError::Revoked), "{err:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    let err = issuer.refresh(old.refresh.as_str()).await.unwrap_err();
+    assert!(matches!(err, RefreshError::Invalid), "{err:?}");
+    let err = issuer
+        .logout(Some(old.access.as_str()), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RefreshError::Invalid), "{err:?}");
+}

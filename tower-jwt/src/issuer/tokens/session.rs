@@ -56,7 +56,7 @@ impl TokenIssuer {
                 Err(error @ RefreshError::Unavailable(_)) => return Err(error),
                 Err(error) => {
                     // The grant is gone: so is the login, not only this refresh.
-                    self.revoke_family(family, verified.expires_at()).await?;
+                    self.revoke_family(family, authenticated_at).await?;
                     return Err(error);
                 }
             };
@@ -128,7 +128,8 @@ impl TokenIssuer {
                 .verify_for_logout::<RefreshRef>(token, REFRESH_TOKEN_TYPE)
                 .await?
         {
-            self.revoke_family(&refresh.claims().fid, refresh.expires_at())
+            let claims = refresh.claims();
+            self.revoke_family(&claims.fid, from_unix(claims.auth_time))
                 .await?;
         }
         Ok(())
@@ -157,14 +158,14 @@ impl TokenIssuer {
         time::add(authenticated_at, self.inner.family_lifetime)
     }
 
-    /// Revokes `family`, remembered while a token of it (expiring at `expires_at`) could
-    /// still be presented.
+    /// Revokes `family` (its login at `authenticated_at`), remembered while any token of it
+    /// could still be presented: until its end plus the leeway.
     async fn revoke_family(
         &self,
         family: &str,
-        expires_at: SystemTime,
+        authenticated_at: SystemTime,
     ) -> Result<(), RefreshError> {
-        let until = time::add(expires_at, self.inner.leeway);
+        let until = time::add(self.family_end(authenticated_at), self.inner.leeway);
         self.inner
             .families
             .revoke(family, until)
