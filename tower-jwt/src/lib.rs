@@ -116,6 +116,7 @@
 //! * `aws_lc_rs` (default): jsonwebtoken's aws-lc-rs backend (fastest here).
 //! * `rust_crypto`: the pure-Rust backend. With both enabled, aws-lc-rs is installed.
 //! * `redis`: share revocations through Redis.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticator;
 mod backend;
