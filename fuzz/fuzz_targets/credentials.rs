@@ -1,4 +1,4 @@
-//! Credential extraction (`auth_core::credential`) from a request whose query and headers
+//! Credential extraction (`auth_core::Credentials`, `auth_core::read_cookie`) from a request whose query and headers
 //! are fuzzed bytes: every outcome is a credential of visible ASCII within the length cap,
 //! or a 400/401 refusal, never a panic.
 //!
@@ -7,7 +7,7 @@
 //! `x-other`) and the rest being the value's raw bytes.
 #![no_main]
 
-use auth_core::credential::Credentials;
+use auth_core::Credentials;
 use http::{HeaderName, HeaderValue, Request, StatusCode};
 use libfuzzer_sys::fuzz_target;
 
@@ -29,7 +29,7 @@ fn request(data: &[u8]) -> Option<Request<()>> {
 }
 
 fn check(sources: &Credentials, cap: usize, request: &Request<()>) {
-    match sources.extract(request) {
+    match sources.find(request) {
         Ok(credential) => {
             let value = credential.value().as_bytes();
             assert!(!value.is_empty(), "an empty credential was accepted");
@@ -54,7 +54,8 @@ fuzz_target!(|data: &[u8]| {
     let Some(request) = request(data) else {
         return;
     };
-    let cap = auth_core::credential::DEFAULT_MAX_LENGTH;
+    // The documented default cap: 8 KiB.
+    let cap = 8 * 1024;
     check(&Credentials::bearer(), cap, &request);
     check(
         &Credentials::header(HeaderName::from_static("x-api-key")),
@@ -68,4 +69,18 @@ fuzz_target!(|data: &[u8]| {
         .or_insecure_query("access_token")
         .max_length(SMALL_CAP);
     check(&all, SMALL_CAP, &request);
+    // The cookie reader on its own: the same guarantees.
+    match auth_core::read_cookie(request.headers(), "sid") {
+        Ok(Some(value)) => assert!(
+            !value.is_empty()
+                && value.len() <= cap
+                && value.bytes().all(|b| (0x21..=0x7e).contains(&b)),
+            "read_cookie accepted a malformed value"
+        ),
+        Ok(None) => {}
+        Err(error) => assert!(matches!(
+            error.status(),
+            StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED
+        )),
+    }
 });

@@ -33,7 +33,7 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let config = IssuerConfig::builder(ISSUER)
             .audience("api")
-            .hmac_secret(Algorithm::HS256, SECRET)
+            .hmac_secret(SECRET)
             .build()
             .expect("the issuer configuration is valid");
         Fixture {

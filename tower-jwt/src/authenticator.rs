@@ -7,7 +7,7 @@ use http::Request;
 use serde::de::DeserializeOwned;
 
 use crate::cache::{CacheConfig, VerifiedCache};
-use crate::identity::JwtIdentity;
+use crate::identity::Claims;
 use crate::verifier::{JwtVerifier, Quick, Step};
 
 /// The JWT layer: [`AuthLayer`] over a [`JwtAuthenticator`] with claims type `C`.
@@ -112,13 +112,13 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthenticator<C> {
 }
 
 impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuthenticator<C> {
-    type Identity = JwtIdentity<C>;
-    type Future = CheckFuture<JwtIdentity<C>>;
+    type Identity = Claims<C>;
+    type Future = CheckFuture<Claims<C>>;
 
     /// Decided at once: the token's shape, a verified-token cache hit, or its signature
     /// checked on the spot. Only a key refresh (a `kid` the issuer's JWKS does not have yet)
     /// waits.
-    fn authenticate(&mut self, request: &Request<B>) -> Outcome<JwtIdentity<C>, Self::Future> {
+    fn authenticate(&mut self, request: &Request<B>) -> Outcome<Claims<C>, Self::Future> {
         let credential = match self.credentials.find(request) {
             Ok(credential) => credential,
             Err(error) => return Outcome::from(Err(error)),

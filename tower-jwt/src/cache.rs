@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use quick_cache::Equivalent;
 
-use crate::identity::JwtIdentity;
+use crate::identity::Claims;
 
 /// Size and lifetime of the verified-token cache.
 #[derive(Debug, Clone, Copy)]
@@ -102,7 +102,7 @@ pub(crate) struct VerifiedCache<C> {
 
 /// A verified identity and when it was verified.
 struct Entry<C> {
-    identity: JwtIdentity<C>,
+    identity: Claims<C>,
     verified_at: Instant,
 }
 
@@ -137,7 +137,7 @@ impl<C: Send + Sync + 'static> VerifiedCache<C> {
     }
 
     /// The identity verified for exactly `token`, if still within the time to live.
-    pub(crate) fn get(&self, token: &str) -> Option<JwtIdentity<C>> {
+    pub(crate) fn get(&self, token: &str) -> Option<Claims<C>> {
         let entry = self.entries.get(&Lookup(token))?;
         if entry.verified_at.elapsed() < self.time_to_live {
             Some(entry.identity)
@@ -150,7 +150,7 @@ impl<C: Send + Sync + 'static> VerifiedCache<C> {
         }
     }
 
-    pub(crate) fn insert(&self, token: &str, identity: JwtIdentity<C>) {
+    pub(crate) fn insert(&self, token: &str, identity: Claims<C>) {
         self.entries.insert(
             Key(Box::from(token)),
             Entry {
@@ -175,8 +175,8 @@ mod tests {
     use super::*;
     use crate::identity::Parts;
 
-    fn identity(subject: &str) -> JwtIdentity<()> {
-        JwtIdentity::new(Parts {
+    fn identity(subject: &str) -> Claims<()> {
+        Claims::new(Parts {
             principal: Principal::new(subject, AuthMethod::Jwt),
             claims: (),
             issuer: Arc::from("https://issuer.example"),

@@ -47,6 +47,7 @@ pub struct IssuerConfig {
     pub(crate) max_lifetime: Option<i64>,
     pub(crate) roles_claim: Option<Vec<String>>,
     pub(crate) tenant_claim: Option<Vec<String>>,
+    pub(crate) scopes_claim: Option<Vec<String>>,
     pub(crate) keys: KeySource,
 }
 
@@ -65,6 +66,7 @@ impl IssuerConfig {
             max_lifetime: None,
             roles_claim: None,
             tenant_claim: None,
+            scopes_claim: None,
             keys: Vec::new(),
             remote: None,
             client: None,
@@ -143,6 +145,7 @@ pub struct IssuerConfigBuilder {
     max_lifetime: Option<Duration>,
     roles_claim: Option<String>,
     tenant_claim: Option<String>,
+    scopes_claim: Option<String>,
     keys: Vec<Key>,
     remote: Option<RemoteSpec>,
     client: Option<reqwest::Client>,
@@ -256,6 +259,17 @@ impl IssuerConfigBuilder {
         self
     }
 
+    /// Read the principal's scopes from this claim instead of the standard ones: an array
+    /// of strings or a space-separated string, top-level or below a dotted path. Auth0, for
+    /// one, puts API permissions in `permissions`.
+    ///
+    /// By default scopes come from `scope` (RFC 9068 / RFC 8693: a space-separated string,
+    /// an array also accepted) and, when a token has no `scope`, from `scp` (Azure AD, Okta).
+    pub fn scopes_claim(mut self, claim: impl Into<String>) -> Self {
+        self.scopes_claim = Some(claim.into());
+        self
+    }
+
     /// Verify with `key` (call again to add keys).
     pub fn key(mut self, key: Key) -> Self {
         self.keys.push(key);
@@ -268,9 +282,10 @@ impl IssuerConfigBuilder {
         self
     }
 
-    /// Verify with an HMAC secret (refused when shorter than the hash output).
-    pub fn hmac_secret(self, alg: Algorithm, secret: &[u8]) -> Self {
-        match Key::hmac(alg, secret) {
+    /// Verify HS256 tokens with this secret (refused when shorter than 32 bytes). For HS384
+    /// or HS512: `.key(Key::hmac(Algorithm::HS512, secret)?)`.
+    pub fn hmac_secret(self, secret: &[u8]) -> Self {
+        match Key::hmac(Algorithm::HS256, secret) {
             Ok(key) => self.key(key),
             Err(e) => self.fail(e),
         }
@@ -377,6 +392,15 @@ impl IssuerConfigBuilder {
                 )))
             }
         };
+        if let Some(claim) = self.scopes_claim.as_deref()
+            && matches!(claim.split('.').next(), Some("scope" | "scp"))
+        {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidValue,
+                "scopes_claim",
+                "`scope` and `scp` are read by default: name another claim",
+            ));
+        }
         let path = |claim: Option<String>| {
             claim.map(|c| c.split('.').map(str::to_owned).collect::<Vec<_>>())
         };
@@ -396,6 +420,7 @@ impl IssuerConfigBuilder {
                 .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
             roles_claim: path(self.roles_claim),
             tenant_claim: path(self.tenant_claim),
+            scopes_claim: path(self.scopes_claim),
             keys,
         })
     }

@@ -31,8 +31,18 @@ pub(crate) fn issuer() -> AuthError {
     AuthError::invalid_credential("the token's issuer is not trusted").with_reason("issuer")
 }
 
-pub(crate) fn typ() -> AuthError {
-    AuthError::invalid_credential("the token's type is not accepted here").with_reason("typ")
+/// A token whose `typ` header is missing or not one of `accepted`: the refusal names what is
+/// expected (`at+jwt` for access tokens), so a client sending an ID token learns why.
+pub(crate) fn typ(accepted: &[String]) -> AuthError {
+    let expected = accepted
+        .iter()
+        .map(|t| format!("`{t}`"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    AuthError::invalid_credential(format!(
+        "the token's type (`typ` header) is not accepted here: expected {expected}"
+    ))
+    .with_reason("typ")
 }
 
 pub(crate) fn missing_claim(claim: &'static str) -> AuthError {

@@ -1,4 +1,4 @@
-//! [`JwtIdentity`]: a verified token's typed claims beside its [`Principal`].
+//! [`Claims`]: a verified token's typed claims beside its [`Principal`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,15 +9,11 @@ use auth_core::{Identity, Principal};
 /// A verified token: the application's typed claims `C`, the shared [`Principal`] and the
 /// registered claims. Cloning is one reference-count increment.
 ///
-/// The authentication layer inserts it into the request's extensions (as
-/// `JwtIdentity<C>`, also named [`Claims<C>`]) beside its `Principal`.
-pub struct JwtIdentity<C = serde_json::Value> {
+/// The authentication layer inserts it into the request's extensions beside its
+/// `Principal`: handlers extract `Authenticated<Claims<MyClaims>>` (or `Principal`).
+pub struct Claims<C = serde_json::Value> {
     inner: Arc<Inner<C>>,
 }
-
-/// The name handlers read typed claims by: `Extension<Claims<MyClaims>>`. The same type as
-/// [`JwtIdentity`].
-pub type Claims<C = serde_json::Value> = JwtIdentity<C>;
 
 struct Inner<C> {
     principal: Principal,
@@ -47,7 +43,7 @@ pub(crate) fn to_system_time(seconds: i64) -> SystemTime {
     }
 }
 
-impl<C> JwtIdentity<C> {
+impl<C> Claims<C> {
     pub(crate) fn new(parts: Parts<C>) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -117,7 +113,7 @@ impl<C> JwtIdentity<C> {
     }
 }
 
-impl<C> Clone for JwtIdentity<C> {
+impl<C> Clone for Claims<C> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
@@ -125,9 +121,9 @@ impl<C> Clone for JwtIdentity<C> {
     }
 }
 
-impl<C> fmt::Debug for JwtIdentity<C> {
+impl<C> fmt::Debug for Claims<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtIdentity")
+        f.debug_struct("Claims")
             .field("issuer", &self.inner.issuer)
             .field("principal", &self.inner.principal)
             .field("claims", &std::any::type_name::<C>())
@@ -135,7 +131,7 @@ impl<C> fmt::Debug for JwtIdentity<C> {
     }
 }
 
-impl<C: Send + Sync + 'static> Identity for JwtIdentity<C> {
+impl<C: Send + Sync + 'static> Identity for Claims<C> {
     fn principal(&self) -> &Principal {
         &self.inner.principal
     }

@@ -1,7 +1,7 @@
 //! # tower-jwt
 //!
 //! Strict JWT verification for tower, on the `auth-core` engine: a [`JwtLayer`] that turns a
-//! bearer token into a typed [`JwtIdentity`] (your claims type `C` plus the shared
+//! bearer token into a typed [`Claims`] (your claims type `C` plus the shared
 //! [`Principal`](auth_core::Principal)), and a [`JwtVerifier`] usable without HTTP (an
 //! OpenID Connect login verifying an ID token).
 //!
@@ -24,7 +24,7 @@
 //! let verifier = JwtVerifier::new(
 //!     IssuerConfig::builder("https://auth.example.com")
 //!         .audience("orders-api")
-//!         .hmac_secret(Algorithm::HS256, secret)
+//!         .hmac_secret(secret)
 //!         .build()
 //!         .unwrap(),
 //! )
@@ -139,7 +139,7 @@ pub use authenticator::{JwtAuthenticator, JwtLayer};
 pub use backend::ensure as ensure_crypto_backend;
 pub use cache::CacheConfig;
 pub use config::{DEFAULT_LEEWAY, IssuerConfig, IssuerConfigBuilder, MAX_LEEWAY};
-pub use identity::{Claims, JwtIdentity};
+pub use identity::Claims;
 pub use jsonwebtoken::Algorithm;
 pub use jwks::JwksOptions;
 pub use key::{Key, KeySet};

@@ -9,14 +9,14 @@ use crate::error;
 pub(crate) fn check_typ(cfg: &IssuerConfig, typ: Option<&str>) -> Result<(), AuthError> {
     match typ {
         None if cfg.allow_missing_typ => Ok(()),
-        None => Err(error::typ()),
+        None => Err(error::typ(&cfg.typ)),
         Some(typ) => {
             let typ = typ.to_ascii_lowercase();
             let typ = typ.strip_prefix("application/").unwrap_or(&typ);
             if cfg.typ.iter().any(|accepted| accepted == typ) {
                 Ok(())
             } else {
-                Err(error::typ())
+                Err(error::typ(&cfg.typ))
             }
         }
     }

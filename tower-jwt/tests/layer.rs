@@ -492,3 +492,45 @@ async fn outcomes_are_decided_without_waiting() {
     assert_eq!(outcome(&mut auth, Some(&bearer)), "accepted");
     assert_eq!(outcome(&mut auth, Some(&bearer)), "accepted"); // the cache
 }
+
+/// Where scopes are read from: `scope`, else `scp`, unless `scopes_claim` names another.
+#[tokio::test]
+async fn scopes_come_from_scope_scp_or_the_configured_claim() {
+    async fn scopes_of(verifier: JwtVerifier, claims: serde_json::Value) -> Vec<String> {
+        let token = sign(&header(Algorithm::ES256), &claims);
+        verifier
+            .verify::<serde_json::Value>(&token)
+            .await
+            .unwrap()
+            .principal()
+            .scopes()
+            .to_vec()
+    }
+    let key = || verification_key(Algorithm::ES256);
+    let mut c = claims();
+    c["scope"] = json!("read write");
+    c["scp"] = json!(["other"]);
+    c["permissions"] = json!(["notes:read", "notes:write"]);
+    assert_eq!(
+        scopes_of(verifier(issuer(key())), c.clone()).await,
+        ["read", "write"]
+    );
+    let mut scp_only = c.clone();
+    scp_only.as_object_mut().unwrap().remove("scope");
+    assert_eq!(
+        scopes_of(verifier(issuer(key())), scp_only).await,
+        ["other"]
+    );
+    let auth0 = verifier(issuer(key()).scopes_claim("permissions"));
+    assert_eq!(
+        scopes_of(auth0, c.clone()).await,
+        ["notes:read", "notes:write"]
+    );
+    // A token without the configured claim has no scopes (never the standard ones).
+    let nested = verifier(issuer(key()).scopes_claim("authz.perms"));
+    assert!(scopes_of(nested, c).await.is_empty());
+    for standard in ["scope", "scp"] {
+        let err = issuer(key()).scopes_claim(standard).build().unwrap_err();
+        assert_eq!(err.field(), "scopes_claim");
+    }
+}

@@ -347,7 +347,7 @@ fn a_verifier_refuses_a_store_that_forgets_before_its_leeway_ends() {
     let other = IssuerConfig::builder("https://other.test")
         .audience("api")
         .leeway(Duration::from_secs(60))
-        .hmac_secret(Algorithm::HS256, common::SECRET)
+        .hmac_secret(common::SECRET)
         .build()
         .unwrap();
     let store = |leeway| {

@@ -314,10 +314,7 @@ async fn a_verifier_refuses_a_redis_store_that_forgets_before_its_leeway_ends() 
         tower_jwt::IssuerConfig::builder(ISS)
             .audience("api")
             .leeway(Duration::from_secs(300))
-            .hmac_secret(
-                tower_jwt::Algorithm::HS256,
-                b"0123456789abcdef0123456789abcdef",
-            )
+            .hmac_secret(b"0123456789abcdef0123456789abcdef")
             .build()
             .unwrap()
     };

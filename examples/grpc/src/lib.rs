@@ -15,7 +15,7 @@
 //! 3. [`NotesService`]: handlers read the [`Principal`](auth_core::Principal) from
 //!    `tonic::Request::extensions()` and, for what only one method knows, the identity of
 //!    the method that authenticated the call: `tower_apikey::ApiKeyIdentity` or
-//!    `tower_jwt::JwtIdentity`.
+//!    `tower_jwt::Claims`.
 //!
 //! auth-core answers gRPC requests in gRPC's form (HTTP 200, `grpc-status` 16 / 7 / 14), so
 //! clients see ordinary `tonic::Status` codes.
@@ -54,7 +54,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tower::ServiceBuilder;
 use tower_apikey::{ApiKeyAuthenticator, ApiKeys};
-use tower_jwt::{Algorithm, IssuerConfig, JwtAuthenticator, JwtVerifier};
+use tower_jwt::{IssuerConfig, JwtAuthenticator, JwtVerifier};
 
 mod service;
 
@@ -68,7 +68,7 @@ pub mod pb {
 
 /// The authenticator: an API key first, else a JWT. The layer inserts the identity of the
 /// method that authenticated the call (`tower_apikey::ApiKeyIdentity` or
-/// `tower_jwt::JwtIdentity`) beside its [`Principal`](auth_core::Principal).
+/// `tower_jwt::Claims`) beside its [`Principal`](auth_core::Principal).
 pub type CallerAuthenticator = FirstOf<ApiKeyAuthenticator, JwtAuthenticator>;
 
 /// Scope needed by `ListNotes`.
@@ -113,7 +113,7 @@ pub fn hs256_verifier(
     JwtVerifier::new(
         IssuerConfig::builder(issuer)
             .audience(audience)
-            .hmac_secret(Algorithm::HS256, secret)
+            .hmac_secret(secret)
             .build()?,
     )
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use auth_core::Principal;
 use tonic::{Request, Response, Status};
 use tower_apikey::ApiKeyIdentity;
-use tower_jwt::JwtIdentity;
+use tower_jwt::Claims;
 
 use crate::pb::notes_server::Notes;
 use crate::pb::{
@@ -61,7 +61,7 @@ impl Notes for NotesService {
         let extensions = request.extensions();
         let credential_id = if let Some(key) = extensions.get::<ApiKeyIdentity>() {
             key.id().to_owned()
-        } else if let Some(jwt) = extensions.get::<JwtIdentity>() {
+        } else if let Some(jwt) = extensions.get::<Claims>() {
             jwt.jti().unwrap_or_default().to_owned()
         } else {
             String::new()

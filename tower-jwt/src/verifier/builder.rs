@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use auth_core::{ConfigError, ConfigErrorKind};
 
-use super::{DEFAULT_MAX_TOKEN_LENGTH, Inner, JwtVerifier};
+use super::{DEFAULT_MAX_TOKEN_LENGTH, ExtraSlots, Inner, JwtVerifier};
 use crate::config::{IssuerConfig, KeySource};
 use crate::revocation::RevocationStore;
 
@@ -106,7 +106,11 @@ impl JwtVerifierBuilder {
         let extra_slots = self
             .issuers
             .iter()
-            .map(|cfg| (slot(&cfg.roles_claim), slot(&cfg.tenant_claim)))
+            .map(|cfg| ExtraSlots {
+                roles: slot(&cfg.roles_claim),
+                tenant: slot(&cfg.tenant_claim),
+                scopes: slot(&cfg.scopes_claim),
+            })
             .collect();
         for cfg in &self.issuers {
             if let KeySource::Remote(remote) = &cfg.keys {

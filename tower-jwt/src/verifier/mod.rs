@@ -13,7 +13,7 @@ use crate::cache::VerifiedCache;
 use crate::claims::{self, Registered};
 use crate::config::{IssuerConfig, KeySource};
 use crate::error;
-use crate::identity::{self, JwtIdentity};
+use crate::identity::{self, Claims};
 use crate::jws;
 use crate::revocation::{RevocationStatus, RevocationStore, TokenRef};
 use crate::rules::{check_claims, check_typ};
@@ -36,7 +36,7 @@ pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
 /// let verifier = JwtVerifier::new(
 ///     IssuerConfig::builder("https://issuer.example")
 ///         .audience("my-api")
-///         .hmac_secret(Algorithm::HS256, secret)
+///         .hmac_secret(secret)
 ///         .build()
 ///         .unwrap(),
 /// )
@@ -64,10 +64,18 @@ pub struct JwtVerifier {
     inner: Arc<Inner>,
 }
 
+/// Where an issuer's configured claims land among the registered claims' extras.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExtraSlots {
+    pub(crate) roles: Option<usize>,
+    pub(crate) tenant: Option<usize>,
+    pub(crate) scopes: Option<usize>,
+}
+
 struct Inner {
     issuers: Vec<IssuerConfig>,
     /// Per issuer: the index in `extra_names` of its roles and tenant claims.
-    extra_slots: Vec<(Option<usize>, Option<usize>)>,
+    extra_slots: Vec<ExtraSlots>,
     extra_names: Vec<Box<str>>,
     revocation: Option<Arc<dyn RevocationStore>>,
     max_token_length: usize,
@@ -86,14 +94,14 @@ impl std::fmt::Debug for Inner {
 /// What [`JwtVerifier::quick`] settled.
 pub(crate) enum Quick<C> {
     /// Refused, or a verified-token cache hit.
-    Decided(Result<JwtIdentity<C>, AuthError>),
+    Decided(Result<Claims<C>, AuthError>),
     /// The signature must be verified.
     Verify,
 }
 
 /// One verification attempt: done, or blocked on a remote key refresh.
 pub(crate) enum Step<C> {
-    Done(Result<JwtIdentity<C>, AuthError>),
+    Done(Result<Claims<C>, AuthError>),
     Fetch { issuer: usize, kid: Option<String> },
 }
 
@@ -116,6 +124,13 @@ fn now_secs() -> i64 {
 }
 
 impl JwtVerifier {
+    /// A [`JwtAuthenticator`](crate::JwtAuthenticator) over this verifier: `Authorization:
+    /// Bearer` tokens, the default verified-token cache, claims as JSON (see
+    /// [`JwtAuthenticator`](crate::JwtAuthenticator) for the options).
+    #[must_use]
+    pub fn authenticator(&self) -> crate::JwtAuthenticator {
+        crate::JwtAuthenticator::new(self.clone())
+    }
     /// A verifier trusting one issuer.
     ///
     /// # Errors
@@ -147,7 +162,7 @@ impl JwtVerifier {
     pub async fn verify<C: DeserializeOwned + Send + Sync + 'static>(
         &self,
         token: &str,
-    ) -> Result<JwtIdentity<C>, AuthError> {
+    ) -> Result<Claims<C>, AuthError> {
         self.verify_with(token, None).await
     }
 
@@ -155,7 +170,7 @@ impl JwtVerifier {
         &self,
         token: &str,
         cache: Option<&VerifiedCache<C>>,
-    ) -> Result<JwtIdentity<C>, AuthError> {
+    ) -> Result<Claims<C>, AuthError> {
         match self.step(token, cache, true) {
             Step::Done(result) => result,
             Step::Fetch { issuer, kid } => {
@@ -237,7 +252,7 @@ impl JwtVerifier {
         parts: jws::Parts<'_>,
         now: i64,
         may_fetch: bool,
-    ) -> Result<JwtIdentity<C>, Fail> {
+    ) -> Result<Claims<C>, Fail> {
         let inner = &*self.inner;
         let header = jws::parse_header(parts.header)?;
         let payload = jws::b64_decode(parts.payload)?;
@@ -283,9 +298,13 @@ impl JwtVerifier {
         Ok(self.identity(index, registered, claims))
     }
 
-    fn identity<C>(&self, index: usize, registered: Registered, claims: C) -> JwtIdentity<C> {
+    fn identity<C>(&self, index: usize, registered: Registered, claims: C) -> Claims<C> {
         let cfg = &self.inner.issuers[index];
-        let (roles_slot, tenant_slot) = self.inner.extra_slots[index];
+        let ExtraSlots {
+            roles: roles_slot,
+            tenant: tenant_slot,
+            scopes: scopes_slot,
+        } = self.inner.extra_slots[index];
         let Registered {
             sub,
             exp,
@@ -296,6 +315,13 @@ impl JwtVerifier {
             ..
         } = registered;
         let (exp, iat) = (exp.unwrap_or_default(), iat.unwrap_or_default());
+        let scopes = match (scopes_slot, &cfg.scopes_claim) {
+            (Some(slot), Some(path)) => extras[slot].as_ref().map_or_else(Vec::new, |value| {
+                let rest: Vec<&str> = path[1..].iter().map(String::as_str).collect();
+                claims::strings_at(value, &rest)
+            }),
+            _ => scopes,
+        };
         let mut principal = Principal::new(sub.unwrap_or_default(), AuthMethod::Jwt)
             .with_scopes(scopes)
             .with_expires_at(identity::to_system_time(exp));
@@ -316,7 +342,7 @@ impl JwtVerifier {
                 principal = principal.with_tenant(tenant);
             }
         }
-        JwtIdentity::new(identity::Parts {
+        Claims::new(identity::Parts {
             principal,
             claims,
             issuer: cfg.issuer.clone(),
@@ -328,7 +354,7 @@ impl JwtVerifier {
     }
 
     /// What a cache hit still checks: expiry, maximum age, revocation.
-    fn recheck<C>(&self, hit: JwtIdentity<C>, now: i64) -> Result<JwtIdentity<C>, AuthError> {
+    fn recheck<C>(&self, hit: Claims<C>, now: i64) -> Result<Claims<C>, AuthError> {
         let cfg = &self.inner.issuers[hit.issuer_index()];
         if now.saturating_sub(cfg.leeway) >= hit.exp_secs() {
             return Err(error::expired());
@@ -342,7 +368,7 @@ impl JwtVerifier {
         Ok(hit)
     }
 
-    fn check_revocation<C>(&self, identity: &JwtIdentity<C>) -> Result<(), AuthError> {
+    fn check_revocation<C>(&self, identity: &Claims<C>) -> Result<(), AuthError> {
         let Some(store) = &self.inner.revocation else {
             return Ok(());
         };

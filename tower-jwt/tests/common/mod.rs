@@ -17,7 +17,7 @@ use tower_jwt::revocation::{
     BoxFuture, Revocation, RevocationError, RevocationStatus, RevocationStore, TokenRef,
 };
 use tower_jwt::{
-    IssuerConfig, IssuerConfigBuilder, JwtAuthenticator, JwtIdentity, JwtLayer, JwtVerifier, Key,
+    Claims, IssuerConfig, IssuerConfigBuilder, JwtAuthenticator, JwtLayer, JwtVerifier, Key,
 };
 
 pub const ISS: &str = "https://issuer.test";
@@ -141,10 +141,7 @@ pub async fn call(layer: JwtLayer, token: Option<&str>) -> Outcome {
         ServiceBuilder::new()
             .layer(layer)
             .service(service_fn(|req: Request<String>| async move {
-                let identity = req
-                    .extensions()
-                    .get::<JwtIdentity>()
-                    .expect("identity inserted");
+                let identity = req.extensions().get::<Claims>().expect("identity inserted");
                 let principal = req
                     .extensions()
                     .get::<auth_core::Principal>()

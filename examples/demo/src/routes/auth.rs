@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tower_jwt::JwtIdentity;
+use tower_jwt::Claims;
 use tower_jwt::issuer::{DEFAULT_REFRESH_LIFETIME, Grant, TokenPair};
 
 use super::reject;
@@ -173,7 +173,7 @@ pub(crate) async fn refresh(State(state): State<AppState>, headers: HeaderMap) -
 /// the refresh family of the refresh cookie when one is sent.
 pub(crate) async fn logout(
     State(state): State<AppState>,
-    Extension(identity): Extension<JwtIdentity<DemoClaims>>,
+    Extension(identity): Extension<Claims<DemoClaims>>,
     headers: HeaderMap,
 ) -> Response {
     let access = headers

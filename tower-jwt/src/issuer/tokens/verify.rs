@@ -10,7 +10,7 @@ use auth_core::{AuthError, ConfigError};
 use serde::de::DeserializeOwned;
 
 use super::{ACCESS_TOKEN_TYPE, MAX_TOKEN_LENGTH, REFRESH_TOKEN_TYPE, TokenIssuer};
-use crate::identity::JwtIdentity;
+use crate::identity::Claims;
 use crate::issuer::RefreshError;
 use crate::issuer::keys::KeyRing;
 use crate::key::KeySet;
@@ -113,7 +113,7 @@ impl TokenIssuer {
     pub(super) async fn verify_refresh<C: DeserializeOwned + Send + Sync + 'static>(
         &self,
         token: &str,
-    ) -> Result<JwtIdentity<C>, RefreshError> {
+    ) -> Result<Claims<C>, RefreshError> {
         let keys = self.keys()?;
         keys.refresh
             .verify(token)
@@ -127,7 +127,7 @@ impl TokenIssuer {
         &self,
         token: &str,
         typ: &str,
-    ) -> Result<Option<JwtIdentity<C>>, RefreshError> {
+    ) -> Result<Option<Claims<C>>, RefreshError> {
         let keys = self.keys()?;
         let verifier = if typ == ACCESS_TOKEN_TYPE {
             &keys.access
