@@ -98,7 +98,7 @@ pub struct AuthError {
 /// The header values a 429 carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct RateLimitHeaders {
-    retry_after: u64,
+    retry_after: Option<u64>,
     policy: String,
     state: String,
 }
@@ -174,7 +174,7 @@ impl AuthError {
     }
 
     /// Too many requests: 429 `rate_limited`, answered with `Retry-After: retry_after`
-    /// (seconds) and, when not empty, the `RateLimit-Policy: policy` and `RateLimit: state`
+    /// (seconds; `None` when no wait will help, e.g. a quota that never refills) and, when not empty, the `RateLimit-Policy: policy` and `RateLimit: state`
     /// headers of draft-ietf-httpapi-ratelimit-headers (structured-field lists, e.g.
     /// `"burst";q=100;w=1` and `"burst";r=0;t=1`). A value that is not a valid header value
     /// is left out of the response.
@@ -182,14 +182,14 @@ impl AuthError {
     /// ```
     /// use auth_core::{AuthError, AuthErrorKind};
     ///
-    /// let err = AuthError::rate_limited(2, r#""burst";q=100;w=1"#, r#""burst";r=0;t=2"#);
+    /// let err = AuthError::rate_limited(Some(2), r#""burst";q=100;w=1"#, r#""burst";r=0;t=2"#);
     /// assert_eq!(err.kind(), AuthErrorKind::RateLimited);
     /// assert_eq!(err.status(), http::StatusCode::TOO_MANY_REQUESTS);
     /// assert_eq!(err.retry_after(), Some(2));
     /// assert_eq!(err.ratelimit(), Some(r#""burst";r=0;t=2"#));
     /// ```
     pub fn rate_limited(
-        retry_after: u64,
+        retry_after: Option<u64>,
         policy: impl Into<String>,
         state: impl Into<String>,
     ) -> Self {
@@ -239,7 +239,7 @@ impl AuthError {
     /// The seconds a 429 asks the client to wait (`Retry-After`).
     #[must_use]
     pub fn retry_after(&self) -> Option<u64> {
-        self.rate_limit.as_ref().map(|r| r.retry_after)
+        self.rate_limit.as_ref().and_then(|r| r.retry_after)
     }
 
     /// The `RateLimit-Policy` value a 429 carries, if any.
@@ -409,14 +409,16 @@ mod tests {
 
     #[test]
     fn rate_limited_is_429_and_keeps_its_header_values() {
-        let err = AuthError::rate_limited(7, r#""day";q=10;w=86400"#, r#""day";r=0;t=7"#);
+        let err = AuthError::rate_limited(Some(7), r#""day";q=10;w=86400"#, r#""day";r=0;t=7"#);
         assert_eq!(err.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(err.reason(), "rate_limited");
         assert_eq!(err.retry_after(), Some(7));
         assert_eq!(err.ratelimit_policy(), Some(r#""day";q=10;w=86400"#));
         assert_eq!(err.ratelimit(), Some(r#""day";r=0;t=7"#));
-        let bare = AuthError::rate_limited(1, "", "");
+        let bare = AuthError::rate_limited(None, "", "");
         assert_eq!((bare.ratelimit_policy(), bare.ratelimit()), (None, None));
+        assert_eq!(bare.retry_after(), None);
+        assert_eq!(bare.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(AuthError::forbidden("x").retry_after(), None);
     }
 }

@@ -433,7 +433,7 @@ mod tests {
             (AuthError::forbidden("no"), "7"),
             (AuthError::invalid_request("two"), "3"),
             (AuthError::unavailable("down"), "14"),
-            (AuthError::rate_limited(1, "", ""), "8"),
+            (AuthError::rate_limited(None, "", ""), "8"),
         ] {
             let res = rejection.reject(&err, &grpc_call());
             assert_eq!(res.status(), 200);
@@ -480,7 +480,7 @@ mod tests {
 
     #[test]
     fn rate_limited_is_429_with_retry_after_and_ratelimit_headers() {
-        let err = AuthError::rate_limited(3, r#""burst";q=10;w=1"#, r#""burst";r=0;t=3"#);
+        let err = AuthError::rate_limited(Some(3), r#""burst";q=10;w=1"#, r#""burst";r=0;t=3"#);
         let res = reject(&err);
         assert_eq!(res.status(), 429);
         assert!(res.headers().get(WWW_AUTHENTICATE).is_none());
@@ -495,9 +495,11 @@ mod tests {
         assert_eq!(res.headers()["grpc-status"], "8");
         assert_eq!(res.headers()[RETRY_AFTER], "3");
         // A value that cannot be a header is left out, never sent broken.
-        let res = reject(&AuthError::rate_limited(1, "a\r\nb", ""));
+        let res = reject(&AuthError::rate_limited(Some(1), "a\r\nb", ""));
         assert_eq!(res.headers()[RETRY_AFTER], "1");
         assert!(res.headers().get("ratelimit-policy").is_none());
         assert!(res.headers().get("ratelimit").is_none());
+        let res = reject(&AuthError::rate_limited(None, "", ""));
+        assert!(res.headers().get(RETRY_AFTER).is_none());
     }
 }
