@@ -102,7 +102,6 @@ struct LeaseState {
     expires: u64,
     next_at: u64,
     fetching: bool,
-    generation: u64,
     last: Vec<LimitState>,
 }
 
@@ -168,60 +167,61 @@ impl RedisStore {
         if let Some(decision) = self.local(&mut state, &lease, key, policy, now) {
             return Check::Ready(Ok(decision));
         }
-        let shared = Arc::clone(&self.shared);
-        let (key, policy) = (key.to_owned(), policy.clone());
-        if state.fetching {
-            // Another request of this identity is leasing: wait for it, then use its lease.
-            let seen = state.generation;
-            drop(state);
-            return Check::Pending(Box::pin(async move {
-                let timeout = shared.config.timeout;
-                let _ = tokio::time::timeout(timeout, async {
-                    loop {
-                        let notified = lease.done.notified();
-                        if lease
-                            .state
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .generation
-                            != seen
-                        {
-                            break;
-                        }
-                        notified.await;
-                    }
-                })
-                .await;
-                let mut state = lease.state.lock().unwrap_or_else(PoisonError::into_inner);
-                let store = RedisStore { shared };
-                Ok(store
-                    .local(&mut state, &lease, &key, &policy, now)
-                    .unwrap_or_else(|| refused(&state, now, &policy)))
-            }));
-        }
-        let returned = if now >= state.expires {
-            std::mem::take(&mut state.budget)
-        } else {
-            0
-        };
-        state.fetching = true;
         drop(state);
+        let store = Self {
+            shared: Arc::clone(&self.shared),
+        };
+        let (key, policy) = (key.to_owned(), policy.clone());
         Check::Pending(Box::pin(async move {
-            let result = shared.lease(&key, &policy, returned, now).await;
-            let mut state = lease.state.lock().unwrap_or_else(PoisonError::into_inner);
-            state.fetching = false;
-            state.generation += 1;
-            let decision = match result {
-                Ok(granted) => {
-                    shared.apply(&mut state, granted, now);
-                    Ok(take_one(&mut state, now, &policy))
-                }
-                Err(err) => fail(&err, &policy),
-            };
-            drop(state);
-            lease.done.notify_waiters();
-            decision
+            store.slow_path(lease, &key, &policy, now).await
         }))
+    }
+
+    /// Leases from Redis, or waits for the lease another request of this identity is
+    /// taking and then uses it.
+    async fn slow_path(
+        &self,
+        lease: Arc<Lease>,
+        key: &str,
+        policy: &Policy,
+        now: u64,
+    ) -> Result<Decision, AuthError> {
+        let returned = loop {
+            let notified = lease.done.notified();
+            {
+                let mut state = lease.state.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(decision) = self.local(&mut state, &lease, key, policy, now) {
+                    return Ok(decision);
+                }
+                if !state.fetching {
+                    state.fetching = true;
+                    break if now >= state.expires {
+                        std::mem::take(&mut state.budget)
+                    } else {
+                        0
+                    };
+                }
+            }
+            if tokio::time::timeout(self.shared.config.timeout, notified)
+                .await
+                .is_err()
+            {
+                return fail(&"timed out waiting for a lease", policy);
+            }
+        };
+        let result = self.shared.lease(key, policy, returned, now).await;
+        let mut state = lease.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.fetching = false;
+        let decision = match result {
+            Ok(granted) => {
+                self.shared.apply(&mut state, granted, now);
+                Ok(take_one(&mut state, now, policy))
+            }
+            Err(err) => fail(&err, policy),
+        };
+        drop(state);
+        lease.done.notify_waiters();
+        decision
     }
 
     /// Admits from the local budget, or refuses until Redis's `next_at`; `None` when Redis
@@ -248,7 +248,6 @@ impl RedisStore {
                         let result = shared.lease(&key, &policy, 0, now).await;
                         let mut state = lease.state.lock().unwrap_or_else(PoisonError::into_inner);
                         state.fetching = false;
-                        state.generation += 1;
                         match result {
                             Ok(granted) => shared.apply(&mut state, granted, now),
                             Err(err) => {
@@ -393,7 +392,7 @@ fn refused(state: &LeaseState, now: u64, policy: &Policy) -> Decision {
 
 /// Redis could not answer: admit with a warning if every part of the policy fails open,
 /// else 503.
-fn fail(err: &redis::RedisError, policy: &Policy) -> Result<Decision, AuthError> {
+fn fail(err: &dyn fmt::Display, policy: &Policy) -> Result<Decision, AuthError> {
     if policy.fails_open() {
         tracing::warn!(target: "tower_ratelimit", error = %err, "Redis unreachable: request admitted without a rate limit");
         Ok(Decision::blind(true))
