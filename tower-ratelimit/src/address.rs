@@ -112,4 +112,13 @@ mod tests {
         assert_eq!(xff.of(&parts(&["1.2.3.4, junk"], Some("10.0.0.1:1"))), peer);
         assert_eq!(xff.of(&parts(&["junk"], None)), None);
     }
+
+    #[cfg(feature = "axum")]
+    #[test]
+    fn axum_connect_info_is_the_peer() {
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        let addr: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        parts.extensions.insert(axum::extract::ConnectInfo(addr));
+        assert_eq!(ClientAddress::Peer.of(&parts), Some(addr.ip()));
+    }
 }

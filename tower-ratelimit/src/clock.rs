@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Where a limiter reads the time: nanoseconds since the Unix epoch (UTC).
 ///
@@ -14,10 +14,12 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
 }
 
 /// The system's clock, made monotonic: the wall-clock time at creation plus the monotonic
-/// time elapsed since, so a wall-clock step backwards never lets a burst through.
-#[derive(Debug, Clone, Copy)]
+/// time elapsed since (read from the CPU's time-stamp counter through `quanta`, ~10 ns),
+/// so a wall-clock step backwards never lets a burst through.
+#[derive(Debug, Clone)]
 pub struct SystemClock {
-    start: Instant,
+    clock: quanta::Clock,
+    start: u64,
     start_nanos: u64,
 }
 
@@ -28,8 +30,10 @@ impl SystemClock {
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
+        let clock = quanta::Clock::new();
         Self {
-            start: Instant::now(),
+            start: clock.raw(),
+            clock,
             start_nanos: saturating_nanos(wall),
         }
     }
@@ -44,7 +48,7 @@ impl Default for SystemClock {
 impl Clock for SystemClock {
     fn now(&self) -> u64 {
         self.start_nanos
-            .saturating_add(saturating_nanos(self.start.elapsed()))
+            .saturating_add(self.clock.delta_as_nanos(self.start, self.clock.raw()))
     }
 }
 

@@ -82,7 +82,7 @@ pub use address::ClientAddress;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decision::Decision;
 pub use layer::{RateLimitLayer, RateLimitService, ResponseFuture};
-pub use limiter::{KeyBy, RateLimiter, RateLimiterBuilder};
+pub use limiter::{CustomKey, KeyBy, RateLimiter, RateLimiterBuilder};
 pub use policy::{Limit, MAX_LIMITS, Policy, Quota, Refill};
 #[cfg(feature = "redis")]
 pub use redis::RedisConfig;

@@ -14,6 +14,9 @@ use crate::layer::RateLimitLayer;
 use crate::memory::MemoryStore;
 use crate::policy::{Limit, Policy, Quota};
 
+/// A key of your own: `f(request, principal)`.
+pub type CustomKey = Arc<dyn Fn(&Parts, &Principal) -> String + Send + Sync>;
+
 /// What identities are counted by.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -26,7 +29,7 @@ pub enum KeyBy {
     /// caller another.
     Method,
     /// A key of your own from the request and its principal (see [`KeyBy::custom`]).
-    Custom(Arc<dyn Fn(&Parts, &Principal) -> String + Send + Sync>),
+    Custom(CustomKey),
 }
 
 impl KeyBy {
@@ -115,7 +118,6 @@ impl fmt::Debug for RateLimiter {
 
 impl RateLimiter {
     /// A builder; add at least one limit or a quota.
-    #[must_use]
     pub fn builder() -> RateLimiterBuilder {
         RateLimiterBuilder {
             limits: Vec::new(),

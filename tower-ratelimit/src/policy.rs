@@ -129,7 +129,7 @@ impl Limit {
             return Err(invalid("limit", "count and burst must be at least 1"));
         }
         let nanos = saturating_nanos(self.period);
-        if nanos == 0 || nanos % NANOS_PER_SEC != 0 {
+        if nanos == 0 || !nanos.is_multiple_of(NANOS_PER_SEC) {
             return Err(invalid(
                 "limit",
                 "the period must be a whole number of seconds, at least 1",

@@ -2,7 +2,7 @@
 //!
 //! Each instance leases up to `lease` requests of an identity at once, in one atomic Lua
 //! script that checks every limit and the quota against Redis's clock and takes the lease
-//! from all of them together ([`script.lua`](https://example.invalid)). Requests are then
+//! from all of them together. Requests are then
 //! admitted from the local budget without waiting for Redis; when the budget runs low a
 //! background task leases more. When Redis says "nothing before t", the instance refuses
 //! locally until t. Keys carry their identity in a hash tag (`prefix{identity}:…`) so one
@@ -239,8 +239,9 @@ impl RedisStore {
             if state.budget <= self.shared.lease_size(policy) / 2
                 && !state.fetching
                 && now >= state.next_at
+                && let Ok(runtime) = tokio::runtime::Handle::try_current()
             {
-                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                {
                     state.fetching = true;
                     let (shared, lease) = (Arc::clone(&self.shared), Arc::clone(lease));
                     let (key, policy) = (key.to_owned(), policy.clone());

@@ -72,7 +72,6 @@ impl fmt::Debug for Throttle {
 
 impl Throttle {
     /// A builder; set at least one of `per_address` and `per_identity`.
-    #[must_use]
     pub fn builder() -> ThrottleBuilder {
         ThrottleBuilder {
             per_address: None,

@@ -132,10 +132,10 @@ where
         match self.project().state.project() {
             ThrottleProj::Calling { call, failure } => {
                 let response = ready!(call.poll(cx))?;
-                if is_failure(response.status(), response.extensions().get::<AuthError>()) {
-                    if let Some((throttle, address, identity)) = failure.take() {
-                        throttle.record_failure(address, identity.as_deref());
-                    }
+                if is_failure(response.status(), response.extensions().get::<AuthError>())
+                    && let Some((throttle, address, identity)) = failure.take()
+                {
+                    throttle.record_failure(address, identity.as_deref());
                 }
                 Poll::Ready(Ok(response))
             }
