@@ -52,6 +52,12 @@ pub enum AuthErrorKind {
     ///
     /// 500 `server_error`; the description goes to the log (`ERROR`), never to the client.
     Misconfigured,
+    /// The caller sent too many requests or used up its quota.
+    ///
+    /// 429 `rate_limited` (gRPC `RESOURCE_EXHAUSTED`, 8), without a `WWW-Authenticate`
+    /// challenge; `Retry-After`, `RateLimit-Policy` and `RateLimit` headers when the error
+    /// carries them (see [`AuthError::rate_limited`]).
+    RateLimited,
 }
 
 impl AuthErrorKind {
@@ -65,6 +71,7 @@ impl AuthErrorKind {
             Self::InsufficientScope | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 }
@@ -85,6 +92,15 @@ pub struct AuthError {
     description: Cow<'static, str>,
     reason: &'static str,
     scope: Option<Arc<str>>,
+    rate_limit: Option<Arc<RateLimitHeaders>>,
+}
+
+/// The header values a 429 carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RateLimitHeaders {
+    retry_after: Option<u64>,
+    policy: String,
+    state: String,
 }
 
 impl AuthError {
@@ -100,12 +116,14 @@ impl AuthError {
             AuthErrorKind::Forbidden => "forbidden",
             AuthErrorKind::Unavailable => "unavailable",
             AuthErrorKind::Misconfigured => "misconfigured",
+            AuthErrorKind::RateLimited => "rate_limited",
         };
         Self {
             kind,
             description: description.into(),
             reason,
             scope: None,
+            rate_limit: None,
         }
     }
 
@@ -155,6 +173,35 @@ impl AuthError {
         Self::new(AuthErrorKind::Misconfigured, description)
     }
 
+    /// Too many requests: 429 `rate_limited`, answered with `Retry-After: retry_after`
+    /// (seconds; `None` when no wait will help, e.g. a quota that never refills) and, when not empty, the `RateLimit-Policy: policy` and `RateLimit: state`
+    /// headers of draft-ietf-httpapi-ratelimit-headers (structured-field lists, e.g.
+    /// `"burst";q=100;w=1` and `"burst";r=0;t=1`). A value that is not a valid header value
+    /// is left out of the response.
+    ///
+    /// ```
+    /// use auth_core::{AuthError, AuthErrorKind};
+    ///
+    /// let err = AuthError::rate_limited(Some(2), r#""burst";q=100;w=1"#, r#""burst";r=0;t=2"#);
+    /// assert_eq!(err.kind(), AuthErrorKind::RateLimited);
+    /// assert_eq!(err.status(), http::StatusCode::TOO_MANY_REQUESTS);
+    /// assert_eq!(err.retry_after(), Some(2));
+    /// assert_eq!(err.ratelimit(), Some(r#""burst";r=0;t=2"#));
+    /// ```
+    pub fn rate_limited(
+        retry_after: Option<u64>,
+        policy: impl Into<String>,
+        state: impl Into<String>,
+    ) -> Self {
+        let mut err = Self::new(AuthErrorKind::RateLimited, "too many requests");
+        err.rate_limit = Some(Arc::new(RateLimitHeaders {
+            retry_after,
+            policy: policy.into(),
+            state: state.into(),
+        }));
+        err
+    }
+
     /// Sets the reason code logged for this error (`"expired"`, `"revoked"`, `"not_found"`…).
     ///
     /// The reason is for logs and metrics, not for the client, so several reasons can share
@@ -189,6 +236,30 @@ impl AuthError {
         self.scope.as_deref()
     }
 
+    /// The seconds a 429 asks the client to wait (`Retry-After`).
+    #[must_use]
+    pub fn retry_after(&self) -> Option<u64> {
+        self.rate_limit.as_ref().and_then(|r| r.retry_after)
+    }
+
+    /// The `RateLimit-Policy` value a 429 carries, if any.
+    #[must_use]
+    pub fn ratelimit_policy(&self) -> Option<&str> {
+        self.rate_limit
+            .as_deref()
+            .map(|r| r.policy.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The `RateLimit` value a 429 carries, if any.
+    #[must_use]
+    pub fn ratelimit(&self) -> Option<&str> {
+        self.rate_limit
+            .as_deref()
+            .map(|r| r.state.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
     /// The HTTP status this error is answered with.
     #[must_use]
     pub fn status(&self) -> http::StatusCode {
@@ -209,6 +280,7 @@ impl fmt::Debug for AuthError {
             .field("reason", &self.reason)
             .field("description", &self.description)
             .field("scope", &self.scope)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }
@@ -333,5 +405,20 @@ mod tests {
             err.description(),
             "the credential lacks a required scope: read write"
         );
+    }
+
+    #[test]
+    fn rate_limited_is_429_and_keeps_its_header_values() {
+        let err = AuthError::rate_limited(Some(7), r#""day";q=10;w=86400"#, r#""day";r=0;t=7"#);
+        assert_eq!(err.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(err.reason(), "rate_limited");
+        assert_eq!(err.retry_after(), Some(7));
+        assert_eq!(err.ratelimit_policy(), Some(r#""day";q=10;w=86400"#));
+        assert_eq!(err.ratelimit(), Some(r#""day";r=0;t=7"#));
+        let bare = AuthError::rate_limited(None, "", "");
+        assert_eq!((bare.ratelimit_policy(), bare.ratelimit()), (None, None));
+        assert_eq!(bare.retry_after(), None);
+        assert_eq!(bare.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(AuthError::forbidden("x").retry_after(), None);
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, TE, WWW_AUTHENTICATE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, TE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Version};
 
 use crate::error::{AuthError, AuthErrorKind};
@@ -63,10 +63,13 @@ struct Config {
 ///   `{"error", "error_description"}` (or RFC 9457 `application/problem+json` with
 ///   [`problem_json`](Rejection::problem_json)); `Cache-Control: no-store`. A
 ///   misconfiguration (500) tells the client only `server_error`: its cause goes to the log.
+///   A 429 ([`AuthError::rate_limited`]) has no challenge, the body error `rate_limited`,
+///   and `Retry-After`, `RateLimit-Policy` and `RateLimit` headers.
 /// * **gRPC** (an HTTP/2 request with `content-type: application/grpc…` and `te: trailers`):
 ///   HTTP 200 with `grpc-status` 16 `UNAUTHENTICATED`, 3 `INVALID_ARGUMENT`, 7
-///   `PERMISSION_DENIED`, 14 `UNAVAILABLE` or 13 `INTERNAL` and a percent-encoded
-///   `grpc-message`, so clients see ordinary status codes.
+///   `PERMISSION_DENIED`, 8 `RESOURCE_EXHAUSTED` (with the 429's rate-limit headers), 14
+///   `UNAVAILABLE` or 13 `INTERNAL` and a percent-encoded `grpc-message`, so clients see
+///   ordinary status codes.
 ///
 /// ```
 /// use auth_core::{AuthError, OnRejection, Rejection};
@@ -177,6 +180,7 @@ fn body_error(kind: AuthErrorKind) -> &'static str {
         AuthErrorKind::Forbidden => "forbidden",
         AuthErrorKind::Unavailable => "temporarily_unavailable",
         AuthErrorKind::Misconfigured => "server_error",
+        AuthErrorKind::RateLimited => "rate_limited",
         kind => oauth_error(kind).unwrap_or("server_error"),
     }
 }
@@ -245,7 +249,25 @@ pub(crate) fn http_response(error: &AuthError, realm: &str, problem_json: bool) 
     if let Some(value) = challenge(error, realm).and_then(|v| HeaderValue::from_str(&v).ok()) {
         headers.insert(WWW_AUTHENTICATE, value);
     }
+    rate_limit_headers(error, headers);
     response
+}
+
+/// A 429's `Retry-After`, `RateLimit-Policy` and `RateLimit` (values that are not valid
+/// header values are left out).
+fn rate_limit_headers(error: &AuthError, headers: &mut HeaderMap) {
+    if let Some(seconds) = error.retry_after() {
+        headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    let values = [
+        ("ratelimit-policy", error.ratelimit_policy()),
+        ("ratelimit", error.ratelimit()),
+    ];
+    for (name, value) in values {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(name, value);
+        }
+    }
 }
 
 /// gRPC's twin of `kind`.
@@ -256,6 +278,7 @@ fn grpc_code(kind: AuthErrorKind) -> u8 {
         AuthErrorKind::InsufficientScope | AuthErrorKind::Forbidden => 7,
         AuthErrorKind::Unavailable => 14,
         AuthErrorKind::Misconfigured => 13,
+        AuthErrorKind::RateLimited => 8,
     }
 }
 
@@ -273,6 +296,7 @@ fn grpc_response(error: &AuthError) -> Response<Bytes> {
     if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(client_description(error))) {
         headers.insert("grpc-message", message);
     }
+    rate_limit_headers(error, headers);
     response
 }
 
@@ -409,6 +433,7 @@ mod tests {
             (AuthError::forbidden("no"), "7"),
             (AuthError::invalid_request("two"), "3"),
             (AuthError::unavailable("down"), "14"),
+            (AuthError::rate_limited(None, "", ""), "8"),
         ] {
             let res = rejection.reject(&err, &grpc_call());
             assert_eq!(res.status(), 200);
@@ -451,5 +476,30 @@ mod tests {
         let res = custom.reject(&AuthError::missing(), &request);
         assert_eq!(res.status(), 401);
         assert_eq!(res.body().as_ref(), b"/here");
+    }
+
+    #[test]
+    fn rate_limited_is_429_with_retry_after_and_ratelimit_headers() {
+        let err = AuthError::rate_limited(Some(3), r#""burst";q=10;w=1"#, r#""burst";r=0;t=3"#);
+        let res = reject(&err);
+        assert_eq!(res.status(), 429);
+        assert!(res.headers().get(WWW_AUTHENTICATE).is_none());
+        assert_eq!(res.headers()[RETRY_AFTER], "3");
+        assert_eq!(res.headers()["ratelimit-policy"], r#""burst";q=10;w=1"#);
+        assert_eq!(res.headers()["ratelimit"], r#""burst";r=0;t=3"#);
+        assert_eq!(
+            res.body().as_ref(),
+            br#"{"error":"rate_limited","error_description":"too many requests"}"#
+        );
+        let res = Rejection::new().reject(&err, &grpc_call());
+        assert_eq!(res.headers()["grpc-status"], "8");
+        assert_eq!(res.headers()[RETRY_AFTER], "3");
+        // A value that cannot be a header is left out, never sent broken.
+        let res = reject(&AuthError::rate_limited(Some(1), "a\r\nb", ""));
+        assert_eq!(res.headers()[RETRY_AFTER], "1");
+        assert!(res.headers().get("ratelimit-policy").is_none());
+        assert!(res.headers().get("ratelimit").is_none());
+        let res = reject(&AuthError::rate_limited(None, "", ""));
+        assert!(res.headers().get(RETRY_AFTER).is_none());
     }
 }

@@ -1,0 +1,295 @@
+//! [`RateLimiter`]: the per-identity limits and quota, its builder and what it keys on.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use auth_core::{AuthError, ConfigError, Principal};
+use http::request::Parts;
+
+use crate::clock::{Clock, SystemClock};
+use crate::decision::Decision;
+use crate::layer::RateLimitLayer;
+use crate::memory::MemoryStore;
+use crate::policy::{Limit, Policy, Quota};
+
+/// A key of your own: `f(request, principal)`.
+pub type CustomKey = Arc<dyn Fn(&Parts, &Principal) -> String + Send + Sync>;
+
+/// What identities are counted by.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum KeyBy {
+    /// The [`Principal`]'s subject (default).
+    Subject,
+    /// The principal's tenant; a principal without one is counted by its subject.
+    Tenant,
+    /// The authentication method: every API-key caller shares one budget, every JWT
+    /// caller another.
+    Method,
+    /// A key of your own from the request and its principal (see [`KeyBy::custom`]).
+    Custom(CustomKey),
+}
+
+impl KeyBy {
+    /// Counts by `f(request, principal)`, e.g. subject and route together.
+    pub fn custom(f: impl Fn(&Parts, &Principal) -> String + Send + Sync + 'static) -> Self {
+        Self::Custom(Arc::new(f))
+    }
+
+    fn key(&self, parts: &Parts, principal: &Principal) -> String {
+        match self {
+            Self::Subject => format!("s:{}", principal.subject()),
+            Self::Tenant => match principal.tenant() {
+                Some(tenant) => format!("t:{tenant}"),
+                None => format!("s:{}", principal.subject()),
+            },
+            Self::Method => format!("m:{}", principal.method().as_str()),
+            Self::Custom(f) => format!("c:{}", f(parts, principal)),
+        }
+    }
+}
+
+impl fmt::Debug for KeyBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Subject => "Subject",
+            Self::Tenant => "Tenant",
+            Self::Method => "Method",
+            Self::Custom(_) => "Custom",
+        })
+    }
+}
+
+type Overrides = Arc<dyn Fn(&Parts, &Principal) -> Option<Policy> + Send + Sync>;
+
+/// A check that may wait for the shared store.
+pub(crate) type CheckFuture = Pin<Box<dyn Future<Output = Result<Decision, AuthError>> + Send>>;
+
+/// A check's outcome: known now (in process, or from the local lease), or pending on Redis.
+pub(crate) enum Check {
+    Ready(Result<Decision, AuthError>),
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Pending(CheckFuture),
+}
+
+pub(crate) enum Backend {
+    Memory(MemoryStore),
+    #[cfg(feature = "redis")]
+    Redis(crate::redis::RedisStore),
+}
+
+pub(crate) struct Inner {
+    pub(crate) policy: Policy,
+    pub(crate) key_by: KeyBy,
+    pub(crate) overrides: Option<Overrides>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) backend: Backend,
+    pub(crate) headers: bool,
+}
+
+/// Rate limits and a usage quota per authenticated identity, placed inside an
+/// [`AuthLayer`](auth_core::AuthLayer) (see [`RateLimiter::layer`]); cheap to clone.
+///
+/// Every request of an identity is counted against its [`Policy`]: the limiter's own, or
+/// the one [`overrides`](RateLimiterBuilder::overrides) returns for it. In process by
+/// default; shared across instances with [`redis`](RateLimiterBuilder::redis).
+#[derive(Clone)]
+pub struct RateLimiter {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = match &self.inner.backend {
+            Backend::Memory(_) => "memory",
+            #[cfg(feature = "redis")]
+            Backend::Redis(_) => "redis",
+        };
+        f.debug_struct("RateLimiter")
+            .field("policy", &self.inner.policy.header())
+            .field("key_by", &self.inner.key_by)
+            .field("overrides", &self.inner.overrides.is_some())
+            .field("backend", &backend)
+            .finish()
+    }
+}
+
+impl RateLimiter {
+    /// A builder; add at least one limit or a quota.
+    pub fn builder() -> RateLimiterBuilder {
+        RateLimiterBuilder {
+            limits: Vec::new(),
+            quota: None,
+            key_by: KeyBy::Subject,
+            overrides: None,
+            clock: Arc::new(SystemClock::new()),
+            headers: true,
+            #[cfg(feature = "redis")]
+            redis: None,
+        }
+    }
+
+    /// The layer: place it inside an [`AuthLayer`](auth_core::AuthLayer).
+    #[must_use]
+    pub fn layer(&self) -> RateLimitLayer {
+        RateLimitLayer::new(self.clone())
+    }
+
+    /// The default policy.
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// Checks one request of `key` under `policy` and counts it if admitted. For use
+    /// outside the layer (a job queue, a WebSocket message loop).
+    ///
+    /// # Errors
+    /// [`AuthError`] 503 when the shared store cannot be reached and the policy does not
+    /// fail open.
+    pub async fn check(&self, key: &str, policy: &Policy) -> Result<Decision, AuthError> {
+        match self.start(key, policy) {
+            Check::Ready(decision) => decision,
+            Check::Pending(future) => future.await,
+        }
+    }
+
+    /// How many identities the limiter holds state for (in process: entries not yet swept;
+    /// with Redis: local leases).
+    #[must_use]
+    pub fn tracked_identities(&self) -> usize {
+        match &self.inner.backend {
+            Backend::Memory(store) => store.len(),
+            #[cfg(feature = "redis")]
+            Backend::Redis(store) => store.len(),
+        }
+    }
+
+    /// The key and policy of a request; `None` for the policy means the default.
+    pub(crate) fn identify(&self, parts: &Parts) -> (String, Option<Policy>) {
+        match parts.extensions.get::<Principal>() {
+            Some(principal) => (
+                self.inner.key_by.key(parts, principal),
+                self.inner
+                    .overrides
+                    .as_ref()
+                    .and_then(|f| f(parts, principal)),
+            ),
+            None => match crate::address::peer(&parts.extensions) {
+                Some(ip) => (format!("anon:{ip}"), None),
+                None => ("anon".to_owned(), None),
+            },
+        }
+    }
+
+    pub(crate) fn start(&self, key: &str, policy: &Policy) -> Check {
+        let now = self.inner.clock.now();
+        match &self.inner.backend {
+            Backend::Memory(store) => Check::Ready(Ok(store.check(key, policy, now))),
+            #[cfg(feature = "redis")]
+            Backend::Redis(store) => store.check(key, policy, now),
+        }
+    }
+}
+
+/// Builds a [`RateLimiter`].
+#[must_use]
+pub struct RateLimiterBuilder {
+    limits: Vec<Limit>,
+    quota: Option<Quota>,
+    key_by: KeyBy,
+    overrides: Option<Overrides>,
+    clock: Arc<dyn Clock>,
+    headers: bool,
+    #[cfg(feature = "redis")]
+    redis: Option<crate::redis::RedisConfig>,
+}
+
+impl fmt::Debug for RateLimiterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiterBuilder")
+            .field("limits", &self.limits)
+            .field("quota", &self.quota)
+            .field("key_by", &self.key_by)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimiterBuilder {
+    /// Adds a named rate limit to the default policy.
+    pub fn limit(mut self, limit: Limit) -> Self {
+        self.limits.push(limit);
+        self
+    }
+
+    /// Sets the default policy's usage quota.
+    pub fn quota(mut self, quota: Quota) -> Self {
+        self.quota = Some(quota);
+        self
+    }
+
+    /// What identities are counted by (default: [`KeyBy::Subject`]).
+    pub fn key_by(mut self, key_by: KeyBy) -> Self {
+        self.key_by = key_by;
+        self
+    }
+
+    /// An identity's own policy, read from the request and its principal (an API key's
+    /// stored limit, a JWT claim); `None` keeps the default. Called once per request: keep
+    /// it cheap (clone a [`Policy`] built ahead, a `Policy` is an `Arc`).
+    pub fn overrides(
+        mut self,
+        overrides: impl Fn(&Parts, &Principal) -> Option<Policy> + Send + Sync + 'static,
+    ) -> Self {
+        self.overrides = Some(Arc::new(overrides));
+        self
+    }
+
+    /// Where time is read (default: [`SystemClock`]); a [`ManualClock`](crate::ManualClock)
+    /// in tests.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Whether admitted responses carry `RateLimit-Policy` and `RateLimit` too (default:
+    /// yes; refusals always do).
+    pub fn headers(mut self, headers: bool) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// Share the counters across instances through Redis.
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, redis: crate::redis::RedisConfig) -> Self {
+        self.redis = Some(redis);
+        self
+    }
+
+    /// The limiter.
+    ///
+    /// # Errors
+    /// [`ConfigError`] if the policy is empty or a limit is malformed (see [`Policy::new`]).
+    pub fn build(self) -> Result<RateLimiter, ConfigError> {
+        let policy = Policy::new(self.limits, self.quota)?;
+        #[cfg(feature = "redis")]
+        let backend = match self.redis {
+            Some(config) => Backend::Redis(crate::redis::RedisStore::new(config)?),
+            None => Backend::Memory(MemoryStore::default()),
+        };
+        #[cfg(not(feature = "redis"))]
+        let backend = Backend::Memory(MemoryStore::default());
+        Ok(RateLimiter {
+            inner: Arc::new(Inner {
+                policy,
+                key_by: self.key_by,
+                overrides: self.overrides,
+                clock: self.clock,
+                backend,
+                headers: self.headers,
+            }),
+        })
+    }
+}
