@@ -13,6 +13,7 @@ use tower_jwt::issuer::{
 use tower_jwt::revocation::{MemoryRevocationStore, RedisRevocationStore, RevocationStore};
 use tower_jwt::{Algorithm, IssuerConfig, JwtAuthenticator, JwtVerifier, Key};
 use tower_oauth::{OAuthClient, Provider, ProviderIdentity};
+use tower_ratelimit::{Limit, Throttle};
 
 use crate::config::{Config, DEMO_AUDIENCE, random_bytes};
 use crate::session::{Account, MaybeSession};
@@ -33,6 +34,8 @@ pub(crate) struct AppState {
     pub(crate) sessions: MaybeSession,
     pub(crate) users: Arc<Users>,
     pub(crate) templates: Templates,
+    /// Failed password logins, per client address and per user name.
+    pub(crate) login_throttle: Throttle,
 }
 
 impl fmt::Debug for AppState {
@@ -41,6 +44,18 @@ impl fmt::Debug for AppState {
             .field("oauth", &self.oauth)
             .finish_non_exhaustive()
     }
+}
+
+/// Password guessing slows down: 10 failed logins per client address and 5 per user name
+/// go through at once, then one every 6 s (address) or 12 s (user); over that, 429 with
+/// `Retry-After`, never a hint whether the password was right. The counters drain by
+/// themselves, so the real user's password works again once the wrong ones stop.
+fn login_throttle() -> Result<Throttle, String> {
+    Throttle::builder()
+        .per_address(Limit::per_minute("login-address", 10))
+        .per_identity(Limit::per_minute("login-user", 5), |_| None)
+        .build()
+        .map_err(|e| format!("login throttle: {e}"))
 }
 
 /// The assembled application: the router, and what must live as long as it serves.
@@ -271,6 +286,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
         sessions,
         users: Arc::new(users),
         templates: Templates::new(),
+        login_throttle: login_throttle()?,
     };
     Ok(Demo {
         router: crate::routes::router(state, config.bench_floors),

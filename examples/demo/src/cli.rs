@@ -123,10 +123,15 @@ async fn serve(mut config: Config) -> Result<(), String> {
         writeln!(out, "listening on http://{addr}").map_err(|e| e.to_string())?;
         out.flush().map_err(|e| e.to_string())?;
     }
-    axum::serve(listener, demo.router)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    // Handlers see the client's address (the failed-login throttle counts by it).
+    axum::serve(
+        listener,
+        demo.router
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(|e| format!("server error: {e}"))?;
     drop(demo.listener);
     tracing::info!("shut down cleanly");
     Ok(())

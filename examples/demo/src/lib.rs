@@ -22,3 +22,9 @@ pub mod users;
 
 pub use app::{Demo, build};
 pub use config::Config;
+
+/// The workspace README's Rust examples, compiled as doc tests so they cannot drift from
+/// the crates (`cargo test -p towerauth-demo --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -4,13 +4,14 @@
 use auth_core::AuthError;
 use axum::Extension;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tower_jwt::Claims;
@@ -83,6 +84,7 @@ async fn token_response(state: &AppState, pair: TokenPair, headers: &HeaderMap) 
 /// `POST /auth/login` with `{"username","password"}`.
 pub(crate) async fn login(
     State(state): State<AppState>,
+    extensions: http::Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -113,9 +115,20 @@ pub(crate) async fn login(
             &headers,
         );
     };
+    // Over the failed-login limits: 429 before the password is even checked.
+    let address = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let username = request.username.clone();
+    if let Err(error) = state.login_throttle.check(address, Some(&username)) {
+        return reject(&error, &headers);
+    }
     let users = Arc::clone(&state.users);
     let Some(user) = users.login(request.username, request.password).await else {
         tracing::info!(reason = "bad_password", "password login refused");
+        state
+            .login_throttle
+            .record_failure(address, Some(&username));
         return reject(
             &AuthError::invalid_credential("unknown user or wrong password")
                 .with_reason("bad_password"),
