@@ -63,7 +63,9 @@ impl IntoResponse for AuthError {
         if self.kind() == AuthErrorKind::Misconfigured {
             tracing::error!(target: "auth_core", cause = self.description(), "the server is misconfigured");
         }
-        let mut response = http_response(&self, "api", false).map(axum_core::body::Body::from);
+        let rejection = crate::Rejection::new();
+        let mut response =
+            http_response(&self, rejection.config()).map(axum_core::body::Body::from);
         response.extensions_mut().insert(self);
         response
     }

@@ -39,10 +39,12 @@
 //! | require scopes or roles | [`require_scopes`], [`require_roles`], [`require_scopes_per_path`] (gRPC), [`require`] |
 //! | write a method | [`Authenticate`] returning an [`Outcome`]; [`Credentials`] to read the credential; [`CheckFuture`] when it must wait |
 //! | shape refusals | [`Rejection`] (realm, problem+json) or any [`OnRejection`] closure |
+//! | tell clients where to get a token | [`ResourceMetadata`] (RFC 9728), named in challenges by [`Rejection::resource_metadata`] |
 //!
 //! Refusals are [`AuthError`]s: 400 for an ambiguous request, 401 for a missing or bad
-//! credential, 403 for missing scopes or roles, 503 when a store or key set cannot be
-//! reached, 500 for a misconfiguration (its cause is logged, never sent). Warnings and
+//! credential, 403 for missing scopes or roles, 429 when a rate limit or quota is exceeded
+//! (tower-ratelimit), 503 when a store or key set cannot be reached, 500 for a
+//! misconfiguration (its cause is logged, never sent). Warnings and
 //! configuration causes go to [`tracing`](https://docs.rs/tracing): install a subscriber to
 //! see them.
 //!
@@ -74,6 +76,7 @@ mod error;
 mod extract;
 mod future;
 mod layer;
+mod metadata;
 mod principal;
 mod rejection;
 
@@ -88,5 +91,11 @@ pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::{Authenticated, RequireScope, ScopeName};
 pub use layer::AuthLayer;
+pub use metadata::{ResourceMetadata, ResourceMetadataBuilder};
 pub use principal::{AuthMethod, Identity, Principal};
 pub use rejection::{OnRejection, Rejection};
+
+/// The README's examples, compiled as doc tests.
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -50,9 +50,11 @@ where
 }
 
 #[derive(Debug, Clone)]
-struct Config {
+pub(crate) struct Config {
     realm: String,
     problem_json: bool,
+    /// RFC 9728: the protected resource metadata URL named in challenges.
+    resource_metadata: Option<String>,
 }
 
 /// The standard rejection.
@@ -107,6 +109,7 @@ impl Rejection {
             config: Arc::new(Config {
                 realm: "api".to_owned(),
                 problem_json: false,
+                resource_metadata: None,
             }),
         }
     }
@@ -130,6 +133,19 @@ impl Rejection {
         self.config_mut().problem_json = true;
         self
     }
+
+    /// Name the resource's RFC 9728 metadata in every challenge
+    /// (`resource_metadata="https://…/.well-known/oauth-protected-resource"`), so a client
+    /// refused with 401 can discover which authorization server to ask for a token.
+    #[must_use]
+    pub fn resource_metadata(mut self, metadata: &crate::ResourceMetadata) -> Self {
+        self.config_mut().resource_metadata = Some(sanitize(metadata.url()));
+        self
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
 }
 
 impl<B> OnRejection<B> for Rejection {
@@ -137,7 +153,7 @@ impl<B> OnRejection<B> for Rejection {
         if is_grpc(request.version(), request.headers()) {
             grpc_response(error)
         } else {
-            http_response(error, &self.config.realm, self.config.problem_json)
+            http_response(error, &self.config)
         }
     }
 }
@@ -186,9 +202,9 @@ fn body_error(kind: AuthErrorKind) -> &'static str {
 }
 
 /// The RFC 6750 `WWW-Authenticate` value for `error` in `realm`, if its kind has one.
-fn challenge(error: &AuthError, realm: &str) -> Option<String> {
+fn challenge(error: &AuthError, config: &Config) -> Option<String> {
     let kind = error.kind();
-    let mut value = format!("Bearer realm=\"{}\"", sanitize(realm));
+    let mut value = format!("Bearer realm=\"{}\"", config.realm);
     match oauth_error(kind) {
         Some(code) => {
             let _ = write!(
@@ -203,6 +219,9 @@ fn challenge(error: &AuthError, realm: &str) -> Option<String> {
     if let Some(scope) = error.scope() {
         let _ = write!(value, ", scope=\"{}\"", sanitize(scope));
     }
+    if let Some(url) = &config.resource_metadata {
+        let _ = write!(value, ", resource_metadata=\"{url}\"");
+    }
     Some(value)
 }
 
@@ -216,11 +235,11 @@ fn client_description(error: &AuthError) -> &str {
 }
 
 /// An RFC 6750 HTTP response for `error`.
-pub(crate) fn http_response(error: &AuthError, realm: &str, problem_json: bool) -> Response<Bytes> {
+pub(crate) fn http_response(error: &AuthError, config: &Config) -> Response<Bytes> {
     let status = error.status();
     let code = body_error(error.kind());
     let description = client_description(error);
-    let (content_type, body) = if problem_json {
+    let (content_type, body) = if config.problem_json {
         (
             "application/problem+json",
             serde_json::json!({
@@ -246,7 +265,7 @@ pub(crate) fn http_response(error: &AuthError, realm: &str, problem_json: bool) 
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(value) = challenge(error, realm).and_then(|v| HeaderValue::from_str(&v).ok()) {
+    if let Some(value) = challenge(error, config).and_then(|v| HeaderValue::from_str(&v).ok()) {
         headers.insert(WWW_AUTHENTICATE, value);
     }
     rate_limit_headers(error, headers);
@@ -364,6 +383,30 @@ mod tests {
             r#"Bearer realm="api", error="insufficient_scope", error_description="the credential lacks a required scope: admin", scope="admin""#
         );
         assert_eq!(body_json(&res)["scope"], "admin");
+    }
+
+    #[test]
+    fn challenges_name_the_resource_metadata() {
+        let metadata = crate::ResourceMetadata::builder("https://api.example.com/v1")
+            .build()
+            .unwrap();
+        let rejection = Rejection::new().resource_metadata(&metadata);
+        let url = "https://api.example.com/.well-known/oauth-protected-resource/v1";
+        let res = rejection.reject(&AuthError::missing(), &Request::new(()));
+        assert_eq!(
+            res.headers()[WWW_AUTHENTICATE],
+            format!(r#"Bearer realm="api", resource_metadata="{url}""#).as_str()
+        );
+        let res = rejection.reject(&AuthError::insufficient_scope("admin"), &Request::new(()));
+        assert!(
+            res.headers()[WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .ends_with(&format!(r#"scope="admin", resource_metadata="{url}""#))
+        );
+        // No challenge, no metadata: a 503 stays bare.
+        let res = rejection.reject(&AuthError::unavailable("down"), &Request::new(()));
+        assert!(res.headers().get(WWW_AUTHENTICATE).is_none());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use auth_core::ResourceMetadata;
 use axum::Router;
 use serde::Deserialize;
 use tower_apikey::ApiKeys;
@@ -36,6 +37,9 @@ pub(crate) struct AppState {
     pub(crate) templates: Templates,
     /// Failed password logins, per client address and per user name.
     pub(crate) login_throttle: Throttle,
+    /// The API's RFC 9728 metadata, served and named in every challenge (none when the
+    /// public URL is plain http off loopback, which RFC 9728 does not allow).
+    pub(crate) resource_metadata: Option<ResourceMetadata>,
 }
 
 impl fmt::Debug for AppState {
@@ -56,6 +60,31 @@ fn login_throttle() -> Result<Throttle, String> {
         .per_identity(Limit::per_minute("login-user", 5), |_| None)
         .build()
         .map_err(|e| format!("login throttle: {e}"))
+}
+
+/// The API's protected resource metadata (RFC 9728): the resource is the public URL; the
+/// authorization servers are the OpenID issuer and the demo's own issuer when they are
+/// URLs; the scopes are the ones the demo grants.
+fn resource_metadata(config: &Config) -> Option<ResourceMetadata> {
+    let mut metadata = ResourceMetadata::builder(config.public_url.trim_end_matches('/'))
+        .scopes_supported(["read", "write", "admin"])
+        .resource_name("towerauth demo API");
+    let issuers = [Some(&config.jwt_issuer), config.oidc_issuer.as_ref()];
+    for issuer in issuers.into_iter().flatten() {
+        if issuer.starts_with("https://") || issuer.starts_with("http://") {
+            metadata = metadata.authorization_server(issuer.as_str());
+        }
+    }
+    match metadata.build() {
+        Ok(metadata) => Some(metadata),
+        Err(error) => {
+            tracing::warn!(
+                %error,
+                "DEMO_PUBLIC_URL cannot be an RFC 9728 resource: no protected resource metadata"
+            );
+            None
+        }
+    }
 }
 
 /// The assembled application: the router, and what must live as long as it serves.
@@ -287,6 +316,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
         users: Arc::new(users),
         templates: Templates::new(),
         login_throttle: login_throttle()?,
+        resource_metadata: resource_metadata(config),
     };
     Ok(Demo {
         router: crate::routes::router(state, config.bench_floors),

@@ -7,7 +7,7 @@ mod floors;
 
 use auth_core::first_of;
 use auth_core::require_scopes;
-use auth_core::{AuthError, AuthLayer};
+use auth_core::{AuthError, AuthLayer, Rejection};
 use axum::Router;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -31,13 +31,21 @@ pub(crate) fn reject(error: &AuthError, _headers: &HeaderMap) -> Response {
 pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
     let api_auth =
         first_of(state.keys.authenticator(), state.jwt.clone()).or(state.sessions.clone());
-    let api = Router::new()
+    // Every challenge names the RFC 9728 metadata, served at its well-known path.
+    let rejection = match &state.resource_metadata {
+        Some(metadata) => Rejection::new().resource_metadata(metadata),
+        None => Rejection::new(),
+    };
+    let mut api = Router::new()
         .route("/api/whoami", get(api::whoami))
         .route(
             "/api/admin",
-            get(api::whoami).route_layer(require_scopes(["admin"])),
+            get(api::whoami).route_layer(require_scopes(["admin"]).on_rejection(rejection.clone())),
         )
-        .layer(AuthLayer::new(api_auth));
+        .layer(AuthLayer::new(api_auth).on_rejection(rejection));
+    if let Some(metadata) = &state.resource_metadata {
+        api = api.route_service(metadata.path(), metadata.service());
+    }
 
     let auth = Router::new()
         .route("/auth/login", post(auth::login))
