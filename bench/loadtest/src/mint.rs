@@ -11,7 +11,17 @@ use crate::issuer::{self, Alg, Keys, b64};
 
 /// The demo's own tokens: `iss` (`DEMO_JWT_ISSUER` default), audience and key id.
 const DEMO_ISSUER: &str = "demo";
-const DEMO_KID: &str = "demo-hs256";
+
+/// The demo's `kid` for an HS256 secret: `hs-` and the first 12 hex digits of its SHA-256
+/// (as `towerauth_demo`'s signing key names it).
+fn demo_kid(secret: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret);
+    let hex: String = digest.as_ref()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("hs-{hex}")
+}
 
 /// The files of each algorithm, indexed by round.
 #[derive(Debug)]
@@ -38,6 +48,7 @@ pub(crate) fn fresh_sets(
         es256: (0..rounds).map(|r| file("es256", r)).collect(),
     };
     let hmac_key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    let kid = demo_kid(secret);
     // RSA signing dominates: split each RSA file into its own job, so both cores share it.
     let mut jobs: Vec<(&Path, Option<Alg>, u64, String)> = Vec::new();
     for round in 0..rounds {
@@ -67,7 +78,7 @@ pub(crate) fn fresh_sets(
                             return Ok(());
                         };
                         write_set(path, *count, prefix, |jti| match alg {
-                            None => Ok(hs256(&hmac_key, jti)),
+                            None => Ok(hs256(&hmac_key, &kid, jti)),
                             Some(alg) => keys.sign(
                                 *alg,
                                 "at+jwt",
@@ -106,8 +117,8 @@ fn write_set(
 }
 
 /// A demo access token, as `demo token` prints it, signed with `DEMO_JWT_SECRET`.
-fn hs256(key: &hmac::Key, jti: &str) -> String {
-    let header = json!({ "alg": "HS256", "typ": "at+jwt", "kid": DEMO_KID });
+fn hs256(key: &hmac::Key, kid: &str, jti: &str) -> String {
+    let header = json!({ "alg": "HS256", "typ": "at+jwt", "kid": kid });
     let claims = issuer::access_claims(DEMO_ISSUER, issuer::AUDIENCE, "bench", jti, 3600);
     let mut token = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
     let tag = hmac::sign(key, token.as_bytes());

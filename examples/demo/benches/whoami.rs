@@ -32,7 +32,7 @@ fn config() -> Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         database_url: "sqlite::memory:".to_owned(),
         redis_url: None,
-        jwt_secret: Some(b"a-bench-secret-of-at-least-32-bytes!".to_vec()),
+        jwt_secrets: vec![b"a-bench-secret-of-at-least-32-bytes!".to_vec()],
         jwt_issuer: "demo".to_owned(),
         oidc_issuer: None,
         oidc_audience: "demo-api".to_owned(),

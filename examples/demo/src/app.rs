@@ -21,9 +21,6 @@ use crate::session::{Account, MaybeSession};
 use crate::templates::Templates;
 use crate::users::Users;
 
-/// The `kid` of the demo's HS256 signing key.
-pub const SIGNING_KID: &str = "demo-hs256";
-
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -130,10 +127,16 @@ pub async fn api_keys(config: &Config) -> Result<(ApiKeys, tower_apikey::SqlStor
 /// A message when a key or store is invalid.
 pub async fn token_issuer(
     config: &Config,
-    secret: &[u8],
+    secrets: &[Vec<u8>],
 ) -> Result<(TokenIssuer, Arc<dyn RefreshFamilyStore>), String> {
-    let key =
-        SigningKey::hs256(SIGNING_KID, secret).map_err(|e| format!("DEMO_JWT_SECRET: {e}"))?;
+    // The oldest secret first, then each newer one rotated in: the newest signs, the older
+    // ones stay as retired keys until the tokens they could have signed have expired.
+    let mut keys = secrets.iter().rev().map(|secret| {
+        SigningKey::hs256(signing_kid(secret), secret).map_err(|e| format!("DEMO_JWT_SECRET: {e}"))
+    });
+    let key = keys
+        .next()
+        .ok_or_else(|| "DEMO_JWT_SECRET: no secret".to_owned())??;
     let (revocations, families): (Arc<dyn RevocationStore>, Arc<dyn RefreshFamilyStore>) =
         match &config.redis_url {
             Some(url) => (
@@ -171,7 +174,21 @@ pub async fn token_issuer(
         .refresh_cookie(cookie)
         .build()
         .map_err(|e| format!("token issuer: {e}"))?;
+    for key in keys {
+        issuer
+            .rotate_key(key?)
+            .map_err(|e| format!("DEMO_JWT_SECRET: {e}"))?;
+    }
     Ok((issuer, families))
+}
+
+/// The `kid` of an HS256 secret: the first 12 hex digits of its SHA-256, the same on every
+/// instance and across restarts, and telling nothing about the secret.
+pub(crate) fn signing_kid(secret: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(secret);
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("hs-{hex}")
 }
 
 /// The one claim the demo reads from an access token besides the registered ones. Naming it
@@ -186,19 +203,20 @@ pub(crate) struct DemoClaims {
 
 fn jwt_authenticator(
     config: &Config,
-    secret: &[u8],
+    secrets: &[Vec<u8>],
     tokens: &TokenIssuer,
 ) -> Result<JwtAuthenticator<DemoClaims>, String> {
-    let key = Key::hmac(Algorithm::HS256, secret)
-        .map_err(|e| format!("DEMO_JWT_SECRET: {e}"))?
-        .with_kid(SIGNING_KID);
-    // DEMO.md: access tokens carry `nbf` optionally.
-    let own = IssuerConfig::builder(&config.jwt_issuer)
+    // DEMO.md: access tokens carry `nbf` optionally. Every secret verifies, chosen by `kid`.
+    let mut own = IssuerConfig::builder(&config.jwt_issuer)
         .audience(DEMO_AUDIENCE)
-        .allow_missing_nbf()
-        .key(key)
-        .build()
-        .map_err(|e| format!("DEMO_JWT_SECRET: {e}"))?;
+        .allow_missing_nbf();
+    for secret in secrets {
+        let key = Key::hmac(Algorithm::HS256, secret)
+            .map_err(|e| format!("DEMO_JWT_SECRET: {e}"))?
+            .with_kid(signing_kid(secret));
+        own = own.key(key);
+    }
+    let own = own.build().map_err(|e| format!("DEMO_JWT_SECRET: {e}"))?;
     let mut verifier = JwtVerifier::builder()
         .issuer(own)
         .revocation(tokens.revocation_store());
@@ -282,14 +300,13 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
             "plain http on loopback: cookies are set without Secure and without the __Host-/__Secure- prefixes (development only)"
         );
     }
-    let secret = match &config.jwt_secret {
-        Some(secret) => secret.clone(),
-        None => {
-            tracing::warn!(
-                "DEMO_JWT_SECRET is not set: using a random secret; tokens die with this process"
-            );
-            random_bytes(32)
-        }
+    let secrets = if config.jwt_secrets.is_empty() {
+        tracing::warn!(
+            "DEMO_JWT_SECRET is not set: using a random secret; tokens die with this process"
+        );
+        vec![random_bytes(32)]
+    } else {
+        config.jwt_secrets.clone()
     };
     let (keys, store) = api_keys(config).await?;
     let listener = if store.pg_pool().is_some() {
@@ -302,8 +319,8 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
     } else {
         None
     };
-    let (tokens, families) = token_issuer(config, &secret).await?;
-    let jwt = jwt_authenticator(config, &secret, &tokens)?;
+    let (tokens, families) = token_issuer(config, &secrets).await?;
+    let jwt = jwt_authenticator(config, &secrets, &tokens)?;
     let oauth = oauth_client(config).await?;
     let sessions = MaybeSession(oauth.as_ref().map(OAuthClient::authenticator));
     let state = AppState {

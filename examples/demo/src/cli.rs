@@ -9,7 +9,6 @@ use tokio::net::TcpListener;
 use tower_apikey::cli::{KeysCommand, parse_duration};
 use tower_jwt::issuer::{Grant, SigningKey, TokenIssuer};
 
-use crate::app::SIGNING_KID;
 use crate::config::{Config, DEMO_AUDIENCE};
 
 /// The towerauth demo: an API taking API keys, JWTs and sessions, with a dashboard.
@@ -71,7 +70,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
 
 /// A demo access token, as the server issues at login.
 fn token(config: &Config, sub: &str, scopes: &str, ttl: Duration) -> Result<String, String> {
-    let Some(secret) = &config.jwt_secret else {
+    let Some(secret) = config.jwt_secrets.first() else {
         return Err(
             "DEMO_JWT_SECRET is not set: the server would not accept a token signed \
                     with any other secret; set the same DEMO_JWT_SECRET for both"
@@ -84,8 +83,8 @@ fn token(config: &Config, sub: &str, scopes: &str, ttl: Duration) -> Result<Stri
     if ttl.is_zero() {
         return Err("--ttl must be positive".to_owned());
     }
-    let key =
-        SigningKey::hs256(SIGNING_KID, secret).map_err(|e| format!("DEMO_JWT_SECRET: {e}"))?;
+    let key = SigningKey::hs256(crate::app::signing_kid(secret), secret)
+        .map_err(|e| format!("DEMO_JWT_SECRET: {e}"))?;
     let issuer = TokenIssuer::builder(&config.jwt_issuer, DEMO_AUDIENCE, key)
         .access_lifetime(ttl)
         .build()

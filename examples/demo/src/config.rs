@@ -44,8 +44,10 @@ pub struct Config {
     pub database_url: String,
     /// `DEMO_REDIS_URL`: revocations, refresh families and sessions shared through Redis.
     pub redis_url: Option<String>,
-    /// `DEMO_JWT_SECRET` (>= 32 bytes); `None` means a random secret per start.
-    pub jwt_secret: Option<Vec<u8>>,
+    /// `DEMO_JWT_SECRET`: comma-separated HS256 secrets (>= 32 bytes each, at most 8),
+    /// newest first: the first signs, every one verifies (by `kid`), so the secret can be
+    /// rotated without logging everyone out. Empty means a random secret per start.
+    pub jwt_secrets: Vec<Vec<u8>>,
     /// `DEMO_JWT_ISSUER`, default `demo`.
     pub jwt_issuer: String,
     /// `DEMO_OIDC_ISSUER`: also accept its access tokens, and log in with it.
@@ -88,8 +90,8 @@ impl fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field(
-                "jwt_secret",
-                &self.jwt_secret.as_ref().map(|_| "[redacted]"),
+                "jwt_secrets",
+                &format_args!("[{} redacted]", self.jwt_secrets.len()),
             )
             .field("jwt_issuer", &self.jwt_issuer)
             .field("oidc_issuer", &self.oidc_issuer)
@@ -142,10 +144,10 @@ impl Config {
             .unwrap_or("127.0.0.1:3000")
             .parse()
             .map_err(|_| "DEMO_ADDR must be an address such as 127.0.0.1:3000".to_owned())?;
-        let jwt_secret = var("DEMO_JWT_SECRET").map(String::into_bytes);
-        if jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
-            return Err("DEMO_JWT_SECRET must be at least 32 bytes".to_owned());
-        }
+        let jwt_secrets = match var("DEMO_JWT_SECRET") {
+            Some(secrets) => jwt_secrets(&secrets)?,
+            None => Vec::new(),
+        };
         let cookie_keys = match var("DEMO_COOKIE_KEY") {
             Some(keys) => cookie_keys(&keys)?,
             None => vec![random_bytes(64)],
@@ -174,7 +176,7 @@ impl Config {
             addr,
             database_url: var("DEMO_DATABASE_URL").unwrap_or_else(|| "sqlite://demo.db".to_owned()),
             redis_url: var("DEMO_REDIS_URL"),
-            jwt_secret,
+            jwt_secrets,
             jwt_issuer: var("DEMO_JWT_ISSUER").unwrap_or_else(|| "demo".to_owned()),
             oidc_issuer,
             oidc_audience: var("DEMO_OIDC_AUDIENCE").unwrap_or_else(|| DEMO_AUDIENCE.to_owned()),
@@ -241,6 +243,21 @@ impl Config {
     }
 }
 
+/// `DEMO_JWT_SECRET`: comma-separated secrets, newest first, each at least 32 bytes.
+fn jwt_secrets(value: &str) -> Result<Vec<Vec<u8>>, String> {
+    let secrets: Vec<Vec<u8>> = value.split(',').map(|s| s.as_bytes().to_vec()).collect();
+    if secrets.len() > 8 {
+        return Err("DEMO_JWT_SECRET holds at most 8 comma-separated secrets".to_owned());
+    }
+    if let Some(position) = secrets.iter().position(|s| s.len() < 32) {
+        return Err(format!(
+            "DEMO_JWT_SECRET: secret {} must be at least 32 bytes",
+            position + 1
+        ));
+    }
+    Ok(secrets)
+}
+
 /// The keys of `DEMO_COOKIE_KEY`: comma-separated, each at least 64 bytes, at most 8.
 fn cookie_keys(spec: &str) -> Result<Vec<Vec<u8>>, String> {
     let keys: Vec<Vec<u8>> = spec.split(',').map(|k| k.as_bytes().to_vec()).collect();
@@ -274,7 +291,7 @@ mod tests {
             addr: addr.parse().unwrap(),
             database_url: "sqlite::memory:".to_owned(),
             redis_url: None,
-            jwt_secret: None,
+            jwt_secrets: Vec::new(),
             jwt_issuer: "demo".to_owned(),
             oidc_issuer: None,
             oidc_audience: DEMO_AUDIENCE.to_owned(),
