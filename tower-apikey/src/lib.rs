@@ -19,10 +19,12 @@
 //! * **Last use** is written in the background, at most once per key per interval, never
 //!   awaited by a request. A store outage fails no request the cache can answer, and
 //!   answers the others with 503, never 401 or 500.
-//! * **Outcomes**: unknown, malformed, revoked, expired and not-yet-valid keys all get the
-//!   same 401 `invalid_token`; the reason code (`valid`, `malformed`, `not_found`,
-//!   `revoked`, `expired`, `not_yet_valid`, `store_unavailable`) goes to tracing and the
-//!   response's [`AuthError`](auth_core::AuthError) extension only.
+//! * **Outcomes**: unknown, malformed, revoked, expired and not-yet-valid keys, and keys of
+//!   the other environment ([`ApiKeysBuilder::environment`]), all get the same 401
+//!   `invalid_token`; the reason code (`malformed`, `not_found`, `revoked`, `expired`,
+//!   `not_yet_valid`, `wrong_environment`) goes to tracing and the response's
+//!   [`AuthError`](auth_core::AuthError) extension only; a store that cannot answer is 503
+//!   (`store_unavailable`).
 //! * **Sources**: `Authorization: Bearer` and `X-API-Key`; the query string only through
 //!   [`ApiKeysBuilder::insecure_allow_query`]. A Bearer value not shaped like a key of this
 //!   prefix is "no credential", so `first_of(api_key, jwt)` hands JWTs on.
@@ -86,3 +88,8 @@ pub use record::{ApiKeyRecord, Hasher, KeyDigest, KeyInfo};
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub use store::SqlStore;
 pub use store::{KeyStore, MemoryStore, StoreError};
+
+/// The README's examples, compiled as doc tests.
+#[cfg(all(doctest, feature = "sqlite"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,4 +1,4 @@
-//! Every SECURITY.md "API keys" rule, as a request against a real router.
+//! Every rule of SECURITY.md, section 'API keys', as a request against a real router.
 
 mod common;
 
@@ -390,7 +390,7 @@ async fn outcomes_are_known_before_anything_is_polled() {
     assert_eq!(outcome(&mut auth, &bearer("/", key)), "decided"); // cache hit
 }
 
-/// SECURITY.md, "API keys": a deployment configured for one environment refuses keys of the
+/// SECURITY.md, section 'API keys': a deployment configured for one environment refuses keys of the
 /// other found in its store, exactly as it refuses an unknown key.
 #[tokio::test]
 async fn a_deployment_for_one_environment_refuses_keys_of_the_other() {

@@ -2,13 +2,13 @@
 //! signature verification and claim parsing.
 //!
 //! * Keyed on the *whole* token, compared byte for byte (as Envoy's `jwt_cache` does). A
-//!   re-encoded or malleated signature (an ECDSA high-S twin, SECURITY.md #10) is a
-//!   different key, so it is verified normally; the cache only ever answers for the exact
-//!   bytes it verified. The lookup hashes only the token's last [`HASHED_TAIL`] bytes (the
-//!   end of its signature, as unpredictable as any digest of it) with quick_cache's keyed
-//!   hasher, then compares the whole token. Tokens sharing a tail only share a bucket, and
-//!   only verified tokens are inserted, so no one can crowd a bucket. Hashing the whole
-//!   token with SHA-256, as before, took half the time of a cache hit.
+//!   re-encoded or malleated signature (an ECDSA high-S twin; SECURITY.md, section
+//!   'Verified-token cache') is a different key, so it is verified normally; the cache only
+//!   ever answers for the exact bytes it verified. The lookup hashes only the token's last
+//!   [`HASHED_TAIL`] bytes (the end of its signature, as unpredictable as any digest of it)
+//!   with quick_cache's keyed hasher, then compares the whole token. Tokens sharing a tail
+//!   only share a bucket, and only verified tokens are inserted, so no one can crowd a
+//!   bucket. Hashing the whole token with SHA-256 would take half the time of a cache hit.
 //! * The entries hold the tokens themselves, bearer credentials valid until they expire:
 //!   they are never printed (the cache's `Debug` shows counts) and leave with their entry.
 //! * Every hit still checks `exp`, the maximum age and the revocation store.

@@ -105,10 +105,11 @@
 //! (add `.oidc_discovery()` or a JWKS URL).
 //!
 //! ## Caching and revocation
-//! [`JwtAuthenticator`] keeps a verified-token cache ([`CacheConfig`]) keyed on the SHA-256
-//! of the whole token: a repeated token skips signature verification, while `exp`, the
-//! maximum age and the revocation store ([`JwtVerifierBuilder::revocation`]) are checked on
-//! every request, cached or not. The store must keep a revocation at least as long past
+//! [`JwtAuthenticator`] keeps a verified-token cache ([`CacheConfig`]) keyed on the whole
+//! token, compared byte for byte (a re-encoded or malleated signature is another key, verified
+//! on its own): a repeated token skips signature verification, while `exp`, the maximum age
+//! and the revocation store ([`JwtVerifierBuilder::revocation`]) are checked on every
+//! request, cached or not. The store must keep a revocation at least as long past
 //! `exp` as the issuers' leeway accepts the token ([`revocation`]): the verifier refuses to
 //! build otherwise.
 //!
@@ -144,3 +145,8 @@ pub use jsonwebtoken::Algorithm;
 pub use jwks::JwksOptions;
 pub use key::{Key, KeySet};
 pub use verifier::{DEFAULT_MAX_TOKEN_LENGTH, JwtVerifier, JwtVerifierBuilder};
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

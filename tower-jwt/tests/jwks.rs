@@ -1,5 +1,6 @@
 //! The JWKS cache and discovery against a real identity-provider stand-in: an axum server
-//! on 127.0.0.1 that counts its fetches and can fail in every way SECURITY.md lists.
+//! on 127.0.0.1 that counts its fetches and can fail in every way SECURITY.md, section
+//! 'JWKS and discovery', lists.
 
 mod common;
 

@@ -1,5 +1,5 @@
-//! SECURITY.md, "What jsonwebtoken 12 does NOT do for you" (items 1-14) and the
-//! regressions it lists: each builds the hostile token and asserts status + challenge.
+//! SECURITY.md, sections 'JWT verification', 'JWT keys and algorithms' and
+//! 'Verified-token cache': each rule as a hostile token, asserting status + challenge.
 
 mod common;
 
@@ -23,9 +23,10 @@ async fn a_valid_token_passes() {
     assert_accepted(hs_verifier(), &token()).await;
 }
 
-// 1. exp is required and checked with a bounded leeway (30 s by default, not 60).
+// SECURITY.md, 'JWT verification': exp is required and checked with a bounded leeway (30 s by
+// default, not 60).
 #[tokio::test]
-async fn item1_expired_and_missing_exp() {
+async fn expired_and_missing_exp_are_refused() {
     let expired = with(|c| c["exp"] = json!(now() - 31));
     assert_refused(hs_verifier(), &expired, "the token has expired").await;
     let within_leeway = with(|c| c["exp"] = json!(now() - 20));
@@ -36,9 +37,9 @@ async fn item1_expired_and_missing_exp() {
     assert_refused(strict, &within_leeway, "the token has expired").await;
 }
 
-// 2. nbf is checked (and required by default).
+// SECURITY.md, 'JWT verification': nbf is checked (and required by default).
 #[tokio::test]
-async fn item2_nbf_in_the_future_and_missing() {
+async fn nbf_in_the_future_or_missing_is_refused() {
     let future = with(|c| c["nbf"] = json!(now() + 3600));
     assert_refused(hs_verifier(), &future, "the token is not valid yet").await;
     let no_nbf = with(|c| c.as_object_mut().unwrap().remove("nbf").map(drop).unwrap());
@@ -48,9 +49,10 @@ async fn item2_nbf_in_the_future_and_missing() {
     assert_refused(lax, &future, "the token is not valid yet").await;
 }
 
-// 3. iat is required, not in the future, and bounded by an optional maximum age.
+// SECURITY.md, 'JWT verification': iat is required, not in the future, and bounded by an
+// optional maximum age.
 #[tokio::test]
-async fn item3_iat_future_missing_and_too_old() {
+async fn iat_in_the_future_missing_or_too_old_is_refused() {
     let future = with(|c| c["iat"] = json!(now() + 3600));
     assert_refused(hs_verifier(), &future, "the token was issued in the future").await;
     let no_iat = with(|c| c.as_object_mut().unwrap().remove("iat").map(drop).unwrap());
@@ -62,9 +64,10 @@ async fn item3_iat_future_missing_and_too_old() {
     assert_refused(max_age, &old, "the token is too old").await;
 }
 
-// 4. aud and iss absent from the token are refused, as is a foreign audience.
+// SECURITY.md, 'JWT verification': aud and iss absent from the token are refused, as is a
+// foreign audience.
 #[tokio::test]
-async fn item4_absent_or_wrong_aud_and_iss() {
+async fn absent_or_wrong_aud_and_iss_are_refused() {
     let no_aud = with(|c| c.as_object_mut().unwrap().remove("aud").map(drop).unwrap());
     assert_refused(hs_verifier(), &no_aud, "the token lacks the `aud` claim").await;
     let no_iss = with(|c| c.as_object_mut().unwrap().remove("iss").map(drop).unwrap());
@@ -99,7 +102,7 @@ async fn item4_absent_or_wrong_aud_and_iss() {
 }
 
 #[test]
-fn item4_an_audience_is_required_at_construction() {
+fn an_audience_is_required_at_construction() {
     let err = IssuerConfig::builder(ISS)
         .key(verification_key(Algorithm::HS256))
         .build()
@@ -108,16 +111,18 @@ fn item4_an_audience_is_required_at_construction() {
     assert_eq!(err.field(), "audience");
 }
 
-// 5. iss must be a string: an array containing the issuer is refused.
+// SECURITY.md, 'JWT verification': iss must be a string: an array containing the issuer is
+// refused.
 #[tokio::test]
-async fn item5_iss_as_array() {
+async fn iss_as_an_array_is_refused() {
     let array = with(|c| c["iss"] = json!([ISS]));
     assert_refused(hs_verifier(), &array, "the token is malformed").await;
 }
 
-// 6. typ: refresh and ID tokens are refused where access tokens are meant.
+// SECURITY.md, 'JWT verification': typ: refresh and ID tokens are refused where access tokens
+// are meant.
 #[tokio::test]
-async fn item6_typ_is_checked() {
+async fn typ_is_checked() {
     for typ in [Some("refresh+jwt"), Some("JWT"), Some("id+jwt"), None] {
         let mut h = header(Algorithm::HS256);
         h.typ = typ.map(str::to_owned);
@@ -149,9 +154,10 @@ async fn item6_typ_is_checked() {
     .await;
 }
 
-// 7. One key, one algorithm: a PS256 token does not pass an RS256 key.
+// SECURITY.md, 'JWT keys and algorithms': one key, one algorithm: a PS256 token does not pass
+// an RS256 key.
 #[tokio::test]
-async fn item7_algorithm_pinned_per_key() {
+async fn the_algorithm_is_pinned_per_key() {
     let rs256 = verifier(issuer(verification_key(Algorithm::RS256)));
     assert_accepted(rs256.clone(), &sign(&header(Algorithm::RS256), &claims())).await;
     let ps256 = sign(&header(Algorithm::PS256), &claims());
@@ -174,7 +180,7 @@ async fn item7_algorithm_pinned_per_key() {
 }
 
 #[test]
-fn item7_jwk_alg_use_and_key_ops_are_honoured() {
+fn jwk_alg_use_and_key_ops_are_honoured() {
     let pem_key = Key::rsa_pem(Algorithm::RS256, RSA_PUB).unwrap();
     let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(
         &encoding_key(Algorithm::RS256),
@@ -201,9 +207,9 @@ fn item7_jwk_alg_use_and_key_ops_are_honoured() {
     );
 }
 
-// 8. Size: the credential length is capped before any decoding.
+// SECURITY.md, 'JWT verification': size: the credential length is capped before any decoding.
 #[tokio::test]
-async fn item8_huge_token_and_huge_kid() {
+async fn huge_tokens_and_huge_kids_are_refused() {
     let huge = with(|c| c["pad"] = json!("x".repeat(11 * 1024 * 1024)));
     let err = hs_verifier()
         .verify::<serde_json::Value>(&huge)
@@ -240,9 +246,10 @@ async fn item8_huge_token_and_huge_kid() {
     assert_refused(small, &token(), "the token is too long").await;
 }
 
-// 9. HMAC secrets shorter than the hash output are refused at construction.
+// SECURITY.md, 'JWT keys and algorithms': HMAC secrets shorter than the hash output are refused
+// at construction.
 #[test]
-fn item9_short_hmac_secrets() {
+fn short_hmac_secrets_are_refused() {
     for (alg, len) in [
         (Algorithm::HS256, 32),
         (Algorithm::HS384, 48),
@@ -307,10 +314,11 @@ fn negate(s: &[u8]) -> Vec<u8> {
     out
 }
 
-// 10. ECDSA malleability: the cache never answers for other bytes than it verified, and
-// revocation keys on iss + jti, so a malleated twin is revoked with its original.
+// SECURITY.md, 'Verified-token cache' and 'Revocation': ECDSA malleability. The cache never
+// answers for other bytes than it verified, and revocation keys on iss + jti, so a malleated
+// twin is revoked with its original.
 #[tokio::test]
-async fn item10_malleated_signatures_neither_hit_the_cache_nor_escape_revocation() {
+async fn malleated_signatures_neither_hit_the_cache_nor_escape_revocation() {
     let store = std::sync::Arc::new(TestRevocations::default());
     let v = JwtVerifier::builder()
         .issuer(issuer(verification_key(Algorithm::ES256)).build().unwrap())
@@ -362,9 +370,9 @@ async fn item10_malleated_signatures_neither_hit_the_cache_nor_escape_revocation
     }
 }
 
-// 11. Leeway is bounded at configuration time (no overflow).
+// SECURITY.md, 'JWT verification': leeway is bounded at configuration time (no overflow).
 #[test]
-fn item11_leeway_is_bounded() {
+fn leeway_is_bounded() {
     for leeway in [Duration::from_secs(301), Duration::from_secs(u64::MAX)] {
         let err = issuer(verification_key(Algorithm::HS256))
             .leeway(leeway)
@@ -383,17 +391,19 @@ fn item11_leeway_is_bounded() {
     );
 }
 
-// 12. A crypto backend is ensured at construction (this build has one; without any
-// backend feature the builders return `ConfigErrorKind::Unsupported`).
+// SECURITY.md, 'JWT keys and algorithms': a crypto backend is ensured at construction (this
+// build has one; without any backend feature the builders return
+// `ConfigErrorKind::Unsupported`).
 #[test]
-fn item12_backend_is_ready_after_construction() {
+fn the_crypto_backend_is_ready_after_construction() {
     let _ = hs_verifier();
     assert!(jsonwebtoken::crypto::CryptoProvider::try_get_default().is_some());
 }
 
-// 13. The header only routes (kid): a forged signature under a known kid is refused.
+// SECURITY.md, 'JWT keys and algorithms': the header only routes (kid): a forged signature
+// under a known kid is refused.
 #[tokio::test]
-async fn item13_kid_routes_but_does_not_verify() {
+async fn kid_routes_but_does_not_verify() {
     let good = token();
     let (input, _) = good.rsplit_once('.').unwrap();
     let forged = format!("{input}.{}", b64(&[0u8; 32]));
@@ -408,9 +418,10 @@ async fn item13_kid_routes_but_does_not_verify() {
     .await;
 }
 
-// 14. An RSA JWK whose n has a leading zero octet still verifies (normalised).
+// SECURITY.md, 'JWT keys and algorithms': an RSA JWK whose n has a leading zero octet still
+// verifies (normalised).
 #[tokio::test]
-async fn item14_rsa_leading_zero_is_normalised() {
+async fn rsa_leading_zero_is_normalised() {
     let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(
         &encoding_key(Algorithm::RS256),
         Algorithm::RS256,
@@ -433,6 +444,7 @@ async fn item14_rsa_leading_zero_is_normalised() {
     .await;
 }
 
+// SECURITY.md, 'JWT keys and algorithms': weak RSA keys are refused at construction.
 #[test]
 fn weak_rsa_keys_are_refused() {
     assert_eq!(
@@ -459,9 +471,9 @@ fn weak_rsa_keys_are_refused() {
     assert!(Key::from_jwk_value(&jwk).is_ok());
 }
 
-// Regressions jsonwebtoken already gets right; kept as tests.
+// SECURITY.md, 'JWT keys and algorithms': refusals jsonwebtoken also makes, kept as tests.
 #[tokio::test]
-async fn regression_alg_none_and_unknown_alg() {
+async fn alg_none_and_unknown_algorithms_are_refused() {
     let payload = claims().to_string();
     let none = format!(
         "{}.{}.",
@@ -486,7 +498,7 @@ async fn regression_alg_none_and_unknown_alg() {
 }
 
 #[tokio::test]
-async fn regression_rs256_public_key_as_hs256_secret() {
+async fn an_rs256_public_key_is_never_an_hs256_secret() {
     let rs = verifier(issuer(verification_key(Algorithm::RS256)));
     let mut h = header(Algorithm::HS256);
     h.kid = Some("k1".to_owned());
@@ -500,7 +512,7 @@ async fn regression_rs256_public_key_as_hs256_secret() {
 }
 
 #[tokio::test]
-async fn regression_empty_stripped_and_zero_signatures() {
+async fn empty_stripped_and_zero_signatures_are_refused() {
     let good = sign(&header(Algorithm::ES256), &claims());
     let (input, _) = good.rsplit_once('.').unwrap();
     let es = || verifier(issuer(verification_key(Algorithm::ES256)));
@@ -516,7 +528,7 @@ async fn regression_empty_stripped_and_zero_signatures() {
 }
 
 #[tokio::test]
-async fn regression_keys_named_by_the_token_are_ignored() {
+async fn keys_named_by_the_token_are_ignored() {
     // The attacker's own key embedded as `jwk`, or pointed at by `jku` / `x5u`.
     let attacker = b"attacker-chosen-secret-of-32-bytes!!";
     for extra in [
@@ -545,8 +557,10 @@ async fn regression_keys_named_by_the_token_are_ignored() {
     }
 }
 
+// SECURITY.md, 'JWT verification' (duplicates, claim types, strict base64url) and 'JWT keys
+// and algorithms' (`crit`, `b64`).
 #[tokio::test]
-async fn regression_crit_duplicates_types_base64_and_nesting() {
+async fn crit_duplicates_types_base64_and_nesting_are_refused() {
     let payload = claims().to_string();
     let crit = raw_hs256(
         r#"{"alg":"HS256","typ":"at+jwt","kid":"k1","crit":["exp"],"exp":1}"#,
@@ -643,8 +657,8 @@ async fn regression_crit_duplicates_types_base64_and_nesting() {
     drop(v);
 }
 
-// A key configured without a `kid` still verifies tokens that carry one (the `kid` only
-// routes); a key with a `kid` only matches that `kid`.
+// SECURITY.md, 'JWT keys and algorithms': a key configured without a `kid` still verifies
+// tokens that carry one (the `kid` only routes); a key with a `kid` only matches that `kid`.
 #[tokio::test]
 async fn kid_less_keys_match_any_kid() {
     let v = verifier(

@@ -16,8 +16,8 @@ const EXCEPTIONS: &[(&str, u64, &str)] = &[
     ("jws", 347, "ES512 unsupported"),
     ("jws", 351, "ES512 unsupported (key_ops variant)"),
     // RFC 7520 §4.2 (Figure 20) signs with PS384 under the RSA key that the vector labels
-    // `alg: RS256`. Keys are pinned to one algorithm here (SECURITY.md #7), so a PS384
-    // signature under an RS256 key is refused by design.
+    // `alg: RS256`. Keys are pinned to one algorithm here (SECURITY.md, section 'JWT keys and
+    // algorithms'), so a PS384 signature under an RS256 key is refused by design.
     (
         "jws",
         346,

@@ -81,10 +81,11 @@
 //! # use serde::{Deserialize, Serialize};
 //! # #[derive(Clone, Debug, Serialize, Deserialize)] struct User { id: String }
 //! # impl tower_oauth::SessionUser for User { fn subject(&self) -> String { self.id.clone() } }
-//! use axum::{routing::get, Extension, Router};
+//! use auth_core::Authenticated;
+//! use axum::{routing::get, Router};
 //! use tower_oauth::{LoginRedirect, OAuthClient, OAuthSession};
 //!
-//! async fn whoami(Extension(session): Extension<OAuthSession<User>>) -> String {
+//! async fn whoami(Authenticated(session): Authenticated<OAuthSession<User>>) -> String {
 //!     session.user().id.clone()
 //! }
 //!
@@ -127,3 +128,8 @@ pub use provider::{Provider, ProviderIdentity};
 pub use rejection::LoginRedirect;
 pub use session::{OAuthSession, SessionAuthenticator, SessionUser};
 pub use tokens::ProviderAccessToken;
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

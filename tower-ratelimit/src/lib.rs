@@ -88,3 +88,8 @@ pub use policy::{Limit, MAX_LIMITS, Policy, Quota, Refill};
 pub use redis::RedisConfig;
 pub use throttle::{Throttle, ThrottleBuilder};
 pub use throttle_layer::{ThrottleFuture, ThrottleLayer, ThrottleService};
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
