@@ -70,6 +70,45 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError 
     StoreError::Unavailable(Box::new(e))
 }
 
+/// The longest a PostgreSQL pool waits for a connection, and the bound of one read with its
+/// retry (SQLite has no connection to lose and uses its busy timeout).
+const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether `error` means the connection was lost (an I/O error, a server shutting down or
+/// restarting: SQLSTATE classes `08` and `57P`), so the statement may run again on a fresh
+/// connection of the pool. A database's answer (a constraint violation), a pool timeout or
+/// a closed pool is not.
+fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// Runs an idempotent statement `op`, once more when the connection was lost, both within
+/// [`STORE_TIMEOUT`].
+async fn retry_once<T, F, Fut>(mut op: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let attempts = async {
+        match op().await {
+            Err(error) if connection_lost(&error) => {
+                tracing::debug!(target: "tower_apikey", %error, "database connection lost; retrying once on a fresh connection");
+                op().await
+            }
+            other => other,
+        }
+    };
+    tokio::time::timeout(STORE_TIMEOUT, attempts)
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+}
+
 fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
@@ -129,7 +168,7 @@ impl SqlStore {
     pub async fn postgres_with(options: PgConnectOptions) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(std::time::Duration::from_secs(5))
+            .acquire_timeout(STORE_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(unavailable)?;
@@ -298,9 +337,9 @@ fn insert_sql() -> String {
 impl KeyStore for SqlStore {
     async fn lookup(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1");
-        let row = with_pool!(&self.pool, p => sqlx::query_as::<_, Row>(&sql)
+        let row = with_pool!(&self.pool, p => retry_once(|| sqlx::query_as::<_, Row>(&sql)
             .bind(id)
-            .fetch_optional(p)
+            .fetch_optional(p))
             .await
             .map_err(db_error)?);
         row.map(Row::into_record).transpose()
@@ -322,9 +361,9 @@ impl KeyStore for SqlStore {
             "SELECT {COLUMNS} FROM api_keys WHERE ($1 IS NULL OR account = $1) \
              ORDER BY created_at, id"
         );
-        let rows = with_pool!(&self.pool, p => sqlx::query_as::<_, Row>(&sql)
+        let rows = with_pool!(&self.pool, p => retry_once(|| sqlx::query_as::<_, Row>(&sql)
             .bind(account)
-            .fetch_all(p)
+            .fetch_all(p))
             .await
             .map_err(db_error)?);
         rows.into_iter()
@@ -393,18 +432,19 @@ impl KeyStore for SqlStore {
         }
         let update = "UPDATE api_keys SET last_used_at = $2 \
             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
-        with_pool!(&self.pool, p => {
-            let mut tx = p.begin().await.map_err(db_error)?;
+        // Idempotent (a later time never moves backwards): the whole batch is resent once.
+        with_pool!(&self.pool, p => retry_once(|| async {
+            let mut tx = p.begin().await?;
             for (id, at) in used {
                 sqlx::query(update)
                     .bind(id.as_str())
                     .bind(*at)
                     .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
+                    .await?;
             }
-            tx.commit().await.map_err(db_error)?;
-        });
-        Ok(())
+            tx.commit().await
+        })
+        .await
+        .map_err(db_error))
     }
 }

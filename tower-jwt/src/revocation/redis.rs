@@ -65,6 +65,8 @@ struct Shared {
     connection: ConnectionManager,
     key: String,
     fail_open: bool,
+    /// The longest a revocation write waits for Redis, its retry included.
+    timeout: Duration,
     /// Whether the store can vouch for freshness; written by the watchdog.
     fresh: AtomicBool,
     /// Milliseconds since `started` of the last successful sync, message or heartbeat.
@@ -87,6 +89,46 @@ impl Shared {
             }
             None => tracing::warn!("ignoring a malformed revocation message from Redis"),
         }
+    }
+
+    /// Writes every revocation this instance holds back to the sorted set and publishes
+    /// them: after Redis came back empty (restarted without persistence, flushed), the
+    /// revocations live again for instances started later and reach those that missed them,
+    /// each until its token expires.
+    async fn republish(&self) -> redis::RedisResult<usize> {
+        let live = self.memory.live();
+        if live.is_empty() {
+            return Ok(0);
+        }
+        let mut pipe = redis::pipe();
+        let mut latest = 0;
+        for revocation in &live {
+            let member = encode(revocation);
+            let score = unix_ms(revocation.until()).saturating_add(SET_GRACE_MS);
+            latest = latest.max(score);
+            pipe.cmd("ZADD")
+                .arg(&self.key)
+                .arg(score)
+                .arg(&member)
+                .ignore()
+                .cmd("PUBLISH")
+                .arg(&self.key)
+                .arg(&member)
+                .ignore();
+        }
+        pipe.cmd("PEXPIREAT")
+            .arg(&self.key)
+            .arg(latest)
+            .arg("NX")
+            .ignore()
+            .cmd("PEXPIREAT")
+            .arg(&self.key)
+            .arg(latest)
+            .arg("GT")
+            .ignore();
+        let mut connection = self.connection.clone();
+        pipe.query_async::<()>(&mut connection).await?;
+        Ok(live.len())
     }
 
     /// Loads every live revocation from the sorted set.
@@ -255,8 +297,7 @@ impl RevocationStore for RedisRevocationStore {
             let member = encode(&revocation);
             let score = unix_ms(revocation.until()).saturating_add(SET_GRACE_MS);
             let now = unix_ms(SystemTime::now());
-            let mut connection = self.shared.connection.clone();
-            redis::pipe()
+            let pipe = redis::pipe()
                 .atomic()
                 .cmd("ZADD")
                 .arg(&self.shared.key)
@@ -283,14 +324,21 @@ impl RevocationStore for RedisRevocationStore {
                 .arg(&self.shared.key)
                 .arg(&member)
                 .ignore()
-                .query_async::<()>(&mut connection)
-                .await
-                .map_err(|error| RevocationError::Backend(error.to_string()))
+                .clone();
+            // ZADD, PEXPIREAT and PUBLISH are idempotent for one member: safe to resend.
+            retry::retry_once(self.shared.timeout, || {
+                let mut connection = self.shared.connection.clone();
+                let pipe = pipe.clone();
+                async move { pipe.query_async::<()>(&mut connection).await }
+            })
+            .await
+            .map_err(|error| RevocationError::Backend(error.to_string()))
         })
     }
 }
 
 mod builder;
+pub(crate) mod retry;
 pub use builder::RedisRevocationStoreBuilder;
 
 #[cfg(test)]
