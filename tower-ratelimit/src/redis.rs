@@ -32,6 +32,16 @@ use crate::policy::Policy;
 const MICRO: u64 = 1_000;
 
 /// Where and how a [`RateLimiter`](crate::RateLimiter) shares its counters.
+///
+/// **Outages.** While Redis is down, an identity keeps spending the budget this instance
+/// already leased (until it runs out or its `lease_ttl` ends); past that a check answers
+/// 503 (`ratelimit_store`), or admits with a warning when every part of the policy is
+/// [`Limit::insecure_fail_open`](crate::Limit::insecure_fail_open). Each attempt waits at
+/// most [`timeout`](Self::timeout) (500 ms by default). A Redis that comes back empty has
+/// forgotten every counter: each identity starts a fresh window (at most one extra burst,
+/// and a quota period counted again from zero). The first check after the return is
+/// answered: a command that failed on the dead connection is resent once on a fresh one,
+/// within the same timeout.
 #[derive(Clone)]
 pub struct RedisConfig {
     url: String,

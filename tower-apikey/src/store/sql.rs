@@ -41,6 +41,20 @@ enum Pool {
 }
 
 /// A [`KeyStore`] in SQLite or PostgreSQL. Cloning shares the connection pool.
+///
+/// **PostgreSQL outages.** Keys in an [`ApiKeys`](crate::ApiKeys) cache keep working (for
+/// their cache TTL) while the database is down; a key that is not cached answers 503
+/// (`store_unavailable`) within the 5 s pool timeout, never 401. Last-use times that cannot
+/// be written are kept (one per key) and written with the next batch after the return.
+/// Nothing is lost when it comes back: the data is PostgreSQL's. The pool opens fresh
+/// connections by itself, and a read or last-use write that failed because its connection
+/// was lost (an I/O error, SQLSTATE `08…` or `57P…`) is resent once on a fresh one within
+/// the same 5 s; admin writes (`create`, `revoke`, `rotate`) are not resent, since their
+/// outcome would be ambiguous, and answer [`StoreError::Unavailable`]. A
+/// [`listen`](Self::listen)ing instance keeps its cache while the listening connection is
+/// down, reconnects every second, and clears the cache once it listens again (a
+/// notification may have been missed): revocations made meanwhile are enforced within
+/// about a second of the return.
 #[derive(Clone)]
 pub struct SqlStore {
     pool: Pool,

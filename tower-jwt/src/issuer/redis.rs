@@ -30,9 +30,17 @@ return 3
 
 /// Refresh families in Redis, so a refresh token used on instance A and replayed on B is
 /// caught: one key `{prefix}family:{id}` per family, expiring with its latest refresh token;
-/// rotation is a Lua compare-and-swap (atomic). When Redis is unreachable, refreshes fail
-/// with [`RefreshError::Unavailable`](super::RefreshError::Unavailable) (503): a refresh is
+/// rotation is a Lua compare-and-swap (atomic). When Redis is unreachable, logins and
+/// refreshes fail within 1 s with
+/// [`RefreshError::Unavailable`](super::RefreshError::Unavailable) (503): a refresh is
 /// never granted without the reuse check.
+///
+/// A Redis that comes back empty has lost every family: their refresh tokens are refused
+/// as unknown, so every user logs in again, and no revoked or replayed family can come
+/// back. A command that failed because the connection was lost is resent once on a fresh
+/// connection within the same 1 s, so the first login or refresh after the return
+/// succeeds; a rotation whose reply was lost is resent and then reads as a reuse (the
+/// family is revoked, the user logs in again), never as a second grant.
 #[derive(Clone)]
 pub struct RedisFamilyStore {
     connection: ConnectionManager,

@@ -47,9 +47,19 @@ const SET_GRACE_MS: u64 = 300_000;
 ///   [`RevocationStatus::Unavailable`] (503) for tokens it does not know to be revoked.
 ///   [`insecure_fail_open`] answers [`RevocationStatus::Active`] instead. Either way, a
 ///   revocation known locally is always [`RevocationStatus::Revoked`].
+/// - **Redis back, even empty** (restarted without persistence, flushed): the subscription
+///   reconnects every 250 ms, reloads the set, and **republishes every revocation this
+///   instance holds** (to the set and the channel) until its token expires; the revocations
+///   of all running instances are thus back in Redis, instances that missed one during the
+///   outage receive it, and an instance started later loads them. Freshness (and so the end
+///   of the 503s) returns with that first sync, within about 250 ms of Redis accepting
+///   connections.
 /// - [`revoke`](RevocationStore::revoke) applies locally first, then writes to Redis and
 ///   publishes in one `MULTI`; when Redis fails it returns [`RevocationError::Backend`]
-///   (the revocation is enforced here but may not have reached the others).
+///   (the revocation is enforced here, and reaches the others when this instance
+///   republishes after the reconnection). A write that failed because the connection was
+///   lost is resent once on a fresh connection, within the store's
+///   [`timeout`](RedisRevocationStoreBuilder::timeout).
 ///
 /// [`connect`]: RedisRevocationStoreBuilder::connect
 /// [`max_staleness`]: RedisRevocationStoreBuilder::max_staleness

@@ -26,6 +26,18 @@ return 0
 /// `SET NX PX` keys under `{prefix}claim:`, atomic across instances; a refreshed provider
 /// token is written back by a Lua compare-and-set, so a session deleted meanwhile stays
 /// deleted. Requires Redis >= 6.2.
+///
+/// **Outages.** Nothing is cached locally: while Redis is down, every request that needs the
+/// session store (a request carrying a session cookie, a login, a logout) answers 503
+/// within 2 s, never anonymous and never 500. A Redis that comes back empty has lost every
+/// session and login marker: their users are logged out and log in again. A session is
+/// never read as someone else's: keys are the SHA-256 of a 256-bit random id, and an
+/// emptied store has no record for any of them. A logout made while Redis was down did not
+/// reach it (the request answered 503). A command that failed because the connection was
+/// lost is resent once on a fresh connection within the 2 s, so the first request after
+/// the return succeeds; a compare-and-set or login marker whose reply was lost is resent
+/// and then refuses (the token refresh is not written back, the login starts again), never
+/// grants twice.
 #[derive(Clone)]
 pub struct RedisStore {
     connection: ConnectionManager,
