@@ -5,25 +5,23 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::net::TcpStream;
 use tower_jwt::issuer::{Grant, RedisFamilyStore, RefreshError, SigningKey, TokenIssuer};
 use tower_jwt::revocation::{RedisRevocationStore, RevocationStatus, TokenRef};
 
-const REDIS: &str = "redis://127.0.0.1:6379";
 const ISS: &str = "https://auth.example.com";
 const AUD: &str = "https://api.example.com";
 
 async fn require_redis() {
-    TcpStream::connect("127.0.0.1:6379")
-        .await
-        .expect("these tests need Redis on 127.0.0.1:6379 (start redis-server)");
+    let _ = testkit::require_redis();
 }
 
 /// One "instance": its own connections to Redis, the shared key and prefix.
 async fn instance(prefix: &str) -> TokenIssuer {
     let key = SigningKey::hs256("hs-1", b"0123456789abcdef0123456789abcdef").unwrap();
-    let families = RedisFamilyStore::connect(REDIS, prefix).await.unwrap();
-    let revocations = RedisRevocationStore::builder(REDIS)
+    let families = RedisFamilyStore::connect(&testkit::redis_url(), prefix)
+        .await
+        .unwrap();
+    let revocations = RedisRevocationStore::builder(testkit::redis_url())
         .key_prefix(prefix)
         .connect()
         .await
@@ -123,7 +121,9 @@ async fn unreachable_redis_fails_at_connect() {
 async fn a_family_expires_from_redis_with_its_lifetime() {
     require_redis().await;
     let prefix = format!("test:family-ttl:{}:", uuid::Uuid::new_v4());
-    let families = RedisFamilyStore::connect(REDIS, &prefix).await.unwrap();
+    let families = RedisFamilyStore::connect(&testkit::redis_url(), &prefix)
+        .await
+        .unwrap();
     let issuer = TokenIssuer::builder(
         ISS,
         AUD,
@@ -135,7 +135,7 @@ async fn a_family_expires_from_redis_with_its_lifetime() {
     .unwrap();
     let login = issuer.issue(&Grant::new("alice")).await.unwrap();
     let renewed = issuer.refresh(login.refresh.as_str()).await.unwrap();
-    let client = redis::Client::open(REDIS).unwrap();
+    let client = redis::Client::open(testkit::redis_url()).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
     let ttl: i64 = redis::cmd("PTTL")
         .arg(format!("{prefix}family:{}", renewed.family))

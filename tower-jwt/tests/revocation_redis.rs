@@ -12,13 +12,22 @@ use tower_jwt::revocation::{
     RedisRevocationStore, Revocation, RevocationError, RevocationStatus, RevocationStore, TokenRef,
 };
 
-const REDIS: &str = "127.0.0.1:6379";
 const ISS: &str = "https://auth.example.com";
 
+/// `host:port` of the Redis these tests use (`TEST_REDIS_URL`), checked reachable.
+fn redis_addr() -> String {
+    let url = url::Url::parse(&testkit::require_redis()).expect("TEST_REDIS_URL is a URL");
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or("127.0.0.1"),
+        url.port().unwrap_or(6379)
+    )
+}
+
 async fn require_redis() {
-    TcpStream::connect(REDIS)
+    TcpStream::connect(redis_addr())
         .await
-        .expect("these tests need Redis on 127.0.0.1:6379 (start redis-server)");
+        .expect("these tests need Redis (TEST_REDIS_URL; start redis-server)");
 }
 
 fn prefix(test: &str) -> String {
@@ -67,7 +76,7 @@ async fn wait_for(mut condition: impl FnMut() -> bool, within: Duration) -> bool
 async fn a_revocation_on_a_reaches_b_within_milliseconds() {
     require_redis().await;
     let prefix = prefix("propagation");
-    let url = format!("redis://{REDIS}");
+    let url = testkit::redis_url();
     let a = store(&url, &prefix).await;
     let b = store(&url, &prefix).await;
 
@@ -135,7 +144,7 @@ async fn a_revocation_on_a_reaches_b_within_milliseconds() {
 async fn an_instance_started_later_loads_live_revocations() {
     require_redis().await;
     let prefix = prefix("late-start");
-    let url = format!("redis://{REDIS}");
+    let url = testkit::redis_url();
     let a = store(&url, &prefix).await;
     let now = SystemTime::now();
     a.revoke(Revocation::token(ISS, "early", exp()))
@@ -189,7 +198,7 @@ impl Proxy {
         let accept = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 let connection = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(REDIS).await {
+                    if let Ok(mut outbound) = TcpStream::connect(redis_addr()).await {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     }
                 });
@@ -236,7 +245,7 @@ async fn redis_down_fails_closed_keeps_local_revocations_and_recovers() {
     let prefix = prefix("outage-closed");
     let proxy = Proxy::start().await;
     let b = through_proxy(&proxy, &prefix, false).await;
-    let a = store(&format!("redis://{REDIS}"), &prefix).await;
+    let a = store(&testkit::redis_url(), &prefix).await;
     b.revoke(Revocation::token(ISS, "known", exp()))
         .await
         .unwrap();
@@ -309,7 +318,7 @@ async fn unreachable_redis_fails_at_connect() {
 async fn a_verifier_refuses_a_redis_store_that_forgets_before_its_leeway_ends() {
     require_redis().await;
     let prefix = prefix("leeway");
-    let url = format!("redis://{REDIS}");
+    let url = testkit::redis_url();
     let issuer = || {
         tower_jwt::IssuerConfig::builder(ISS)
             .audience("api")

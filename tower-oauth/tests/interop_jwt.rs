@@ -79,7 +79,7 @@ fn tampered(token: &str) -> String {
 
 #[tokio::test]
 async fn es256_at_jwt_access_token_verifies_by_discovery() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let token = access_token(&op).await;
 
     // What the provider sent: an RFC 9068 access token signed ES256 with its EC key.
@@ -113,7 +113,7 @@ async fn es256_at_jwt_access_token_verifies_by_discovery() {
 
 #[tokio::test]
 async fn wrong_audience_and_tampered_payload_are_refused() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let token = access_token(&op).await;
 
     let other = verifier(&op, "urn:towerauth:other-api").await;
@@ -139,7 +139,7 @@ async fn wrong_audience_and_tampered_payload_are_refused() {
 
 #[tokio::test]
 async fn jwt_layer_accepts_the_providers_access_token() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let token = access_token(&op).await;
 
     let layer: JwtLayer = JwtAuthenticator::new(verifier(&op, API).await).layer();

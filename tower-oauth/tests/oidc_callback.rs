@@ -10,7 +10,7 @@ use http::StatusCode;
 
 #[tokio::test]
 async fn missing_forged_replayed_and_expired_state() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let app = app(&op);
     let mut jar = Jar::new();
     let authorize = app.start_login("op", "?login_hint=alice", &mut jar).await;
@@ -89,7 +89,7 @@ async fn missing_forged_replayed_and_expired_state() {
 
 #[tokio::test]
 async fn provider_error_responses_are_generic_and_escaped() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let app = app(&op);
     let mut jar = Jar::new();
     let authorize = app.start_login("op", "", &mut jar).await;
@@ -110,7 +110,7 @@ async fn provider_error_responses_are_generic_and_escaped() {
 async fn error_responses_are_checked_for_iss_too() {
     // RFC 9207 §2.4: an error response from another issuer (a mix-up), or one without the
     // `iss` this provider announces, is refused as such before the error is acted on.
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let app = app(&op);
     for (iss, reason) in [
         (Some("https://attacker.example"), "issuer_mismatch"),
@@ -129,7 +129,7 @@ async fn error_responses_are_checked_for_iss_too() {
 
 #[tokio::test]
 async fn code_injection_from_another_transaction_is_refused() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let app = app(&op);
     // The attacker logs in as himself and stops before the callback: a valid code for
     // HIS transaction (his PKCE verifier).
@@ -162,8 +162,8 @@ async fn code_injection_from_another_transaction_is_refused() {
 
 #[tokio::test]
 async fn mix_up_with_a_second_provider_is_refused() {
-    let good = OidcProvider::start().await;
-    let evil = OidcProvider::start().await;
+    let good = OidcProvider::start();
+    let evil = OidcProvider::start();
     let app = TestApp::new(
         builder(&Users::default())
             .provider(oidc("op", &good, "rp-rs256"))
@@ -224,7 +224,7 @@ async fn mix_up_with_a_second_provider_is_refused() {
 
 #[tokio::test]
 async fn nonce_mismatch_is_refused() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let app = app(&op);
     let mut jar = Jar::new();
     let authorize = app.start_login("op", "?login_hint=alice", &mut jar).await;
@@ -243,7 +243,7 @@ async fn nonce_mismatch_is_refused() {
 
 #[tokio::test]
 async fn denied_users_get_403_and_no_session() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let app = app(&op);
     let mut jar = Jar::new();
     let res = app
@@ -256,7 +256,7 @@ async fn denied_users_get_403_and_no_session() {
 
 #[tokio::test]
 async fn unreachable_or_lying_providers_answer_503() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     // Discovery's issuer must match exactly: a trailing slash is another issuer.
     let lying = TestApp::new(
         builder(&Users::default())

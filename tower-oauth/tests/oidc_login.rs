@@ -8,7 +8,7 @@ use http::header::{CACHE_CONTROL, REFERRER_POLICY};
 
 #[tokio::test]
 async fn full_login_with_pkce_nonce_and_iss() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let users = Users::default();
     let app = TestApp::new(
         builder(&users)
@@ -101,7 +101,7 @@ async fn full_login_with_pkce_nonce_and_iss() {
 
 #[tokio::test]
 async fn es256_id_tokens_and_provider_access_tokens() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let users = Users::default();
     let client = builder(&users)
         .provider(oidc("es", &op, "rp-es256"))

@@ -10,7 +10,7 @@ use http::{Request, StatusCode};
 
 #[tokio::test]
 async fn session_fixation_is_prevented() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let app = app(&op);
     let mut op_browser = ProviderBrowser::new();
 
@@ -46,7 +46,7 @@ async fn session_fixation_is_prevented() {
 
 #[tokio::test]
 async fn tampered_truncated_and_foreign_cookies_are_no_session() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let app = app(&op);
     let mut jar = Jar::new();
     assert_eq!(
@@ -162,7 +162,7 @@ fn app_with_own_store(op: &OidcProvider) -> TestApp {
 
 #[tokio::test]
 async fn return_to_accepts_only_same_origin_paths() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let app = app(&op);
     for payload in [
         "//evil.example",
@@ -220,7 +220,7 @@ async fn return_to_accepts_only_same_origin_paths() {
 
 #[tokio::test]
 async fn logout_destroys_the_session_and_replays_are_anonymous() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let app = app(&op);
     let mut jar = Jar::new();
     assert_eq!(
@@ -283,7 +283,7 @@ async fn logout_destroys_the_session_and_replays_are_anonymous() {
 
 #[tokio::test]
 async fn two_tabs_log_in_at_once() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let app = app(&op);
     let mut jar = Jar::new();
     let tab_a = app
@@ -317,7 +317,7 @@ async fn two_tabs_log_in_at_once() {
 #[tokio::test]
 async fn stale_sessions_are_anonymous() {
     use std::time::Duration;
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let mut op_browser = ProviderBrowser::new();
 
     // Absolute timeout: gone after it, used or not.

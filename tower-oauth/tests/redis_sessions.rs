@@ -1,4 +1,4 @@
-//! Sessions shared by two instances through the real Redis on 127.0.0.1:6379
+//! Sessions shared by two instances through the real Redis (`TEST_REDIS_URL`, default 127.0.0.1:6379)
 //! (feature `redis`): a login on A is valid on B, a logout on B ends it on A.
 #![cfg(feature = "redis")]
 
@@ -13,12 +13,10 @@ use common::*;
 use http::StatusCode;
 use tower_oauth::store::{RedisStore, SessionStore};
 
-const REDIS: &str = "redis://127.0.0.1:6379";
-
 async fn store(prefix: &str) -> RedisStore {
-    RedisStore::connect(REDIS)
+    RedisStore::connect(&testkit::require_redis())
         .await
-        .unwrap_or_else(|e| panic!("these tests need Redis on 127.0.0.1:6379: {e}"))
+        .unwrap_or_else(|e| panic!("these tests need Redis (TEST_REDIS_URL): {e}"))
         .key_prefix(prefix)
 }
 
@@ -28,7 +26,7 @@ fn unique_prefix() -> String {
 
 /// Removes every key under `prefix`.
 async fn cleanup(prefix: &str) {
-    let client = redis::Client::open(REDIS).unwrap();
+    let client = redis::Client::open(testkit::require_redis()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}*"))
@@ -46,7 +44,7 @@ async fn cleanup(prefix: &str) {
 
 #[tokio::test]
 async fn login_on_a_is_valid_on_b_and_logout_on_b_ends_it_on_a() {
-    let op = OidcProvider::start().await;
+    let op = OidcProvider::start();
     let prefix = unique_prefix();
     let key = rand_key();
     let users = Users::default();
@@ -158,7 +156,7 @@ async fn redis_store_idle_absolute_and_claims() {
 
 /// The raw values of the session records under `prefix` (login markers left out).
 async fn raw_sessions(prefix: &str) -> Vec<String> {
-    let client = redis::Client::open(REDIS).unwrap();
+    let client = redis::Client::open(testkit::require_redis()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}*"))

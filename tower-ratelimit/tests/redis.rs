@@ -1,4 +1,4 @@
-//! Counters shared through a real Redis at 127.0.0.1:6379; each test has its own key prefix.
+//! Counters shared through the real Redis (`TEST_REDIS_URL`, default 127.0.0.1:6379); each test has its own key prefix.
 #![cfg(feature = "redis")]
 
 use std::convert::Infallible;
@@ -11,8 +11,6 @@ use http::{Request, Response, StatusCode};
 use redis::AsyncCommands;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 use tower_ratelimit::{Limit, Quota, RateLimiter, RedisConfig};
-
-const URL: &str = "redis://127.0.0.1:6379";
 
 fn prefix(test: &str) -> String {
     let nanos = SystemTime::now()
@@ -61,7 +59,9 @@ async fn count_admitted(limiter: RateLimiter, tasks: usize, attempts: usize) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_checks_on_two_instances_spend_a_quota_exactly() {
     for lease in [1, 20] {
-        let config = RedisConfig::new(URL).prefix(&prefix("quota")).lease(lease);
+        let config = RedisConfig::new(&testkit::require_redis())
+            .prefix(&prefix("quota"))
+            .lease(lease);
         let a = limiter(config.clone(), None, Some(Quota::total("credits", 300)));
         let b = limiter(config, None, Some(Quota::total("credits", 300)));
         let (x, y) = tokio::join!(count_admitted(a, 8, 100), count_admitted(b, 8, 100));
@@ -72,7 +72,9 @@ async fn concurrent_checks_on_two_instances_spend_a_quota_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_100_per_second_within_5_percent() {
-    let config = RedisConfig::new(URL).prefix(&prefix("rate")).lease(10);
+    let config = RedisConfig::new(&testkit::require_redis())
+        .prefix(&prefix("rate"))
+        .lease(10);
     let limit = || Some(Limit::per_second("rate", 100).with_burst(20));
     let instances = [
         limiter(config.clone(), limit(), None),
@@ -120,7 +122,9 @@ async fn two_instances_share_100_per_second_within_5_percent() {
 async fn keys_expire_by_themselves() {
     let prefix = prefix("ttl");
     let limiter = limiter(
-        RedisConfig::new(URL).prefix(&prefix).lease(1),
+        RedisConfig::new(&testkit::require_redis())
+            .prefix(&prefix)
+            .lease(1),
         Some(Limit::per_minute("minute", 60)),
         Some(Quota::daily("daily", 1000)),
     );
@@ -131,7 +135,7 @@ async fn keys_expire_by_themselves() {
             .unwrap()
             .is_allowed()
     );
-    let mut conn = redis::Client::open(URL)
+    let mut conn = redis::Client::open(testkit::require_redis())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -196,7 +200,9 @@ fn limiter_with(config: RedisConfig, limit: Limit, quota: Quota) -> RateLimiter 
 #[tokio::test]
 async fn a_refusal_through_redis_carries_exact_headers() {
     let limiter = limiter(
-        RedisConfig::new(URL).prefix(&prefix("headers")).lease(1),
+        RedisConfig::new(&testkit::require_redis())
+            .prefix(&prefix("headers"))
+            .lease(1),
         Some(Limit::per_minute("minute", 2)),
         None,
     );

@@ -122,19 +122,38 @@ async fn serve(mut config: Config) -> Result<(), String> {
         writeln!(out, "listening on http://{addr}").map_err(|e| e.to_string())?;
         out.flush().map_err(|e| e.to_string())?;
     }
+    // At the signal the listener closes (new connections are refused) and requests in
+    // flight run to completion; connections still open SHUTDOWN_GRACE later (a client
+    // holding a request half-sent) are dropped, so the exit is bounded.
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel();
     // Handlers see the client's address (the failed-login throttle counts by it).
-    axum::serve(
-        listener,
-        demo.router
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .map_err(|e| format!("server error: {e}"))?;
+    let app = demo
+        .router
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async {
+        shutdown().await;
+        let _ = signalled_tx.send(());
+    });
+    tokio::select! {
+        served = server.into_future() => served.map_err(|e| format!("server error: {e}"))?,
+        () = async {
+            if signalled_rx.await.is_ok() {
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => tracing::warn!(
+            grace = ?SHUTDOWN_GRACE,
+            "connections still open after the grace period; closing them"
+        ),
+    }
     drop(demo.listener);
     tracing::info!("shut down cleanly");
     Ok(())
 }
+
+/// How long requests in flight at SIGTERM or Ctrl-C may take before the server exits anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Resolves at SIGTERM or Ctrl-C.
 async fn shutdown() {

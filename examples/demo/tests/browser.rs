@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::oidc::{OidcProvider, REGISTERED_REDIRECT, ensure_npm_installed};
+use common::oidc::{DemoEnv, OidcProvider, REGISTERED_REDIRECT, ensure_npm_installed};
 use common::{Server, manifest_dir};
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::oidc::{Jar, OidcProvider, authorize};
+use common::oidc::{DemoEnv, Jar, OidcProvider, authorize};
 use common::{Server, http};
 
 /// Starts an OIDC login at `server`; its cookies and the provider's callback query.

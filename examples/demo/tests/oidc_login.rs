@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::oidc::{Jar, OidcProvider, authorize};
+use common::oidc::{DemoEnv, Jar, OidcProvider, authorize};
 use common::{Server, assert_rejected, http};
 use serde_json::Value;
 
@@ -248,8 +248,7 @@ async fn oidc_login_dashboard_keys_and_logout() {
 
 #[tokio::test]
 async fn sessions_are_shared_through_redis() {
-    let redis =
-        std::env::var("DEMO_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let redis = testkit::require_redis();
     let provider = OidcProvider::start();
     let cookie_key = "k".repeat(64);
     let mut env = provider.demo_env();

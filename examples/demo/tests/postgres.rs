@@ -1,6 +1,6 @@
 //! On PostgreSQL the server listens for the store's NOTIFY: a key revoked by the CLI is
 //! refused at once even with a one-hour key cache. Needs PostgreSQL at
-//! `postgres://postgres@127.0.0.1:5432/test` (`DEMO_TEST_POSTGRES` overrides); the test
+//! `postgres://postgres@127.0.0.1:5432/test` (`TEST_POSTGRES_URL` overrides); the test
 //! works in its own schema.
 
 mod common;
@@ -12,10 +12,9 @@ use serde_json::Value;
 
 #[tokio::test]
 async fn cli_revocation_is_pushed_to_the_server() {
-    let base = std::env::var("DEMO_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let base = testkit::require_postgres();
     let pool = sqlx::PgPool::connect(&base).await.unwrap_or_else(|e| {
-        panic!("this test needs PostgreSQL at {base} (DEMO_TEST_POSTGRES): {e}")
+        panic!("this test needs PostgreSQL at {base} (TEST_POSTGRES_URL): {e}")
     });
     let schema = format!("towerauth_demo_{}", std::process::id());
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))

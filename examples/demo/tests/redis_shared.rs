@@ -1,6 +1,6 @@
 //! Two instances sharing `DEMO_REDIS_URL` (and `DEMO_JWT_SECRET`): a logout on one is
 //! refused on the other, and a refresh token replayed on the other instance is caught.
-//! Needs Redis on 127.0.0.1:6379 (`DEMO_TEST_REDIS` overrides).
+//! Needs Redis (`TEST_REDIS_URL`, default `redis://127.0.0.1:6379`).
 
 mod common;
 
@@ -10,25 +10,7 @@ use common::{Server, assert_rejected, http, set_cookie};
 use serde_json::{Value, json};
 
 fn redis_url() -> String {
-    let url =
-        std::env::var("DEMO_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let host = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    assert!(
-        std::net::TcpStream::connect_timeout(
-            &host
-                .parse()
-                .expect("DEMO_TEST_REDIS must be redis://IP:PORT"),
-            Duration::from_secs(2)
-        )
-        .is_ok(),
-        "this test needs Redis at {url} (set DEMO_TEST_REDIS)"
-    );
-    url
+    testkit::require_redis()
 }
 
 async fn login(client: &reqwest::Client, server: &Server) -> (String, String) {

@@ -4,9 +4,11 @@
 //! every revocation and rotation, whichever process made it (a server, the CLI).
 //! [`SqlStore::listen`] subscribes an [`ApiKeys`] handle: each notification evicts that
 //! key from its cache, so a revocation reaches every listening instance in milliseconds
-//! instead of within the cache TTL. If the listening connection drops, notifications may
-//! have been missed, so the whole cache is cleared when it comes back; while it is down
-//! the cache TTL remains the bound.
+//! instead of within the cache TTL. If the listening connection drops, cached keys keep
+//! answering (PostgreSQL being down is no reason to refuse a key it vouched for); the
+//! listener reconnects every second, and once it listens again it clears the whole cache,
+//! since notifications may have been missed. While it is down the cache TTL remains the
+//! bound.
 
 use std::fmt;
 use std::sync::Weak;
@@ -17,6 +19,9 @@ use tokio::task::JoinHandle;
 
 use super::{SqlStore, StoreError};
 use crate::keys::{ApiKeys, Inner};
+
+/// Between two reconnection attempts of the listener.
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
 /// The notification channel revocations and rotations are announced on.
 pub const NOTIFY_CHANNEL: &str = "tower_apikey_invalidate";
@@ -65,21 +70,46 @@ impl SqlStore {
 }
 
 async fn run(mut listener: PgListener, keys: Weak<Inner>) {
+    let mut lost = false;
     loop {
+        if lost {
+            // Reconnect and LISTEN (again: a fresh connection already listens, and a repeated
+            // LISTEN is a no-op) before clearing: notifications sent while the connection
+            // was down were missed, and a key read back meanwhile would be cached stale.
+            // Cached keys keep answering until then.
+            let relisten = format!("LISTEN {NOTIFY_CHANNEL}");
+            match sqlx::query(&relisten).execute(&mut listener).await {
+                Ok(_) => {
+                    let Some(inner) = keys.upgrade() else { return };
+                    tracing::warn!(target: "tower_apikey", "invalidation listener reconnected; clearing the key cache");
+                    inner.cache.invalidate_all();
+                    lost = false;
+                }
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(error) => {
+                    if keys.strong_count() == 0 {
+                        return;
+                    }
+                    tracing::debug!(target: "tower_apikey", %error, "invalidation listener still disconnected");
+                    tokio::time::sleep(RECONNECT_DELAY).await;
+                    continue;
+                }
+            }
+        }
         let received = listener.try_recv().await;
         let Some(inner) = keys.upgrade() else { return };
         match received {
             Ok(Some(notification)) => inner.cache.invalidate(notification.payload()),
             Ok(None) => {
-                tracing::warn!(target: "tower_apikey", "invalidation listener reconnected; clearing the key cache");
-                inner.cache.invalidate_all();
+                tracing::warn!(target: "tower_apikey", "invalidation listener lost its connection; cached keys keep working until it is back");
+                lost = true;
             }
             Err(sqlx::Error::PoolClosed) => return,
             Err(error) => {
-                tracing::warn!(target: "tower_apikey", %error, "invalidation listener failed; retrying");
-                inner.cache.invalidate_all();
+                tracing::warn!(target: "tower_apikey", %error, "invalidation listener failed; reconnecting");
+                lost = true;
                 drop(inner);
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(RECONNECT_DELAY).await;
             }
         }
     }

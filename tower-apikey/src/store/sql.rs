@@ -41,6 +41,20 @@ enum Pool {
 }
 
 /// A [`KeyStore`] in SQLite or PostgreSQL. Cloning shares the connection pool.
+///
+/// **PostgreSQL outages.** Keys in an [`ApiKeys`](crate::ApiKeys) cache keep working (for
+/// their cache TTL) while the database is down; a key that is not cached answers 503
+/// (`store_unavailable`) within the 5 s pool timeout, never 401. Last-use times that cannot
+/// be written are kept (one per key) and written with the next batch after the return.
+/// Nothing is lost when it comes back: the data is PostgreSQL's. The pool opens fresh
+/// connections by itself, and a read or last-use write that failed because its connection
+/// was lost (an I/O error, SQLSTATE `08…` or `57P…`) is resent once on a fresh one within
+/// the same 5 s; admin writes (`create`, `revoke`, `rotate`) are not resent, since their
+/// outcome would be ambiguous, and answer [`StoreError::Unavailable`]. A
+/// [`listen`](Self::listen)ing instance keeps its cache while the listening connection is
+/// down, reconnects every second, and clears the cache once it listens again (a
+/// notification may have been missed): revocations made meanwhile are enforced within
+/// about a second of the return.
 #[derive(Clone)]
 pub struct SqlStore {
     pool: Pool,
@@ -68,6 +82,45 @@ macro_rules! with_pool {
 
 fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Unavailable(Box::new(e))
+}
+
+/// The longest a PostgreSQL pool waits for a connection, and the bound of one read with its
+/// retry (SQLite has no connection to lose and uses its busy timeout).
+const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether `error` means the connection was lost (an I/O error, a server shutting down or
+/// restarting: SQLSTATE classes `08` and `57P`), so the statement may run again on a fresh
+/// connection of the pool. A database's answer (a constraint violation), a pool timeout or
+/// a closed pool is not.
+fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// Runs an idempotent statement `op`, once more when the connection was lost, both within
+/// [`STORE_TIMEOUT`].
+async fn retry_once<T, F, Fut>(mut op: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let attempts = async {
+        match op().await {
+            Err(error) if connection_lost(&error) => {
+                tracing::debug!(target: "tower_apikey", %error, "database connection lost; retrying once on a fresh connection");
+                op().await
+            }
+            other => other,
+        }
+    };
+    tokio::time::timeout(STORE_TIMEOUT, attempts)
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
 }
 
 fn db_error(e: sqlx::Error) -> StoreError {
@@ -129,7 +182,7 @@ impl SqlStore {
     pub async fn postgres_with(options: PgConnectOptions) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(std::time::Duration::from_secs(5))
+            .acquire_timeout(STORE_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(unavailable)?;
@@ -298,9 +351,9 @@ fn insert_sql() -> String {
 impl KeyStore for SqlStore {
     async fn lookup(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1");
-        let row = with_pool!(&self.pool, p => sqlx::query_as::<_, Row>(&sql)
+        let row = with_pool!(&self.pool, p => retry_once(|| sqlx::query_as::<_, Row>(&sql)
             .bind(id)
-            .fetch_optional(p)
+            .fetch_optional(p))
             .await
             .map_err(db_error)?);
         row.map(Row::into_record).transpose()
@@ -322,9 +375,9 @@ impl KeyStore for SqlStore {
             "SELECT {COLUMNS} FROM api_keys WHERE ($1 IS NULL OR account = $1) \
              ORDER BY created_at, id"
         );
-        let rows = with_pool!(&self.pool, p => sqlx::query_as::<_, Row>(&sql)
+        let rows = with_pool!(&self.pool, p => retry_once(|| sqlx::query_as::<_, Row>(&sql)
             .bind(account)
-            .fetch_all(p)
+            .fetch_all(p))
             .await
             .map_err(db_error)?);
         rows.into_iter()
@@ -393,18 +446,19 @@ impl KeyStore for SqlStore {
         }
         let update = "UPDATE api_keys SET last_used_at = $2 \
             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
-        with_pool!(&self.pool, p => {
-            let mut tx = p.begin().await.map_err(db_error)?;
+        // Idempotent (a later time never moves backwards): the whole batch is resent once.
+        with_pool!(&self.pool, p => retry_once(|| async {
+            let mut tx = p.begin().await?;
             for (id, at) in used {
                 sqlx::query(update)
                     .bind(id.as_str())
                     .bind(*at)
                     .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
+                    .await?;
             }
-            tx.commit().await.map_err(db_error)?;
-        });
-        Ok(())
+            tx.commit().await
+        })
+        .await
+        .map_err(db_error))
     }
 }

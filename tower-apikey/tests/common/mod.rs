@@ -16,10 +16,9 @@ use tower::ServiceExt;
 use tower_apikey::store::{KeyStore, StoreError};
 use tower_apikey::{ApiKeyIdentity, ApiKeyRecord, ApiKeys, KeyInfo, SqlStore};
 
-pub const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
+/// The PostgreSQL these tests use (`TEST_POSTGRES_URL`), checked reachable.
 pub fn postgres_url() -> String {
-    std::env::var("APIKEY_TEST_POSTGRES").unwrap_or_else(|_| POSTGRES_URL.to_owned())
+    testkit::require_postgres()
 }
 
 pub fn unique(tag: &str) -> String {
@@ -40,7 +39,7 @@ impl PgSchema {
     pub async fn new(tag: &str) -> Self {
         let url = postgres_url();
         let admin = PgPool::connect(&url).await.unwrap_or_else(|e| {
-            panic!("these tests need PostgreSQL at {url} (set APIKEY_TEST_POSTGRES): {e}")
+            panic!("these tests need PostgreSQL at {url} (TEST_POSTGRES_URL): {e}")
         });
         let schema = unique(tag);
         sqlx::query(&format!("CREATE SCHEMA {schema}"))

@@ -9,6 +9,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::family::{FamilyStoreError, RefreshFamilyStore, Rotation};
 use crate::revocation::BoxFuture;
+use crate::revocation::redis::retry::retry_once;
+
+/// The longest a family operation waits for Redis, its retry on a fresh connection included.
+const TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Compare-and-swap of the current token, in one Lua script so it is atomic across every
 /// instance: `c:<jti>` is the current token, `r` a revoked family.
@@ -26,9 +30,17 @@ return 3
 
 /// Refresh families in Redis, so a refresh token used on instance A and replayed on B is
 /// caught: one key `{prefix}family:{id}` per family, expiring with its latest refresh token;
-/// rotation is a Lua compare-and-swap (atomic). When Redis is unreachable, refreshes fail
-/// with [`RefreshError::Unavailable`](super::RefreshError::Unavailable) (503): a refresh is
+/// rotation is a Lua compare-and-swap (atomic). When Redis is unreachable, logins and
+/// refreshes fail within 1 s with
+/// [`RefreshError::Unavailable`](super::RefreshError::Unavailable) (503): a refresh is
 /// never granted without the reuse check.
+///
+/// A Redis that comes back empty has lost every family: their refresh tokens are refused
+/// as unknown, so every user logs in again, and no revoked or replayed family can come
+/// back. A command that failed because the connection was lost is resent once on a fresh
+/// connection within the same 1 s, so the first login or refresh after the return
+/// succeeds; a rotation whose reply was lost is resent and then reads as a reuse (the
+/// family is revoked, the user logs in again), never as a second grant.
 #[derive(Clone)]
 pub struct RedisFamilyStore {
     connection: ConnectionManager,
@@ -46,7 +58,7 @@ impl RedisFamilyStore {
         let client = redis::Client::open(url).map_err(|_| {
             ConfigError::new(ConfigErrorKind::InvalidValue, "url", "not a Redis URL")
         })?;
-        let timeout = Duration::from_secs(1);
+        let timeout = TIMEOUT;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
@@ -63,6 +75,16 @@ impl RedisFamilyStore {
             prefix: prefix.into(),
             rotate: Script::new(ROTATE),
         })
+    }
+
+    /// Sends an idempotent `command`, once more on a fresh connection if it was lost.
+    async fn query(&self, command: &redis::Cmd) -> Result<(), FamilyStoreError> {
+        retry_once(TIMEOUT, || {
+            let mut connection = self.connection.clone();
+            async move { command.query_async::<()>(&mut connection).await }
+        })
+        .await
+        .map_err(|error| store_error(&error))
     }
 
     fn key(&self, family: &str) -> String {
@@ -107,15 +129,13 @@ impl RefreshFamilyStore for RedisFamilyStore {
         until: SystemTime,
     ) -> BoxFuture<'a, Result<(), FamilyStoreError>> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
-            redis::cmd("SET")
+            let mut command = redis::cmd("SET");
+            command
                 .arg(self.key(family))
                 .arg(format!("c:{jti}"))
                 .arg("PXAT")
-                .arg(unix_ms(until))
-                .query_async::<()>(&mut connection)
-                .await
-                .map_err(|error| store_error(&error))
+                .arg(unix_ms(until));
+            self.query(&command).await
         })
     }
 
@@ -127,16 +147,19 @@ impl RefreshFamilyStore for RedisFamilyStore {
         until: SystemTime,
     ) -> BoxFuture<'a, Result<Rotation, FamilyStoreError>> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
-            let outcome: i64 = self
-                .rotate
-                .key(self.key(family))
-                .arg(presented)
-                .arg(next)
-                .arg(unix_ms(until))
-                .invoke_async(&mut connection)
-                .await
-                .map_err(|error| store_error(&error))?;
+            let key = self.key(family);
+            let until = unix_ms(until);
+            // Resent only when the connection was lost: if the first call did rotate, the
+            // second finds `next` current instead of `presented` and revokes the family
+            // (the user logs in again): a lost reply never grants a second refresh.
+            let outcome: i64 = retry_once(TIMEOUT, || {
+                let mut connection = self.connection.clone();
+                let mut invocation = self.rotate.key(&key);
+                invocation.arg(presented).arg(next).arg(until);
+                async move { invocation.invoke_async(&mut connection).await }
+            })
+            .await
+            .map_err(|error| store_error(&error))?;
             match outcome {
                 0 => Ok(Rotation::Unknown),
                 1 => Ok(Rotation::Revoked),
@@ -155,15 +178,13 @@ impl RefreshFamilyStore for RedisFamilyStore {
         until: SystemTime,
     ) -> BoxFuture<'a, Result<(), FamilyStoreError>> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
-            redis::cmd("SET")
+            let mut command = redis::cmd("SET");
+            command
                 .arg(self.key(family))
                 .arg("r")
                 .arg("PXAT")
-                .arg(unix_ms(until))
-                .query_async::<()>(&mut connection)
-                .await
-                .map_err(|error| store_error(&error))
+                .arg(unix_ms(until));
+            self.query(&command).await
         })
     }
 }

@@ -57,7 +57,7 @@ use std::time::{Duration, SystemTime};
 
 mod memory;
 #[cfg(feature = "redis")]
-mod redis;
+pub(crate) mod redis;
 
 pub use memory::{MemoryRevocationStore, MemoryRevocationStoreBuilder};
 #[cfg(feature = "redis")]

@@ -47,9 +47,19 @@ const SET_GRACE_MS: u64 = 300_000;
 ///   [`RevocationStatus::Unavailable`] (503) for tokens it does not know to be revoked.
 ///   [`insecure_fail_open`] answers [`RevocationStatus::Active`] instead. Either way, a
 ///   revocation known locally is always [`RevocationStatus::Revoked`].
+/// - **Redis back, even empty** (restarted without persistence, flushed): the subscription
+///   reconnects every 250 ms, reloads the set, and **republishes every revocation this
+///   instance holds** (to the set and the channel) until its token expires; the revocations
+///   of all running instances are thus back in Redis, instances that missed one during the
+///   outage receive it, and an instance started later loads them. Freshness (and so the end
+///   of the 503s) returns with that first sync, within about 250 ms of Redis accepting
+///   connections.
 /// - [`revoke`](RevocationStore::revoke) applies locally first, then writes to Redis and
 ///   publishes in one `MULTI`; when Redis fails it returns [`RevocationError::Backend`]
-///   (the revocation is enforced here but may not have reached the others).
+///   (the revocation is enforced here, and reaches the others when this instance
+///   republishes after the reconnection). A write that failed because the connection was
+///   lost is resent once on a fresh connection, within the store's
+///   [`timeout`](RedisRevocationStoreBuilder::timeout).
 ///
 /// [`connect`]: RedisRevocationStoreBuilder::connect
 /// [`max_staleness`]: RedisRevocationStoreBuilder::max_staleness
@@ -65,6 +75,8 @@ struct Shared {
     connection: ConnectionManager,
     key: String,
     fail_open: bool,
+    /// The longest a revocation write waits for Redis, its retry included.
+    timeout: Duration,
     /// Whether the store can vouch for freshness; written by the watchdog.
     fresh: AtomicBool,
     /// Milliseconds since `started` of the last successful sync, message or heartbeat.
@@ -87,6 +99,46 @@ impl Shared {
             }
             None => tracing::warn!("ignoring a malformed revocation message from Redis"),
         }
+    }
+
+    /// Writes every revocation this instance holds back to the sorted set and publishes
+    /// them: after Redis came back empty (restarted without persistence, flushed), the
+    /// revocations live again for instances started later and reach those that missed them,
+    /// each until its token expires.
+    async fn republish(&self) -> redis::RedisResult<usize> {
+        let live = self.memory.live();
+        if live.is_empty() {
+            return Ok(0);
+        }
+        let mut pipe = redis::pipe();
+        let mut latest = 0;
+        for revocation in &live {
+            let member = encode(revocation);
+            let score = unix_ms(revocation.until()).saturating_add(SET_GRACE_MS);
+            latest = latest.max(score);
+            pipe.cmd("ZADD")
+                .arg(&self.key)
+                .arg(score)
+                .arg(&member)
+                .ignore()
+                .cmd("PUBLISH")
+                .arg(&self.key)
+                .arg(&member)
+                .ignore();
+        }
+        pipe.cmd("PEXPIREAT")
+            .arg(&self.key)
+            .arg(latest)
+            .arg("NX")
+            .ignore()
+            .cmd("PEXPIREAT")
+            .arg(&self.key)
+            .arg(latest)
+            .arg("GT")
+            .ignore();
+        let mut connection = self.connection.clone();
+        pipe.query_async::<()>(&mut connection).await?;
+        Ok(live.len())
     }
 
     /// Loads every live revocation from the sorted set.
@@ -255,8 +307,7 @@ impl RevocationStore for RedisRevocationStore {
             let member = encode(&revocation);
             let score = unix_ms(revocation.until()).saturating_add(SET_GRACE_MS);
             let now = unix_ms(SystemTime::now());
-            let mut connection = self.shared.connection.clone();
-            redis::pipe()
+            let pipe = redis::pipe()
                 .atomic()
                 .cmd("ZADD")
                 .arg(&self.shared.key)
@@ -283,14 +334,21 @@ impl RevocationStore for RedisRevocationStore {
                 .arg(&self.shared.key)
                 .arg(&member)
                 .ignore()
-                .query_async::<()>(&mut connection)
-                .await
-                .map_err(|error| RevocationError::Backend(error.to_string()))
+                .clone();
+            // ZADD, PEXPIREAT and PUBLISH are idempotent for one member: safe to resend.
+            retry::retry_once(self.shared.timeout, || {
+                let mut connection = self.shared.connection.clone();
+                let pipe = pipe.clone();
+                async move { pipe.query_async::<()>(&mut connection).await }
+            })
+            .await
+            .map_err(|error| RevocationError::Backend(error.to_string()))
         })
     }
 }
 
 mod builder;
+pub(crate) mod retry;
 pub use builder::RedisRevocationStoreBuilder;
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, RedisResult, Script};
 
 use super::{SessionStore, StoreError, StoreFuture};
 
@@ -26,11 +26,59 @@ return 0
 /// `SET NX PX` keys under `{prefix}claim:`, atomic across instances; a refreshed provider
 /// token is written back by a Lua compare-and-set, so a session deleted meanwhile stays
 /// deleted. Requires Redis >= 6.2.
+///
+/// **Outages.** Nothing is cached locally: while Redis is down, every request that needs the
+/// session store (a request carrying a session cookie, a login, a logout) answers 503
+/// within 2 s, never anonymous and never 500. A Redis that comes back empty has lost every
+/// session and login marker: their users are logged out and log in again. A session is
+/// never read as someone else's: keys are the SHA-256 of a 256-bit random id, and an
+/// emptied store has no record for any of them. A logout made while Redis was down did not
+/// reach it (the request answered 503). A command that failed because the connection was
+/// lost is resent once on a fresh connection within the 2 s, so the first request after
+/// the return succeeds; a compare-and-set or login marker whose reply was lost is resent
+/// and then refuses (the token refresh is not written back, the login starts again), never
+/// grants twice.
 #[derive(Clone)]
 pub struct RedisStore {
     connection: ConnectionManager,
     prefix: String,
     replace: Script,
+}
+
+/// The longest one store operation waits for Redis, its retry on a fresh connection
+/// included (the command timeout of [`RedisStore::connect`]).
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Whether `error` means the connection was lost (broken pipe, reset, EOF, refused while the
+/// connection manager reconnects); an answer of Redis or a response timeout is not.
+fn connection_lost(error: &RedisError) -> bool {
+    error.is_connection_dropped() && !error.is_timeout()
+}
+
+/// Runs `op`, and once more when the connection was lost (the manager reconnects on such an
+/// error and the second call waits for the new connection), both within [`TIMEOUT`].
+async fn retry_once<T, F, Fut>(mut op: F) -> RedisResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = RedisResult<T>>,
+{
+    let attempts = async {
+        match op().await {
+            Err(error) if connection_lost(&error) => {
+                tracing::debug!(%error, "Redis connection lost; retrying once on a fresh connection");
+                op().await
+            }
+            other => other,
+        }
+    };
+    tokio::time::timeout(TIMEOUT, attempts)
+        .await
+        .unwrap_or_else(|_| {
+            Err(RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the session store did not answer in time",
+            )))
+        })
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -79,6 +127,16 @@ impl RedisStore {
         Ok(Self::new(connection))
     }
 
+    /// Sends an idempotent `command`, once more on a fresh connection if it was lost.
+    async fn query(&self, command: &redis::Cmd) -> Result<(), StoreError> {
+        retry_once(|| {
+            let mut connection = self.connection.clone();
+            async move { command.query_async::<()>(&mut connection).await }
+        })
+        .await
+        .map_err(|e| unavailable(&e))
+    }
+
     /// The prefix of every key this store writes (one per application or test).
     #[must_use]
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -90,14 +148,18 @@ impl RedisStore {
 impl SessionStore for RedisStore {
     fn load<'a>(&'a self, key: &'a str, idle: Duration) -> StoreFuture<'a, Option<String>> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
-            redis::cmd("GETEX")
+            let mut command = redis::cmd("GETEX");
+            command
                 .arg(format!("{}{key}", self.prefix))
                 .arg("PX")
-                .arg(millis(idle))
-                .query_async(&mut connection)
-                .await
-                .map_err(|e| unavailable(&e))
+                .arg(millis(idle));
+            let command = &command;
+            retry_once(|| {
+                let mut connection = self.connection.clone();
+                async move { command.query_async(&mut connection).await }
+            })
+            .await
+            .map_err(|e| unavailable(&e))
         })
     }
 
@@ -109,15 +171,13 @@ impl SessionStore for RedisStore {
         ttl: Duration,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
-            redis::cmd("SET")
+            let mut command = redis::cmd("SET");
+            command
                 .arg(format!("{}{key}", self.prefix))
                 .arg(record)
                 .arg("PX")
-                .arg(millis(idle.min(ttl)))
-                .query_async::<()>(&mut connection)
-                .await
-                .map_err(|e| unavailable(&e))
+                .arg(millis(idle.min(ttl)));
+            self.query(&command).await
         })
     }
 
@@ -130,43 +190,50 @@ impl SessionStore for RedisStore {
         ttl: Duration,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
-            let written: i64 = self
-                .replace
-                .key(format!("{}{key}", self.prefix))
-                .arg(current)
-                .arg(record)
-                .arg(millis(idle.min(ttl)))
-                .invoke_async(&mut connection)
-                .await
-                .map_err(|e| unavailable(&e))?;
+            let key = format!("{}{key}", self.prefix);
+            let px = millis(idle.min(ttl));
+            // Resent only when the connection was lost: if the first call wrote, the second
+            // finds `record` instead of `current` and reports "not written", which keeps the
+            // stored record (the newer one) as it is.
+            let written: i64 = retry_once(|| {
+                let mut connection = self.connection.clone();
+                let mut invocation = self.replace.key(&key);
+                invocation.arg(current).arg(&record).arg(px);
+                async move { invocation.invoke_async(&mut connection).await }
+            })
+            .await
+            .map_err(|e| unavailable(&e))?;
             Ok(written == 1)
         })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
-            redis::cmd("DEL")
-                .arg(format!("{}{key}", self.prefix))
-                .query_async::<()>(&mut connection)
-                .await
-                .map_err(|e| unavailable(&e))
+            let mut command = redis::cmd("DEL");
+            command.arg(format!("{}{key}", self.prefix));
+            self.query(&command).await
         })
     }
 
     fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
-            let set: Option<String> = redis::cmd("SET")
+            let mut command = redis::cmd("SET");
+            command
                 .arg(format!("{}claim:{key}", self.prefix))
                 .arg(1)
                 .arg("NX")
                 .arg("PX")
-                .arg(millis(ttl))
-                .query_async(&mut connection)
-                .await
-                .map_err(|e| unavailable(&e))?;
+                .arg(millis(ttl));
+            // Resent only when the connection was lost: if the first call set the marker,
+            // the second reports it taken and the login is refused (the user starts again),
+            // never accepted twice.
+            let command = &command;
+            let set: Option<String> = retry_once(|| {
+                let mut connection = self.connection.clone();
+                async move { command.query_async(&mut connection).await }
+            })
+            .await
+            .map_err(|e| unavailable(&e))?;
             Ok(set.is_some())
         })
     }

@@ -1,9 +1,8 @@
 //! A minimal browser: follows the provider's redirects (carrying its cookies) until it
 //! redirects back to the application.
 
-use std::collections::HashMap;
-
-use http::header::{LOCATION, SET_COOKIE};
+use http::header::LOCATION;
+use testkit::Jar;
 use url::Url;
 
 pub const APP: &str = "https://app.example.test";
@@ -11,7 +10,7 @@ pub const APP: &str = "https://app.example.test";
 /// The provider side of a browser: its own cookie jar, no redirects followed automatically.
 pub struct ProviderBrowser {
     http: reqwest::Client,
-    jar: HashMap<String, String>,
+    jar: Jar,
 }
 
 impl ProviderBrowser {
@@ -21,7 +20,7 @@ impl ProviderBrowser {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            jar: HashMap::new(),
+            jar: Jar::new(),
         }
     }
 
@@ -30,22 +29,14 @@ impl ProviderBrowser {
     pub async fn authorize(&mut self, authorize_url: &str) -> Url {
         let mut url = Url::parse(authorize_url).unwrap();
         for _ in 0..12 {
-            let cookie: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let res = self
                 .http
                 .get(url.clone())
-                .header("cookie", cookie.join("; "))
+                .header("cookie", self.jar.header())
                 .send()
                 .await
                 .unwrap();
-            for header in res.headers().get_all(SET_COOKIE) {
-                let c = cookie::Cookie::parse(header.to_str().unwrap().to_owned()).unwrap();
-                if c.max_age().is_some_and(|a| a.is_zero()) || c.value().is_empty() {
-                    self.jar.remove(c.name());
-                } else {
-                    self.jar.insert(c.name().to_owned(), c.value().to_owned());
-                }
-            }
+            self.jar.store(&res);
             let status = res.status();
             let Some(location) = res.headers().get(LOCATION) else {
                 panic!(

@@ -203,46 +203,19 @@ pub fn set_cookies(res: &Response<Body>, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// The application side of a browser's cookie jar.
-#[derive(Clone, Debug, Default)]
-pub struct Jar(pub HashMap<String, String>);
+pub use testkit::Jar;
 
-impl Jar {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn store(&mut self, res: &Response<Body>) {
-        for header in res.headers().get_all(SET_COOKIE) {
-            let c = cookie::Cookie::parse(header.to_str().unwrap().to_owned()).unwrap();
-            if c.max_age().is_some_and(|a| a.is_zero()) {
-                self.0.remove(c.name());
-            } else {
-                self.0.insert(c.name().to_owned(), c.value().to_owned());
-            }
-        }
-    }
-
-    pub fn set(&mut self, name: &str, value: &str) {
-        self.0.insert(name.to_owned(), value.to_owned());
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    pub fn header(&self) -> String {
-        let mut pairs: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        pairs.sort();
-        pairs.join("; ")
-    }
-
+/// What these tests read from a jar beyond the kit's.
+pub trait JarExt {
     /// Names of transaction cookies in the jar.
-    pub fn transactions(&self) -> Vec<String> {
-        self.0
-            .keys()
+    fn transactions(&self) -> Vec<String>;
+}
+
+impl JarExt for Jar {
+    fn transactions(&self) -> Vec<String> {
+        self.names()
             .filter(|k| k.contains("oauth-tx-"))
-            .cloned()
+            .map(str::to_owned)
             .collect()
     }
 }

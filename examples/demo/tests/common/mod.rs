@@ -1,6 +1,6 @@
 //! Runs the real `demo` binary: each server on its own free port (`DEMO_ADDR=127.0.0.1:0`,
 //! the port read from its `listening on` line) with its own SQLite file in a temp dir.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unused_imports, unreachable_pub)]
 
 pub mod oidc;
 

@@ -118,6 +118,7 @@ impl RedisRevocationStoreBuilder {
             connection,
             key: format!("{}revocations", self.prefix),
             fail_open: self.fail_open,
+            timeout: self.timeout,
             fresh: AtomicBool::new(false),
             last_healthy: AtomicU64::new(0),
             started: Instant::now(),
@@ -202,6 +203,14 @@ async fn session(
     // Subscribe before loading, so nothing published in between is lost.
     within(timeout, sink.subscribe(&shared.key)).await?;
     within(timeout * 2, shared.load()).await?;
+    if ready.is_none() {
+        // A reconnection: Redis may have come back empty.
+        let republished = within(timeout * 2, shared.republish()).await?;
+        tracing::info!(
+            republished,
+            "revocation subscription restored; local revocations republished"
+        );
+    }
     shared.mark_healthy();
     if let Some(ready) = ready.take() {
         let _ = ready.send(Ok(()));
