@@ -344,15 +344,27 @@ fn push_base62_u32(out: &mut String, mut value: u32) {
     out.extend(digits.iter().map(|&b| char::from(b)));
 }
 
+/// Marks a byte outside [`ALPHABET`] in [`DIGITS`].
+const NOT_A_DIGIT: u8 = u8::MAX;
+
+/// The base62 value of every byte, [`NOT_A_DIGIT`] for bytes outside [`ALPHABET`].
+const DIGITS: [u8; 256] = {
+    let mut digits = [NOT_A_DIGIT; 256];
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        digits[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    digits
+};
+
 fn decode_base62_u32(s: &str) -> Option<u32> {
     let mut value: u64 = 0;
     for b in s.bytes() {
-        let digit = match b {
-            b'0'..=b'9' => b - b'0',
-            b'A'..=b'Z' => b - b'A' + 10,
-            b'a'..=b'z' => b - b'a' + 36,
-            _ => return None,
-        };
+        let digit = DIGITS[usize::from(b)];
+        if digit == NOT_A_DIGIT {
+            return None;
+        }
         value = value * 62 + u64::from(digit);
     }
     u32::try_from(value).ok()
@@ -395,6 +407,12 @@ mod tests {
             assert_eq!(decode_base62_u32(&s), Some(v));
         }
         assert_eq!(decode_base62_u32("zzzzzz"), None, "62^6 - 1 overflows u32");
+        for byte in 0..=u8::MAX {
+            let text = [b'0', byte];
+            let decoded = std::str::from_utf8(&text).ok().and_then(decode_base62_u32);
+            let expected = ALPHABET.iter().position(|&a| a == byte);
+            assert_eq!(decoded, expected.map(|d| d as u32), "byte {byte}");
+        }
     }
 
     #[test]
