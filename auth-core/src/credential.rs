@@ -267,7 +267,7 @@ fn is_visible_ascii(bytes: &[u8]) -> bool {
 /// Up to this many header values, a header is found by comparing names in one pass over
 /// the map, which costs less than hashing the name for a lookup (an API client sends a
 /// handful of headers); bigger maps are looked up by hash.
-const SCAN_MAX_HEADERS: usize = 8;
+const SCAN_MAX_HEADERS: usize = 6;
 
 /// The first value of header `name`, and whether it has another.
 fn first_value<'r>(headers: &'r HeaderMap, name: &HeaderName) -> (Option<&'r HeaderValue>, bool) {
@@ -325,9 +325,10 @@ fn read_bearer<B>(request: &Request<B>, max_length: usize) -> Result<Option<&str
 /// the first space, so `Bearer` alone leaves an empty credential and `Bearerx …` is
 /// another scheme. Read on the bytes: only the credential is then decoded.
 fn strip_bearer_scheme(header: &[u8]) -> Option<&[u8]> {
-    let (scheme, rest) = header.split_first_chunk::<6>()?;
+    let (&[b0, b1, b2, b3, b4, b5], rest) = header.split_first_chunk::<6>()?;
     // `| 0x20` lowers an ASCII capital; for letters only their two cases map onto them.
-    if scheme.map(|b| b | 0x20) != *b"bearer" {
+    let scheme = u64::from_le_bytes([b0, b1, b2, b3, b4, b5, 0, 0]) | 0x2020_2020_2020;
+    if scheme != u64::from_le_bytes(*b"bearer\0\0") {
         return None;
     }
     match rest {
@@ -590,6 +591,17 @@ mod tests {
             );
             assert!(found(&sources, &with(&[])).unwrap_err().is_missing());
         }
+        let many = Credentials::bearer()
+            .or_header("x-a")
+            .or_header("x-b")
+            .or_header("x-c")
+            .or_header("x-d");
+        let cred = found(&many, &req(&[("x-d", b"k4")])).unwrap();
+        assert_eq!(cred.0, "k4");
+        let err = found(&many, &req(&[("x-a", b"1"), ("x-d", b"2")])).unwrap_err();
+        assert_eq!(err.reason(), "duplicate_credential");
+        let err = found(&many, &req(&[("x-d", b"1"), ("x-d", b"2")])).unwrap_err();
+        assert_eq!(err.reason(), "duplicate_header");
     }
 
     #[test]
