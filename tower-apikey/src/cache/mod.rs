@@ -26,12 +26,17 @@ use touch::write_touches;
 mod tests;
 mod touch;
 
-/// A key id as the caches hold it: ids are [`ID_LEN`] ASCII characters.
-type Id = [u8; ID_LEN];
+/// A key id as the caches hold it: its [`ID_LEN`] bytes in one integer, which hashes in
+/// one step.
+type Id = u128;
+const _: () = assert!(ID_LEN <= 16, "a key id fits in an Id");
 
 /// `id` as a cache key; `None` for a string that is no key id (nothing is cached under it).
 fn slot(id: &str) -> Option<Id> {
-    id.as_bytes().try_into().ok()
+    let bytes: &[u8; ID_LEN] = id.as_bytes().try_into().ok()?;
+    let mut wide = [0; 16];
+    wide[..ID_LEN].copy_from_slice(bytes);
+    Some(u128::from_le_bytes(wide))
 }
 
 /// `now + ttl`, or `now` (already stale) where `Instant` cannot hold the sum.
