@@ -1,4 +1,4 @@
-//! End-to-end load harness for the towerauth demo (issue 8; method in `BENCHMARKS.md`).
+//! End-to-end load harness for the towerauth demo (method in `BENCHMARKS.md`).
 //!
 //! Starts the release demo pinned to one core, a local OIDC issuer (RS256 + ES256) on a
 //! loopback port, and loads every authentication path with `wrk` from the other core, in
