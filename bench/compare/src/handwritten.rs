@@ -22,7 +22,11 @@ fn presented(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The middleware, for `axum::middleware::from_fn_with_state(table, check)`.
-pub(crate) async fn check(State(table): State<Table>, mut request: Request, next: Next) -> Response {
+pub(crate) async fn check(
+    State(table): State<Table>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let Some(key) = presented(request.headers()) else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
