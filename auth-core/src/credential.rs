@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use http::header::{AUTHORIZATION, COOKIE};
-use http::{HeaderMap, HeaderName, Request};
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
 
 use crate::error::AuthError;
 
@@ -245,15 +245,43 @@ fn check_value(value: &str, max_length: usize) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// `%x21-7E` for every byte. Branch-free within each 32-byte chunk, so the compiler
-/// vectorizes it: bearer tokens are hundreds of bytes and this runs on every request
-/// (callgrind: ~2 700 instructions for a 300-byte token with a per-byte early exit).
+/// `%x21-7E` for every byte, eight bytes at a time with no branch (SWAR; the last eight
+/// bytes overlap the words before them): bearer tokens are hundreds of bytes and this runs
+/// on every request.
 fn is_visible_ascii(bytes: &[u8]) -> bool {
-    bytes.chunks(32).all(|chunk| {
-        chunk
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte below 0x21 or above 0x7E.
+    let outside = |word: &[u8; 8]| {
+        let x = u64::from_ne_bytes(*word);
+        let below = x.wrapping_sub(0x21 * ONES) & !x;
+        let above = x.wrapping_add(ONES) | x;
+        (below | above) & HIGH
+    };
+    match (bytes.as_chunks::<8>().0, bytes.last_chunk::<8>()) {
+        (words, Some(last)) => words.iter().fold(outside(last), |acc, w| acc | outside(w)) == 0,
+        (_, None) => bytes
             .iter()
-            .fold(true, |ok, &b| ok & (b.wrapping_sub(0x21) < 0x5e))
-    })
+            .fold(true, |ok, &b| ok & (b.wrapping_sub(0x21) < 0x5e)),
+    }
+}
+
+/// Up to this many header values, a header is found by comparing names in one pass over
+/// the map, which costs less than hashing the name for a lookup (an API client sends a
+/// handful of headers); bigger maps are looked up by hash.
+const SCAN_MAX_HEADERS: usize = 6;
+
+/// The first value of header `name`, and whether it has another.
+fn first_value<'r>(headers: &'r HeaderMap, name: &HeaderName) -> (Option<&'r HeaderValue>, bool) {
+    if headers.len() <= SCAN_MAX_HEADERS {
+        let mut values = headers.iter().filter(|(n, _)| *n == name).map(|(_, v)| v);
+        let first = values.next();
+        (first, values.next().is_some())
+    } else {
+        let mut values = headers.get_all(name).iter();
+        let first = values.next();
+        (first, values.next().is_some())
+    }
 }
 
 fn single_header<'r, B>(
@@ -261,11 +289,10 @@ fn single_header<'r, B>(
     name: &HeaderName,
     max_length: usize,
 ) -> Result<Option<&'r [u8]>, AuthError> {
-    let mut values = request.headers().get_all(name).iter();
-    let Some(first) = values.next() else {
+    let (Some(first), more) = first_value(request.headers(), name) else {
         return Ok(None);
     };
-    if values.next().is_some() {
+    if more {
         return Err(AuthError::invalid_request(format!(
             "the request has more than one {name} header"
         ))
@@ -283,15 +310,45 @@ fn read_bearer<B>(request: &Request<B>, max_length: usize) -> Result<Option<&str
     let Some(bytes) = single_header(request, &AUTHORIZATION, max_length)? else {
         return Ok(None);
     };
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return Err(bad_bytes());
-    };
-    let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let Some(credential) = strip_bearer_scheme(bytes) else {
         // Another scheme (Basic, DPoP…) is not ours: no Bearer credential here.
-        return Ok(None);
+        return match std::str::from_utf8(bytes) {
+            Ok(_) => Ok(None),
+            Err(_) => Err(bad_bytes()),
+        };
+    };
+    match std::str::from_utf8(trim_spaces(credential)) {
+        Ok(text) => Ok(Some(text)),
+        Err(_) => Err(bad_bytes()),
     }
-    Ok(Some(rest.trim_matches(' ')))
+}
+
+/// What follows the scheme when it is `Bearer` (any case): the scheme is what precedes
+/// the first space, so `Bearer` alone leaves an empty credential and `Bearerx …` is
+/// another scheme. Read on the bytes: only the credential is then decoded.
+fn strip_bearer_scheme(header: &[u8]) -> Option<&[u8]> {
+    let (&[b0, b1, b2, b3, b4, b5], rest) = header.split_first_chunk::<6>()?;
+    // `| 0x20` lowers an ASCII capital; for letters only their two cases map onto them.
+    let scheme = u64::from_le_bytes([b0, b1, b2, b3, b4, b5, 0, 0]) | 0x2020_2020_2020;
+    if scheme != u64::from_le_bytes(*b"bearer\0\0") {
+        return None;
+    }
+    match rest {
+        [] => Some(rest),
+        [b' ', credential @ ..] => Some(credential),
+        _ => None,
+    }
+}
+
+/// `bytes` without leading and trailing spaces.
+fn trim_spaces(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' '] = bytes {
+        bytes = rest;
+    }
+    bytes
 }
 
 fn read_header<'r, B>(
@@ -301,8 +358,8 @@ fn read_header<'r, B>(
 ) -> Result<Option<&'r str>, AuthError> {
     match single_header(request, name, max_length)? {
         None => Ok(None),
-        Some(bytes) => match std::str::from_utf8(bytes) {
-            Ok(text) => Ok(Some(text.trim_matches(' '))),
+        Some(bytes) => match std::str::from_utf8(trim_spaces(bytes)) {
+            Ok(text) => Ok(Some(text)),
             Err(_) => Err(bad_bytes()),
         },
     }
@@ -431,8 +488,30 @@ mod tests {
             let expected = (0x21..=0x7e).contains(&b);
             assert_eq!(is_visible_ascii(&[b]), expected, "{b:#x}");
             assert_eq!(is_visible_ascii(&long), expected, "{b:#x} inside 81 bytes");
+            for at in 0..24 {
+                let mut word = [b'~'; 24];
+                word[at] = b;
+                assert_eq!(is_visible_ascii(&word), expected, "{b:#x} at {at}");
+                word.fill(b'!');
+                word[at] = b;
+                assert_eq!(
+                    is_visible_ascii(&word),
+                    expected,
+                    "{b:#x} at {at} among '!'"
+                );
+            }
         }
         assert!(is_visible_ascii(b""));
+        for len in 1..=20 {
+            assert!(is_visible_ascii(&vec![b'a'; len]), "{len} bytes");
+            for at in 0..len {
+                for bad in [0x20, 0x7f, 0x80, 0x00] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = bad;
+                    assert!(!is_visible_ascii(&bytes), "{bad:#x} at {at} of {len}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -460,6 +539,28 @@ mod tests {
     }
 
     #[test]
+    fn the_scheme_ends_at_the_first_space() {
+        let sources = Credentials::bearer();
+        for header in [
+            &b"Bearerabc"[..],
+            b"Bearer\tabc",
+            b"Bear abc",
+            b"Bearer-abc def",
+        ] {
+            let err = found(&sources, &req(&[("authorization", header)])).unwrap_err();
+            assert!(err.is_missing(), "{header:?}");
+        }
+        let cred = found(&sources, &req(&[("authorization", b"Bearer  abc  ")])).unwrap();
+        assert_eq!(cred.0, "abc");
+        // Bytes that are not UTF-8 are refused whatever the scheme.
+        let err = found(&sources, &req(&[("authorization", b"Basic \xff")])).unwrap_err();
+        assert_eq!(err.reason(), "malformed");
+        let header = Credentials::header(HeaderName::from_static("x-api-key"));
+        let cred = found(&header, &req(&[("x-api-key", b" key ")])).unwrap();
+        assert_eq!(cred.0, "key");
+    }
+
+    #[test]
     fn empty_bearer_is_invalid_token() {
         for header in ["Bearer", "Bearer ", "Bearer    "] {
             let err = found(
@@ -484,6 +585,53 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.kind(), AuthErrorKind::InvalidRequest);
         assert_eq!(err.status(), 400);
+    }
+
+    #[test]
+    fn headers_are_found_alike_in_small_and_large_maps() {
+        let sources = Credentials::bearer().or_header("x-api-key");
+        let filler: Vec<(String, &[u8])> = (0..SCAN_MAX_HEADERS)
+            .map(|i| (format!("x-filler-{i}"), &b"v"[..]))
+            .collect();
+        for extra in [0, filler.len()] {
+            let with = |headers: &[(&str, &[u8])]| {
+                let mut all: Vec<(&str, &[u8])> = filler[..extra]
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), *v))
+                    .collect();
+                all.extend_from_slice(headers);
+                req(&all)
+            };
+            let cred = found(&sources, &with(&[("x-api-key", b"k1")])).unwrap();
+            assert_eq!(cred, ("k1".to_owned(), false), "{extra} other headers");
+            let cred = found(&sources, &with(&[("authorization", b"Bearer t1")])).unwrap();
+            assert_eq!(cred, ("t1".to_owned(), true), "{extra} other headers");
+            let err = found(&sources, &with(&[("x-api-key", b"a"), ("x-api-key", b"b")]));
+            assert_eq!(
+                err.unwrap_err().reason(),
+                "duplicate_header",
+                "{extra} other headers"
+            );
+            let both = with(&[("authorization", b"Bearer a"), ("x-api-key", b"b")]);
+            let err = found(&sources, &both).unwrap_err();
+            assert_eq!(
+                err.reason(),
+                "duplicate_credential",
+                "{extra} other headers"
+            );
+            assert!(found(&sources, &with(&[])).unwrap_err().is_missing());
+        }
+        let many = Credentials::bearer()
+            .or_header("x-a")
+            .or_header("x-b")
+            .or_header("x-c")
+            .or_header("x-d");
+        let cred = found(&many, &req(&[("x-d", b"k4")])).unwrap();
+        assert_eq!(cred.0, "k4");
+        let err = found(&many, &req(&[("x-a", b"1"), ("x-d", b"2")])).unwrap_err();
+        assert_eq!(err.reason(), "duplicate_credential");
+        let err = found(&many, &req(&[("x-d", b"1"), ("x-d", b"2")])).unwrap_err();
+        assert_eq!(err.reason(), "duplicate_header");
     }
 
     #[test]

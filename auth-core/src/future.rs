@@ -112,7 +112,9 @@ enum Step<F> {
     Reject(Response<Bytes>),
 }
 
-/// Applies `verdict` to `request`.
+/// Applies `verdict` to `request`. Inlined so the request is not copied on its way to the
+/// inner service.
+#[inline]
 fn decide<T: Admit, S, B, R>(
     verdict: Verdict<T>,
     inner: &mut S,
@@ -181,6 +183,7 @@ where
 
     /// A check decided already: the readied `inner` is called right away (no clone of it,
     /// no request kept), or the rejection is ready.
+    #[inline]
     pub(crate) fn decided<T: Admit>(
         verdict: Verdict<T>,
         inner: &mut S,

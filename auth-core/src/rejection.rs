@@ -143,6 +143,7 @@ impl Rejection {
         self
     }
 
+    #[cfg(feature = "axum")]
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
 use auth_core::{AuthLayer, Authenticate, CheckFuture, Outcome};
 use http::Request;
@@ -10,7 +11,6 @@ use crate::cache::{Lookup, refused, store_unavailable};
 use crate::identity::ApiKeyIdentity;
 use crate::key::{BODY_LEN, ID_LEN, ParseError};
 use crate::keys::{ApiKeys, Inner};
-use crate::record::now;
 
 /// The API-key layer: `AuthLayer<ApiKeyAuthenticator>`.
 pub type ApiKeyLayer = AuthLayer<ApiKeyAuthenticator>;
@@ -86,8 +86,9 @@ fn key_id(key: &str) -> &str {
 fn check(inner: &Arc<Inner>, key: &str) -> Outcome<ApiKeyIdentity, CheckFuture<ApiKeyIdentity>> {
     let id = key_id(key);
     let digest = inner.hasher.digest(key);
-    match inner.cache.get(id) {
-        Lookup::Hit(entry) => Outcome::Decided(inner.cache.verify(&entry, &digest, now())),
+    let now = Instant::now();
+    match inner.cache.get(id, now) {
+        Lookup::Hit(entry) => Outcome::Decided(inner.cache.verify(&entry, &digest, now)),
         Lookup::Unknown => {
             tracing::debug!(target: "tower_apikey", key_id = id, outcome = "not_found");
             Outcome::Decided(Err(refused("not_found")))
@@ -98,8 +99,8 @@ fn check(inner: &Arc<Inner>, key: &str) -> Outcome<ApiKeyIdentity, CheckFuture<A
             Outcome::Pending(CheckFuture::new(async move {
                 let epoch = inner.cache.epoch();
                 match inner.store.lookup(&id).await {
-                    Ok(record) => match inner.cache.insert(&id, record, epoch) {
-                        Some(entry) => inner.cache.verify(&entry, &digest, now()),
+                    Ok(record) => match inner.cache.insert(&id, record, epoch, Instant::now()) {
+                        Some(entry) => inner.cache.verify(&entry, &digest, Instant::now()),
                         None => {
                             tracing::debug!(target: "tower_apikey", key_id = id, outcome = "not_found");
                             Err(refused("not_found"))

@@ -122,13 +122,14 @@ pub struct RandomError(String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyFormat {
     prefix: String,
+    /// The CRC32 of `{prefix}_live_` and of `{prefix}_test_`: a key's checksum resumes from
+    /// it, so only the id and the secret are hashed per key.
+    head_crc: [u32; 2],
 }
 
 impl Default for KeyFormat {
     fn default() -> Self {
-        Self {
-            prefix: "sk".to_owned(),
-        }
+        Self::with_prefix("sk".to_owned())
     }
 }
 
@@ -154,7 +155,21 @@ impl KeyFormat {
                 "must be 1 to 16 lowercase ASCII letters or digits, starting with a letter",
             ));
         }
-        Ok(Self { prefix })
+        Ok(Self::with_prefix(prefix))
+    }
+
+    /// The CRC32 of `{prefix}_{env}_`.
+    fn head_crc(&self, env: Env) -> u32 {
+        match env {
+            Env::Live => self.head_crc[0],
+            Env::Test => self.head_crc[1],
+        }
+    }
+
+    fn with_prefix(prefix: String) -> Self {
+        let head_crc = [Env::Live, Env::Test]
+            .map(|env| crc32fast::hash(format!("{prefix}_{}_", env.as_str()).as_bytes()));
+        Self { prefix, head_crc }
     }
 
     /// The type prefix.
@@ -221,9 +236,11 @@ impl KeyFormat {
         if body.len() != BODY_LEN || !is_alphanumeric(body.as_bytes()) {
             return Err(ParseError::Malformed);
         }
-        let (signed, checksum) = key.split_at(key.len() - CHECKSUM_LEN);
+        let (signed, checksum) = body.split_at(ID_LEN + SECRET_LEN);
         let expected = decode_base62_u32(checksum).ok_or(ParseError::BadChecksum)?;
-        if crc32fast::hash(signed.as_bytes()) != expected {
+        let mut crc = crc32fast::Hasher::new_with_initial(self.head_crc(env));
+        crc.update(signed.as_bytes());
+        if crc.finalize() != expected {
             return Err(ParseError::BadChecksum);
         }
         Ok(ParsedKey {
@@ -233,12 +250,28 @@ impl KeyFormat {
     }
 }
 
-/// Whether every byte is `[0-9A-Za-z]`. Branch-free, so it vectorizes: every request with
-/// a key runs it.
+/// Whether every byte is `[0-9A-Za-z]`: every request with a key runs it, so eight bytes
+/// at a time with no branch (SWAR; the last eight bytes overlap the words before them).
 fn is_alphanumeric(bytes: &[u8]) -> bool {
-    bytes.iter().fold(true, |ok, &b| {
-        ok & (b.is_ascii_digit() | b.is_ascii_uppercase() | b.is_ascii_lowercase())
-    })
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte that is not a letter or a digit. On the low seven bits of a
+    // byte `t`, `(0x7f + n - t) & (t + 0x7f - m)` has its high bit set exactly when
+    // m < t < n, with no carry between bytes.
+    let outside = |word: &[u8; 8]| {
+        let x = u64::from_ne_bytes(*word);
+        let t = x & !HIGH;
+        let digit =
+            (ONES * (0x7f + u64::from(b'9') + 1) - t) & (t + ONES * (0x7f - u64::from(b'0') + 1));
+        let folded = t | (ONES * 0x20); // capitals onto small letters
+        let letter = (ONES * (0x7f + u64::from(b'z') + 1) - folded)
+            & (folded + ONES * (0x7f - u64::from(b'a') + 1));
+        (!(digit | letter) | x) & HIGH
+    };
+    match (bytes.as_chunks::<8>().0, bytes.last_chunk::<8>()) {
+        (words, Some(last)) => words.iter().fold(outside(last), |acc, w| acc | outside(w)) == 0,
+        (_, None) => bytes.iter().all(u8::is_ascii_alphanumeric),
+    }
 }
 
 /// A key that passed [`KeyFormat::parse`]: its public id and environment.
@@ -344,15 +377,27 @@ fn push_base62_u32(out: &mut String, mut value: u32) {
     out.extend(digits.iter().map(|&b| char::from(b)));
 }
 
+/// Marks a byte outside [`ALPHABET`] in [`DIGITS`].
+const NOT_A_DIGIT: u8 = u8::MAX;
+
+/// The base62 value of every byte, [`NOT_A_DIGIT`] for bytes outside [`ALPHABET`].
+const DIGITS: [u8; 256] = {
+    let mut digits = [NOT_A_DIGIT; 256];
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        digits[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    digits
+};
+
 fn decode_base62_u32(s: &str) -> Option<u32> {
     let mut value: u64 = 0;
     for b in s.bytes() {
-        let digit = match b {
-            b'0'..=b'9' => b - b'0',
-            b'A'..=b'Z' => b - b'A' + 10,
-            b'a'..=b'z' => b - b'a' + 36,
-            _ => return None,
-        };
+        let digit = DIGITS[usize::from(b)];
+        if digit == NOT_A_DIGIT {
+            return None;
+        }
         value = value * 62 + u64::from(digit);
     }
     u32::try_from(value).ok()
@@ -395,6 +440,12 @@ mod tests {
             assert_eq!(decode_base62_u32(&s), Some(v));
         }
         assert_eq!(decode_base62_u32("zzzzzz"), None, "62^6 - 1 overflows u32");
+        for byte in 0..=u8::MAX {
+            let text = [b'0', byte];
+            let decoded = std::str::from_utf8(&text).ok().and_then(decode_base62_u32);
+            let expected = ALPHABET.iter().position(|&a| a == byte);
+            assert_eq!(decoded, expected.map(|d| d as u32), "byte {byte}");
+        }
     }
 
     #[test]
@@ -434,6 +485,21 @@ mod tests {
     }
 
     #[test]
+    fn the_checksum_resumes_from_the_head() {
+        for format in [KeyFormat::default(), KeyFormat::new("acme2").unwrap()] {
+            for env in [Env::Live, Env::Test] {
+                let key = format.generate(env).unwrap();
+                let (signed, _) = key.expose().split_at(key.expose().len() - CHECKSUM_LEN);
+                let head = signed.len() - ID_LEN - SECRET_LEN;
+                let mut crc = crc32fast::Hasher::new_with_initial(format.head_crc(env));
+                crc.update(&signed.as_bytes()[head..]);
+                assert_eq!(crc.finalize(), crc32fast::hash(signed.as_bytes()));
+                assert!(format.parse(key.expose()).is_ok());
+            }
+        }
+    }
+
+    #[test]
     fn prefix_rules() {
         for bad in ["", "SK", "1sk", "s_k", "sk-", "abcdefghijklmnopq"] {
             assert!(KeyFormat::new(bad).is_err(), "{bad:?}");
@@ -453,5 +519,17 @@ mod tests {
             );
         }
         assert!(is_alphanumeric(b""));
+        for len in 1..=24 {
+            for at in 0..len {
+                for fill in [b'a', b'Z', b'0', b'z', b'9', b'A'] {
+                    for byte in 0..=u8::MAX {
+                        let mut bytes = vec![fill; len];
+                        bytes[at] = byte;
+                        let expected = byte.is_ascii_alphanumeric();
+                        assert_eq!(is_alphanumeric(&bytes), expected, "{byte} at {at} of {len}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -11,7 +11,8 @@
 //!   constant time. The plaintext is returned once, by [`ApiKeys::create`].
 //! * **Stores** ([`store`]): [`MemoryStore`]; [`SqlStore`] for SQLite (file created and
 //!   migrated on first use) and PostgreSQL, one schema, migrations embedded.
-//! * **Cache**: a moka cache in front of the store. Positive entries live
+//! * **Cache**: a bounded in-process cache (quick_cache) in front of the store, each entry
+//!   checked against its own time to live on every read. Positive entries live
 //!   [`DEFAULT_CACHE_TTL`] (30 s), unknown ids are remembered in a bounded negative cache,
 //!   and [`ApiKeys::revoke`] invalidates through the same handle. **Staleness bound**: a
 //!   key revoked or rotated on another instance stops working here within the cache TTL,

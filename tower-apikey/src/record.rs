@@ -78,6 +78,13 @@ impl KeyInfo {
         }
     }
 
+    /// Whether [`check`](Self::check)'s answer depends on the time: the key has an expiry, a
+    /// rotation grace window or a not-before. Without them only a revocation refuses it.
+    #[must_use]
+    pub(crate) fn is_time_bound(&self) -> bool {
+        self.effective_expiry().is_some() || self.not_before.is_some()
+    }
+
     /// Whether the key may be used at `now` (Unix seconds).
     ///
     /// # Errors
@@ -149,14 +156,14 @@ impl KeyDigest {
 }
 
 impl PartialEq for KeyDigest {
-    /// Constant time, a 64-bit word at a time (`subtle` over `[u8; 32]` would take 32 steps).
+    /// Constant time: the XOR of the two digests, folded a 64-bit word at a time with no
+    /// branch, is compared with zero by `subtle` (over `[u8; 32]` it would take 32 steps).
     fn eq(&self, other: &Self) -> bool {
-        let word = |digest: &[u8; 32], i: usize| {
-            u64::from_ne_bytes(digest[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
-        };
-        let ours = [0, 1, 2, 3].map(|i| word(&self.0, i));
-        let theirs = [0, 1, 2, 3].map(|i| word(&other.0, i));
-        ours.ct_eq(&theirs).into()
+        let (ours, theirs) = (self.0.as_chunks::<8>().0, other.0.as_chunks::<8>().0);
+        let difference = ours.iter().zip(theirs).fold(0, |acc, (a, b)| {
+            acc | (u64::from_ne_bytes(*a) ^ u64::from_ne_bytes(*b))
+        });
+        difference.ct_eq(&0).into()
     }
 }
 
@@ -267,6 +274,29 @@ mod tests {
         assert_eq!(k.check(119), Err(Invalid::NotYetValid));
         k.revoked_at = Some(130);
         assert_eq!(k.check(150), Err(Invalid::Revoked));
+    }
+
+    #[test]
+    fn only_time_bound_keys_depend_on_the_time() {
+        let mut k = info();
+        assert!(!k.is_time_bound());
+        for now in [i64::MIN, 0, 150, i64::MAX] {
+            assert_eq!(k.check(now), Ok(()));
+        }
+        k.revoked_at = Some(130);
+        for now in [i64::MIN, 0, 150, i64::MAX] {
+            assert_eq!(k.check(now), Err(Invalid::Revoked));
+        }
+        let bounds: [fn(&mut KeyInfo); 3] = [
+            |k| k.expires_at = Some(200),
+            |k| k.grace_ends_at = Some(200),
+            |k| k.not_before = Some(120),
+        ];
+        for bound in bounds {
+            let mut k = info();
+            bound(&mut k);
+            assert!(k.is_time_bound(), "{k:?}");
+        }
     }
 
     #[test]
