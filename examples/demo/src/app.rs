@@ -9,7 +9,8 @@ use serde::Deserialize;
 use tower_apikey::ApiKeys;
 use tower_apikey::store::InvalidationListener;
 use tower_jwt::issuer::{
-    MemoryFamilyStore, RedisFamilyStore, RefreshCookie, RefreshFamilyStore, SigningKey, TokenIssuer,
+    MemoryFamilyStore, RedisFamilyStore, RefreshCookie, RefreshError, RefreshFamilyStore, Regrant,
+    SigningKey, TokenIssuer,
 };
 use tower_jwt::revocation::{MemoryRevocationStore, RedisRevocationStore, RevocationStore};
 use tower_jwt::{Algorithm, IssuerConfig, JwtAuthenticator, JwtVerifier, Key};
@@ -128,6 +129,7 @@ pub async fn api_keys(config: &Config) -> Result<(ApiKeys, tower_apikey::SqlStor
 pub async fn token_issuer(
     config: &Config,
     secrets: &[Vec<u8>],
+    users: Arc<Users>,
 ) -> Result<(TokenIssuer, Arc<dyn RefreshFamilyStore>), String> {
     // The oldest secret first, then each newer one rotated in: the newest signs, the older
     // ones stay as retired keys until the tokens they could have signed have expired.
@@ -172,6 +174,12 @@ pub async fn token_issuer(
         .revocation_store(revocations)
         .family_store(Arc::clone(&families))
         .refresh_cookie(cookie)
+        // Every refresh grants the user's scopes of now: a user removed from DEMO_USERS is
+        // refused (and the login's family revoked), a narrowed one gets the new scopes.
+        .regrant(move |request: Regrant| {
+            let scopes = users.scopes_of(&request.subject);
+            async move { scopes.ok_or(RefreshError::Denied) }
+        })
         .build()
         .map_err(|e| format!("token issuer: {e}"))?;
     for key in keys {
@@ -293,7 +301,7 @@ async fn oauth_client(config: &Config) -> Result<Option<OAuthClient<Account>>, S
 ///
 /// A message naming what could not be set up (store, Redis, keys, providers).
 pub async fn build(config: &Config) -> Result<Demo, String> {
-    let users = config.users()?;
+    let users = Arc::new(config.users()?);
     if config.insecure_loopback() {
         tracing::warn!(
             public_url = %config.public_url,
@@ -319,7 +327,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
     } else {
         None
     };
-    let (tokens, families) = token_issuer(config, &secrets).await?;
+    let (tokens, families) = token_issuer(config, &secrets, Arc::clone(&users)).await?;
     let jwt = jwt_authenticator(config, &secrets, &tokens)?;
     let oauth = oauth_client(config).await?;
     let sessions = MaybeSession(oauth.as_ref().map(OAuthClient::authenticator));
@@ -330,7 +338,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
         jwt,
         oauth,
         sessions,
-        users: Arc::new(users),
+        users,
         templates: Templates::new(),
         login_throttle: login_throttle()?,
         resource_metadata: resource_metadata(config),

@@ -125,6 +125,17 @@ impl Users {
         user.filter(|_| matches)
     }
 
+    /// The scopes `name` is granted now, if `name` is a user: what a refresh grants (the
+    /// token issuer's regrant hook), so a user removed or narrowed in `DEMO_USERS` loses
+    /// access at the next refresh instead of keeping the scopes of the login.
+    #[must_use]
+    pub fn scopes_of(&self, name: &str) -> Option<Vec<String>> {
+        self.users
+            .iter()
+            .find(|u| u.name == name)
+            .map(|u| u.scopes.clone())
+    }
+
     /// [`check`](Self::check) on the blocking thread pool, at most one per CPU at a time (a
     /// burst of logins queues instead of taking a worker thread and 19 MiB each).
     pub async fn login(self: Arc<Self>, name: String, password: String) -> Option<User> {
