@@ -8,7 +8,8 @@ use tokio::sync::mpsc;
 
 use crate::store::KeyStore;
 
-/// Collects uses and writes them once per interval, deduplicated per key.
+/// Collects uses and writes them once per interval, deduplicated per key; a batch the store
+/// refused is kept and written with the next one.
 pub(super) async fn write_touches(
     store: Arc<dyn KeyStore>,
     mut rx: mpsc::Receiver<(Arc<str>, i64)>,
@@ -43,6 +44,12 @@ async fn flush(store: &dyn KeyStore, pending: &mut HashMap<Arc<str>, i64>) {
         .map(|(id, at)| (id.to_string(), at))
         .collect();
     if let Err(error) = store.touch(&batch).await {
-        tracing::warn!(target: "tower_apikey", %error, keys = batch.len(), "could not record last use");
+        // Kept for the next tick (one entry per key, so at most one per key in use): the
+        // uses made while the store was down are written once it is back.
+        tracing::warn!(target: "tower_apikey", %error, keys = batch.len(), "could not record last use; kept for the next write");
+        for (id, at) in batch {
+            let slot = pending.entry(Arc::from(id)).or_insert(at);
+            *slot = (*slot).max(at);
+        }
     }
 }
