@@ -29,6 +29,8 @@ use crate::decision::{Decision, LimitState};
 use crate::limiter::Check;
 use crate::policy::Policy;
 
+mod retry;
+
 const MICRO: u64 = 1_000;
 
 /// Where and how a [`RateLimiter`](crate::RateLimiter) shares its counters.
@@ -327,29 +329,7 @@ impl Shared {
             call.key(format!("{prefix}{{{key}}}:q:{}:{period}", quota.name()));
             call.arg(quota.credits()).arg(end.map_or(0, |e| e + 86_400));
         }
-        // Resent once when the connection was lost (the manager reconnects on such an
-        // error; a Redis restarted empty has no script, which `invoke_async` reloads): if the
-        // lost call did run, this identity is charged for two leases (refusing early) and
-        // a returned budget is credited twice (at most one lease's worth). Both calls fit
-        // in the store's timeout.
-        let call = &call;
-        let attempts = async {
-            match call.invoke_async::<Vec<i64>>(&mut conn.clone()).await {
-                Err(error) if error.is_connection_dropped() && !error.is_timeout() => {
-                    tracing::debug!(target: "tower_ratelimit", %error, "Redis connection lost; retrying once on a fresh connection");
-                    call.invoke_async(&mut conn.clone()).await
-                }
-                other => other,
-            }
-        };
-        let reply: Vec<i64> = tokio::time::timeout(self.config.timeout, attempts)
-            .await
-            .unwrap_or_else(|_| {
-                Err(redis::RedisError::from(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "the rate-limit store did not answer in time",
-                )))
-            })?;
+        let reply: Vec<i64> = retry::invoke(&call, conn, self.config.timeout).await?;
         let number = |i: usize| reply.get(i).copied().unwrap_or(0);
         let mut states = Vec::with_capacity(policy.limits().len() + 1);
         for i in 0..policy.limits().len() {

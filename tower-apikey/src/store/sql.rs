@@ -12,6 +12,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::{KeyStore, StoreError};
+use retry::retry_once;
+
+mod retry;
 use crate::record::{ApiKeyRecord, KeyDigest, KeyInfo};
 
 /// The embedded migrations (`migrations/` in this crate), valid for both backends.
@@ -84,45 +87,6 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError 
     StoreError::Unavailable(Box::new(e))
 }
 
-/// The longest a PostgreSQL pool waits for a connection, and the bound of one read with its
-/// retry (SQLite has no connection to lose and uses its busy timeout).
-const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Whether `error` means the connection was lost (an I/O error, a server shutting down or
-/// restarting: SQLSTATE classes `08` and `57P`), so the statement may run again on a fresh
-/// connection of the pool. A database's answer (a constraint violation), a pool timeout or
-/// a closed pool is not.
-fn connection_lost(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_) => true,
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
-        _ => false,
-    }
-}
-
-/// Runs an idempotent statement `op`, once more when the connection was lost, both within
-/// [`STORE_TIMEOUT`].
-async fn retry_once<T, F, Fut>(mut op: F) -> Result<T, sqlx::Error>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, sqlx::Error>>,
-{
-    let attempts = async {
-        match op().await {
-            Err(error) if connection_lost(&error) => {
-                tracing::debug!(target: "tower_apikey", %error, "database connection lost; retrying once on a fresh connection");
-                op().await
-            }
-            other => other,
-        }
-    };
-    tokio::time::timeout(STORE_TIMEOUT, attempts)
-        .await
-        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
-}
-
 fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
@@ -182,7 +146,7 @@ impl SqlStore {
     pub async fn postgres_with(options: PgConnectOptions) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(STORE_TIMEOUT)
+            .acquire_timeout(retry::STORE_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(unavailable)?;

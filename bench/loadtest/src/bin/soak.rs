@@ -115,25 +115,30 @@ fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Whether `status` is what `kind` must get at `at_ms`, the session cookie being of
-/// generation `generation`.
+/// Whether `status` is what `kind` must get when sent at `at_ms`, the session cookie being
+/// of generation `generation`.
 fn expected(kind: Kind, status: u16, generation: u32, at_ms: u64, outage: &Outage) -> bool {
+    let down = outage.down_ms.load(Ordering::Acquire);
+    let up = outage.up_ms.load(Ordering::Acquire);
+    // Sent between the stop and the login after the return (the first request after it).
+    let during = down != 0 && at_ms + 50 >= down && (up == 0 || at_ms <= up);
+    let after = up != 0 && at_ms > up;
     match kind {
         // SQLite keys; a JWT's revocation store stays fresh through an outage shorter than
         // its 5 s staleness bound.
         Kind::ApiKey | Kind::Token => status == 200,
-        Kind::ForgedKey | Kind::ForgedToken | Kind::ForgedSession => status == 401,
-        Kind::Session => {
-            let down = outage.down_ms.load(Ordering::Acquire);
-            let up = outage.up_ms.load(Ordering::Acquire);
-            match generation {
-                // From the stop: 503 while Redis is down, then 401 (its session is gone).
-                0 if down != 0 && at_ms + 50 >= down => matches!(status, 200 | 503 | 401),
-                0 => status == 200,
-                // The login made after the return.
-                _ => status == 200 || (up == 0 && status == 503),
-            }
+        Kind::ForgedKey | Kind::ForgedToken => status == 401,
+        // A session id is only known to be forged by the store: 503 while it is down.
+        Kind::ForgedSession => status == 401 || (during && status == 503),
+        // The session of before the outage: 503 while Redis is down, then 401 (Redis
+        // came back empty: logged out, never someone else).
+        Kind::Session if generation == 0 => {
+            status == 200 && !after
+                || (during && matches!(status, 503 | 401))
+                || (after && status == 401)
         }
+        // The login made after the return.
+        Kind::Session => status == 200,
     }
 }
 
