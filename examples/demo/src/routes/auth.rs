@@ -17,7 +17,6 @@ use std::time::{Duration, SystemTime};
 use tower_jwt::Claims;
 use tower_jwt::issuer::{DEFAULT_REFRESH_LIFETIME, Grant, TokenPair};
 
-use super::reject;
 use crate::app::{AppState, DemoClaims};
 
 /// Kept beyond the refresh lifetime when revoking a family (clock skew).
@@ -38,7 +37,7 @@ const SESSION_CLAIM: &str = "sid";
 
 /// The token response: an access token carrying the family id (`sid`) in JSON, the refresh
 /// token in its cookie.
-async fn token_response(state: &AppState, pair: TokenPair, headers: &HeaderMap) -> Response {
+async fn token_response(state: &AppState, pair: TokenPair) -> Response {
     let access = async {
         let verified = state
             .jwt
@@ -60,10 +59,7 @@ async fn token_response(state: &AppState, pair: TokenPair, headers: &HeaderMap) 
         Ok(access) => access,
         Err(error) => {
             tracing::error!(%error, "issuing the access token failed");
-            return reject(
-                &AuthError::unavailable("tokens cannot be issued right now"),
-                headers,
-            );
+            return AuthError::unavailable("tokens cannot be issued right now").into_response();
         }
     };
     let cookie = state.tokens.refresh_cookie(&pair.refresh).to_string();
@@ -89,10 +85,7 @@ pub(crate) async fn login(
     body: Bytes,
 ) -> Response {
     if body.len() > MAX_LOGIN_BODY {
-        return reject(
-            &AuthError::invalid_request("the request body is too large"),
-            &headers,
-        );
+        return AuthError::invalid_request("the request body is too large").into_response();
     }
     // A JSON content type cannot come from a cross-site form without a CORS preflight:
     // no login CSRF.
@@ -102,18 +95,14 @@ pub(crate) async fn login(
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
-        return reject(
-            &AuthError::invalid_request("the content type must be application/json"),
-            &headers,
-        );
+        return AuthError::invalid_request("the content type must be application/json")
+            .into_response();
     }
     let Ok(request) = serde_json::from_slice::<LoginRequest>(&body) else {
-        return reject(
-            &AuthError::invalid_request(
-                r#"expected a JSON body {"username": "...", "password": "..."}"#,
-            ),
-            &headers,
-        );
+        return AuthError::invalid_request(
+            r#"expected a JSON body {"username": "...", "password": "..."}"#,
+        )
+        .into_response();
     };
     // Over the failed-login limits: 429 before the password is even checked.
     let address = extensions
@@ -121,7 +110,7 @@ pub(crate) async fn login(
         .map(|ConnectInfo(addr)| addr.ip());
     let username = request.username.clone();
     if let Err(error) = state.login_throttle.check(address, Some(&username)) {
-        return reject(&error, &headers);
+        return error.into_response();
     }
     let users = Arc::clone(&state.users);
     let Some(user) = users.login(request.username, request.password).await else {
@@ -129,21 +118,16 @@ pub(crate) async fn login(
         state
             .login_throttle
             .record_failure(address, Some(&username));
-        return reject(
-            &AuthError::invalid_credential("unknown user or wrong password")
-                .with_reason("bad_password"),
-            &headers,
-        );
+        return AuthError::invalid_credential("unknown user or wrong password")
+            .with_reason("bad_password")
+            .into_response();
     };
     let grant = Grant::new(user.name.clone()).scope(user.scopes.iter().cloned());
     match state.tokens.issue(&grant).await {
-        Ok(pair) => token_response(&state, pair, &headers).await,
+        Ok(pair) => token_response(&state, pair).await,
         Err(error) => {
             tracing::error!(%error, "issuing tokens failed");
-            reject(
-                &AuthError::unavailable("tokens cannot be issued right now"),
-                &headers,
-            )
+            AuthError::unavailable("tokens cannot be issued right now").into_response()
         }
     }
 }
@@ -159,19 +143,18 @@ pub(crate) async fn refresh(State(state): State<AppState>, headers: HeaderMap) -
     let token = match refresh_cookie(&state, &headers) {
         Ok(Some(token)) => token,
         Ok(None) => {
-            return reject(
-                &AuthError::invalid_credential("no refresh token cookie").with_reason("missing"),
-                &headers,
-            );
+            return AuthError::invalid_credential("no refresh token cookie")
+                .with_reason("missing")
+                .into_response();
         }
-        Err(error) => return reject(&error, &headers),
+        Err(error) => return error.into_response(),
     };
     match state.tokens.refresh(&token).await {
-        Ok(pair) => token_response(&state, pair, &headers).await,
+        Ok(pair) => token_response(&state, pair).await,
         Err(error) => {
             let error = AuthError::from(error);
             tracing::info!(reason = error.reason(), "refresh refused");
-            let mut response = reject(&error, &headers);
+            let mut response = error.into_response();
             if let Ok(removal) =
                 HeaderValue::from_str(&state.tokens.cookie_config().removal().to_string())
             {
@@ -197,23 +180,20 @@ pub(crate) async fn logout(
         .map(|(_, token)| token.trim().to_owned());
     let refresh = match refresh_cookie(&state, &headers) {
         Ok(refresh) => refresh,
-        Err(error) => return reject(&error, &headers),
+        Err(error) => return error.into_response(),
     };
     if let Err(error) = state
         .tokens
         .logout(access.as_deref(), refresh.as_deref())
         .await
     {
-        return reject(&AuthError::from(error), &headers);
+        return AuthError::from(error).into_response();
     }
     if let Some(family) = &identity.claims().sid {
         let until = SystemTime::now() + DEFAULT_REFRESH_LIFETIME + FAMILY_MARGIN;
         if let Err(error) = state.families.revoke(family, until).await {
             tracing::warn!(error = %error.0, "revoking the refresh family failed");
-            return reject(
-                &AuthError::unavailable("the token store is unavailable"),
-                &headers,
-            );
+            return AuthError::unavailable("the token store is unavailable").into_response();
         }
     }
     let removal = state.tokens.cookie_config().removal().to_string();

@@ -7,11 +7,10 @@ mod floors;
 
 use auth_core::first_of;
 use auth_core::require_scopes;
-use auth_core::{AuthError, AuthLayer, Rejection};
+use auth_core::{AuthLayer, Rejection};
 use axum::Router;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use http::HeaderMap;
 use http::header::CONTENT_TYPE;
 use tower_oauth::LoginRedirect;
 
@@ -19,12 +18,6 @@ use crate::app::AppState;
 
 /// The stylesheet, embedded.
 const STYLE: &str = include_str!("../../templates/style.css");
-
-/// An RFC 6750 rejection (`WWW-Authenticate` + `{"error","error_description"}`), the same
-/// the authentication layers send.
-pub(crate) fn reject(error: &AuthError, _headers: &HeaderMap) -> Response {
-    error.clone().into_response()
-}
 
 /// Every route; with `bench_floors`, also the `/bench/whoami*` floor routes (no
 /// credential checked: `DEMO_BENCH_FLOORS=on`, for load runs only).
