@@ -57,7 +57,8 @@
 //! | configuration | `Type::builder(…)` → setters named after the field → `build()` returning [`ConfigError`] | `ApiKeys::builder(store).cache_ttl(…).build()?` |
 //! | a value's copy with a field set | `with_field` | [`Principal::with_scopes`] |
 //! | an option that weakens security | `insecure_…` | [`Credentials::insecure_query`] |
-//! | storage | a `…Store` trait per crate (`ApiKeyStore`, `RevocationStore`, `SessionStore`), `async fn` in the trait, one opaque `…StoreError` with a `#[non_exhaustive]` kind that keeps `source()` | |
+//! | storage | a `…Store` trait per crate, written with `#[async_trait]`; implementations named backend first | `ApiKeyStore` → `MemoryApiKeyStore`, `SqlApiKeyStore`; `SessionStore` → `MemorySessionStore`, `RedisSessionStore` |
+//! | a store failure | one [`StoreError`] for every store, with a `#[non_exhaustive]` [`StoreErrorKind`], keeping the cause as `source()`; on the request path it becomes a 503 | `StoreError::unavailable(redis_error)` |
 //! | a typed identity | one name per method | `ApiKeyIdentity`, `Claims<C>`, `OAuthSession<U>` |
 //!
 //! ## Features
@@ -79,6 +80,7 @@ mod layer;
 mod metadata;
 mod principal;
 mod rejection;
+mod store;
 
 pub use authenticate::{Authenticate, CheckFuture, Outcome};
 pub use authorize::{
@@ -94,6 +96,7 @@ pub use layer::AuthLayer;
 pub use metadata::{ResourceMetadata, ResourceMetadataBuilder};
 pub use principal::{AuthMethod, Identity, Principal};
 pub use rejection::{OnRejection, Rejection};
+pub use store::{StoreError, StoreErrorKind};
 
 /// The README's examples, compiled as doc tests.
 #[cfg(all(doctest, feature = "axum"))]
