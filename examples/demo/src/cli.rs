@@ -1,11 +1,10 @@
 //! The command line: `demo` (serve), `demo keys …`, `demo token …`.
 
 use std::io::Write;
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use tokio::net::TcpListener;
 use tower_apikey::cli::{KeysCommand, parse_duration};
 use tower_jwt::issuer::{Grant, SigningKey, TokenIssuer};
 
@@ -40,6 +39,17 @@ pub enum Command {
         #[arg(long, value_parser = parse_duration, default_value = "15m")]
         ttl: Duration,
     },
+    /// Write a self-signed certificate and key for local HTTPS (`DEMO_TLS_CERT` /
+    /// `DEMO_TLS_KEY`).
+    Cert {
+        /// The directory for `cert.pem` and `key.pem` (created; existing files replaced).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// A DNS name or IP address the certificate is valid for (repeatable; default:
+        /// localhost, 127.0.0.1 and ::1).
+        #[arg(long = "host", value_name = "NAME")]
+        hosts: Vec<String>,
+    },
 }
 
 /// Runs `cli`: serves until SIGTERM / Ctrl-C, or runs one command and prints its JSON.
@@ -49,7 +59,7 @@ pub enum Command {
 /// A message for the user (the process exits with status 1).
 pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config).await,
+        Command::Serve => crate::serve::serve(config).await,
         Command::Keys(command) => {
             let (keys, store) = crate::app::api_keys(&config).await?;
             let mut out = std::io::stdout().lock();
@@ -64,6 +74,24 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
             let token = token(&config, &sub, &scopes, ttl)?;
             let mut out = std::io::stdout().lock();
             writeln!(out, "{token}").map_err(|e| e.to_string())
+        }
+        Command::Cert { out, hosts } => {
+            let files = crate::tls::write_self_signed(&out, &hosts)?;
+            let hosts = if hosts.is_empty() {
+                crate::tls::DEFAULT_HOSTS.join(", ")
+            } else {
+                hosts.join(", ")
+            };
+            let (cert, key) = (files.cert.display(), files.key.display());
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "wrote {cert} and {key}: a self-signed certificate for {hosts}\n\
+                 serve HTTPS with it:\n  DEMO_TLS_CERT={cert} DEMO_TLS_KEY={key} demo\n\
+                 trust it in a client:\n  curl --cacert {cert} https://localhost:3000/health\n\
+                 browsers warn about it (self-signed): for local use only"
+            )
+            .map_err(|e| e.to_string())
         }
     }
 }
@@ -94,87 +122,4 @@ fn token(config: &Config, sub: &str, scopes: &str, ttl: Duration) -> Result<Stri
         .issue_access(&grant)
         .map(tower_jwt::issuer::IssuedToken::into_string)
         .map_err(|e| e.to_string())
-}
-
-async fn serve(mut config: Config) -> Result<(), String> {
-    let listener = TcpListener::bind(config.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
-    let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
-    if std::env::var_os("DEMO_PUBLIC_URL").is_none() {
-        // With `DEMO_ADDR=127.0.0.1:0`, name the port actually bound.
-        config.public_url = format!("http://{addr}");
-    }
-    let demo = crate::app::build(&config).await?;
-    if config.bench_floors {
-        tracing::warn!(
-            "DEMO_BENCH_FLOORS=on: /bench/whoami* answer without checking any credential \
-             (for load runs only)"
-        );
-    }
-    tracing::info!(
-        key_cache_ttl = ?demo.keys.cache_ttl(),
-        push_invalidation = demo.listener.is_some(),
-        "API keys revoked elsewhere are refused within the key cache TTL"
-    );
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on http://{addr}").map_err(|e| e.to_string())?;
-        out.flush().map_err(|e| e.to_string())?;
-    }
-    // At the signal the listener closes (new connections are refused) and requests in
-    // flight run to completion; connections still open SHUTDOWN_GRACE later (a client
-    // holding a request half-sent) are dropped, so the exit is bounded.
-    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel();
-    // Handlers see the client's address (the failed-login throttle counts by it).
-    let app = demo
-        .router
-        .into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async {
-        shutdown().await;
-        let _ = signalled_tx.send(());
-    });
-    tokio::select! {
-        served = server.into_future() => served.map_err(|e| format!("server error: {e}"))?,
-        () = async {
-            if signalled_rx.await.is_ok() {
-                tokio::time::sleep(SHUTDOWN_GRACE).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        } => tracing::warn!(
-            grace = ?SHUTDOWN_GRACE,
-            "connections still open after the grace period; closing them"
-        ),
-    }
-    drop(demo.listener);
-    tracing::info!("shut down cleanly");
-    Ok(())
-}
-
-/// How long requests in flight at SIGTERM or Ctrl-C may take before the server exits anyway.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// Resolves at SIGTERM or Ctrl-C.
-async fn shutdown() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use rand::RngCore as _;
@@ -33,6 +34,15 @@ impl fmt::Debug for ClientCredentials {
             .field("secret", &"[redacted]")
             .finish()
     }
+}
+
+/// The PEM files of `DEMO_TLS_CERT` / `DEMO_TLS_KEY`: the server speaks HTTPS with them.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// Everything the server and the CLI read from the environment.
@@ -81,6 +91,9 @@ pub struct Config {
     /// a load run can measure what a route costs before authentication (see
     /// `BENCHMARKS.md`). Never turn it on for a server others can reach.
     pub bench_floors: bool,
+    /// `DEMO_TLS_CERT` / `DEMO_TLS_KEY`: serve HTTPS (HTTP/1.1 and HTTP/2) with this pair,
+    /// reloaded at SIGHUP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl fmt::Debug for Config {
@@ -103,6 +116,7 @@ impl fmt::Debug for Config {
             .field("key_cache_ttl", &self.key_cache_ttl)
             .field("jwt_cache", &self.jwt_cache)
             .field("bench_floors", &self.bench_floors)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -172,6 +186,15 @@ impl Config {
         if oidc_client.is_some() && oidc_issuer.is_none() {
             return Err("DEMO_OIDC_CLIENT_ID needs DEMO_OIDC_ISSUER".to_owned());
         }
+        let tls = match (var("DEMO_TLS_CERT"), var("DEMO_TLS_KEY")) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            (None, None) => None,
+            _ => return Err("set both DEMO_TLS_CERT and DEMO_TLS_KEY, or neither".to_owned()),
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         Ok(Self {
             addr,
             database_url: var("DEMO_DATABASE_URL").unwrap_or_else(|| "sqlite://demo.db".to_owned()),
@@ -184,7 +207,7 @@ impl Config {
             oidc_redirect_uri: var("DEMO_OIDC_REDIRECT_URI"),
             github_client: pair("DEMO_GITHUB_CLIENT_ID", "DEMO_GITHUB_CLIENT_SECRET")?,
             public_url: var("DEMO_PUBLIC_URL").map_or_else(
-                || format!("http://{addr}"),
+                || format!("{scheme}://{addr}"),
                 |u| u.trim_end_matches('/').to_owned(),
             ),
             users,
@@ -192,6 +215,7 @@ impl Config {
             key_cache_ttl,
             jwt_cache: switch("DEMO_JWT_CACHE", true)?,
             bench_floors: switch("DEMO_BENCH_FLOORS", false)?,
+            tls,
         })
     }
 
@@ -215,6 +239,34 @@ impl Config {
     #[must_use]
     pub fn insecure_loopback(&self) -> bool {
         self.loopback_only() && Url::parse(&self.public_url).is_ok_and(|url| url.scheme() == "http")
+    }
+
+    /// Whether responses carry `Strict-Transport-Security`: the server speaks TLS, or a
+    /// proxy does in front of it (`DEMO_PUBLIC_URL` is `https://`).
+    #[must_use]
+    pub fn hsts(&self) -> bool {
+        self.tls.is_some() || self.public_url.starts_with("https://")
+    }
+
+    /// Whether the server may listen as configured: HTTPS anywhere; plain http only on a
+    /// loopback `DEMO_ADDR`, or behind a proxy that serves the `https://` `DEMO_PUBLIC_URL`.
+    ///
+    /// # Errors
+    ///
+    /// Plain http on an address others can reach, with no https in front of it.
+    pub fn check_listener(&self) -> Result<(), String> {
+        if self.tls.is_some()
+            || self.addr.ip().is_loopback()
+            || self.public_url.starts_with("https://")
+        {
+            return Ok(());
+        }
+        Err(format!(
+            "refusing to serve plain http on {}, which others can reach: set DEMO_TLS_CERT and \
+             DEMO_TLS_KEY (`demo cert` makes a local pair), bind a loopback DEMO_ADDR, or set an \
+             https:// DEMO_PUBLIC_URL when a proxy terminates TLS in front of the demo",
+            self.addr
+        ))
     }
 
     /// The password-login users: `DEMO_USERS`, or the accounts of [`DEFAULT_USERS`] when it
@@ -304,6 +356,7 @@ mod tests {
             key_cache_ttl: Duration::from_secs(30),
             jwt_cache: true,
             bench_floors: false,
+            tls: None,
         }
     }
 
@@ -345,6 +398,48 @@ mod tests {
             let users = config(addr, url, Some("carol:carol-pw")).users().unwrap();
             assert!(users.check("carol", "carol-pw").is_some());
             assert!(users.check("alice", "alice-password").is_none());
+        }
+    }
+
+    #[test]
+    fn plain_http_is_served_on_loopback_or_behind_an_https_proxy_only() {
+        for (addr, url, tls, allowed, hsts) in [
+            (
+                "127.0.0.1:3000",
+                "http://127.0.0.1:3000",
+                false,
+                true,
+                false,
+            ),
+            ("[::1]:3000", "http://localhost:3000", false, true, false),
+            ("0.0.0.0:3000", "https://demo.example", false, true, true),
+            ("0.0.0.0:3000", "http://demo.example", false, false, false),
+            (
+                "192.0.2.7:3000",
+                "http://127.0.0.1:3000",
+                false,
+                false,
+                false,
+            ),
+            ("0.0.0.0:3000", "https://0.0.0.0:3000", true, true, true),
+            ("127.0.0.1:3000", "https://127.0.0.1:3000", true, true, true),
+        ] {
+            let mut config = config(addr, url, None);
+            if tls {
+                config.tls = Some(TlsFiles {
+                    cert: "cert.pem".into(),
+                    key: "key.pem".into(),
+                });
+            }
+            let checked = config.check_listener();
+            assert_eq!(checked.is_ok(), allowed, "{addr} {url} tls={tls}");
+            if let Err(message) = checked {
+                assert!(
+                    message.contains("refusing to serve plain http"),
+                    "{message}"
+                );
+            }
+            assert_eq!(config.hsts(), hsts, "{addr} {url} tls={tls}");
         }
     }
 

@@ -9,15 +9,18 @@
 //! * `/oauth/{provider}/…`: "Log in with OIDC / GitHub", creating a session.
 //! * `/`: the dashboard where a logged-in user creates, sees and revokes API keys.
 //!
-//! The binary (`demo`) serves it and offers `demo keys …` and `demo token …`; see the
+//! The binary (`demo`) serves it (HTTPS with `DEMO_TLS_CERT` / `DEMO_TLS_KEY`) and offers
+//! `demo keys …`, `demo token …` and `demo cert`; see the
 //! crate's README for the environment variables.
 
 pub mod app;
 pub mod cli;
 pub mod config;
 mod routes;
+mod serve;
 pub mod session;
 mod templates;
+mod tls;
 pub mod users;
 
 pub use app::{Demo, build};

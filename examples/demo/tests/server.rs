@@ -168,18 +168,15 @@ async fn cookies_are_secure_off_loopback() {
     assert_secure_refresh_cookie(&res);
 }
 
-#[tokio::test]
-async fn a_server_bound_to_every_interface_keeps_secure_cookies() {
-    // The public URL says loopback, but 0.0.0.0 serves the network: cookies keep `Secure`.
-    let server = Server::start(&[
+#[test]
+fn a_server_bound_to_every_interface_is_refused_plain_http() {
+    // The public URL says loopback, but 0.0.0.0 serves the network: not over plain http.
+    let stderr = common::refused_start(&[
         ("DEMO_ADDR", "0.0.0.0:0"),
         ("DEMO_PUBLIC_URL", "http://127.0.0.1:3000"),
         ("DEMO_USERS", "carol:carol-pw:read"),
     ]);
-    let res = password_login(&server, "carol", "carol-pw").await;
-    assert_eq!(res.status(), 200);
-    assert_secure_refresh_cookie(&res);
-    assert!(common::set_cookie(&res, "refresh_token").is_none());
+    assert!(stderr.contains("refusing to serve plain http"), "{stderr}");
 }
 
 #[tokio::test]
@@ -197,7 +194,7 @@ async fn the_default_accounts_exist_on_loopback_only() {
     for env in [
         [
             ("DEMO_ADDR", "0.0.0.0:0"),
-            ("DEMO_PUBLIC_URL", "http://127.0.0.1:3000"),
+            ("DEMO_PUBLIC_URL", "https://127.0.0.1:3000"),
         ],
         [
             ("DEMO_ADDR", "127.0.0.1:0"),
@@ -212,6 +209,7 @@ async fn the_default_accounts_exist_on_loopback_only() {
     // With DEMO_USERS, only those users log in.
     let public = Server::start(&[
         ("DEMO_ADDR", "0.0.0.0:0"),
+        ("DEMO_PUBLIC_URL", "https://demo.example.test"),
         ("DEMO_USERS", "carol:carol-pw:read"),
     ]);
     let res = password_login(&public, "alice", "alice-password").await;

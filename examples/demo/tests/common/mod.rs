@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports, unreachable_pub)]
 
 pub mod oidc;
+pub mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -95,8 +96,11 @@ impl Server {
             .recv_timeout(Duration::from_secs(30))
             .expect("the demo did not print `listening on http://ADDR` within 30 s");
         // A server bound to every interface is reached on loopback.
-        let url = url.replacen("http://0.0.0.0:", "http://127.0.0.1:", 1);
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let url = url.replacen("://0.0.0.0:", "://127.0.0.1:", 1);
+        assert!(
+            url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
+            "{url}"
+        );
         Self {
             url,
             env,
@@ -108,6 +112,11 @@ impl Server {
     /// Runs `demo ARGS` against this server's store and environment; returns stdout.
     pub fn cli(&self, args: &[&str]) -> String {
         run_cli(&self.env, args)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("stopped").id()
     }
 
     /// Sends SIGTERM and waits (up to 10 s) for the exit status.
