@@ -45,6 +45,7 @@ fn config() -> Config {
         key_cache_ttl: Duration::from_secs(30),
         jwt_cache: true,
         bench_floors: true,
+        tls: None,
     }
 }
 

@@ -8,8 +8,9 @@ use minijinja::Environment;
 #[derive(Clone)]
 pub(crate) struct Templates(Arc<Environment<'static>>);
 
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 4] = [
     ("base.html", include_str!("../templates/base.html")),
+    ("confirm.html", include_str!("../templates/confirm.html")),
     (
         "dashboard.html",
         include_str!("../templates/dashboard.html"),

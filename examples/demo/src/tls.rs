@@ -172,7 +172,7 @@ mod tests {
             "{error}"
         );
         let missing = TlsFiles {
-            cert: second.cert.clone(),
+            cert: second.cert,
             key: a.join("absent.pem"),
         };
         let error = server_config(&missing).unwrap_err();

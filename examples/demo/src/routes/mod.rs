@@ -18,6 +18,8 @@ use crate::app::AppState;
 
 /// The stylesheet, embedded.
 const STYLE: &str = include_str!("../../templates/style.css");
+/// The dashboard's one script (the new key's copy button), embedded.
+const SCRIPT: &str = include_str!("../../templates/dashboard.js");
 
 /// Every route; with `bench_floors`, also the `/bench/whoami*` floor routes (no
 /// credential checked: `DEMO_BENCH_FLOORS=on`, for load runs only).
@@ -51,7 +53,14 @@ pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
     let to_home = LoginRedirect::to("/").expect("`/` is a same-origin path");
     let forms = Router::new()
         .route("/dashboard/keys", post(dashboard::create_key))
-        .route("/dashboard/keys/{id}/revoke", post(dashboard::revoke_key))
+        .route(
+            "/dashboard/keys/{id}/revoke",
+            get(dashboard::confirm_revoke).post(dashboard::revoke_key),
+        )
+        .route(
+            "/dashboard/keys/{id}/rotate",
+            get(dashboard::confirm_rotate).post(dashboard::rotate_key),
+        )
         .layer(AuthLayer::new(state.sessions.clone()).on_rejection(to_home));
     let home = Router::new()
         .route("/", get(dashboard::home))
@@ -60,6 +69,7 @@ pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
     let mut router = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/static/style.css", get(style))
+        .route("/static/dashboard.js", get(script))
         .merge(api)
         .merge(auth)
         .merge(forms)
@@ -75,4 +85,8 @@ pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
 
 async fn style() -> impl IntoResponse {
     ([(CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
+}
+
+async fn script() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT)
 }
