@@ -1,0 +1,358 @@
+//! The dashboard over HTTPS (a `demo cert` pair), logged in through the OpenID provider:
+//! security headers on every page, keys with ticked scopes, rotation with a grace period
+//! and revocation, each behind a confirmation page.
+
+mod common;
+
+use common::Server;
+use common::TempDir;
+use common::oidc::{DemoEnv, Jar, OidcProvider, authorize};
+use common::tls::Pair;
+use serde_json::Value;
+
+/// The value of the first `name="csrf_token" value="…"` in `page`.
+fn csrf(page: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The first `sk_live_…` key on `page`.
+fn find_key(page: &str) -> String {
+    let start = page.find("sk_live_").expect("a key on the page");
+    page[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// Asserts the headers every page carries over HTTPS.
+fn assert_page_headers(res: &reqwest::Response) {
+    let headers = res.headers();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} in {csp}");
+    }
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["strict-transport-security"], "max-age=31536000");
+    assert_eq!(headers["cache-control"], "no-store");
+}
+
+struct Dashboard {
+    server: Server,
+    client: reqwest::Client,
+    jar: Jar,
+    _provider: OidcProvider,
+    _dir: TempDir,
+}
+
+impl Dashboard {
+    /// A demo over HTTPS, and a user logged in through the provider.
+    async fn log_in() -> Self {
+        let dir = TempDir::new();
+        let pair = Pair::generate(&dir.0);
+        let provider = OidcProvider::start();
+        let mut env = provider.demo_env();
+        env.extend(pair.env());
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let server = Server::start(&env);
+        assert!(server.url.starts_with("https://"), "{}", server.url);
+        let client = pair.client();
+
+        let mut jar = Jar::default();
+        let res = client
+            .get(format!("{}/oauth/oidc/login?return_to=/", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        jar.store(&res);
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        let query = authorize(&client, &location).await;
+        let res = client
+            .get(format!("{}/oauth/oidc/callback?{query}", server.url))
+            .header("cookie", jar.header())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{:?}", res.headers());
+        let session = common::set_cookie(&res, "__Host-session").expect("a __Host- session");
+        assert!(session.contains("Secure"), "over HTTPS: {session}");
+        jar.store(&res);
+        Self {
+            server,
+            client,
+            jar,
+            _provider: provider,
+            _dir: dir,
+        }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.server.url))
+            .header("cookie", self.jar.header())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.server.url))
+            .header("cookie", self.jar.header())
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `/api/whoami` with `key`: the status and the JSON body (`Null` when refused).
+    async fn whoami(&self, key: &str) -> (u16, Value) {
+        let res = self
+            .client
+            .get(format!("{}/api/whoami", self.server.url))
+            .header("x-api-key", key)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn every_page_carries_the_security_headers() {
+    let dash = Dashboard::log_in().await;
+    let anonymous = dash
+        .client
+        .get(format!("{}/", dash.server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 200);
+    assert_page_headers(&anonymous);
+
+    let home = dash.get("/").await;
+    assert_eq!(home.status(), 200);
+    assert_page_headers(&home);
+    let page = home.text().await.unwrap();
+    assert!(page.contains("oidc:alice"), "{page}");
+    assert!(
+        !page.contains("<script") && !page.contains("style="),
+        "no inline script or style: {page}"
+    );
+    let token = csrf(&page);
+
+    // The page showing a new key: not cached, and the copy script is a same-origin file.
+    let created = dash
+        .post(
+            "/dashboard/keys",
+            &[("csrf_token", &token), ("scopes", "read")],
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+    assert_page_headers(&created);
+    let page = created.text().await.unwrap();
+    assert!(
+        page.contains(r#"<script src="/static/dashboard.js" defer></script>"#),
+        "{page}"
+    );
+    let script = dash.get("/static/dashboard.js").await;
+    assert_eq!(script.status(), 200);
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(script.headers()["x-content-type-options"], "nosniff");
+    assert!(script.text().await.unwrap().contains("clipboard"));
+
+    // Refusals and the API carry them too.
+    let refused = dash.post("/dashboard/keys", &[("scopes", "read")]).await;
+    assert_eq!(refused.status(), 403);
+    assert_page_headers(&refused);
+    let api = dash
+        .client
+        .get(format!("{}/api/whoami", dash.server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401);
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        api.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+}
+
+#[tokio::test]
+async fn keys_are_created_with_ticked_scopes_rotated_with_grace_and_revoked_after_confirmation() {
+    let dash = Dashboard::log_in().await;
+    let page = dash.get("/").await.text().await.unwrap();
+    for scope in ["read", "write"] {
+        assert!(
+            page.contains(&format!(
+                r#"<input type="checkbox" name="scopes" value="{scope}""#
+            )),
+            "{page}"
+        );
+    }
+    let token = csrf(&page);
+
+    // Two ticked boxes: one `scopes` field each.
+    let res = dash
+        .post(
+            "/dashboard/keys",
+            &[
+                ("csrf_token", &token),
+                ("name", "ci"),
+                ("scopes", "read"),
+                ("scopes", "write"),
+                ("expires_in", "90d"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    let first = find_key(&page);
+    let first_id = &first[8..20];
+    assert!(page.contains("shown only once"), "{page}");
+    let (status, me) = dash.whoami(&first).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["scopes"], serde_json::json!(["read", "write"]));
+
+    // Rotation: the confirmation page offers the grace periods, 24 h selected.
+    let confirm = dash
+        .get(&format!("/dashboard/keys/{first_id}/rotate"))
+        .await;
+    assert_eq!(confirm.status(), 200);
+    let page = confirm.text().await.unwrap();
+    assert!(
+        page.contains(&format!(r#"action="/dashboard/keys/{first_id}/rotate""#)),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"<option value="24h" selected>for 24h</option>"#),
+        "{page}"
+    );
+    let res = dash
+        .post(
+            &format!("/dashboard/keys/{first_id}/rotate"),
+            &[("csrf_token", &token), ("grace", "forever")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("Choose a grace period"));
+    let res = dash
+        .post(
+            &format!("/dashboard/keys/{first_id}/rotate"),
+            &[("grace", "1h")],
+        )
+        .await;
+    assert_eq!(res.status(), 403, "no CSRF token");
+
+    let res = dash
+        .post(
+            &format!("/dashboard/keys/{first_id}/rotate"),
+            &[("csrf_token", &token), ("grace", "1h")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let page = res.text().await.unwrap();
+    let second = find_key(&page);
+    assert_ne!(second, first);
+    assert!(
+        page.contains(&format!("Key {first_id} rotated")) && page.contains("keeps working until"),
+        "{page}"
+    );
+    // Both work during the grace period; the new key has the same scopes.
+    assert_eq!(dash.whoami(&first).await.0, 200);
+    let (status, me) = dash.whoami(&second).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["scopes"], serde_json::json!(["read", "write"]));
+    let page = dash.get("/").await.text().await.unwrap();
+    let old_row = &page[page.find(&format!(r#"data-key-id="{first_id}""#)).unwrap()..];
+    let old_row = &old_row[..old_row.find("</tr>").unwrap()];
+    assert!(old_row.contains("expiring"), "{old_row}");
+    assert!(!old_row.contains("Rotate"), "already replaced: {old_row}");
+
+    // Revocation: the confirmation page revokes nothing; its form does.
+    let second_id = &second[8..20];
+    let confirm = dash
+        .get(&format!("/dashboard/keys/{second_id}/revoke"))
+        .await;
+    assert_eq!(confirm.status(), 200);
+    let page = confirm.text().await.unwrap();
+    assert!(page.contains("This cannot be undone"), "{page}");
+    assert!(
+        page.contains(&format!(r#"action="/dashboard/keys/{second_id}/revoke""#)),
+        "{page}"
+    );
+    assert_eq!(dash.whoami(&second).await.0, 200, "not revoked by the GET");
+    let res = dash
+        .post(
+            &format!("/dashboard/keys/{second_id}/revoke"),
+            &[("csrf_token", &csrf(&page))],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains(&format!("Key {second_id} revoked."))
+    );
+    assert_eq!(dash.whoami(&second).await.0, 401);
+    let res = dash
+        .post(
+            &format!("/dashboard/keys/{second_id}/rotate"),
+            &[("csrf_token", &token), ("grace", "1h")],
+        )
+        .await;
+    assert_eq!(res.status(), 409, "a revoked key is not rotated");
+
+    // Rotation without grace: the old key is refused at once.
+    let res = dash
+        .post(
+            "/dashboard/keys",
+            &[("csrf_token", &token), ("scopes", "read")],
+        )
+        .await;
+    let third = find_key(&res.text().await.unwrap());
+    let res = dash
+        .post(
+            &format!("/dashboard/keys/{}/rotate", &third[8..20]),
+            &[("csrf_token", &token), ("grace", "")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let fourth = find_key(&res.text().await.unwrap());
+    assert_eq!(dash.whoami(&third).await.0, 401);
+    assert_eq!(dash.whoami(&fourth).await.0, 200);
+
+    // Another user's key, or none: 404 on both pages and both actions.
+    for path in ["revoke", "rotate"] {
+        let res = dash
+            .get(&format!("/dashboard/keys/nosuchkey000/{path}"))
+            .await;
+        assert_eq!(res.status(), 404, "{path}");
+        let res = dash
+            .post(
+                &format!("/dashboard/keys/nosuchkey000/{path}"),
+                &[("csrf_token", &token)],
+            )
+            .await;
+        assert_eq!(res.status(), 404, "{path}");
+    }
+}
