@@ -1,7 +1,9 @@
-//! The dashboard in a real browser: Debian's headless chromium driven by
-//! `tests/browser/dashboard.mjs` (playwright-core) logs in through the OpenID provider,
-//! creates a key, sees it once and revokes it; the screenshot is saved as
-//! `target/demo-dashboard.png`.
+//! The dashboard in a real browser, over HTTPS: Debian's headless chromium driven by
+//! `tests/browser/dashboard.mjs` (playwright-core) trusts the demo's `demo cert` pair by its
+//! public key, logs in through the OpenID provider, creates a key with ticked scopes and
+//! uses it, rotates it with a grace period, revokes it through the confirmation page, and
+//! sees the CSP block an injected inline script. Screenshots go to
+//! `target/browser-screenshots/`.
 
 mod common;
 
@@ -9,32 +11,39 @@ use std::path::Path;
 use std::process::Command;
 
 use common::oidc::{DemoEnv, OidcProvider, REGISTERED_REDIRECT, ensure_npm_installed};
-use common::{Server, manifest_dir};
-use serde_json::Value;
+use common::tls::Pair;
+use common::{Server, TempDir, manifest_dir};
+use serde_json::{Value, json};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 #[test]
-fn dashboard_in_headless_chromium() {
+fn dashboard_in_headless_chromium_over_https() {
     assert!(
         Path::new(CHROMIUM).is_file(),
         "this test needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)"
     );
     let script_dir = manifest_dir().join("tests/browser");
     ensure_npm_installed(&script_dir, "playwright-core");
+    let dir = TempDir::new();
+    let pair = Pair::generate(&dir.0);
     let provider = OidcProvider::start();
-    let env = provider.demo_env();
+    let mut env = provider.demo_env();
+    env.extend(pair.env());
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = Server::start(&env);
-    let screenshot = manifest_dir().join("../../target/demo-dashboard.png");
-    let _ = std::fs::remove_file(&screenshot);
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let screenshots = manifest_dir().join("../../target/browser-screenshots");
+    let _ = std::fs::remove_dir_all(&screenshots);
 
     let out = Command::new("node")
         .arg("dashboard.mjs")
         .current_dir(&script_dir)
         .env("DEMO_URL", &server.url)
+        .env("CERT", &pair.cert)
+        .env("NODE_EXTRA_CA_CERTS", &pair.cert)
         .env("REDIRECT_URI", REGISTERED_REDIRECT)
-        .env("SCREENSHOT", &screenshot)
+        .env("SCREENSHOTS", &screenshots)
         .env("CHROMIUM", CHROMIUM)
         .output()
         .expect("this test needs Node.js (`node` on PATH)");
@@ -46,21 +55,53 @@ fn dashboard_in_headless_chromium() {
     );
     let result: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))
         .unwrap_or_else(|_| panic!("no JSON result line: {stdout}"));
-    assert_eq!(result["whoami_before"], 200, "{result}");
-    assert_eq!(result["whoami_after"], 401, "{result}");
-    let id = result["created"].as_str().unwrap();
-    assert_eq!(id.len(), 12, "{result}");
-    let png = std::fs::read(&screenshot).expect("the screenshot was not saved");
-    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
 
-    // The key is in the store, revoked, and owned by the OIDC user.
+    // The key works with the ticked scopes; rotation keeps the old one for its grace
+    // period; the confirmation page revokes nothing, its form does.
+    assert_eq!(result["whoami_created"]["status"], 200, "{result}");
+    assert_eq!(
+        result["whoami_created"]["body"]["scopes"],
+        json!(["read", "write"]),
+        "{result}"
+    );
+    assert_eq!(
+        result["whoami_created"]["body"]["method"], "api_key",
+        "{result}"
+    );
+    assert_eq!(result["whoami_old_in_grace"], 200, "{result}");
+    assert_eq!(result["whoami_rotated"], 200, "{result}");
+    assert_eq!(result["whoami_before_confirm"], 200, "{result}");
+    assert_eq!(result["whoami_after_revoke"], 401, "{result}");
+    // The injected inline script did not run, and chromium reported the violation.
+    assert_eq!(result["injected_script_ran"], false, "{result}");
+    assert_eq!(
+        result["csp_violations"],
+        json!(["script-src-elem"]),
+        "{result}"
+    );
+    assert_eq!(result["csp_console_report"], true, "{result}");
+    let shots = result["screenshots"].as_array().unwrap();
+    assert_eq!(shots.len(), 5, "{result}");
+    for shot in shots {
+        let png = std::fs::read(shot.as_str().unwrap()).expect("a screenshot was not saved");
+        assert!(png.starts_with(b"\x89PNG"), "not a PNG: {shot}");
+    }
+
+    // In the store: the first key rotated to the second, the second revoked, both owned by
+    // the OIDC user.
     let keys: Value =
         serde_json::from_str(&server.cli(&["keys", "list", "--account", "oidc:alice"])).unwrap();
-    let key = keys
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["id"] == id)
-        .expect("the key is listed");
-    assert!(key["revoked_at"].is_i64(), "{key}");
+    let find = |id: &Value| {
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == *id)
+            .unwrap_or_else(|| panic!("{id} is listed: {keys}"))
+            .clone()
+    };
+    let first = find(&result["created"]);
+    let second = find(&result["rotated"]);
+    assert_eq!(first["replaced_by"], result["rotated"], "{first}");
+    assert!(first["grace_ends_at"].is_i64(), "{first}");
+    assert!(second["revoked_at"].is_i64(), "{second}");
 }

@@ -1,23 +1,31 @@
-// Drives the demo dashboard in Debian's headless chromium through playwright-core:
-// log in through the OpenID provider, create an API key, see it once, revoke it.
+// Drives the demo dashboard over HTTPS in Debian's headless chromium through
+// playwright-core: log in through the OpenID provider, create an API key with ticked
+// scopes, use it, rotate it with a grace period, revoke it after the confirmation page, and
+// check that the pages' CSP blocks an injected inline script.
 //
-//   DEMO_URL=http://127.0.0.1:PORT REDIRECT_URI=https://app.example.test/oauth/op/callback \
-//   SCREENSHOT=target/demo-dashboard.png node dashboard.mjs
+//   DEMO_URL=https://127.0.0.1:PORT CERT=cert.pem NODE_EXTRA_CA_CERTS=cert.pem \
+//   REDIRECT_URI=https://app.example.test/oauth/op/callback \
+//   SCREENSHOTS=target/browser-screenshots node dashboard.mjs
 //
-// The provider redirects to its registered REDIRECT_URI; the script forwards that
-// navigation to the demo's /oauth/oidc/callback with the same query (the demo sends
-// REDIRECT_URI in its token request). Prints one JSON line on success; exits 1 otherwise.
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+// Chromium accepts the demo's self-signed certificate through
+// --ignore-certificate-errors-spki-list with the SHA-256 of its public key (that key only);
+// Node's fetch trusts it through NODE_EXTRA_CA_CERTS. The provider redirects to its
+// registered REDIRECT_URI; the script forwards that navigation to the demo's
+// /oauth/oidc/callback with the same query (the demo sends REDIRECT_URI in its token
+// request). Prints one JSON line on success; exits 1 otherwise.
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const demo = process.env.DEMO_URL;
+const cert = process.env.CERT;
 const redirectUri = process.env.REDIRECT_URI;
-const screenshot = process.env.SCREENSHOT;
+const screenshots = process.env.SCREENSHOTS;
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-if (!demo || !redirectUri || !screenshot) {
-  console.error('DEMO_URL, REDIRECT_URI and SCREENSHOT are required');
+if (!demo || !cert || !redirectUri || !screenshots) {
+  console.error('DEMO_URL, CERT, REDIRECT_URI and SCREENSHOTS are required');
   process.exit(2);
 }
 
@@ -29,7 +37,19 @@ function check(condition, message) {
 
 async function whoami(key) {
   const res = await fetch(`${demo}/api/whoami`, { headers: { 'x-api-key': key } });
-  return res.status;
+  return { status: res.status, body: res.status === 200 ? await res.json() : null };
+}
+
+// The base64 SHA-256 of the certificate's SubjectPublicKeyInfo, as chromium wants it.
+const spki = new X509Certificate(readFileSync(cert)).publicKey.export({ type: 'spki', format: 'der' });
+const spkiHash = createHash('sha256').update(spki).digest('base64');
+
+mkdirSync(screenshots, { recursive: true });
+const shots = [];
+async function shoot(page, name) {
+  const path = join(screenshots, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  shots.push(path);
 }
 
 const userDataDir = mkdtempSync(join(tmpdir(), 'towerauth-demo-chromium-'));
@@ -41,42 +61,107 @@ try {
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      `--ignore-certificate-errors-spki-list=${spkiHash}`,
     ],
     viewport: { width: 1200, height: 800 },
   });
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(15000);
+  const consoleMessages = [];
+  page.on('console', (message) => consoleMessages.push(message.text()));
   await page.route(`${redirectUri}**`, (route) => {
     const query = new URL(route.request().url()).search;
     return route.fulfill({ status: 303, headers: { location: `${demo}/oauth/oidc/callback${query}` } });
   });
 
-  await page.goto(`${demo}/`);
+  const first = await page.goto(`${demo}/`);
+  check(first.url().startsWith('https://'), 'not over HTTPS');
+  check(first.headers()['strict-transport-security'] === 'max-age=31536000', 'no HSTS');
   await page.getByRole('link', { name: 'Log in with OpenID Connect' }).click();
   await page.waitForURL(`${demo}/`);
   check((await page.locator('header .who').innerText()).includes('oidc:alice'), 'not logged in as oidc:alice');
 
+  // Create a key with two ticked scopes; it is shown once, with a working copy button
+  // (the one script, loaded from /static/dashboard.js under the CSP).
   await page.getByLabel('Name').fill('browser-key');
-  await page.getByLabel('Scopes').fill('read');
+  check(await page.getByLabel('read').isChecked(), 'read is not ticked by default');
+  await page.getByLabel('write').check();
   await page.getByRole('button', { name: 'Create key' }).click();
   const key = (await page.locator('#new-key-value').innerText()).trim();
   check(/^sk_live_[0-9A-Za-z]{61}$/.test(key), 'the new key is not shown');
   check(await page.getByText('shown only once').isVisible(), 'no copy hint');
+  check(await page.getByRole('button', { name: 'Copy' }).isVisible(), 'the copy script did not run');
   const id = key.slice(8, 20);
   const row = page.locator(`tr[data-key-id="${id}"]`);
   check((await row.innerText()).includes('browser-key'), 'the new key is not listed');
-  mkdirSync(dirname(screenshot), { recursive: true });
-  await page.screenshot({ path: screenshot, fullPage: true });
-  const before = await whoami(key);
+  check((await row.locator('.scope').allInnerTexts()).join(' ') === 'read write', 'scopes not listed');
+  await shoot(page, '1-key-created');
+  const created = await whoami(key);
+  check(created.status === 200, `whoami with the new key: ${created.status}`);
 
+  // The CSP refuses an inline script injected into the page, and says so.
+  await page.evaluate(() => {
+    window.injectedRan = false;
+    window.violations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.violations.push(e.effectiveDirective));
+    const script = document.createElement('script');
+    script.textContent = 'window.injectedRan = true;';
+    document.body.appendChild(script);
+  });
+  await page.waitForFunction(() => window.violations.length > 0);
+  const injectedRan = await page.evaluate(() => window.injectedRan);
+  const violations = await page.evaluate(() => window.violations);
+  const cspConsole = consoleMessages.some((text) => text.includes('Content Security Policy'));
+
+  // Rotate with a one-hour grace period, from the confirmation page.
   await page.goto(`${demo}/`);
   check(!(await page.content()).includes(key), 'the key is shown a second time');
-  await page.locator(`tr[data-key-id="${id}"] button`, { hasText: 'Revoke' }).click();
-  check((await page.locator('#notice').innerText()).includes(`Key ${id} revoked`), 'no revocation notice');
-  check((await page.locator(`tr[data-key-id="${id}"] .badge`).innerText()).includes('revoked'), 'row not revoked');
-  const after = await whoami(key);
+  await page.locator(`tr[data-key-id="${id}"] a`, { hasText: 'Rotate' }).click();
+  await page.waitForURL(`${demo}/dashboard/keys/${id}/rotate`);
+  await page.getByLabel('The old key keeps working').selectOption('1h');
+  await shoot(page, '2-rotate-confirmation');
+  await page.getByRole('button', { name: 'Rotate key' }).click();
+  const rotated = (await page.locator('#new-key-value').innerText()).trim();
+  check(rotated !== key && /^sk_live_/.test(rotated), 'no new key after rotation');
+  check((await page.locator('#notice').innerText()).includes(`Key ${id} rotated`), 'no rotation notice');
+  const rotatedId = rotated.slice(8, 20);
+  check(
+    (await page.locator(`tr[data-key-id="${id}"] .badge`).innerText()).includes('expiring'),
+    'the old key is not shown as expiring',
+  );
+  await shoot(page, '3-key-rotated');
+  const oldInGrace = await whoami(key);
+  const newAfterRotation = await whoami(rotated);
 
-  console.log(JSON.stringify({ created: id, whoami_before: before, whoami_after: after, screenshot }));
+  // Revoke the new key: the confirmation page first, then its form.
+  await page.goto(`${demo}/`);
+  await page.locator(`tr[data-key-id="${rotatedId}"] a`, { hasText: 'Revoke' }).click();
+  await page.waitForURL(`${demo}/dashboard/keys/${rotatedId}/revoke`);
+  check(await page.getByText('This cannot be undone').isVisible(), 'no confirmation text');
+  await shoot(page, '4-revoke-confirmation');
+  const beforeConfirm = await whoami(rotated);
+  await page.getByRole('button', { name: 'Revoke key' }).click();
+  check((await page.locator('#notice').innerText()).includes(`Key ${rotatedId} revoked`), 'no revocation notice');
+  check(
+    (await page.locator(`tr[data-key-id="${rotatedId}"] .badge`).innerText()).includes('revoked'),
+    'row not revoked',
+  );
+  await shoot(page, '5-key-revoked');
+  const afterRevoke = await whoami(rotated);
+
+  console.log(JSON.stringify({
+    created: id,
+    rotated: rotatedId,
+    whoami_created: created,
+    whoami_old_in_grace: oldInGrace.status,
+    whoami_rotated: newAfterRotation.status,
+    whoami_before_confirm: beforeConfirm.status,
+    whoami_after_revoke: afterRevoke.status,
+    injected_script_ran: injectedRan,
+    csp_violations: violations,
+    csp_console_report: cspConsole,
+    screenshots: shots,
+  }));
 } catch (error) {
   console.error(`dashboard test failed: ${error.message}`);
   process.exitCode = 1;
