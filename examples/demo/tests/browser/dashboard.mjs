@@ -65,6 +65,7 @@ try {
     ],
     viewport: { width: 1200, height: 800 },
   });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: demo });
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(15000);
   const consoleMessages = [];
@@ -90,7 +91,11 @@ try {
   const key = (await page.locator('#new-key-value').innerText()).trim();
   check(/^sk_live_[0-9A-Za-z]{61}$/.test(key), 'the new key is not shown');
   check(await page.getByText('shown only once').isVisible(), 'no copy hint');
-  check(await page.getByRole('button', { name: 'Copy' }).isVisible(), 'the copy script did not run');
+  const copy = page.getByRole('button', { name: 'Copy' });
+  check(await copy.isVisible(), 'the copy script did not run');
+  await copy.click();
+  await page.getByRole('button', { name: 'Copied' }).waitFor();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === key, 'the key was not copied');
   const id = key.slice(8, 20);
   const row = page.locator(`tr[data-key-id="${id}"]`);
   check((await row.innerText()).includes('browser-key'), 'the new key is not listed');
