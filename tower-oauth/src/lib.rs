@@ -113,6 +113,7 @@ mod flow;
 mod http_client;
 mod id_token;
 mod keys;
+mod logout_token;
 mod provider;
 mod random;
 mod rejection;

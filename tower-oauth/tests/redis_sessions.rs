@@ -11,10 +11,10 @@ use common::token_server::{
 };
 use common::*;
 use http::StatusCode;
-use tower_oauth::store::{RedisStore, SessionStore};
+use tower_oauth::store::{RedisSessionStore, SessionStore};
 
-async fn store(prefix: &str) -> RedisStore {
-    RedisStore::connect(&testkit::require_redis())
+async fn store(prefix: &str) -> RedisSessionStore {
+    RedisSessionStore::connect(&testkit::require_redis())
         .await
         .unwrap_or_else(|e| panic!("these tests need Redis (TEST_REDIS_URL): {e}"))
         .key_prefix(prefix)
@@ -48,7 +48,7 @@ async fn login_on_a_is_valid_on_b_and_logout_on_b_ends_it_on_a() {
     let prefix = unique_prefix();
     let key = rand_key();
     let users = Users::default();
-    let instance = |store: RedisStore| {
+    let instance = |store: RedisSessionStore| {
         TestApp::new(
             builder(&users)
                 .cookie_key(&key)
@@ -254,11 +254,12 @@ async fn redis_unreachable_fails_at_connect_with_a_clear_error() {
         .local_addr()
         .unwrap()
         .port();
-    let err = RedisStore::connect(&format!("redis://127.0.0.1:{port}"))
+    let err = RedisSessionStore::connect(&format!("redis://127.0.0.1:{port}"))
         .await
         .unwrap_err();
+    assert_eq!(err.kind(), auth_core::StoreErrorKind::Unavailable);
     assert!(
-        err.to_string().contains("session store unavailable"),
+        err.to_string().starts_with("the store is unavailable: redis:"),
         "{err}"
     );
 }

@@ -283,7 +283,7 @@ async fn oauth_client(config: &Config) -> Result<Option<OAuthClient<Account>>, S
         builder = builder.insecure_http_loopback();
     }
     if let Some(url) = &config.redis_url {
-        let store = tower_oauth::store::RedisStore::connect(url)
+        let store = tower_oauth::store::RedisSessionStore::connect(url)
             .await
             .map_err(|e| format!("DEMO_REDIS_URL: {e}"))?
             .key_prefix("towerauth-demo:session:");

@@ -16,6 +16,10 @@
 //   rp-short  RS256, access tokens live 5 s (refresh tests)
 //   api-m2m   client_credentials only (scope `api:read` of the resource server below)
 //
+// Back-channel logout tests register their own client (open dynamic registration at `/reg`)
+// with a `backchannel_logout_uri` on their own listener; `/session/end` ends the provider's
+// session (RP-Initiated Logout) and posts a logout token to each such client of the session.
+//
 // Resource server `urn:towerauth:api` (RFC 8707 `resource=`): JWT access tokens (RFC 9068,
 // `typ: at+jwt`) signed ES256, scope `api:read`. Without `resource=` access tokens stay opaque.
 import { generateKeyPairSync } from 'node:crypto';
@@ -71,6 +75,9 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    backchannelLogout: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    registration: { enabled: true },
     resourceIndicators: {
       enabled: true,
       async getResourceServerInfo(_ctx, resource) {

@@ -1,0 +1,205 @@
+//! Back-channel `logout_token` validation (OpenID Connect Back-Channel Logout 1.0 §2.6).
+//!
+//! The signature (the provider's JWKS), `iss`, `aud` (our client id), `iat` (at most
+//! [`MAX_AGE`] old, not in the future), `exp` and `typ` (`logout+jwt` or absent) are checked
+//! by `tower-jwt`'s [`JwtVerifier`], which also requires `jti` and `sub`. What is specific
+//! to logout tokens is checked here: the `events` member holding the back-channel logout
+//! event as a JSON object, no `nonce`, and the `sid` and `sub` it names. Single use of the
+//! `jti` is the route's business (the session store's `claim`).
+
+use std::fmt;
+use std::time::Duration;
+
+use auth_core::{AuthErrorKind, ConfigError};
+use serde_json::Value;
+use tower_jwt::{IssuerConfig, JwtVerifier};
+
+use crate::http_client::CappedClient;
+
+/// A logout token older than this (by `iat`) is refused, whatever its `exp`; its `jti` is
+/// remembered at least this long.
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(300);
+
+/// The event a logout token must carry.
+const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// Why a logout token was refused. Never holds the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LogoutTokenError {
+    /// Signature, issuer, audience, times, type, `jti` or `sub` (from tower-jwt), with its
+    /// reason code.
+    Invalid(&'static str),
+    /// The provider's keys could not be fetched.
+    Unavailable,
+    /// No `events` object with the back-channel logout event as an object.
+    Events,
+    /// A `nonce` member: an ID token, not a logout token.
+    Nonce,
+    /// A `sid` that is not a non-empty string.
+    Sid,
+}
+
+impl LogoutTokenError {
+    /// The reason code for logs and the `error_description`.
+    pub(crate) fn description(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "the logout token is not valid",
+            Self::Unavailable => "the provider's keys could not be fetched",
+            Self::Events => "the logout token has no back-channel logout event",
+            Self::Nonce => "a logout token must not carry a nonce",
+            Self::Sid => "the logout token's sid is not a string",
+        }
+    }
+}
+
+impl fmt::Display for LogoutTokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(reason) => write!(f, "{} ({reason})", self.description()),
+            _ => f.write_str(self.description()),
+        }
+    }
+}
+
+/// What a valid logout token names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogoutClaims {
+    pub(crate) jti: String,
+    pub(crate) sub: String,
+    pub(crate) sid: Option<String>,
+}
+
+/// Validates one provider's logout tokens for one client.
+pub(crate) struct LogoutTokenValidator {
+    verifier: JwtVerifier,
+}
+
+impl fmt::Debug for LogoutTokenValidator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogoutTokenValidator")
+            .field("verifier", &self.verifier)
+            .finish()
+    }
+}
+
+impl LogoutTokenValidator {
+    /// A validator for `issuer`'s logout tokens addressed to `client_id`, keys from
+    /// `jwks_uri` (from the checked discovery document).
+    pub(crate) fn new(
+        issuer: &str,
+        jwks_uri: &str,
+        client_id: &str,
+        http: &CappedClient,
+    ) -> Result<Self, ConfigError> {
+        let config = IssuerConfig::builder(issuer)
+            .audience(client_id)
+            .typ("logout+jwt")
+            .allow_missing_typ()
+            .allow_missing_nbf()
+            .max_age(MAX_AGE)
+            .jwks_url(jwks_uri)
+            .http_client(http.inner().clone())
+            .build()?;
+        Ok(Self {
+            verifier: JwtVerifier::new(config)?,
+        })
+    }
+
+    /// What the logout token names, if it is valid.
+    pub(crate) async fn validate(&self, token: &str) -> Result<LogoutClaims, LogoutTokenError> {
+        let identity = self
+            .verifier
+            .verify::<Value>(token)
+            .await
+            .map_err(|error| match error.kind() {
+                AuthErrorKind::Unavailable => LogoutTokenError::Unavailable,
+                _ => LogoutTokenError::Invalid(error.reason()),
+            })?;
+        check_claims(identity.claims())
+    }
+}
+
+/// The logout-token rules beyond a generic JWT's.
+fn check_claims(claims: &Value) -> Result<LogoutClaims, LogoutTokenError> {
+    let event = claims
+        .get("events")
+        .and_then(Value::as_object)
+        .and_then(|events| events.get(EVENT));
+    if !event.is_some_and(Value::is_object) {
+        return Err(LogoutTokenError::Events);
+    }
+    if claims.get("nonce").is_some() {
+        return Err(LogoutTokenError::Nonce);
+    }
+    let sid = match claims.get("sid") {
+        None => None,
+        Some(Value::String(sid)) if !sid.is_empty() => Some(sid.clone()),
+        Some(_) => return Err(LogoutTokenError::Sid),
+    };
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .ok_or(LogoutTokenError::Invalid("missing_claim"))
+    };
+    Ok(LogoutClaims {
+        jti: text("jti")?,
+        sub: text("sub")?,
+        sid,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn valid() -> Value {
+        json!({
+            "iss": "https://op.example", "aud": "rp", "iat": 1, "exp": 2, "jti": "j1",
+            "sub": "alice", "sid": "s1", "events": { EVENT: {} }
+        })
+    }
+
+    #[test]
+    fn a_logout_token_names_its_session_and_user() {
+        let claims = check_claims(&valid()).unwrap();
+        assert_eq!(claims.jti, "j1");
+        assert_eq!(claims.sub, "alice");
+        assert_eq!(claims.sid.as_deref(), Some("s1"));
+        let mut no_sid = valid();
+        no_sid.as_object_mut().unwrap().remove("sid");
+        assert_eq!(check_claims(&no_sid).unwrap().sid, None);
+    }
+
+    #[test]
+    fn the_event_must_be_an_object_and_nonce_absent() {
+        let with = |member: &str, value: Value| {
+            let mut c = valid();
+            c[member] = value;
+            check_claims(&c)
+        };
+        let without = |member: &str| {
+            let mut c = valid();
+            c.as_object_mut().unwrap().remove(member);
+            check_claims(&c)
+        };
+        assert_eq!(without("events"), Err(LogoutTokenError::Events));
+        assert_eq!(with("events", json!({})), Err(LogoutTokenError::Events));
+        assert_eq!(
+            with("events", json!({ EVENT: "yes" })),
+            Err(LogoutTokenError::Events)
+        );
+        assert_eq!(
+            with("events", json!([EVENT])),
+            Err(LogoutTokenError::Events)
+        );
+        assert_eq!(with("nonce", json!("n")), Err(LogoutTokenError::Nonce));
+        assert_eq!(with("sid", json!(7)), Err(LogoutTokenError::Sid));
+        assert_eq!(with("sid", json!("")), Err(LogoutTokenError::Sid));
+        assert!(matches!(without("jti"), Err(LogoutTokenError::Invalid(_))));
+    }
+}
