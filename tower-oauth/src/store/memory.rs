@@ -429,6 +429,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn linked_sessions_end_together_and_links_expire() {
+        let store = MemorySessionStore::new();
+        let d = Duration::from_secs(60);
+        for key in ["a1", "a2", "b1"] {
+            store.save(key, "r".to_owned(), d, d).await.unwrap();
+        }
+        let (sid_a, sub_a) = ("sid-a".to_owned(), "sub-a".to_owned());
+        store.link("a1", &[sid_a.clone(), sub_a.clone()], d).await.unwrap();
+        store.link("a2", std::slice::from_ref(&sub_a), d).await.unwrap();
+        store.link("a2", std::slice::from_ref(&sub_a), d).await.unwrap();
+        store.link("b1", &["sub-b".to_owned()], d).await.unwrap();
+
+        assert_eq!(store.delete_linked(&sid_a).await.unwrap(), 1);
+        assert_eq!(store.load("a1", d).await.unwrap(), None);
+        assert!(store.load("a2", d).await.unwrap().is_some());
+        assert_eq!(store.delete_linked(&sub_a).await.unwrap(), 1, "a1 already gone");
+        assert_eq!(store.load("a2", d).await.unwrap(), None);
+        assert!(store.load("b1", d).await.unwrap().is_some(), "another user's");
+        assert_eq!(store.delete_linked(&sub_a).await.unwrap(), 0, "the set went too");
+
+        // A link lives as long as its longest session, then ends nothing.
+        let short = Duration::from_millis(50);
+        store.save("c1", "r".to_owned(), d, d).await.unwrap();
+        store.link("c1", &["sub-c".to_owned()], short).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(store.delete_linked("sub-c").await.unwrap(), 0);
+        assert!(store.load("c1", d).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
     async fn delete_and_claim() {
         let store = MemorySessionStore::new();
         let d = Duration::from_secs(60);

@@ -95,6 +95,12 @@ const provider = new Provider(issuer, {
     },
   },
   pkce: { required: () => true },
+  // Back-channel logout tokens go to the tests' loopback listeners, which oidc-provider's
+  // SSRF guard (its fetch dispatcher) refuses: this test provider fetches without it.
+  fetch: (url, options) => {
+    const { dispatcher: _ssrfGuard, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   issueRefreshToken: async (_ctx, c) => c.grantTypeAllowed('refresh_token'),
   ttl: {
@@ -143,3 +149,7 @@ provider.use(async (ctx, next) => {
 
 server.on('request', provider.callback());
 console.log(`oidc-provider listening on ${issuer}`);
+// A failed back-channel logout shows in the test's output.
+provider.on('backchannel.error', (_ctx, error) => {
+  console.error(`backchannel logout failed: ${error.message} ${error.cause ?? ""}`);
+});
