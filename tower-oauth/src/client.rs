@@ -233,17 +233,34 @@ impl<U: SessionUser> OAuthClient<U> {
     /// ```
     ///
     /// # Errors
-    /// 400 when `return_to` is not a same-origin path; 503 when the store cannot be reached.
+    /// 403 for a cross-origin request (see [`check_origin`](Self::check_origin): a login
+    /// CSRF); 400 when `return_to` is not a same-origin path; 503 when the store cannot be
+    /// reached.
     pub async fn start_session(
         &self,
         request: &HeaderMap,
         user: U,
         return_to: &str,
     ) -> Result<OAuthResponse, AuthError> {
+        self.check_origin(request)?;
         let return_to = crate::return_to::validate(return_to)
             .ok_or_else(|| AuthError::invalid_request("return_to must be a same-origin path"))?;
         let cookie = self.begin(request, user, None).await?;
         Ok(see_other(&return_to, &[cookie]))
+    }
+
+    /// Refuses a cross-origin form post: an `Origin` other than the public URL's, or
+    /// `Sec-Fetch-Site: cross-site`, is 403 (the check logout and
+    /// [`start_session`](Self::start_session) make). Call it before checking a password, so
+    /// a cross-site login attempt costs nothing and learns nothing.
+    ///
+    /// # Errors
+    /// 403 for a cross-origin request.
+    pub fn check_origin(&self, request: &HeaderMap) -> Result<(), AuthError> {
+        if crate::cookies::cross_origin(request, &self.inner.origin) {
+            return Err(AuthError::forbidden("cross-origin request").with_reason("cross_origin"));
+        }
+        Ok(())
     }
 
     /// Starts a session for `user` (logged in by `login`, or by the application), after

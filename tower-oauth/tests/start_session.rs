@@ -124,6 +124,28 @@ async fn only_a_same_origin_return_path_is_accepted() {
 }
 
 #[tokio::test]
+async fn a_cross_origin_request_starts_no_session() {
+    let app = password_only();
+    let mut headers = http::HeaderMap::new();
+    headers.insert("origin", "https://evil.example".parse().unwrap());
+    let err = app
+        .client
+        .start_session(&headers, alice(), "/")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), StatusCode::FORBIDDEN);
+    assert_eq!(err.reason(), "cross_origin");
+    let mut headers = http::HeaderMap::new();
+    headers.insert("sec-fetch-site", "cross-site".parse().unwrap());
+    assert!(app.client.check_origin(&headers).is_err());
+    let mut headers = http::HeaderMap::new();
+    headers.insert("origin", APP.parse().unwrap());
+    headers.insert("sec-fetch-site", "same-origin".parse().unwrap());
+    assert!(app.client.check_origin(&headers).is_ok());
+    assert!(app.client.start_session(&headers, alice(), "/").await.is_ok());
+}
+
+#[tokio::test]
 async fn a_user_may_log_in_by_password_and_by_a_provider() {
     let provider = TokenServer::start().await;
     let app = TestApp::new(

@@ -1,7 +1,7 @@
 //! `POST {prefix}/logout`: end the session server-side.
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, ORIGIN};
+use http::header::CONTENT_TYPE;
 use http::{Method, Request, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Limited};
@@ -48,15 +48,7 @@ impl<U: SessionUser> OAuthClient<U> {
         if request.method() != Method::POST {
             return Err(Failure::new(StatusCode::METHOD_NOT_ALLOWED, "method"));
         }
-        let cross_origin = request
-            .headers()
-            .get(ORIGIN)
-            .is_some_and(|origin| origin.as_bytes() != self.inner.origin.as_bytes())
-            || request
-                .headers()
-                .get("sec-fetch-site")
-                .is_some_and(|site| site.as_bytes() == b"cross-site");
-        if cross_origin {
+        if crate::cookies::cross_origin(request.headers(), &self.inner.origin) {
             return Err(Failure::new(StatusCode::FORBIDDEN, "cross_origin"));
         }
         let is_form = request

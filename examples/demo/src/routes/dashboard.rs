@@ -75,20 +75,19 @@ fn key_row(info: &KeyInfo, now: i64) -> Value {
 }
 
 fn providers(state: &AppState) -> Vec<Value> {
-    state.oauth.as_ref().map_or_else(Vec::new, |oauth| {
-        oauth
-            .provider_names()
-            .into_iter()
-            .map(|name| {
-                let label = match name {
-                    "github" => "GitHub",
-                    "oidc" => "OpenID Connect",
-                    other => other,
-                };
-                json!({ "name": name, "label": label })
-            })
-            .collect()
-    })
+    state
+        .oauth
+        .provider_names()
+        .into_iter()
+        .map(|name| {
+            let label = match name {
+                "github" => "GitHub",
+                "oidc" => "OpenID Connect",
+                other => other,
+            };
+            json!({ "name": name, "label": label })
+        })
+        .collect()
 }
 
 /// The dashboard for `session` (or the anonymous page), with `flash`.
