@@ -294,7 +294,10 @@ impl<U: SessionUser> OAuthClient<U> {
         let mut tags = Vec::new();
         if let Some(login) = login {
             let sealed = login.tokens.seal(&self.inner.keys, &key).ok_or_else(|| {
-                StoreError::new(StoreErrorKind::Corrupt, "the provider tokens could not be sealed")
+                StoreError::new(
+                    StoreErrorKind::Corrupt,
+                    "the provider tokens could not be sealed",
+                )
             })?;
             record.tokens = Some(sealed);
             if let Some(oidc) = login.oidc {

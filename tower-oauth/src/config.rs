@@ -290,7 +290,9 @@ impl<U: SessionUser> OAuthClientBuilder<U> {
         };
         let policy = CookiePolicy::new(secure);
         let sessions = Sessions {
-            store: self.store.unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
+            store: self
+                .store
+                .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
             cookie_name: policy.name("session"),
             policy: policy.clone(),
             idle: self.idle_timeout,

@@ -168,10 +168,9 @@ impl<U: SessionUser> OAuthClient<U> {
                 id_token,
                 ..refreshed
             };
-            record.tokens =
-                Some(refreshed.seal(&self.inner.keys, key).ok_or_else(|| {
-                    AuthError::unavailable("the provider tokens could not be sealed")
-                })?);
+            record.tokens = Some(refreshed.seal(&self.inner.keys, key).ok_or_else(|| {
+                AuthError::unavailable("the provider tokens could not be sealed")
+            })?);
             let sessions = &self.inner.sessions;
             if sessions
                 .replace(key, &raw, &record)

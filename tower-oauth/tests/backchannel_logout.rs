@@ -12,9 +12,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::body::Body;
 use axum::routing::post;
-use axum::Router;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
@@ -163,11 +163,14 @@ async fn a_provider_logout_ends_the_session_on_both_instances_once() {
     let mut alice_browser = ProviderBrowser::new();
     let mut alice = Jar::new();
     assert_eq!(
-        a.login("op", "alice", &mut alice, &mut alice_browser).await.status(),
+        a.login("op", "alice", &mut alice, &mut alice_browser)
+            .await
+            .status(),
         StatusCode::SEE_OTHER
     );
     let mut bob = Jar::new();
-    a.login("op", "bob", &mut bob, &mut ProviderBrowser::new()).await;
+    a.login("op", "bob", &mut bob, &mut ProviderBrowser::new())
+        .await;
     for (app, jar) in [(&a, &alice), (&b, &alice), (&b, &bob)] {
         assert_eq!(app.whoami(jar).await.0, StatusCode::OK);
     }
@@ -183,7 +186,11 @@ async fn a_provider_logout_ends_the_session_on_both_instances_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (body, status) = received.lock().unwrap()[0].clone();
-    assert_eq!(status, StatusCode::OK, "the provider's logout token was accepted");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the provider's logout token was accepted"
+    );
     let token = url::form_urlencoded::parse(body.as_bytes())
         .find(|(name, _)| name == "logout_token")
         .map(|(_, value)| value.into_owned())
@@ -202,7 +209,10 @@ async fn a_provider_logout_ends_the_session_on_both_instances_once() {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(headers["cache-control"], "no-store");
         assert_eq!(error["error"], "invalid_request");
-        assert_eq!(error["error_description"], "the logout token was already used");
+        assert_eq!(
+            error["error_description"],
+            "the logout token was already used"
+        );
     }
 
     // Forged for bob: signed by another key, alone or with every other defect.
@@ -243,7 +253,11 @@ async fn a_provider_logout_ends_the_session_on_both_instances_once() {
     let res = a.get("/oauth/backchannel-logout", &Jar::new()).await;
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(res.headers()["cache-control"], "no-store");
-    assert_eq!(b.whoami(&bob).await.0, StatusCode::OK, "bob was never logged out");
+    assert_eq!(
+        b.whoami(&bob).await.0,
+        StatusCode::OK,
+        "bob was never logged out"
+    );
 }
 
 #[tokio::test]
@@ -280,7 +294,10 @@ async fn logout_redirects_to_the_providers_end_session_endpoint() {
         end_session.starts_with(&format!("{}/session/end?", op.issuer)),
         "{end_session}"
     );
-    assert_eq!(param(&end_session, "client_id").as_deref(), Some(id.as_str()));
+    assert_eq!(
+        param(&end_session, "client_id").as_deref(),
+        Some(id.as_str())
+    );
     assert_eq!(
         param(&end_session, "post_logout_redirect_uri").as_deref(),
         Some(AFTER_LOGOUT)
@@ -296,7 +313,10 @@ async fn logout_redirects_to_the_providers_end_session_endpoint() {
     // The provider accepts the request and sends the browser back with the state.
     let back = browser.end_session(&end_session).await;
     assert!(back.as_str().starts_with(AFTER_LOGOUT), "{back}");
-    assert_eq!(param(back.as_str(), "state").as_deref(), Some(state.as_str()));
+    assert_eq!(
+        param(back.as_str(), "state").as_deref(),
+        Some(state.as_str())
+    );
     // It also posted a logout token for the session it ended (the local one was already
     // gone): accepted all the same.
     let deadline = Instant::now() + Duration::from_secs(10);

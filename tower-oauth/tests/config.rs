@@ -4,12 +4,12 @@ mod common;
 
 use std::time::Duration;
 
+use async_trait::async_trait;
+use auth_core::StoreError;
 use axum::body::Body;
 use common::*;
 use http::header::SET_COOKIE;
 use http::{Request, StatusCode};
-use async_trait::async_trait;
-use auth_core::StoreError;
 use tower_oauth::store::SessionStore;
 use tower_oauth::{OAuthClient, Provider};
 
@@ -40,9 +40,10 @@ fn builders_refuse_weak_or_incomplete_configuration() {
         "no provider, no mapping hook needed"
     );
     assert_eq!(
-        err(builder(&users)
-            .provider(Provider::oidc("op", "https://op.example", "id", "secret")
-                .post_logout_redirect_uri("/relative")))
+        err(builder(&users).provider(
+            Provider::oidc("op", "https://op.example", "id", "secret")
+                .post_logout_redirect_uri("/relative")
+        ))
         .field(),
         "post_logout_redirect_uri"
     );

@@ -259,7 +259,8 @@ async fn redis_unreachable_fails_at_connect_with_a_clear_error() {
         .unwrap_err();
     assert_eq!(err.kind(), auth_core::StoreErrorKind::Unavailable);
     assert!(
-        err.to_string().starts_with("the store is unavailable: redis:"),
+        err.to_string()
+            .starts_with("the store is unavailable: redis:"),
         "{err}"
     );
 }
@@ -280,7 +281,11 @@ async fn linked_sessions_end_together_on_every_instance_and_links_expire() {
 
     assert_eq!(b.delete_linked("sid-a").await.unwrap(), 1);
     assert_eq!(a.load("a1", d).await.unwrap(), None);
-    assert_eq!(a.delete_linked("sub-a").await.unwrap(), 1, "a1 already gone");
+    assert_eq!(
+        a.delete_linked("sub-a").await.unwrap(),
+        1,
+        "a1 already gone"
+    );
     assert_eq!(b.load("a2", d).await.unwrap(), None);
     assert!(b.load("b1", d).await.unwrap().is_some(), "another user's");
 
@@ -288,17 +293,32 @@ async fn linked_sessions_end_together_on_every_instance_and_links_expire() {
     let client = redis::Client::open(testkit::require_redis()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let set = format!("{prefix}link:sub-b");
-    let ttl: i64 = redis::cmd("PTTL").arg(&set).query_async(&mut conn).await.unwrap();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&set)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert!((50_000..=60_000).contains(&ttl), "{ttl}");
     a.link("b2", &["sub-b".to_owned()], Duration::from_secs(5))
         .await
         .unwrap();
-    let ttl: i64 = redis::cmd("PTTL").arg(&set).query_async(&mut conn).await.unwrap();
-    assert!(ttl > 50_000, "a shorter session does not shorten the link: {ttl}");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&set)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        ttl > 50_000,
+        "a shorter session does not shorten the link: {ttl}"
+    );
     a.link("b3", &["sub-b".to_owned()], Duration::from_secs(120))
         .await
         .unwrap();
-    let ttl: i64 = redis::cmd("PTTL").arg(&set).query_async(&mut conn).await.unwrap();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&set)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert!(ttl > 110_000, "a longer one extends it: {ttl}");
     cleanup(&prefix).await;
 }

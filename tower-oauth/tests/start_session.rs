@@ -113,7 +113,11 @@ async fn every_start_rotates_the_id_and_ends_the_previous_session() {
 #[tokio::test]
 async fn only_a_same_origin_return_path_is_accepted() {
     let app = password_only();
-    for evil in ["//evil.example", "https://evil.example/", "javascript:alert(1)"] {
+    for evil in [
+        "//evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+    ] {
         let err = app
             .client
             .start_session(&http::HeaderMap::new(), alice(), evil)
@@ -142,7 +146,12 @@ async fn a_cross_origin_request_starts_no_session() {
     headers.insert("origin", APP.parse().unwrap());
     headers.insert("sec-fetch-site", "same-origin".parse().unwrap());
     assert!(app.client.check_origin(&headers).is_ok());
-    assert!(app.client.start_session(&headers, alice(), "/").await.is_ok());
+    assert!(
+        app.client
+            .start_session(&headers, alice(), "/")
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]

@@ -46,7 +46,10 @@ async fn a_password_login_is_a_dashboard_session_without_any_provider() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains(r#"<form method="post" action="/dashboard/login""#), "{page}");
+    assert!(
+        page.contains(r#"<form method="post" action="/dashboard/login""#),
+        "{page}"
+    );
     assert!(!page.contains("<script"), "no inline script");
 
     // A planted session id is replaced by a fresh one.

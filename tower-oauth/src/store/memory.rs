@@ -2,8 +2,8 @@
 //! deadline and idle timeout, login markers in moka, the logout index in a map.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -436,23 +436,46 @@ mod tests {
             store.save(key, "r".to_owned(), d, d).await.unwrap();
         }
         let (sid_a, sub_a) = ("sid-a".to_owned(), "sub-a".to_owned());
-        store.link("a1", &[sid_a.clone(), sub_a.clone()], d).await.unwrap();
-        store.link("a2", std::slice::from_ref(&sub_a), d).await.unwrap();
-        store.link("a2", std::slice::from_ref(&sub_a), d).await.unwrap();
+        store
+            .link("a1", &[sid_a.clone(), sub_a.clone()], d)
+            .await
+            .unwrap();
+        store
+            .link("a2", std::slice::from_ref(&sub_a), d)
+            .await
+            .unwrap();
+        store
+            .link("a2", std::slice::from_ref(&sub_a), d)
+            .await
+            .unwrap();
         store.link("b1", &["sub-b".to_owned()], d).await.unwrap();
 
         assert_eq!(store.delete_linked(&sid_a).await.unwrap(), 1);
         assert_eq!(store.load("a1", d).await.unwrap(), None);
         assert!(store.load("a2", d).await.unwrap().is_some());
-        assert_eq!(store.delete_linked(&sub_a).await.unwrap(), 1, "a1 already gone");
+        assert_eq!(
+            store.delete_linked(&sub_a).await.unwrap(),
+            1,
+            "a1 already gone"
+        );
         assert_eq!(store.load("a2", d).await.unwrap(), None);
-        assert!(store.load("b1", d).await.unwrap().is_some(), "another user's");
-        assert_eq!(store.delete_linked(&sub_a).await.unwrap(), 0, "the set went too");
+        assert!(
+            store.load("b1", d).await.unwrap().is_some(),
+            "another user's"
+        );
+        assert_eq!(
+            store.delete_linked(&sub_a).await.unwrap(),
+            0,
+            "the set went too"
+        );
 
         // A link lives as long as its longest session, then ends nothing.
         let short = Duration::from_millis(50);
         store.save("c1", "r".to_owned(), d, d).await.unwrap();
-        store.link("c1", &["sub-c".to_owned()], short).await.unwrap();
+        store
+            .link("c1", &["sub-c".to_owned()], short)
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(80)).await;
         assert_eq!(store.delete_linked("sub-c").await.unwrap(), 0);
         assert!(store.load("c1", d).await.unwrap().is_some());

@@ -71,7 +71,10 @@ impl ProviderBrowser {
         assert_eq!(res.status(), 200, "the provider's logout confirmation");
         let page = res.text().await.unwrap();
         let between = |start: &str| {
-            let from = page.find(start).unwrap_or_else(|| panic!("{start} in {page}")) + start.len();
+            let from = page
+                .find(start)
+                .unwrap_or_else(|| panic!("{start} in {page}"))
+                + start.len();
             page[from..][..page[from..].find('"').unwrap()].to_owned()
         };
         let action = url.join(&between("action=\"")).unwrap();

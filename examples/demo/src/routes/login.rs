@@ -25,7 +25,11 @@ fn message(state: &AppState, status: StatusCode, title: &str, text: &str) -> Res
         Ok(html) => (status, [(CACHE_CONTROL, "no-store")], Html(html)).into_response(),
         Err(error) => {
             tracing::error!(%error, "rendering failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
         }
     }
 }
