@@ -202,4 +202,124 @@ mod tests {
         assert_eq!(with("sid", json!("")), Err(LogoutTokenError::Sid));
         assert!(matches!(without("jti"), Err(LogoutTokenError::Invalid(_))));
     }
+
+    mod signed {
+        use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+        use serde_json::json;
+
+        use super::super::*;
+        use crate::http_client::{CappedClient, DEFAULT_MAX_BODY, default_client};
+
+        // A test-only P-256 key and its public JWK (the ID token tests' key).
+        const PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgxXE0dL6fb4iiqCmc
+2rkBBq8YTtZjzA+KxalpKvbgNn6hRANCAAT1+Xai0Zc0ENEff9BjgZoARD4fRAYs
+Xtdno8zQE9bc/tC81Y5y4czA1cSkbISPg4FoPUFy3mw1mTfWcnf6zVCo
+-----END PRIVATE KEY-----
+";
+        const ISSUER: &str = "https://op.example.test";
+
+        async fn validator() -> LogoutTokenValidator {
+            let jwks = json!({"keys": [{
+                "kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "alg": "ES256",
+                "x": "9fl2otGXNBDRH3_QY4GaAEQ-H0QGLF7XZ6PM0BPW3P4",
+                "y": "0LzVjnLhzMDVxKRshI-DgWg9QXLebDWZN9Zyd_rNUKg"
+            }]});
+            let app = axum::Router::new().route(
+                "/jwks",
+                axum::routing::get(move || {
+                    let jwks = jwks.clone();
+                    async move { axum::Json(jwks) }
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            let http = CappedClient::new(default_client().unwrap(), DEFAULT_MAX_BODY);
+            LogoutTokenValidator::new(ISSUER, &url, "rp", &http).unwrap()
+        }
+
+        fn now() -> i64 {
+            i64::try_from(crate::session::record::unix_now()).unwrap()
+        }
+
+        fn claims() -> Value {
+            json!({
+                "iss": ISSUER, "aud": "rp", "sub": "alice", "sid": "s1", "jti": "j1",
+                "iat": now(), "exp": now() + 120, "events": { EVENT: {} }
+            })
+        }
+
+        fn sign(claims: &Value, typ: Option<&str>) -> String {
+            tower_jwt::ensure_crypto_backend().unwrap();
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = Some("k1".to_owned());
+            header.typ = typ.map(str::to_owned);
+            let key = EncodingKey::from_ec_pem(PEM.as_bytes()).unwrap();
+            encode(&header, claims, &key).unwrap()
+        }
+
+        fn with(member: &str, value: Value) -> Value {
+            let mut c = claims();
+            c[member] = value;
+            c
+        }
+
+        fn without(member: &str) -> Value {
+            let mut c = claims();
+            c.as_object_mut().unwrap().remove(member);
+            c
+        }
+
+        #[tokio::test]
+        async fn every_logout_token_rule_is_enforced() {
+            let v = validator().await;
+            let ok = v.validate(&sign(&claims(), Some("logout+jwt"))).await;
+            assert_eq!(ok.unwrap().sid.as_deref(), Some("s1"));
+            assert!(
+                v.validate(&sign(&claims(), None)).await.is_ok(),
+                "typ may be absent"
+            );
+            let typ = "application/logout+jwt";
+            assert!(v.validate(&sign(&claims(), Some(typ))).await.is_ok());
+
+            let refused = [
+                ("another audience", sign(&with("aud", json!("other")), None)),
+                (
+                    "another issuer",
+                    sign(&with("iss", json!("https://evil.example")), None),
+                ),
+                ("an ID token's type", sign(&claims(), Some("JWT"))),
+                ("an access token's type", sign(&claims(), Some("at+jwt"))),
+                (
+                    "issued in the future",
+                    sign(&with("iat", json!(now() + 3600)), None),
+                ),
+                ("too old", sign(&with("iat", json!(now() - 600)), None)),
+                ("expired", sign(&with("exp", json!(now() - 120)), None)),
+                ("no jti", sign(&without("jti"), None)),
+                ("no sub", sign(&without("sub"), None)),
+            ];
+            for (label, token) in refused {
+                assert!(
+                    matches!(v.validate(&token).await, Err(LogoutTokenError::Invalid(_))),
+                    "{label} accepted"
+                );
+            }
+            assert_eq!(
+                v.validate(&sign(&with("nonce", json!("n")), None)).await,
+                Err(LogoutTokenError::Nonce)
+            );
+            assert_eq!(
+                v.validate(&sign(&without("events"), None)).await,
+                Err(LogoutTokenError::Events)
+            );
+            let mut tampered = sign(&claims(), None);
+            tampered.pop();
+            assert!(matches!(
+                v.validate(&tampered).await,
+                Err(LogoutTokenError::Invalid(_))
+            ));
+        }
+    }
 }
