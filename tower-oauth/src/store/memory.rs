@@ -37,6 +37,10 @@ fn millis(duration: Duration) -> u64 {
 /// read from then on, and its slot is taken back by that read or by eviction. Login
 /// markers live in a separate cache so a flood of logins cannot evict sessions.
 ///
+/// The logout index (sessions linked under a provider's `sid` and `sub`) is a map whose
+/// expired tags are dropped whenever it has doubled since the last sweep: it holds about
+/// twice the tags of the sessions linked in the last absolute timeout at most.
+///
 /// A read is a `quick_cache` lookup (a shard read lock) plus two atomic stores: moka's
 /// per-entry expiry, used before, cost about four times as much per read.
 ///
