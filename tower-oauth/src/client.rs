@@ -7,15 +7,20 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{AuthError, AuthLayer, ConfigError, ConfigErrorKind};
+use auth_core::{AuthError, AuthLayer, ConfigError, ConfigErrorKind, StoreError, StoreErrorKind};
+use cookie::Cookie;
+use http::HeaderMap;
 
 use crate::config::OAuthClientBuilder;
 use crate::cookies::CookiePolicy;
+use crate::flow::response::{OAuthResponse, see_other};
 use crate::http_client::CappedClient;
 use crate::keys::CookieKeys;
 use crate::provider::{DiscoveryError, ProviderIdentity, ProviderState};
+use crate::random;
 use crate::session::decoded::DecodedSessions;
-use crate::session::sessions::Sessions;
+use crate::session::record::{ProviderTokens, RECORD_VERSION, SessionRecord, unix_now};
+use crate::session::sessions::{self, Sessions};
 use crate::session::{OAuthSession, SessionAuthenticator, SessionUser};
 use crate::tokens::RefreshFlights;
 
@@ -77,7 +82,8 @@ pub(crate) struct Inner<U> {
     pub(crate) origin: String,
     pub(crate) http: CappedClient,
     pub(crate) transaction_ttl: Duration,
-    pub(crate) mapper: Mapper<U>,
+    /// Required when there is a provider.
+    pub(crate) mapper: Option<Mapper<U>>,
     pub(crate) after_logout: String,
     /// The provider-token refreshes in flight, one per session.
     pub(crate) refreshes: RefreshFlights,
@@ -192,10 +198,131 @@ impl<U: SessionUser> OAuthClient<U> {
     /// # Errors
     /// 503 when the store cannot be reached.
     pub async fn destroy(&self, session: &OAuthSession<U>) -> Result<(), AuthError> {
-        self.inner
-            .sessions
-            .destroy(session.key())
-            .await
-            .map_err(|_| AuthError::unavailable("the session store is unavailable"))
+        Ok(self.inner.sessions.destroy(session.key()).await?)
     }
+
+    /// Starts a session for `user`, whom the application authenticated itself (a password
+    /// login, say), and answers 303 to `return_to` with its cookie.
+    ///
+    /// It is the same session an OAuth login creates, without provider tokens: a fresh id
+    /// (the session the request's cookie names, if any, is destroyed first: no fixation),
+    /// a new CSRF token, the same cookie attributes and timeouts, and the same logout. Call
+    /// it only once the user is authenticated, from a `POST` your application checked.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Clone, Debug, Serialize, Deserialize)] struct User { id: String }
+    /// # impl tower_oauth::SessionUser for User { fn subject(&self) -> String { self.id.clone() } }
+    /// use tower_oauth::OAuthClient;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// // No provider: sessions for the application's own logins only.
+    /// let client = OAuthClient::<User>::builder("https://app.example.com")
+    ///     .cookie_key(&[7; 64])
+    ///     .build()
+    ///     .unwrap();
+    /// let request = http::HeaderMap::new();
+    /// let res = client
+    ///     .start_session(&request, User { id: "alice".into() }, "/dashboard")
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(res.status(), 303);
+    /// assert_eq!(res.headers()["location"], "/dashboard");
+    /// assert!(res.headers()["set-cookie"].to_str().unwrap().starts_with("__Host-session="));
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// 403 for a cross-origin request (see [`check_origin`](Self::check_origin): a login
+    /// CSRF); 400 when `return_to` is not a same-origin path; 503 when the store cannot be
+    /// reached.
+    pub async fn start_session(
+        &self,
+        request: &HeaderMap,
+        user: U,
+        return_to: &str,
+    ) -> Result<OAuthResponse, AuthError> {
+        self.check_origin(request)?;
+        let return_to = crate::return_to::validate(return_to)
+            .ok_or_else(|| AuthError::invalid_request("return_to must be a same-origin path"))?;
+        let cookie = self.begin(request, user, None).await?;
+        Ok(see_other(&return_to, &[cookie]))
+    }
+
+    /// Refuses a cross-origin form post: an `Origin` other than the public URL's, or
+    /// `Sec-Fetch-Site: cross-site`, is 403 (the check logout and
+    /// [`start_session`](Self::start_session) make). Call it before checking a password, so
+    /// a cross-site login attempt costs nothing and learns nothing.
+    ///
+    /// # Errors
+    /// 403 for a cross-origin request.
+    pub fn check_origin(&self, request: &HeaderMap) -> Result<(), AuthError> {
+        if crate::cookies::cross_origin(request, &self.inner.origin) {
+            return Err(AuthError::forbidden("cross-origin request").with_reason("cross_origin"));
+        }
+        Ok(())
+    }
+
+    /// Starts a session for `user` (logged in by `login`, or by the application), after
+    /// destroying the one the request's cookie names; returns its cookie.
+    pub(crate) async fn begin(
+        &self,
+        request: &HeaderMap,
+        user: U,
+        login: Option<ProviderLogin>,
+    ) -> Result<Cookie<'static>, StoreError> {
+        let sessions = &self.inner.sessions;
+        // No fixation: whatever session this browser had is destroyed, the new one gets a
+        // fresh id.
+        if let Some(previous) = sessions.read_id(request) {
+            sessions.destroy(&Sessions::key(previous)).await?;
+        }
+        let (id, key) = Sessions::new_id();
+        let mut record = SessionRecord {
+            v: RECORD_VERSION,
+            subject: user.subject(),
+            scopes: user.scopes(),
+            roles: user.roles(),
+            user,
+            provider: None,
+            csrf: random::token(),
+            created_at: unix_now(),
+            expires_at: sessions.expiry_from_now(),
+            tokens: None,
+            sid: None,
+        };
+        let mut tags = Vec::new();
+        if let Some(login) = login {
+            let sealed = login.tokens.seal(&self.inner.keys, &key).ok_or_else(|| {
+                StoreError::new(
+                    StoreErrorKind::Corrupt,
+                    "the provider tokens could not be sealed",
+                )
+            })?;
+            record.tokens = Some(sealed);
+            if let Some(oidc) = login.oidc {
+                if let Some(sid) = &oidc.sid {
+                    tags.push(sessions::sid_tag(&login.provider, sid));
+                }
+                tags.push(sessions::sub_tag(&login.provider, &oidc.sub));
+                record.sid = oidc.sid;
+            }
+            record.provider = Some(login.provider);
+        }
+        sessions.create(id, &record, &tags).await
+    }
+}
+
+/// What a provider login adds to the session it starts.
+pub(crate) struct ProviderLogin {
+    pub(crate) provider: String,
+    pub(crate) tokens: ProviderTokens,
+    /// The OpenID identity a back-channel logout names; `None` for GitHub.
+    pub(crate) oidc: Option<OidcSession>,
+}
+
+/// The OpenID provider's session (`sid`, when it sends one) and user (`sub`).
+pub(crate) struct OidcSession {
+    pub(crate) sid: Option<String>,
+    pub(crate) sub: String,
 }

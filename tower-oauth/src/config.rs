@@ -18,7 +18,7 @@ use crate::provider::{Provider, ProviderIdentity, ProviderState};
 use crate::session::SessionUser;
 use crate::session::decoded::{self, DecodedSessions};
 use crate::session::sessions::Sessions;
-use crate::store::{MemoryStore, SessionStore};
+use crate::store::{MemorySessionStore, SessionStore};
 use crate::tokens::RefreshFlights;
 
 /// Builds an [`OAuthClient`]. Start with [`OAuthClient::builder`].
@@ -148,13 +148,15 @@ impl<U: SessionUser> OAuthClientBuilder<U> {
         self
     }
 
-    /// Adds a provider; its name must be unique.
+    /// Adds a provider; its name must be unique. A client without providers serves the
+    /// sessions the application starts itself
+    /// ([`start_session`](OAuthClient::start_session)).
     pub fn provider(mut self, provider: Provider) -> Self {
         self.providers.push(provider);
         self
     }
 
-    /// The session store (default: [`MemoryStore`]).
+    /// The session store (default: [`MemorySessionStore`]).
     pub fn store(mut self, store: impl SessionStore) -> Self {
         self.store = Some(Arc::new(store));
         self
@@ -162,7 +164,7 @@ impl<U: SessionUser> OAuthClientBuilder<U> {
 
     /// The hook turning a provider identity into the application's user: look the user up
     /// by (provider or issuer, subject), create it at first login. An error refuses the
-    /// login with a generic 403 (denied) or 503 (failed) page.
+    /// login with a generic 403 (denied) or 503 (failed) page. Required with a provider.
     pub fn map_user<F, Fut>(mut self, map: F) -> Self
     where
         F: Fn(ProviderIdentity) -> Fut + Send + Sync + 'static,
@@ -229,8 +231,8 @@ impl<U: SessionUser> OAuthClientBuilder<U> {
     /// Checks the configuration and builds the client.
     ///
     /// # Errors
-    /// A missing or short cookie key (or more than 8), no provider, a duplicate or malformed provider name,
-    /// a missing mapping hook, an `http` public URL without the loopback opt-in, an invalid
+    /// A missing or short cookie key (or more than 8), a duplicate or malformed provider
+    /// name, a provider without a mapping hook, an `http` public URL without the loopback opt-in, an invalid
     /// issuer or redirect URI, or out-of-range timeouts.
     pub fn build(mut self) -> Result<OAuthClient<U>, ConfigError> {
         let public = Url::parse(&self.public_url)
@@ -254,15 +256,13 @@ impl<U: SessionUser> OAuthClientBuilder<U> {
             _ => return Err(invalid("public_url", "must be https")),
         };
         let keys = cookie_keys(&self.cookie_keys)?;
-        let mapper = self.mapper.take().ok_or_else(|| {
-            ConfigError::new(
+        let mapper = self.mapper.take();
+        if mapper.is_none() && !self.providers.is_empty() {
+            return Err(ConfigError::new(
                 ConfigErrorKind::Missing,
                 "map_user",
-                "a user-mapping hook is required",
-            )
-        })?;
-        if self.providers.is_empty() {
-            return Err(invalid("provider", "at least one provider is required"));
+                "a user-mapping hook is required with a provider",
+            ));
         }
         if self.transaction_ttl.is_zero() || self.transaction_ttl > Duration::from_secs(3600) {
             return Err(invalid("transaction_ttl", "must be between 1 s and 1 h"));
@@ -290,7 +290,9 @@ impl<U: SessionUser> OAuthClientBuilder<U> {
         };
         let policy = CookiePolicy::new(secure);
         let sessions = Sessions {
-            store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+            store: self
+                .store
+                .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
             cookie_name: policy.name("session"),
             policy: policy.clone(),
             idle: self.idle_timeout,
@@ -349,6 +351,17 @@ impl<U: SessionUser> OAuthClientBuilder<U> {
                 "redirect_uri",
                 "must be an http(s) URL without fragment",
             ));
+        }
+        if let Some(uri) = &provider.post_logout_redirect_uri {
+            let ok = Url::parse(uri).is_ok_and(|url| {
+                url.fragment().is_none() && matches!(url.scheme(), "https" | "http")
+            });
+            if !ok {
+                return Err(invalid(
+                    "post_logout_redirect_uri",
+                    "must be an absolute http(s) URL without fragment",
+                ));
+            }
         }
         Ok(ProviderState::new(provider, RedirectUrl::from_url(parsed)))
     }

@@ -73,6 +73,18 @@ pub(crate) fn with_prefix<'r>(headers: &'r HeaderMap, prefix: &str) -> Vec<(&'r 
         .collect()
 }
 
+/// Whether `headers` show a cross-origin request: an `Origin` other than `origin`, or
+/// `Sec-Fetch-Site: cross-site`. A request without either (an older browser, a non-browser
+/// client) is not cross-origin.
+pub(crate) fn cross_origin(headers: &http::HeaderMap, origin: &str) -> bool {
+    headers
+        .get(http::header::ORIGIN)
+        .is_some_and(|value| value.as_bytes() != origin.as_bytes())
+        || headers
+            .get("sec-fetch-site")
+            .is_some_and(|site| site.as_bytes() == b"cross-site")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

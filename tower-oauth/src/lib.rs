@@ -7,7 +7,9 @@
 //! * [`OAuthClient`] holds several [`Provider`]s (OpenID discovery, GitHub, Google) and
 //!   serves the login routes as one tower service, [`OAuthRoutes`]:
 //!   `GET /oauth/{provider}/login?return_to=/path`, `GET /oauth/{provider}/callback`,
-//!   `POST /oauth/logout`.
+//!   `POST /oauth/logout`, `POST /oauth/backchannel-logout` (OpenID Back-Channel Logout).
+//! * [`OAuthClient::start_session`] starts the same session for a user the application
+//!   authenticated itself (a password login); a client may have no provider at all.
 //! * Each login attempt has its own `state`, PKCE S256 verifier and `nonce`, sealed in its
 //!   own short-lived encrypted cookie: several tabs log in at once, and a callback that is
 //!   forged, foreign, expired or replayed is refused before any token request.
@@ -20,8 +22,9 @@
 //!   for forms. Provider tokens stay server-side, sealed with AES-256-GCM in the session
 //!   record; [`OAuthClient::access_token`] refreshes them when asked, one refresh per session
 //!   at a time, and never writes them over a session that ended meanwhile.
-//! * Sessions live in a [`SessionStore`](store::SessionStore): [`MemoryStore`](store::MemoryStore)
-//!   (idle and absolute timeouts) or `RedisStore` (feature `redis`) shared by instances.
+//! * Sessions live in a [`SessionStore`](store::SessionStore):
+//!   [`MemorySessionStore`](store::MemorySessionStore) (idle and absolute timeouts) or
+//!   `RedisSessionStore` (feature `redis`) shared by instances.
 //!
 //! The cookie key seals the transaction cookies and the provider tokens. Several keys,
 //! newest first ([`cookie_keys`](OAuthClientBuilder::cookie_keys)), let a key be rotated:
@@ -113,6 +116,7 @@ mod flow;
 mod http_client;
 mod id_token;
 mod keys;
+mod logout_token;
 mod provider;
 mod random;
 mod rejection;

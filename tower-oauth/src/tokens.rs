@@ -13,7 +13,6 @@ use oauth2::{RefreshToken, TokenResponse as _};
 use crate::client::OAuthClient;
 use crate::session::record::{ProviderTokens, SessionRecord, token_expiry, unix_now};
 use crate::session::{OAuthSession, SessionUser};
-use crate::store::StoreError;
 
 /// Access tokens this close to expiry are refreshed before being handed out.
 const REFRESH_MARGIN: u64 = 30;
@@ -68,10 +67,6 @@ fn fresh(tokens: &ProviderTokens, now: u64) -> bool {
     tokens
         .expires_at
         .is_none_or(|exp| exp > now.saturating_add(REFRESH_MARGIN))
-}
-
-fn store_down(_: StoreError) -> AuthError {
-    AuthError::unavailable("the session store is unavailable")
 }
 
 /// The refreshes in flight in this process, one gate per session: a second caller waits for
@@ -135,7 +130,8 @@ impl<U: SessionUser> OAuthClient<U> {
     /// store refreshed the session first, its tokens are handed out.
     ///
     /// # Errors
-    /// 401 when the session has ended, its tokens cannot be opened with the configured
+    /// 401 when the session has ended or has no provider tokens (started by
+    /// [`start_session`](Self::start_session)), its tokens cannot be opened with the configured
     /// cookie keys, or the token expired without a usable refresh token; 503 when the store
     /// or the provider cannot be reached.
     pub async fn access_token(
@@ -157,7 +153,8 @@ impl<U: SessionUser> OAuthClient<U> {
             if fresh(&tokens, unix_now()) {
                 return Ok(tokens.into());
             }
-            let refreshed = match self.refresh(&record.provider, tokens).await {
+            let id_token = tokens.id_token.clone();
+            let refreshed = match self.refresh(record.provider.as_deref(), tokens).await {
                 Ok(refreshed) => refreshed,
                 // Another instance may have spent the refresh token first (a provider
                 // rotating refresh tokens then refuses it here): its tokens are stored.
@@ -167,14 +164,18 @@ impl<U: SessionUser> OAuthClient<U> {
                 }
                 Err(error) => return Err(error),
             };
-            record.tokens = refreshed
-                .seal(&self.inner.keys, key)
-                .ok_or_else(|| AuthError::unavailable("the provider tokens could not be sealed"))?;
+            let refreshed = ProviderTokens {
+                id_token,
+                ..refreshed
+            };
+            record.tokens = Some(refreshed.seal(&self.inner.keys, key).ok_or_else(|| {
+                AuthError::unavailable("the provider tokens could not be sealed")
+            })?);
             let sessions = &self.inner.sessions;
             if sessions
                 .replace(key, &raw, &record)
                 .await
-                .map_err(store_down)?
+                .map_err(AuthError::from)?
             {
                 return Ok(refreshed.into());
             }
@@ -192,12 +193,12 @@ impl<U: SessionUser> OAuthClient<U> {
         let raw = sessions
             .load_raw(key)
             .await
-            .map_err(store_down)?
+            .map_err(AuthError::from)?
             .ok_or_else(ended)?;
         let record = sessions
             .decode::<U>(key, &raw)
             .await
-            .map_err(store_down)?
+            .map_err(AuthError::from)?
             .ok_or_else(ended)?;
         Ok((raw, record))
     }
@@ -215,7 +216,13 @@ impl<U: SessionUser> OAuthClient<U> {
         key: &str,
         record: &SessionRecord<U>,
     ) -> Result<ProviderTokens, AuthError> {
-        record.tokens.open(&self.inner.keys, key).ok_or_else(|| {
+        let Some(tokens) = &record.tokens else {
+            return Err(AuthError::invalid_credential(
+                "the session was not started by a provider: it has no provider token",
+            )
+            .with_reason("no_provider_token"));
+        };
+        tokens.open(&self.inner.keys, key).ok_or_else(|| {
             AuthError::invalid_credential(
                 "the session's provider tokens cannot be opened with the configured cookie keys",
             )
@@ -226,17 +233,15 @@ impl<U: SessionUser> OAuthClient<U> {
     /// Spends `tokens`' refresh token at `provider`'s token endpoint.
     async fn refresh(
         &self,
-        provider: &str,
+        provider: Option<&str>,
         tokens: ProviderTokens,
     ) -> Result<ProviderTokens, AuthError> {
         let refresh = tokens.refresh_token.ok_or_else(|| {
             AuthError::invalid_credential("the provider token expired and cannot be refreshed")
                 .with_reason("expired")
         })?;
-        let provider = self
-            .inner
-            .providers
-            .get(provider)
+        let provider = provider
+            .and_then(|name| self.inner.providers.get(name))
             .ok_or_else(|| AuthError::invalid_credential("the session's provider is gone"))?;
         let unreachable = |_| AuthError::unavailable("the provider could not be reached");
         let resolved = provider
@@ -264,6 +269,7 @@ impl<U: SessionUser> OAuthClient<U> {
                     .map_or(refresh, |rotated| rotated.secret().clone()),
             ),
             expires_at: response.expires_in().map(|d| token_expiry(unix_now(), d)),
+            id_token: None,
         })
     }
 }
@@ -311,6 +317,7 @@ mod tests {
             access_token: "a".to_owned(),
             refresh_token: None,
             expires_at,
+            id_token: None,
         };
         assert!(fresh(&tokens(None), 1_000));
         assert!(fresh(&tokens(Some(1_031)), 1_000));

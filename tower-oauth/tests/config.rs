@@ -4,11 +4,13 @@ mod common;
 
 use std::time::Duration;
 
+use async_trait::async_trait;
+use auth_core::StoreError;
 use axum::body::Body;
 use common::*;
 use http::header::SET_COOKIE;
 use http::{Request, StatusCode};
-use tower_oauth::store::{SessionStore, StoreError, StoreFuture};
+use tower_oauth::store::SessionStore;
 use tower_oauth::{OAuthClient, Provider};
 
 fn github() -> Provider {
@@ -28,7 +30,23 @@ fn builders_refuse_weak_or_incomplete_configuration() {
         err(OAuthClient::<User>::builder(APP).provider(github())).field(),
         "cookie_key"
     );
-    assert_eq!(err(builder(&users)).field(), "provider");
+    // Without providers the client serves the application's own sessions only.
+    assert!(builder(&users).build().is_ok());
+    assert!(
+        OAuthClient::<User>::builder(APP)
+            .cookie_key(&rand_key())
+            .build()
+            .is_ok(),
+        "no provider, no mapping hook needed"
+    );
+    assert_eq!(
+        err(builder(&users).provider(
+            Provider::oidc("op", "https://op.example", "id", "secret")
+                .post_logout_redirect_uri("/relative")
+        ))
+        .field(),
+        "post_logout_redirect_uri"
+    );
     assert_eq!(
         err(OAuthClient::<User>::builder(APP)
             .cookie_key(&rand_key())
@@ -158,32 +176,39 @@ async fn api_routes_answer_401_json_and_pages_redirect() {
 #[derive(Debug)]
 struct DownStore;
 
-fn down<'a, T: Send + 'a>() -> StoreFuture<'a, T> {
-    Box::pin(async { Err(StoreError::new("connection refused")) })
+fn down() -> StoreError {
+    StoreError::unavailable("connection refused")
 }
 
+#[async_trait]
 impl SessionStore for DownStore {
-    fn load<'a>(&'a self, _: &'a str, _: Duration) -> StoreFuture<'a, Option<String>> {
-        down()
+    async fn load(&self, _: &str, _: Duration) -> Result<Option<String>, StoreError> {
+        Err(down())
     }
-    fn save<'a>(&'a self, _: &'a str, _: String, _: Duration, _: Duration) -> StoreFuture<'a, ()> {
-        down()
+    async fn save(&self, _: &str, _: String, _: Duration, _: Duration) -> Result<(), StoreError> {
+        Err(down())
     }
-    fn replace<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
+    async fn replace(
+        &self,
+        _: &str,
+        _: &str,
         _: String,
         _: Duration,
         _: Duration,
-    ) -> StoreFuture<'a, bool> {
-        down()
+    ) -> Result<bool, StoreError> {
+        Err(down())
     }
-    fn delete<'a>(&'a self, _: &'a str) -> StoreFuture<'a, ()> {
-        down()
+    async fn delete(&self, _: &str) -> Result<(), StoreError> {
+        Err(down())
     }
-    fn claim<'a>(&'a self, _: &'a str, _: Duration) -> StoreFuture<'a, bool> {
-        down()
+    async fn claim(&self, _: &str, _: Duration) -> Result<bool, StoreError> {
+        Err(down())
+    }
+    async fn link(&self, _: &str, _: &[String], _: Duration) -> Result<(), StoreError> {
+        Err(down())
+    }
+    async fn delete_linked(&self, _: &str) -> Result<u64, StoreError> {
+        Err(down())
     }
 }
 

@@ -6,13 +6,13 @@ mod common;
 use common::token_server::{TokenServer, log_in, session_of};
 use common::*;
 use http::StatusCode;
-use tower_oauth::store::MemoryStore;
+use tower_oauth::store::MemorySessionStore;
 
 #[tokio::test]
 async fn logins_in_progress_and_session_tokens_survive_a_rotation() {
     let provider = TokenServer::start().await;
     let (old, new) = (rand_key(), rand_key());
-    let store = MemoryStore::new();
+    let store = MemorySessionStore::new();
     let users = Users::default();
     // Instances sharing one store, before and after the rotation.
     let instance = |keys: &[&Vec<u8>]| {

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use testkit::RedisServer;
-use tower_oauth::store::{RedisStore, SessionStore};
+use tower_oauth::store::{RedisSessionStore, SessionStore};
 
 const IDLE: Duration = Duration::from_secs(600);
 
@@ -15,11 +15,11 @@ const IDLE: Duration = Duration::from_secs(600);
 async fn sessions_in_a_redis_restarted_empty_are_logged_out_and_the_first_call_works() {
     let started = Instant::now();
     let mut redis = RedisServer::start();
-    let a = RedisStore::connect(&redis.url())
+    let a = RedisSessionStore::connect(&redis.url())
         .await
         .unwrap()
         .key_prefix("outage:");
-    let b = RedisStore::connect(&redis.url())
+    let b = RedisSessionStore::connect(&redis.url())
         .await
         .unwrap()
         .key_prefix("outage:");

@@ -11,10 +11,10 @@ use common::token_server::{
 };
 use common::*;
 use http::StatusCode;
-use tower_oauth::store::{RedisStore, SessionStore};
+use tower_oauth::store::{RedisSessionStore, SessionStore};
 
-async fn store(prefix: &str) -> RedisStore {
-    RedisStore::connect(&testkit::require_redis())
+async fn store(prefix: &str) -> RedisSessionStore {
+    RedisSessionStore::connect(&testkit::require_redis())
         .await
         .unwrap_or_else(|e| panic!("these tests need Redis (TEST_REDIS_URL): {e}"))
         .key_prefix(prefix)
@@ -48,7 +48,7 @@ async fn login_on_a_is_valid_on_b_and_logout_on_b_ends_it_on_a() {
     let prefix = unique_prefix();
     let key = rand_key();
     let users = Users::default();
-    let instance = |store: RedisStore| {
+    let instance = |store: RedisSessionStore| {
         TestApp::new(
             builder(&users)
                 .cookie_key(&key)
@@ -254,11 +254,71 @@ async fn redis_unreachable_fails_at_connect_with_a_clear_error() {
         .local_addr()
         .unwrap()
         .port();
-    let err = RedisStore::connect(&format!("redis://127.0.0.1:{port}"))
+    let err = RedisSessionStore::connect(&format!("redis://127.0.0.1:{port}"))
         .await
         .unwrap_err();
+    assert_eq!(err.kind(), auth_core::StoreErrorKind::Unavailable);
     assert!(
-        err.to_string().contains("session store unavailable"),
+        err.to_string()
+            .starts_with("the store is unavailable: redis:"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn linked_sessions_end_together_on_every_instance_and_links_expire() {
+    let prefix = unique_prefix();
+    let (a, b) = (store(&prefix).await, store(&prefix).await);
+    let d = Duration::from_secs(60);
+    for key in ["a1", "a2", "b1"] {
+        a.save(key, "r".to_owned(), d, d).await.unwrap();
+    }
+    a.link("a1", &["sid-a".to_owned(), "sub-a".to_owned()], d)
+        .await
+        .unwrap();
+    b.link("a2", &["sub-a".to_owned()], d).await.unwrap();
+    b.link("b1", &["sub-b".to_owned()], d).await.unwrap();
+
+    assert_eq!(b.delete_linked("sid-a").await.unwrap(), 1);
+    assert_eq!(a.load("a1", d).await.unwrap(), None);
+    assert_eq!(
+        a.delete_linked("sub-a").await.unwrap(),
+        1,
+        "a1 already gone"
+    );
+    assert_eq!(b.load("a2", d).await.unwrap(), None);
+    assert!(b.load("b1", d).await.unwrap().is_some(), "another user's");
+
+    // The set expires with the longest session linked to it, never before.
+    let client = redis::Client::open(testkit::require_redis()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let set = format!("{prefix}link:sub-b");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&set)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!((50_000..=60_000).contains(&ttl), "{ttl}");
+    a.link("b2", &["sub-b".to_owned()], Duration::from_secs(5))
+        .await
+        .unwrap();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&set)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        ttl > 50_000,
+        "a shorter session does not shorten the link: {ttl}"
+    );
+    a.link("b3", &["sub-b".to_owned()], Duration::from_secs(120))
+        .await
+        .unwrap();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&set)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(ttl > 110_000, "a longer one extends it: {ttl}");
+    cleanup(&prefix).await;
 }

@@ -10,11 +10,11 @@ use common::token_server::{
     TokenServer, log_in, logout_during_refresh_stays_logged_out, session_of,
 };
 use common::*;
-use tower_oauth::store::MemoryStore;
+use tower_oauth::store::MemorySessionStore;
 
 #[tokio::test]
 async fn a_logout_during_a_refresh_is_not_undone() {
-    logout_during_refresh_stays_logged_out(MemoryStore::new()).await;
+    logout_during_refresh_stays_logged_out(MemorySessionStore::new()).await;
 }
 
 #[tokio::test]
@@ -59,7 +59,7 @@ async fn concurrent_callers_share_one_refresh() {
 #[tokio::test]
 async fn instances_sharing_a_store_settle_on_the_first_refresh() {
     let provider = TokenServer::start().await;
-    let store = MemoryStore::new();
+    let store = MemorySessionStore::new();
     let key = rand_key();
     let users = Users::default();
     // Two instances: each has its own refresh gate, they share the sessions.

@@ -38,6 +38,7 @@ fn config() -> Config {
         oidc_audience: "demo-api".to_owned(),
         oidc_client: None,
         oidc_redirect_uri: None,
+        oidc_post_logout_redirect_uri: None,
         github_client: None,
         public_url: "http://127.0.0.1:3000".to_owned(),
         users: Some(Users::parse(DEFAULT_USERS).unwrap()),

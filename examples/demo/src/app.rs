@@ -14,11 +14,11 @@ use tower_jwt::issuer::{
 };
 use tower_jwt::revocation::{MemoryRevocationStore, RedisRevocationStore, RevocationStore};
 use tower_jwt::{Algorithm, IssuerConfig, JwtAuthenticator, JwtVerifier, Key};
-use tower_oauth::{OAuthClient, Provider, ProviderIdentity};
+use tower_oauth::{OAuthClient, Provider, ProviderIdentity, SessionAuthenticator};
 use tower_ratelimit::{Limit, Throttle};
 
 use crate::config::{Config, DEMO_AUDIENCE, random_bytes};
-use crate::session::{Account, MaybeSession};
+use crate::session::Account;
 use crate::templates::Templates;
 use crate::users::Users;
 
@@ -29,8 +29,9 @@ pub(crate) struct AppState {
     pub(crate) tokens: TokenIssuer,
     pub(crate) families: Arc<dyn RefreshFamilyStore>,
     pub(crate) jwt: JwtAuthenticator<DemoClaims>,
-    pub(crate) oauth: Option<OAuthClient<Account>>,
-    pub(crate) sessions: MaybeSession,
+    /// The dashboard's sessions (password and provider logins) and the OAuth routes.
+    pub(crate) oauth: OAuthClient<Account>,
+    pub(crate) sessions: SessionAuthenticator<Account>,
     pub(crate) users: Arc<Users>,
     pub(crate) templates: Templates,
     /// Failed password logins, per client address and per user name.
@@ -246,22 +247,30 @@ fn jwt_authenticator(
     })
 }
 
-async fn oauth_client(config: &Config) -> Result<Option<OAuthClient<Account>>, String> {
+/// The sessions of the dashboard: password logins always, provider logins when one is
+/// configured.
+async fn oauth_client(config: &Config) -> Result<OAuthClient<Account>, String> {
     let mut providers = Vec::new();
     if let (Some(client), Some(issuer)) = (&config.oidc_client, &config.oidc_issuer) {
         let mut provider = Provider::oidc("oidc", issuer, &client.id, &client.secret);
         if let Some(uri) = &config.oidc_redirect_uri {
             provider = provider.redirect_uri(uri);
         }
+        if let Some(uri) = &config.oidc_post_logout_redirect_uri {
+            provider = provider.post_logout_redirect_uri(uri);
+        }
         providers.push(provider);
     }
     if let Some(client) = &config.github_client {
         providers.push(Provider::github(&client.id, &client.secret));
     }
-    if providers.is_empty() {
-        return Ok(None);
-    }
-    let mut builder = OAuthClient::<Account>::builder(&config.public_url)
+    // Plain http off the loopback development mode (a server bound to every interface):
+    // sessions keep `Secure` cookies, as if served over https, like the refresh cookie.
+    let public_url = match config.public_url.strip_prefix("http://") {
+        Some(rest) if !config.insecure_loopback() => format!("https://{rest}"),
+        _ => config.public_url.clone(),
+    };
+    let mut builder = OAuthClient::<Account>::builder(&public_url)
         .cookie_keys(&config.cookie_keys)
         .map_user(|who: ProviderIdentity| async move {
             let display_name = who
@@ -283,16 +292,13 @@ async fn oauth_client(config: &Config) -> Result<Option<OAuthClient<Account>>, S
         builder = builder.insecure_http_loopback();
     }
     if let Some(url) = &config.redis_url {
-        let store = tower_oauth::store::RedisStore::connect(url)
+        let store = tower_oauth::store::RedisSessionStore::connect(url)
             .await
             .map_err(|e| format!("DEMO_REDIS_URL: {e}"))?
             .key_prefix("towerauth-demo:session:");
         builder = builder.store(store);
     }
-    builder
-        .build()
-        .map(Some)
-        .map_err(|e| format!("OAuth login: {e}"))
+    builder.build().map_err(|e| format!("OAuth login: {e}"))
 }
 
 /// Builds the whole application from `config`.
@@ -330,7 +336,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
     let (tokens, families) = token_issuer(config, &secrets, Arc::clone(&users)).await?;
     let jwt = jwt_authenticator(config, &secrets, &tokens)?;
     let oauth = oauth_client(config).await?;
-    let sessions = MaybeSession(oauth.as_ref().map(OAuthClient::authenticator));
+    let sessions = oauth.authenticator();
     let state = AppState {
         keys: keys.clone(),
         tokens,

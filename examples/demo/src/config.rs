@@ -69,6 +69,10 @@ pub struct Config {
     /// `DEMO_OIDC_REDIRECT_URI`: overrides `{public_url}/oauth/oidc/callback` (for a
     /// provider whose registered redirect URI differs, e.g. behind a proxy).
     pub oidc_redirect_uri: Option<String>,
+    /// `DEMO_OIDC_POST_LOGOUT_REDIRECT_URI`: where the OpenID provider sends the browser
+    /// after ending its session; with it, logging out of an OpenID session also ends the
+    /// provider's (RP-Initiated Logout, when the provider has an `end_session_endpoint`).
+    pub oidc_post_logout_redirect_uri: Option<String>,
     /// `DEMO_GITHUB_CLIENT_ID` / `DEMO_GITHUB_CLIENT_SECRET`.
     pub github_client: Option<ClientCredentials>,
     /// `DEMO_PUBLIC_URL`, default `http://{addr}`.
@@ -205,6 +209,7 @@ impl Config {
             oidc_audience: var("DEMO_OIDC_AUDIENCE").unwrap_or_else(|| DEMO_AUDIENCE.to_owned()),
             oidc_client,
             oidc_redirect_uri: var("DEMO_OIDC_REDIRECT_URI"),
+            oidc_post_logout_redirect_uri: var("DEMO_OIDC_POST_LOGOUT_REDIRECT_URI"),
             github_client: pair("DEMO_GITHUB_CLIENT_ID", "DEMO_GITHUB_CLIENT_SECRET")?,
             public_url: var("DEMO_PUBLIC_URL").map_or_else(
                 || format!("{scheme}://{addr}"),
@@ -349,6 +354,7 @@ mod tests {
             oidc_audience: DEMO_AUDIENCE.to_owned(),
             oidc_client: None,
             oidc_redirect_uri: None,
+            oidc_post_logout_redirect_uri: None,
             github_client: None,
             public_url: public_url.to_owned(),
             users: users.map(|spec| Users::parse(spec).unwrap()),

@@ -19,14 +19,12 @@ use subtle::ConstantTimeEq;
 use super::response::{Failure, OAuthResponse, see_other};
 use super::transaction::{self, Transaction};
 use crate::client::OAuthClient;
+use crate::client::{OidcSession, ProviderLogin};
 use crate::http_client::FetchError;
 use crate::provider::{ProviderIdentity, Resolved, github};
 use crate::random;
 use crate::session::SessionUser;
-use crate::session::record::{
-    ProviderTokens, RECORD_VERSION, SessionRecord, token_expiry, unix_now,
-};
-use crate::session::sessions::Sessions;
+use crate::session::record::{ProviderTokens, token_expiry, unix_now};
 
 impl<U: SessionUser> OAuthClient<U> {
     /// Finishes a login with `provider`: checks the attempt, exchanges the code, validates
@@ -90,7 +88,22 @@ impl<U: SessionUser> OAuthClient<U> {
             )
             .await?;
 
-        let user = (self.inner.mapper)(identity).await.map_err(|error| {
+        // The OpenID session the logout index links: the ID token's `sid` and `sub`.
+        let oidc_session = identity.issuer.as_ref().map(|_| OidcSession {
+            sid: identity
+                .claims
+                .get("sid")
+                .and_then(Value::as_str)
+                .filter(|sid| !sid.is_empty())
+                .map(str::to_owned),
+            sub: identity.subject.clone(),
+        });
+        let mapper = self
+            .inner
+            .mapper
+            .as_ref()
+            .ok_or(Failure::new(StatusCode::NOT_FOUND, "unknown_provider"))?;
+        let user = mapper(identity).await.map_err(|error| {
             tracing::info!(provider, %error, "user mapping refused the login");
             if error.is_denied() {
                 Failure::new(StatusCode::FORBIDDEN, "user_denied")
@@ -98,38 +111,17 @@ impl<U: SessionUser> OAuthClient<U> {
                 Failure::new(StatusCode::SERVICE_UNAVAILABLE, "user_mapping_failed")
             }
         })?;
-        let now = unix_now();
-        let sessions = &self.inner.sessions;
-        let (id, key) = Sessions::new_id();
-        let tokens = ProviderTokens {
-            access_token,
-            refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
-            expires_at: tokens.expires_in().map(|d| token_expiry(now, d)),
-        }
-        .seal(&self.inner.keys, &key)
-        .ok_or(Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "seal"))?;
-        let record = SessionRecord {
-            v: RECORD_VERSION,
-            subject: user.subject(),
-            scopes: user.scopes(),
-            roles: user.roles(),
-            user,
+        let login = ProviderLogin {
             provider: provider.to_owned(),
-            csrf: random::token(),
-            created_at: now,
-            expires_at: sessions.expiry_from_now(),
-            tokens,
+            tokens: ProviderTokens {
+                access_token,
+                refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
+                expires_at: tokens.expires_in().map(|d| token_expiry(unix_now(), d)),
+                id_token: tokens.extra_fields().id_token.clone(),
+            },
+            oidc: oidc_session,
         };
-        let store_down = |_| Failure::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
-        // No fixation: whatever session this browser had is destroyed, the new one gets a
-        // fresh id.
-        if let Some(previous) = sessions.read_id(&request.headers) {
-            sessions
-                .destroy(&Sessions::key(previous))
-                .await
-                .map_err(store_down)?;
-        }
-        let session_cookie = sessions.create(id, &record).await.map_err(store_down)?;
+        let session_cookie = self.begin(&request.headers, user, Some(login)).await?;
         set_cookies.push(session_cookie);
         Ok(see_other(&transaction.return_to, set_cookies))
     }
@@ -172,8 +164,7 @@ impl<U: SessionUser> OAuthClient<U> {
                 &format!("state:{}", random::digest_hex(state)),
                 self.inner.transaction_ttl,
             )
-            .await
-            .map_err(|_| Failure::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"))?;
+            .await?;
         if !claimed {
             return Err(Failure::bad_request("replayed_state"));
         }

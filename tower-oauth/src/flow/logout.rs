@@ -1,13 +1,14 @@
 //! `POST {prefix}/logout`: end the session server-side.
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, ORIGIN};
+use http::header::CONTENT_TYPE;
 use http::{Method, Request, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Limited};
 
 use super::response::{Failure, OAuthResponse, see_other};
 use crate::client::OAuthClient;
+use crate::random;
 use crate::session::SessionUser;
 use crate::session::sessions::Sessions;
 
@@ -16,7 +17,11 @@ const MAX_FORM: usize = 4 * 1024;
 
 impl<U: SessionUser> OAuthClient<U> {
     /// Logs out: a `POST` whose form field `csrf_token` matches the session's destroys the
-    /// session in the store, clears the cookie and answers 303 to the `after_logout` path.
+    /// session in the store, clears the cookie and answers 303 to the `after_logout` path,
+    /// or, for a session an OpenID provider started when that provider has a
+    /// [`post_logout_redirect_uri`](crate::Provider::post_logout_redirect_uri) and an
+    /// `end_session_endpoint`, to the provider's end-session endpoint (RP-Initiated Logout
+    /// 1.0: `id_token_hint`, `post_logout_redirect_uri`, `client_id`, `state`).
     ///
     /// A wrong or missing CSRF token, or a cross-origin `Origin`, is 403 and changes
     /// nothing; without a live session (already logged out, stale cookie) the answer is the
@@ -43,15 +48,7 @@ impl<U: SessionUser> OAuthClient<U> {
         if request.method() != Method::POST {
             return Err(Failure::new(StatusCode::METHOD_NOT_ALLOWED, "method"));
         }
-        let cross_origin = request
-            .headers()
-            .get(ORIGIN)
-            .is_some_and(|origin| origin.as_bytes() != self.inner.origin.as_bytes())
-            || request
-                .headers()
-                .get("sec-fetch-site")
-                .is_some_and(|site| site.as_bytes() == b"cross-site");
-        if cross_origin {
+        if crate::cookies::cross_origin(request.headers(), &self.inner.origin) {
             return Err(Failure::new(StatusCode::FORBIDDEN, "cross_origin"));
         }
         let is_form = request
@@ -75,8 +72,7 @@ impl<U: SessionUser> OAuthClient<U> {
         let Some(key) = key else {
             return Ok(see_other(&self.inner.after_logout, &cleared));
         };
-        let store_down = |_| Failure::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
-        let Some(record) = sessions.load::<U>(&key).await.map_err(store_down)? else {
+        let Some(record) = sessions.load::<U>(&key).await? else {
             return Ok(see_other(&self.inner.after_logout, &cleared));
         };
         let csrf: Vec<String> = if is_form {
@@ -87,11 +83,45 @@ impl<U: SessionUser> OAuthClient<U> {
         } else {
             Vec::new()
         };
+        let tokens = record
+            .tokens
+            .as_ref()
+            .and_then(|sealed| sealed.open(&self.inner.keys, &key));
+        let provider = record.provider.clone();
         let session = Sessions::identity(record, key);
         if csrf.len() != 1 || !session.verify_csrf(&csrf[0]) {
             return Err(Failure::new(StatusCode::FORBIDDEN, "csrf"));
         }
-        sessions.destroy(session.key()).await.map_err(store_down)?;
-        Ok(see_other(&self.inner.after_logout, &cleared))
+        sessions.destroy(session.key()).await?;
+        let id_token = tokens.and_then(|tokens| tokens.id_token);
+        let location = match (provider, id_token) {
+            (Some(provider), Some(id_token)) => self.end_session_url(&provider, &id_token).await,
+            _ => None,
+        };
+        let location = location.unwrap_or_else(|| self.inner.after_logout.clone());
+        Ok(see_other(&location, &cleared))
+    }
+
+    /// OpenID RP-Initiated Logout 1.0: the provider's end-session URL for the session that
+    /// logged in with `id_token`, when the provider has a `post_logout_redirect_uri`
+    /// configured and advertises an `end_session_endpoint`.
+    async fn end_session_url(&self, provider: &str, id_token: &str) -> Option<String> {
+        let state = self.inner.providers.get(provider)?;
+        let post_logout = state.config.post_logout_redirect_uri.as_deref()?;
+        let resolved = match state.resolve(&self.inner.http).await {
+            Ok(resolved) => resolved,
+            Err(error) => {
+                // The local session has ended; the provider's stays until it expires.
+                tracing::warn!(provider, %error, "provider unavailable: logout stays local");
+                return None;
+            }
+        };
+        let mut url = url::Url::parse(resolved.end_session.as_deref()?).ok()?;
+        url.query_pairs_mut()
+            .append_pair("id_token_hint", id_token)
+            .append_pair("post_logout_redirect_uri", post_logout)
+            .append_pair("client_id", &state.config.client_id)
+            .append_pair("state", &random::token());
+        Some(url.into())
     }
 }

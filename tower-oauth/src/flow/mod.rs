@@ -1,5 +1,7 @@
-//! The login routes: login, callback, logout, and a tower service dispatching to them.
+//! The login routes: login, callback, logout, back-channel logout, and a tower service
+//! dispatching to them.
 
+mod backchannel;
 mod callback;
 mod login;
 mod logout;

@@ -44,6 +44,16 @@ pub(crate) struct Failure {
     pub(crate) reason: &'static str,
 }
 
+impl From<auth_core::StoreError> for Failure {
+    /// 503: the store's cause is logged by `AuthError::from`, never shown.
+    fn from(error: auth_core::StoreError) -> Self {
+        Self::new(
+            auth_core::AuthError::from(error).status(),
+            "store_unavailable",
+        )
+    }
+}
+
 impl Failure {
     pub(crate) fn new(status: StatusCode, reason: &'static str) -> Self {
         Self { status, reason }

@@ -24,6 +24,7 @@ pub type RoutesFuture = Pin<Box<dyn Future<Output = Result<OAuthResponse, Infall
 /// * `…/{provider}/login` → [`OAuthClient::login`]
 /// * `…/{provider}/callback` → [`OAuthClient::callback`]
 /// * `…/logout` → [`OAuthClient::logout`]
+/// * `…/backchannel-logout` → [`OAuthClient::backchannel_logout`]
 /// * anything else: 404.
 ///
 /// With axum: `Router::new().nest_service("/oauth", client.routes())`.
@@ -61,6 +62,7 @@ enum Route {
     Login(String),
     Callback(String),
     Logout,
+    BackchannelLogout,
     NotFound,
 }
 
@@ -68,6 +70,7 @@ fn route(path: &str) -> Route {
     let mut segments = path.trim_end_matches('/').rsplit('/');
     match (segments.next(), segments.next()) {
         (Some("logout"), _) => Route::Logout,
+        (Some("backchannel-logout"), _) => Route::BackchannelLogout,
         (Some("login"), Some(provider)) if !provider.is_empty() => {
             Route::Login(provider.to_owned())
         }
@@ -99,6 +102,7 @@ where
                 Route::Login(provider) => client.login(&provider, request).await,
                 Route::Callback(provider) => client.callback(&provider, request).await,
                 Route::Logout => client.logout(request).await,
+                Route::BackchannelLogout => client.backchannel_logout(request).await,
                 Route::NotFound => Failure::new(StatusCode::NOT_FOUND, "not_found").page(&[]),
             })
         })
@@ -115,6 +119,10 @@ mod tests {
         assert!(matches!(route("/github/callback"), Route::Callback(p) if p == "github"));
         assert!(matches!(route("/oauth/logout"), Route::Logout));
         assert!(matches!(route("/logout"), Route::Logout));
+        assert!(matches!(
+            route("/oauth/backchannel-logout"),
+            Route::BackchannelLogout
+        ));
         assert!(matches!(route("/login"), Route::NotFound));
         assert!(matches!(route("/oauth/github"), Route::NotFound));
     }

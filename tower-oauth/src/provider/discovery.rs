@@ -17,6 +17,9 @@ pub(crate) struct Metadata {
     pub(crate) code_challenge_methods_supported: Option<Vec<String>>,
     #[serde(default)]
     pub(crate) authorization_response_iss_parameter_supported: bool,
+    /// OpenID RP-Initiated Logout 1.0.
+    #[serde(default)]
+    pub(crate) end_session_endpoint: Option<String>,
 }
 
 /// Why a provider's metadata was refused.

@@ -52,6 +52,7 @@ pub struct Provider {
     pub(crate) redirect_uri: Option<String>,
     pub(crate) userinfo: bool,
     pub(crate) insecure_allow_unadvertised_pkce: bool,
+    pub(crate) post_logout_redirect_uri: Option<String>,
 }
 
 impl fmt::Debug for Provider {
@@ -68,6 +69,7 @@ impl fmt::Debug for Provider {
             .field("client_secret", &"[redacted]")
             .field("scopes", &self.scopes)
             .field("redirect_uri", &self.redirect_uri)
+            .field("post_logout_redirect_uri", &self.post_logout_redirect_uri)
             .field(
                 "insecure_allow_unadvertised_pkce",
                 &self.insecure_allow_unadvertised_pkce,
@@ -87,6 +89,7 @@ impl Provider {
             redirect_uri: None,
             userinfo: false,
             insecure_allow_unadvertised_pkce: false,
+            post_logout_redirect_uri: None,
         }
     }
 
@@ -163,6 +166,19 @@ impl Provider {
     #[must_use]
     pub fn redirect_uri(mut self, uri: &str) -> Self {
         self.redirect_uri = Some(uri.to_owned());
+        self
+    }
+
+    /// OpenID RP-Initiated Logout 1.0: where the provider sends the browser back after it
+    /// has ended its own session (registered with the provider, an absolute `http(s)` URL).
+    /// With it, and an `end_session_endpoint` in the provider's metadata, logging out of a
+    /// session this provider started ends the local session, then answers 303 to the
+    /// provider's end-session endpoint with `id_token_hint`, this URI as
+    /// `post_logout_redirect_uri`, `client_id` and a random `state`. Without it, logout
+    /// stays local. Ignored for GitHub.
+    #[must_use]
+    pub fn post_logout_redirect_uri(mut self, uri: &str) -> Self {
+        self.post_logout_redirect_uri = Some(uri.to_owned());
         self
     }
 

@@ -19,6 +19,7 @@ use super::discovery::{self, DiscoveryError};
 use super::{Provider, ProviderKind};
 use crate::http_client::CappedClient;
 use crate::id_token::IdTokenValidator;
+use crate::logout_token::LogoutTokenValidator;
 
 /// The token endpoint's answer: the standard members plus OpenID's `id_token`.
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -62,6 +63,10 @@ pub(crate) struct Resolved {
     /// RFC 9207: the provider announced `iss` in authorization responses, so it is required.
     pub(crate) iss_required: bool,
     pub(crate) id_tokens: Option<IdTokenValidator>,
+    /// OpenID providers: the validator of back-channel `logout_token`s.
+    pub(crate) logout_tokens: Option<LogoutTokenValidator>,
+    /// OpenID RP-Initiated Logout: the provider's end-session endpoint.
+    pub(crate) end_session: Option<String>,
     pub(crate) userinfo: Option<String>,
     pub(crate) github_api: Option<String>,
 }
@@ -116,6 +121,8 @@ impl ProviderState {
                 issuer: None,
                 iss_required: false,
                 id_tokens: None,
+                logout_tokens: None,
+                end_session: None,
                 userinfo: None,
                 github_api: Some(api.clone()),
             }),
@@ -127,7 +134,8 @@ impl ProviderState {
                 // whether or not this client reads it.
                 let endpoints = [&metadata.authorization_endpoint, &metadata.token_endpoint]
                     .into_iter()
-                    .chain(metadata.userinfo_endpoint.as_ref());
+                    .chain(metadata.userinfo_endpoint.as_ref())
+                    .chain(metadata.end_session_endpoint.as_ref());
                 for endpoint in endpoints {
                     crate::config::check_endpoint(endpoint)
                         .map_err(|_| DiscoveryError::BadEndpoint)?;
@@ -144,6 +152,16 @@ impl ProviderState {
                         )
                         .map_err(|_| DiscoveryError::BadEndpoint)?,
                     ),
+                    logout_tokens: Some(
+                        LogoutTokenValidator::new(
+                            issuer,
+                            &metadata.jwks_uri,
+                            &self.config.client_id,
+                            http,
+                        )
+                        .map_err(|_| DiscoveryError::BadEndpoint)?,
+                    ),
+                    end_session: metadata.end_session_endpoint,
                     issuer: Some(metadata.issuer),
                     iss_required: metadata.authorization_response_iss_parameter_supported,
                     userinfo: metadata.userinfo_endpoint.filter(|_| self.config.userinfo),

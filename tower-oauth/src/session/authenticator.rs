@@ -3,14 +3,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use auth_core::{AuthError, Authenticate, CheckFuture, Outcome};
+use auth_core::{AuthError, Authenticate, CheckFuture, Outcome, StoreError};
 use http::Request;
 
 use super::decoded::DecodedSessions;
 use super::record::unix_now;
 use super::sessions::Sessions;
 use super::{OAuthSession, SessionUser};
-use crate::store::StoreError;
 
 /// Authenticates requests by their session cookie. Built by
 /// [`OAuthClient::authenticator`](crate::OAuthClient::authenticator); wrap it
@@ -64,7 +63,7 @@ impl<B, U: SessionUser> Authenticate<B> for SessionAuthenticator<U> {
         // An in-process store answers now: a memoized record settles the request here.
         let raw = match self.sessions.load_now(&key) {
             None => None,
-            Some(Err(error)) => return Outcome::Decided(Err(store_down(&error))),
+            Some(Err(error)) => return Outcome::Decided(Err(AuthError::from(error))),
             Some(Ok(None)) => return Outcome::Missing,
             Some(Ok(Some(raw))) => match self.decoded.get(&key, &raw, unix_now()) {
                 Some(identity) => return Outcome::Decided(Ok(identity)),
@@ -76,14 +75,9 @@ impl<B, U: SessionUser> Authenticate<B> for SessionAuthenticator<U> {
         Outcome::Pending(CheckFuture::new(async move {
             lookup(&sessions, &decoded, key, raw)
                 .await
-                .map_err(|error| store_down(&error))?
+                .map_err(AuthError::from)?
         }))
     }
-}
-
-fn store_down(error: &StoreError) -> AuthError {
-    tracing::warn!(%error, "session lookup failed");
-    AuthError::unavailable("the session store is unavailable").with_reason("store_unavailable")
 }
 
 /// The session under `key`: its record (`raw`, if already loaded, or loaded from the store

@@ -98,7 +98,7 @@ mod tests {
         OAuthSession::new(
             subject.to_owned(),
             Principal::new(subject, AuthMethod::Session),
-            Arc::from("oidc"),
+            Some(Arc::from("oidc")),
             Arc::from("csrf"),
             Arc::from("k1"),
             UNIX_EPOCH,

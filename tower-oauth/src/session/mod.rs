@@ -57,7 +57,8 @@ pub trait SessionUser: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
 }
 
 /// The identity a session cookie proves: the application's user, a [`Principal`] with
-/// method `session`, the provider that logged the user in, and the session's CSRF token.
+/// method `session`, the provider that logged the user in (if one did), and the session's
+/// CSRF token.
 ///
 /// The provider's tokens are not here: ask [`OAuthClient::access_token`](crate::OAuthClient::access_token).
 ///
@@ -69,7 +70,7 @@ pub struct OAuthSession<U> {
 struct SessionInner<U> {
     user: U,
     principal: Principal,
-    provider: Arc<str>,
+    provider: Option<Arc<str>>,
     csrf: Arc<str>,
     key: Arc<str>,
     created_at: SystemTime,
@@ -87,7 +88,7 @@ impl<U> OAuthSession<U> {
     pub(crate) fn new(
         user: U,
         principal: Principal,
-        provider: Arc<str>,
+        provider: Option<Arc<str>>,
         csrf: Arc<str>,
         key: Arc<str>,
         created_at: SystemTime,
@@ -109,10 +110,11 @@ impl<U> OAuthSession<U> {
         &self.inner.user
     }
 
-    /// The provider name this session logged in with (e.g. `github`).
+    /// The provider name this session logged in with (e.g. `github`); `None` for a session
+    /// the application started itself ([`OAuthClient::start_session`](crate::OAuthClient::start_session)).
     #[must_use]
-    pub fn provider(&self) -> &str {
-        &self.inner.provider
+    pub fn provider(&self) -> Option<&str> {
+        self.inner.provider.as_deref()
     }
 
     /// The CSRF token to embed in this session's forms (`<input name="csrf_token">`).

@@ -32,6 +32,10 @@ pub(crate) struct ProviderTokens {
     /// Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) expires_at: Option<u64>,
+    /// The ID token of the login (OpenID providers), sent back as `id_token_hint` at an
+    /// RP-initiated logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) id_token: Option<String>,
 }
 
 impl std::fmt::Debug for ProviderTokens {
@@ -43,6 +47,7 @@ impl std::fmt::Debug for ProviderTokens {
                 &self.refresh_token.as_ref().map(|_| "[redacted]"),
             )
             .field("expires_at", &self.expires_at)
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }
@@ -84,7 +89,8 @@ impl std::fmt::Debug for SealedTokens {
 }
 
 /// The record format written now. Version 1 held the provider tokens in clear; its records
-/// are no session.
+/// are no session. Version 2 records without `sid` or with a provider and tokens read as
+/// they always did.
 pub(crate) const RECORD_VERSION: u8 = 2;
 
 /// One session as stored (JSON), version [`RECORD_VERSION`].
@@ -95,13 +101,21 @@ pub(crate) struct SessionRecord<U> {
     pub(crate) subject: String,
     pub(crate) scopes: Vec<String>,
     pub(crate) roles: Vec<String>,
-    pub(crate) provider: String,
+    /// The provider that logged the user in; `None` for a session the application started
+    /// itself ([`OAuthClient::start_session`](crate::OAuthClient::start_session)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) provider: Option<String>,
     pub(crate) csrf: String,
     /// Unix seconds.
     pub(crate) created_at: u64,
     /// Unix seconds: the absolute expiry, never extended.
     pub(crate) expires_at: u64,
-    pub(crate) tokens: SealedTokens,
+    /// The provider's tokens; `None` without a provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tokens: Option<SealedTokens>,
+    /// The OpenID provider's session id (`sid` of the ID token), if it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) sid: Option<String>,
 }
 
 impl<U> SessionRecord<U> {
@@ -124,6 +138,7 @@ mod tests {
             access_token: "access-token-in-clear".to_owned(),
             refresh_token: Some("refresh-token-in-clear".to_owned()),
             expires_at: Some(7),
+            id_token: None,
         };
         let sealed = tokens.seal(&keys, "k1").unwrap();
         let stored = serde_json::to_string(&sealed).unwrap();

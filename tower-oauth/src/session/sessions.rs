@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use auth_core::{AuthMethod, Principal};
+use auth_core::{AuthMethod, Principal, StoreError, StoreErrorKind};
 use cookie::Cookie;
 use http::HeaderMap;
 
@@ -12,7 +12,7 @@ use super::OAuthSession;
 use super::record::{RECORD_VERSION, SessionRecord, unix_now};
 use crate::cookies::CookiePolicy;
 use crate::random;
-use crate::store::{SessionStore, StoreError};
+use crate::store::SessionStore;
 
 /// Length of a session id: 32 random bytes, base64url without padding.
 const ID_LENGTH: usize = 43;
@@ -104,20 +104,26 @@ impl Sessions {
             return Ok(None);
         };
         let raw = serde_json::to_string(record)
-            .map_err(|_| StoreError::new("the session could not be serialised"))?;
+            .map_err(|e| StoreError::new(StoreErrorKind::Corrupt, e))?;
         Ok(Some((raw, ttl)))
     }
 
-    /// Stores a new session under the id `id` (from [`new_id`](Self::new_id)); returns its
-    /// cookie.
+    /// Stores a new session under the id `id` (from [`new_id`](Self::new_id)), linked under
+    /// `tags` in the logout index; returns its cookie.
     pub(crate) async fn create<U: super::SessionUser>(
         &self,
         id: String,
         record: &SessionRecord<U>,
+        tags: &[String],
     ) -> Result<Cookie<'static>, StoreError> {
         let key = Self::key(&id);
         match Self::encode(record)? {
-            Some((raw, ttl)) => self.store.save(&key, raw, self.idle, ttl).await?,
+            Some((raw, ttl)) => {
+                self.store.save(&key, raw, self.idle, ttl).await?;
+                if !tags.is_empty() {
+                    self.store.link(&key, tags, ttl).await?;
+                }
+            }
             None => self.store.delete(&key).await?,
         }
         Ok(self
@@ -159,7 +165,7 @@ impl Sessions {
         OAuthSession::new(
             record.user,
             principal,
-            record.provider.into(),
+            record.provider.map(Arc::from),
             record.csrf.into(),
             key.into(),
             UNIX_EPOCH + Duration::from_secs(record.created_at),
@@ -173,6 +179,16 @@ impl Sessions {
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(u64::MAX, |d| d.as_secs())
     }
+}
+
+/// The logout index tag of the OpenID session `sid` at `provider`.
+pub(crate) fn sid_tag(provider: &str, sid: &str) -> String {
+    random::digest_hex(&format!("{provider}\0sid\0{sid}"))
+}
+
+/// The logout index tag of the user `sub` at `provider`.
+pub(crate) fn sub_tag(provider: &str, sub: &str) -> String {
+    random::digest_hex(&format!("{provider}\0sub\0{sub}"))
 }
 
 #[cfg(test)]

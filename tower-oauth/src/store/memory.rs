@@ -1,14 +1,17 @@
 //! The in-process store: sessions in a `quick_cache` whose entries carry their own
-//! deadline and idle timeout, login markers in moka.
+//! deadline and idle timeout, login markers in moka, the logout index in a map.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
+use auth_core::StoreError;
 use moka::sync::Cache;
 use quick_cache::sync::{EntryAction, EntryResult};
 
-use super::{SessionStore, StoreError, StoreFuture};
+use super::SessionStore;
 
 /// A stored session. The idle timeout and the last use change on every read, so they are
 /// atomics in a shared entry rather than a new entry per read.
@@ -27,22 +30,26 @@ fn millis(duration: Duration) -> u64 {
 }
 
 /// Sessions in this process's memory: idle and absolute timeouts per entry, gone at
-/// restart, not shared between instances (use `RedisStore` for that).
+/// restart, not shared between instances (use `RedisSessionStore` for that).
 ///
 /// Capacity is bounded (default 100,000 sessions); beyond it the coldest sessions are
 /// evicted, which logs their users out. A session past either timeout is gone for every
 /// read from then on, and its slot is taken back by that read or by eviction. Login
 /// markers live in a separate cache so a flood of logins cannot evict sessions.
 ///
+/// The logout index (sessions linked under a provider's `sid` and `sub`) is a map whose
+/// expired tags are dropped whenever it has doubled since the last sweep: it holds about
+/// twice the tags of the sessions linked in the last absolute timeout at most.
+///
 /// A read is a `quick_cache` lookup (a shard read lock) plus two atomic stores: moka's
 /// per-entry expiry, used before, cost about four times as much per read.
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_oauth::store::{MemoryStore, SessionStore};
+/// use tower_oauth::store::{MemorySessionStore, SessionStore};
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// let store = MemoryStore::new();
+/// let store = MemorySessionStore::new();
 /// store.save("k", "{}".to_owned(), Duration::from_secs(60), Duration::from_secs(3600)).await.unwrap();
 /// assert_eq!(store.load("k", Duration::from_secs(60)).await.unwrap().as_deref(), Some("{}"));
 /// assert!(store.claim("state", Duration::from_secs(60)).await.unwrap());
@@ -50,28 +57,54 @@ fn millis(duration: Duration) -> u64 {
 /// # });
 /// ```
 #[derive(Clone)]
-pub struct MemoryStore {
+pub struct MemorySessionStore {
     sessions: Arc<quick_cache::sync::Cache<String, Arc<Entry>>>,
     /// The zero of every entry's `seen_ms`.
     epoch: Instant,
     claims: Cache<String, Instant>,
+    /// The logout index: tag -> the sessions linked under it, and when the link expires.
+    links: Arc<Mutex<Links>>,
 }
 
-impl std::fmt::Debug for MemoryStore {
+/// The logout index of [`MemorySessionStore`]. Expired tags are dropped whenever the map
+/// has doubled since the last sweep, so it holds at most about twice the live tags.
+#[derive(Default)]
+struct Links {
+    tags: HashMap<String, Link>,
+    /// The size after the last sweep.
+    swept: usize,
+}
+
+struct Link {
+    keys: Vec<String>,
+    deadline: Option<Instant>,
+}
+
+impl Links {
+    fn sweep(&mut self, now: Instant) {
+        if self.tags.len() >= 2 * self.swept.max(1024) {
+            self.tags
+                .retain(|_, link| link.deadline.is_none_or(|deadline| deadline > now));
+            self.swept = self.tags.len();
+        }
+    }
+}
+
+impl std::fmt::Debug for MemorySessionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryStore")
+        f.debug_struct("MemorySessionStore")
             .field("sessions", &self.sessions.len())
             .finish_non_exhaustive()
     }
 }
 
-impl Default for MemoryStore {
+impl Default for MemorySessionStore {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl MemoryStore {
+impl MemorySessionStore {
     /// A store holding up to 100,000 sessions.
     #[must_use]
     pub fn new() -> Self {
@@ -89,6 +122,7 @@ impl MemoryStore {
                 .max_capacity(sessions.saturating_mul(4))
                 .time_to_live(Duration::from_secs(3600))
                 .build(),
+            links: Arc::default(),
         }
     }
 
@@ -129,38 +163,38 @@ impl MemoryStore {
     }
 }
 
-impl SessionStore for MemoryStore {
-    fn load<'a>(&'a self, key: &'a str, idle: Duration) -> StoreFuture<'a, Option<String>> {
-        let found = self.live(key, idle).map(|record| record.to_string());
-        Box::pin(std::future::ready(Ok(found)))
+#[async_trait]
+impl SessionStore for MemorySessionStore {
+    async fn load(&self, key: &str, idle: Duration) -> Result<Option<String>, StoreError> {
+        Ok(self.live(key, idle).map(|record| record.to_string()))
     }
 
     fn load_now(&self, key: &str, idle: Duration) -> Option<Result<Option<Arc<str>>, StoreError>> {
         Some(Ok(self.live(key, idle)))
     }
 
-    fn save<'a>(
-        &'a self,
-        key: &'a str,
+    async fn save(
+        &self,
+        key: &str,
         record: String,
         idle: Duration,
         ttl: Duration,
-    ) -> StoreFuture<'a, ()> {
+    ) -> Result<(), StoreError> {
         self.sessions
             .insert(key.to_owned(), self.entry(record, idle, ttl));
-        Box::pin(std::future::ready(Ok(())))
+        Ok(())
     }
 
     /// Compares and swaps under the cache shard's write lock, so no save, delete or expiry
     /// of `key` lands between the comparison and the write.
-    fn replace<'a>(
-        &'a self,
-        key: &'a str,
-        current: &'a str,
+    async fn replace(
+        &self,
+        key: &str,
+        current: &str,
         record: String,
         idle: Duration,
         ttl: Duration,
-    ) -> StoreFuture<'a, bool> {
+    ) -> Result<bool, StoreError> {
         let replacement = self.entry(record, idle, ttl);
         let now = Instant::now();
         let now_ms = millis(now.saturating_duration_since(self.epoch));
@@ -176,16 +210,15 @@ impl SessionStore for MemoryStore {
             }
         });
         // Absent (`Vacant`: its guard, dropped here, inserts nothing), expired or changed.
-        let written = matches!(result, EntryResult::Retained(true));
-        Box::pin(std::future::ready(Ok(written)))
+        Ok(matches!(result, EntryResult::Retained(true)))
     }
 
-    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.sessions.remove(key);
-        Box::pin(std::future::ready(Ok(())))
+        Ok(())
     }
 
-    fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
+    async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
         let now = Instant::now();
         let entry = self
             .claims
@@ -199,7 +232,54 @@ impl SessionStore for MemoryStore {
             }
             expired
         };
-        Box::pin(std::future::ready(Ok(fresh)))
+        Ok(fresh)
+    }
+
+    async fn link(&self, key: &str, tags: &[String], ttl: Duration) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let deadline = now.checked_add(ttl);
+        let mut links = self.links.lock().unwrap_or_else(PoisonError::into_inner);
+        links.sweep(now);
+        for tag in tags {
+            let link = links.tags.entry(tag.clone()).or_insert_with(|| Link {
+                keys: Vec::new(),
+                deadline,
+            });
+            if link.deadline.is_some_and(|d| d <= now) {
+                link.keys.clear();
+                link.deadline = deadline;
+            }
+            link.deadline = match (link.deadline, deadline) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                _ => None,
+            };
+            if !link.keys.iter().any(|k| k == key) {
+                link.keys.push(key.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_linked(&self, tag: &str) -> Result<u64, StoreError> {
+        let link = self
+            .links
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .tags
+            .remove(tag);
+        let Some(link) = link else {
+            return Ok(0);
+        };
+        if link.deadline.is_some_and(|d| d <= Instant::now()) {
+            return Ok(0);
+        }
+        let mut deleted = 0;
+        for key in &link.keys {
+            if self.sessions.remove(key).is_some() {
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
     }
 }
 
@@ -209,7 +289,7 @@ mod tests {
 
     #[tokio::test]
     async fn absolute_deadline_wins_over_idle_renewal() {
-        let store = MemoryStore::new();
+        let store = MemorySessionStore::new();
         let idle = Duration::from_secs(60);
         store
             .save("k", "r".to_owned(), idle, Duration::from_millis(150))
@@ -222,7 +302,7 @@ mod tests {
 
     #[tokio::test]
     async fn load_now_answers_at_once_and_shares_the_record() {
-        let store = MemoryStore::new();
+        let store = MemorySessionStore::new();
         let idle = Duration::from_secs(60);
         store
             .save("k", "r".to_owned(), idle, Duration::from_millis(150))
@@ -239,7 +319,7 @@ mod tests {
 
     #[tokio::test]
     async fn idle_timeout_expires_unused_sessions() {
-        let store = MemoryStore::new();
+        let store = MemorySessionStore::new();
         let idle = Duration::from_millis(150);
         store
             .save("k", "r".to_owned(), idle, Duration::from_secs(60))
@@ -258,7 +338,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_latest_idle_timeout_applies_and_expired_entries_are_taken_back() {
-        let store = MemoryStore::new();
+        let store = MemorySessionStore::new();
         let long = Duration::from_secs(60);
         store.save("k", "r".to_owned(), long, long).await.unwrap();
         // Read with a short idle timeout: from now on the session expires after it.
@@ -279,7 +359,7 @@ mod tests {
 
     #[tokio::test]
     async fn capacity_bounds_the_sessions() {
-        let store = MemoryStore::with_capacity(50);
+        let store = MemorySessionStore::with_capacity(50);
         let d = Duration::from_secs(60);
         for i in 0..1_000 {
             store
@@ -300,7 +380,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_time_to_live_beyond_any_instant_never_expires_and_never_panics() {
-        let store = MemoryStore::new();
+        let store = MemorySessionStore::new();
         let idle = Duration::from_secs(60);
         store
             .save("k", "r".to_owned(), idle, Duration::MAX)
@@ -311,7 +391,7 @@ mod tests {
 
     #[tokio::test]
     async fn replace_writes_only_over_the_record_read() {
-        let store = MemoryStore::new();
+        let store = MemorySessionStore::new();
         let d = Duration::from_secs(60);
         store.save("k", "r1".to_owned(), d, d).await.unwrap();
         assert!(
@@ -353,8 +433,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn linked_sessions_end_together_and_links_expire() {
+        let store = MemorySessionStore::new();
+        let d = Duration::from_secs(60);
+        for key in ["a1", "a2", "b1"] {
+            store.save(key, "r".to_owned(), d, d).await.unwrap();
+        }
+        let (sid_a, sub_a) = ("sid-a".to_owned(), "sub-a".to_owned());
+        store
+            .link("a1", &[sid_a.clone(), sub_a.clone()], d)
+            .await
+            .unwrap();
+        store
+            .link("a2", std::slice::from_ref(&sub_a), d)
+            .await
+            .unwrap();
+        store
+            .link("a2", std::slice::from_ref(&sub_a), d)
+            .await
+            .unwrap();
+        store.link("b1", &["sub-b".to_owned()], d).await.unwrap();
+
+        assert_eq!(store.delete_linked(&sid_a).await.unwrap(), 1);
+        assert_eq!(store.load("a1", d).await.unwrap(), None);
+        assert!(store.load("a2", d).await.unwrap().is_some());
+        assert_eq!(
+            store.delete_linked(&sub_a).await.unwrap(),
+            1,
+            "a1 already gone"
+        );
+        assert_eq!(store.load("a2", d).await.unwrap(), None);
+        assert!(
+            store.load("b1", d).await.unwrap().is_some(),
+            "another user's"
+        );
+        assert_eq!(
+            store.delete_linked(&sub_a).await.unwrap(),
+            0,
+            "the set went too"
+        );
+
+        // A link lives as long as its longest session, then ends nothing.
+        let short = Duration::from_millis(50);
+        store.save("c1", "r".to_owned(), d, d).await.unwrap();
+        store
+            .link("c1", &["sub-c".to_owned()], short)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(store.delete_linked("sub-c").await.unwrap(), 0);
+        assert!(store.load("c1", d).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
     async fn delete_and_claim() {
-        let store = MemoryStore::new();
+        let store = MemorySessionStore::new();
         let d = Duration::from_secs(60);
         store.save("k", "r".to_owned(), d, d).await.unwrap();
         store.delete("k").await.unwrap();

@@ -1,41 +1,47 @@
-//! Where sessions live: the [`SessionStore`] trait, [`MemoryStore`] (default) and
-//! `RedisStore` (feature `redis`) for sessions shared by several instances.
+//! Where sessions live: the [`SessionStore`] trait, [`MemorySessionStore`] (default) and
+//! `RedisSessionStore` (feature `redis`) for sessions shared by several instances.
 //!
 //! Stores see opaque records under opaque keys: the key is the SHA-256 of the session id (a
 //! dump of the store yields no usable cookie) and the record is JSON written by the session
 //! layer, the provider's tokens in it sealed with the cookie key (a dump yields no usable
 //! provider token either). A refreshed provider token is written back with
-//! [`replace`](SessionStore::replace), a compare-and-set. A store enforces two lifetimes per entry: the *idle* timeout, renewed by every
-//! [`load`](SessionStore::load), and the *ttl* given at [`save`](SessionStore::save), the
-//! time left before the session's absolute expiry. The session layer re-checks the absolute
-//! expiry inside the record too, so a store that renews too generously cannot extend it.
+//! [`replace`](SessionStore::replace), a compare-and-set. A store enforces two lifetimes per
+//! entry: the *idle* timeout, renewed by every [`load`](SessionStore::load), and the *ttl*
+//! given at [`save`](SessionStore::save), the time left before the session's absolute
+//! expiry. The session layer re-checks the absolute expiry inside the record too, so a store
+//! that renews too generously cannot extend it.
+//!
+//! Sessions started by an OpenID provider are also [`link`](SessionStore::link)ed under
+//! opaque tags derived from the provider's `sid` and `sub`, so a back-channel logout ends
+//! them with [`delete_linked`](SessionStore::delete_linked).
+//!
+//! Every method fails with an [`auth_core::StoreError`]; on the request path it answers 503.
 
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use auth_core::StoreError;
+
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::RedisStore;
-pub use memory::MemoryStore;
+pub use self::redis::RedisSessionStore;
+pub use memory::MemorySessionStore;
 
-/// The future a [`SessionStore`] method returns.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
-
-/// Storage for sessions and single-use login markers.
+/// Storage for sessions, their logout index and single-use markers.
 ///
 /// Implementations must be safe to share between requests and, for shared stores, between
 /// instances: [`claim`](Self::claim) in particular must be atomic across all of them.
+#[async_trait]
 pub trait SessionStore: fmt::Debug + Send + Sync + 'static {
     /// The record under `key`, renewing its idle timeout to `idle`; `None` if absent or
     /// expired.
-    fn load<'a>(&'a self, key: &'a str, idle: Duration) -> StoreFuture<'a, Option<String>>;
+    async fn load(&self, key: &str, idle: Duration) -> Result<Option<String>, StoreError>;
 
     /// [`load`](Self::load), answered without waiting, or `None` if this store must wait
     /// (a network store). An in-process store answers here, sharing its record instead of
@@ -48,13 +54,13 @@ pub trait SessionStore: fmt::Debug + Send + Sync + 'static {
 
     /// Stores `record` under `key`, expiring after `idle` without a load and at the latest
     /// after `ttl`.
-    fn save<'a>(
-        &'a self,
-        key: &'a str,
+    async fn save(
+        &self,
+        key: &str,
         record: String,
         idle: Duration,
         ttl: Duration,
-    ) -> StoreFuture<'a, ()>;
+    ) -> Result<(), StoreError>;
 
     /// Compare-and-set: stores `record` under `key`, as [`save`](Self::save) would, only if
     /// the record there is still exactly `current` (what [`load`](Self::load) returned).
@@ -65,42 +71,28 @@ pub trait SessionStore: fmt::Debug + Send + Sync + 'static {
     /// store: a [`delete`](Self::delete) (a logout) that lands first makes it fail, one
     /// that lands after removes what it wrote. A refreshed provider token is written back
     /// with it, so a session ended during the refresh stays ended.
-    fn replace<'a>(
-        &'a self,
-        key: &'a str,
-        current: &'a str,
+    async fn replace(
+        &self,
+        key: &str,
+        current: &str,
         record: String,
         idle: Duration,
         ttl: Duration,
-    ) -> StoreFuture<'a, bool>;
+    ) -> Result<bool, StoreError>;
 
     /// Removes `key`. Removing an absent key is not an error.
-    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
 
     /// Marks `key` as used for `ttl`: `true` the first time, `false` while the mark lives.
-    /// Used to consume each login `state` once.
-    fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, bool>;
-}
+    /// Used to consume each login `state` and each back-channel `logout_token` once.
+    async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, StoreError>;
 
-/// A store could not answer (connection lost, timeout). Maps to 503.
-#[derive(Debug, Clone)]
-pub struct StoreError {
-    message: String,
-}
+    /// Adds the session `key` to the set of sessions under each of `tags`, each set living
+    /// at least `ttl` more (the session's absolute lifetime, so an index entry never
+    /// outlives what it could end by much). Atomic per tag across instances.
+    async fn link(&self, key: &str, tags: &[String], ttl: Duration) -> Result<(), StoreError>;
 
-impl StoreError {
-    /// A store error with a description (never include session ids or records).
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
+    /// Deletes every session linked under `tag`, and the set itself; the number of
+    /// session records deleted. Atomic across instances.
+    async fn delete_linked(&self, tag: &str) -> Result<u64, StoreError>;
 }
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "session store unavailable: {}", self.message)
-    }
-}
-
-impl std::error::Error for StoreError {}

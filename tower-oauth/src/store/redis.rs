@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
+use auth_core::StoreError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, RedisResult, Script};
 
-use super::{SessionStore, StoreError, StoreFuture};
+use super::SessionStore;
 
 /// Compare-and-set of a session record, in one Lua script so it is atomic across every
 /// instance: `KEYS[1]` gets `ARGV[2]` (expiring after `ARGV[3]` ms) only if it still holds
@@ -18,6 +20,30 @@ end
 return 0
 ";
 
+/// Adds the session key `ARGV[1]` to each set `KEYS[i]`, and makes each live at least
+/// `ARGV[2]` ms more, in one script so no instance sees a set without its expiry.
+const LINK: &str = r"
+for _, set in ipairs(KEYS) do
+  redis.call('SADD', set, ARGV[1])
+  if redis.call('PTTL', set) < tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', set, ARGV[2])
+  end
+end
+return 1
+";
+
+/// Deletes every session whose key (under the prefix `ARGV[1]`) is in the set `KEYS[1]`,
+/// then the set; the number of sessions deleted. One script: a session linked meanwhile is
+/// either deleted with the others or linked to a new set.
+const DELETE_LINKED: &str = r"
+local deleted = 0
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  deleted = deleted + redis.call('DEL', ARGV[1] .. key)
+end
+redis.call('DEL', KEYS[1])
+return deleted
+";
+
 /// Sessions in Redis (feature `redis`): a login on one instance is valid on all, a logout on
 /// one ends the session everywhere.
 ///
@@ -25,7 +51,10 @@ return 0
 /// timeout (never past the absolute deadline); loads renew it with `GETEX`. Login markers are
 /// `SET NX PX` keys under `{prefix}claim:`, atomic across instances; a refreshed provider
 /// token is written back by a Lua compare-and-set, so a session deleted meanwhile stays
-/// deleted. Requires Redis >= 6.2.
+/// deleted. The logout index is one set per tag, `{prefix}link:{tag}`, holding the keys of
+/// the sessions linked under it and expiring with the longest of them; a back-channel
+/// logout deletes them in one script. Requires Redis >= 6.2 (standalone or one primary: the
+/// scripts touch session keys they are not given, which Redis Cluster refuses).
 ///
 /// **Outages.** Nothing is cached locally: while Redis is down, every request that needs the
 /// session store (a request carrying a session cookie, a login, a logout) answers 503
@@ -39,14 +68,16 @@ return 0
 /// and then refuses (the token refresh is not written back, the login starts again), never
 /// grants twice.
 #[derive(Clone)]
-pub struct RedisStore {
+pub struct RedisSessionStore {
     connection: ConnectionManager,
     prefix: String,
     replace: Script,
+    link: Script,
+    delete_linked: Script,
 }
 
 /// The longest one store operation waits for Redis, its retry on a fresh connection
-/// included (the command timeout of [`RedisStore::connect`]).
+/// included (the command timeout of [`RedisSessionStore::connect`]).
 const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Whether `error` means the connection was lost (broken pipe, reset, EOF, refused while the
@@ -81,9 +112,9 @@ where
         })
 }
 
-impl std::fmt::Debug for RedisStore {
+impl std::fmt::Debug for RedisSessionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStore")
+        f.debug_struct("RedisSessionStore")
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
@@ -94,10 +125,10 @@ fn millis(d: Duration) -> u64 {
 }
 
 fn unavailable(e: &redis::RedisError) -> StoreError {
-    StoreError::new(format!("redis: {}", e.category()))
+    StoreError::unavailable(format!("redis: {}", e.category()))
 }
 
-impl RedisStore {
+impl RedisSessionStore {
     /// A store over `connection` with the key prefix `towerauth:session:`.
     #[must_use]
     pub fn new(connection: ConnectionManager) -> Self {
@@ -105,6 +136,8 @@ impl RedisStore {
             connection,
             prefix: "towerauth:session:".to_owned(),
             replace: Script::new(REPLACE),
+            link: Script::new(LINK),
+            delete_linked: Script::new(DELETE_LINKED),
         }
     }
 
@@ -145,96 +178,125 @@ impl RedisStore {
     }
 }
 
-impl SessionStore for RedisStore {
-    fn load<'a>(&'a self, key: &'a str, idle: Duration) -> StoreFuture<'a, Option<String>> {
-        Box::pin(async move {
-            let mut command = redis::cmd("GETEX");
-            command
-                .arg(format!("{}{key}", self.prefix))
-                .arg("PX")
-                .arg(millis(idle));
-            let command = &command;
-            retry_once(|| {
-                let mut connection = self.connection.clone();
-                async move { command.query_async(&mut connection).await }
-            })
-            .await
-            .map_err(|e| unavailable(&e))
+#[async_trait]
+impl SessionStore for RedisSessionStore {
+    async fn load(&self, key: &str, idle: Duration) -> Result<Option<String>, StoreError> {
+        let mut command = redis::cmd("GETEX");
+        command
+            .arg(format!("{}{key}", self.prefix))
+            .arg("PX")
+            .arg(millis(idle));
+        let command = &command;
+        retry_once(|| {
+            let mut connection = self.connection.clone();
+            async move { command.query_async(&mut connection).await }
         })
+        .await
+        .map_err(|e| unavailable(&e))
     }
 
-    fn save<'a>(
-        &'a self,
-        key: &'a str,
+    async fn save(
+        &self,
+        key: &str,
         record: String,
         idle: Duration,
         ttl: Duration,
-    ) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            let mut command = redis::cmd("SET");
-            command
-                .arg(format!("{}{key}", self.prefix))
-                .arg(record)
-                .arg("PX")
-                .arg(millis(idle.min(ttl)));
-            self.query(&command).await
-        })
+    ) -> Result<(), StoreError> {
+        let mut command = redis::cmd("SET");
+        command
+            .arg(format!("{}{key}", self.prefix))
+            .arg(record)
+            .arg("PX")
+            .arg(millis(idle.min(ttl)));
+        self.query(&command).await
     }
 
-    fn replace<'a>(
-        &'a self,
-        key: &'a str,
-        current: &'a str,
+    async fn replace(
+        &self,
+        key: &str,
+        current: &str,
         record: String,
         idle: Duration,
         ttl: Duration,
-    ) -> StoreFuture<'a, bool> {
-        Box::pin(async move {
-            let key = format!("{}{key}", self.prefix);
-            let px = millis(idle.min(ttl));
-            // Resent only when the connection was lost: if the first call wrote, the second
-            // finds `record` instead of `current` and reports "not written", which keeps the
-            // stored record (the newer one) as it is.
-            let written: i64 = retry_once(|| {
-                let mut connection = self.connection.clone();
-                let mut invocation = self.replace.key(&key);
-                invocation.arg(current).arg(&record).arg(px);
-                async move { invocation.invoke_async(&mut connection).await }
-            })
-            .await
-            .map_err(|e| unavailable(&e))?;
-            Ok(written == 1)
+    ) -> Result<bool, StoreError> {
+        let key = format!("{}{key}", self.prefix);
+        let px = millis(idle.min(ttl));
+        // Resent only when the connection was lost: if the first call wrote, the second
+        // finds `record` instead of `current` and reports "not written", which keeps the
+        // stored record (the newer one) as it is.
+        let written: i64 = retry_once(|| {
+            let mut connection = self.connection.clone();
+            let mut invocation = self.replace.key(&key);
+            invocation.arg(current).arg(&record).arg(px);
+            async move { invocation.invoke_async(&mut connection).await }
         })
+        .await
+        .map_err(|e| unavailable(&e))?;
+        Ok(written == 1)
     }
 
-    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            let mut command = redis::cmd("DEL");
-            command.arg(format!("{}{key}", self.prefix));
-            self.query(&command).await
-        })
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let mut command = redis::cmd("DEL");
+        command.arg(format!("{}{key}", self.prefix));
+        self.query(&command).await
     }
 
-    fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
-        Box::pin(async move {
-            let mut command = redis::cmd("SET");
-            command
-                .arg(format!("{}claim:{key}", self.prefix))
-                .arg(1)
-                .arg("NX")
-                .arg("PX")
-                .arg(millis(ttl));
-            // Resent only when the connection was lost: if the first call set the marker,
-            // the second reports it taken and the login is refused (the user starts again),
-            // never accepted twice.
-            let command = &command;
-            let set: Option<String> = retry_once(|| {
-                let mut connection = self.connection.clone();
-                async move { command.query_async(&mut connection).await }
-            })
-            .await
-            .map_err(|e| unavailable(&e))?;
-            Ok(set.is_some())
+    async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut command = redis::cmd("SET");
+        command
+            .arg(format!("{}claim:{key}", self.prefix))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl));
+        // Resent only when the connection was lost: if the first call set the marker,
+        // the second reports it taken and the login is refused (the user starts again),
+        // never accepted twice.
+        let command = &command;
+        let set: Option<String> = retry_once(|| {
+            let mut connection = self.connection.clone();
+            async move { command.query_async(&mut connection).await }
         })
+        .await
+        .map_err(|e| unavailable(&e))?;
+        Ok(set.is_some())
+    }
+
+    async fn link(&self, key: &str, tags: &[String], ttl: Duration) -> Result<(), StoreError> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let sets: Vec<String> = tags
+            .iter()
+            .map(|tag| format!("{}link:{tag}", self.prefix))
+            .collect();
+        let px = millis(ttl);
+        // Idempotent: resent as is when the connection was lost.
+        retry_once(|| {
+            let mut connection = self.connection.clone();
+            let mut invocation = self.link.prepare_invoke();
+            for set in &sets {
+                invocation.key(set);
+            }
+            invocation.arg(key).arg(px);
+            async move { invocation.invoke_async::<i64>(&mut connection).await }
+        })
+        .await
+        .map_err(|e| unavailable(&e))?;
+        Ok(())
+    }
+
+    async fn delete_linked(&self, tag: &str) -> Result<u64, StoreError> {
+        let set = format!("{}link:{tag}", self.prefix);
+        // Resent when the connection was lost: the second run finds nothing left to delete.
+        let deleted: u64 = retry_once(|| {
+            let mut connection = self.connection.clone();
+            let mut invocation = self.delete_linked.key(&set);
+            invocation.arg(&self.prefix);
+            async move { invocation.invoke_async(&mut connection).await }
+        })
+        .await
+        .map_err(|e| unavailable(&e))?;
+        Ok(deleted)
     }
 }

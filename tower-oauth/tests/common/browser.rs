@@ -54,6 +54,51 @@ impl ProviderBrowser {
     }
 }
 
+impl ProviderBrowser {
+    /// Ends the provider's session through its end-session endpoint `url` (RP-Initiated
+    /// Logout): loads the confirmation form and submits it with `logout=yes`. Returns where
+    /// the provider then redirects.
+    pub async fn end_session(&mut self, url: &str) -> Url {
+        let url = Url::parse(url).unwrap();
+        let res = self
+            .http
+            .get(url.clone())
+            .header("cookie", self.jar.header())
+            .send()
+            .await
+            .unwrap();
+        self.jar.store(&res);
+        assert_eq!(res.status(), 200, "the provider's logout confirmation");
+        let page = res.text().await.unwrap();
+        let between = |start: &str| {
+            let from = page
+                .find(start)
+                .unwrap_or_else(|| panic!("{start} in {page}"))
+                + start.len();
+            page[from..][..page[from..].find('"').unwrap()].to_owned()
+        };
+        let action = url.join(&between("action=\"")).unwrap();
+        let xsrf = between("name=\"xsrf\" value=\"");
+        let res = self
+            .http
+            .post(action.clone())
+            .header("cookie", self.jar.header())
+            .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+            .send()
+            .await
+            .unwrap();
+        self.jar.store(&res);
+        let status = res.status();
+        let Some(location) = res.headers().get(LOCATION) else {
+            panic!(
+                "logout confirmation answered {status}: {}",
+                res.text().await.unwrap_or_default()
+            );
+        };
+        action.join(location.to_str().unwrap()).unwrap()
+    }
+}
+
 /// The query parameter `name` of `url`.
 pub fn param(url: &str, name: &str) -> Option<String> {
     Url::parse(url)

@@ -16,6 +16,10 @@
 //   rp-short  RS256, access tokens live 5 s (refresh tests)
 //   api-m2m   client_credentials only (scope `api:read` of the resource server below)
 //
+// Back-channel logout tests register their own client (open dynamic registration at `/reg`)
+// with a `backchannel_logout_uri` on their own listener; `/session/end` ends the provider's
+// session (RP-Initiated Logout) and posts a logout token to each such client of the session.
+//
 // Resource server `urn:towerauth:api` (RFC 8707 `resource=`): JWT access tokens (RFC 9068,
 // `typ: at+jwt`) signed ES256, scope `api:read`. Without `resource=` access tokens stay opaque.
 import { generateKeyPairSync } from 'node:crypto';
@@ -71,6 +75,9 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    backchannelLogout: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    registration: { enabled: true },
     resourceIndicators: {
       enabled: true,
       async getResourceServerInfo(_ctx, resource) {
@@ -88,6 +95,12 @@ const provider = new Provider(issuer, {
     },
   },
   pkce: { required: () => true },
+  // Back-channel logout tokens go to the tests' loopback listeners, which oidc-provider's
+  // SSRF guard (its fetch dispatcher) refuses: this test provider fetches without it.
+  fetch: (url, options) => {
+    const { dispatcher: _ssrfGuard, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   issueRefreshToken: async (_ctx, c) => c.grantTypeAllowed('refresh_token'),
   ttl: {
@@ -136,3 +149,7 @@ provider.use(async (ctx, next) => {
 
 server.on('request', provider.callback());
 console.log(`oidc-provider listening on ${issuer}`);
+// A failed back-channel logout shows in the test's output.
+provider.on('backchannel.error', (_ctx, error) => {
+  console.error(`backchannel logout failed: ${error.message} ${error.cause ?? ""}`);
+});

@@ -189,20 +189,19 @@ pub(crate) fn usage_chart_svg(hours: &[(i64, u64, u64)]) -> String {
 }
 
 fn providers(state: &AppState) -> Vec<Value> {
-    state.oauth.as_ref().map_or_else(Vec::new, |oauth| {
-        oauth
-            .provider_names()
-            .into_iter()
-            .map(|name| {
-                let label = match name {
-                    "github" => "GitHub",
-                    "oidc" => "OpenID Connect",
-                    other => other,
-                };
-                json!({ "name": name, "label": label })
-            })
-            .collect()
-    })
+    state
+        .oauth
+        .provider_names()
+        .into_iter()
+        .map(|name| {
+            let label = match name {
+                "github" => "GitHub",
+                "oidc" => "OpenID Connect",
+                other => other,
+            };
+            json!({ "name": name, "label": label })
+        })
+        .collect()
 }
 
 /// The dashboard for `session` (or the anonymous page), with `flash`.

@@ -4,6 +4,7 @@ mod api;
 mod auth;
 mod dashboard;
 mod floors;
+mod login;
 
 use auth_core::first_of;
 use auth_core::require_scopes;
@@ -73,10 +74,9 @@ pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
         .merge(api)
         .merge(auth)
         .merge(forms)
-        .merge(home);
-    if let Some(oauth) = &state.oauth {
-        router = router.nest_service("/oauth", oauth.routes());
-    }
+        .merge(home)
+        .route("/dashboard/login", post(login::login))
+        .nest_service("/oauth", state.oauth.routes());
     if bench_floors {
         router = router.merge(floors::router());
     }
