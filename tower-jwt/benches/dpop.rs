@@ -64,8 +64,9 @@ fn unique_key(counter: &AtomicU64) -> [u8; 32] {
 fn bench(c: &mut Criterion) {
     tower_jwt::ensure_crypto_backend().unwrap();
     let proof_key = EncodingKey::from_ec_pem(P256_PRIV).unwrap();
-    let mut jwk = serde_json::to_value(Jwk::from_encoding_key(&proof_key, Algorithm::ES256).unwrap())
-        .unwrap();
+    let mut jwk =
+        serde_json::to_value(Jwk::from_encoding_key(&proof_key, Algorithm::ES256).unwrap())
+            .unwrap();
     jwk.as_object_mut().unwrap().remove("alg");
     let jkt = serde_json::from_value::<Jwk>(jwk.clone())
         .unwrap()

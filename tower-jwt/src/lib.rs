@@ -113,10 +113,16 @@
 //! `exp` as the issuers' leeway accepts the token ([`revocation`]): the verifier refuses to
 //! build otherwise.
 //!
+//! ## DPoP
+//! [`JwtAuthenticator::dpop`] also accepts RFC 9449 sender-constrained tokens:
+//! `Authorization: DPoP <token>` with a per-request proof, checked and replay-protected as
+//! the [`dpop`] module says. A token bound to a key (`cnf.jkt`,
+//! [`Claims::dpop_thumbprint`]) is refused as `Bearer`.
+//!
 //! ## Features
 //! * `aws_lc_rs` (default): jsonwebtoken's aws-lc-rs backend (fastest here).
 //! * `rust_crypto`: the pure-Rust backend. With both enabled, aws-lc-rs is installed.
-//! * `redis`: share revocations through Redis.
+//! * `redis`: share revocations and used DPoP proofs through Redis.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticator;
