@@ -67,7 +67,8 @@ pub(crate) struct Target<'a> {
     pub(crate) path: &'a str,
 }
 
-/// Checks `proof` for a request to `target` carrying `access_token`, at `now` (seconds).
+/// Checks `proof` (already within the length cap) for a request to `target` carrying
+/// `access_token`, at `now` (seconds).
 pub(crate) fn check(
     config: &Inner,
     proof: &str,
@@ -75,9 +76,6 @@ pub(crate) fn check(
     access_token: &str,
     now: i64,
 ) -> Result<Checked, AuthError> {
-    if proof.len() > config.max_proof_length {
-        return Err(refused("the DPoP proof is too large", "dpop_too_large"));
-    }
     let malformed = || refused("the DPoP proof is malformed", "dpop_malformed");
     let parts = jws::split(proof).map_err(|_| malformed())?;
     let header_bytes = URL_SAFE_NO_PAD
