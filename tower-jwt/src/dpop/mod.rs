@@ -165,8 +165,9 @@ impl fmt::Debug for DpopConfigBuilder {
 impl DpopConfig {
     /// A builder for a resource served at `origin`, the public URL clients call
     /// (`https://api.example.com`, or with a base path `https://example.com/api` that is
-    /// prefixed to the request path). Proofs' `htu` are compared with it, never with the
-    /// request's `Host` header.
+    /// prefixed to the request path). Proofs' `htu` are compared with it and the path the
+    /// layer sees, never with the request's `Host` header: behind a router that strips a
+    /// prefix before the layer runs (axum's `nest`), put that prefix in `origin`.
     pub fn builder(origin: impl Into<String>) -> DpopConfigBuilder {
         DpopConfigBuilder {
             origin: origin.into(),
