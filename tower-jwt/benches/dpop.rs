@@ -1,6 +1,8 @@
 //! DPoP (RFC 9449) cost per request:
 //! * `dpop/bearer_cached`: baseline, the same HS256 access token as `Bearer` through the
 //!   authenticator (verified-token cache hit), no DPoP;
+//! * `dpop/es256_verify`: baseline, the proof's signature alone: its key built from the
+//!   JWK's coordinates and one ES256 verification (`jsonwebtoken::crypto::verify`);
 //! * `dpop/request_es256`: `Authorization: DPoP` with a fresh ES256 proof: the proof's
 //!   checks and one ES256 signature verification, the cached access token, the binding and
 //!   the memory replay check (proofs are signed beforehand, outside the measurement);
@@ -28,7 +30,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::Request;
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tower_jwt::dpop::{DpopConfig, DpopReplayStore, MemoryDpopReplayStore};
@@ -128,6 +130,18 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("dpop");
     group.bench_function("bearer_cached", |b| {
         b.iter(|| ready(plain.authenticate(black_box(&bearer)).into_future()).unwrap());
+    });
+    let sample = fresh_proof();
+    let (input, signature) = sample.rsplit_once('.').unwrap();
+    let (x, y) = (jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap());
+    group.bench_function("es256_verify", |b| {
+        b.iter(|| {
+            let key = DecodingKey::from_ec_components(black_box(x), y).unwrap();
+            assert!(
+                jsonwebtoken::crypto::verify(signature, input.as_bytes(), &key, Algorithm::ES256)
+                    .unwrap()
+            );
+        });
     });
     // Warm the verified-token cache with the bound token.
     let warm = Request::get("/orders")
