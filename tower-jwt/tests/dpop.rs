@@ -666,3 +666,30 @@ async fn redis_down_answers_503() {
     let down = dpop_get(layer, &token, &key.proof("GET", "/orders", &token)).await;
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE, "{down:?}");
 }
+
+/// Only a request whose token and proof passed every other check records its proof, so
+/// refused requests cannot fill the replay store.
+#[tokio::test]
+async fn refused_requests_record_nothing_in_the_replay_store() {
+    let store = Arc::new(MemoryDpopReplayStore::new(100));
+    let layer = dpop_layer(dpop_config(store.clone()));
+    let key = ProofKey::p256();
+    let unbound = access_token(None);
+    let answer = dpop_get(
+        layer.clone(),
+        &unbound,
+        &key.proof("GET", "/orders", &unbound),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    let other = access_token(Some(&ProofKey::ed25519().jkt()));
+    let answer = dpop_get(layer.clone(), &other, &key.proof("GET", "/orders", &other)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    let bound = access_token(Some(&key.jkt()));
+    let answer = dpop_get(layer.clone(), &bound, &key.proof("POST", "/orders", &bound)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert!(store.is_empty(), "{store:?}");
+    let answer = dpop_get(layer, &bound, &key.proof("GET", "/orders", &bound)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(store.len(), 1);
+}
