@@ -93,6 +93,81 @@ pub struct AuthError {
     reason: &'static str,
     scope: Option<Arc<str>>,
     rate_limit: Option<Arc<RateLimitHeaders>>,
+    challenges: Option<Arc<[Challenge]>>,
+}
+
+/// One `WWW-Authenticate` challenge (RFC 9110 §11.6.1) a refusal is answered with, for an
+/// error carrying [`AuthError::with_challenges`].
+///
+/// [`Rejection`](crate::Rejection) writes each one as RFC 6750 writes the `Bearer` challenge,
+/// under the challenge's scheme: `realm`, then `error` and `error_description` when the
+/// error's kind has an error code (the challenge's own [`error`](Challenge::error) code
+/// replacing the kind's), then `scope`, the challenge's [`param`](Challenge::param)s, and
+/// `resource_metadata`. Values are sanitised as RFC 6750 requires.
+///
+/// ```
+/// use auth_core::Challenge;
+///
+/// // RFC 9449 §7.1: a refused DPoP proof.
+/// let dpop = Challenge::new("DPoP").error("invalid_dpop_proof").param("algs", "ES256 EdDSA");
+/// assert_eq!(dpop.scheme(), "DPoP");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    scheme: Cow<'static, str>,
+    error: Option<&'static str>,
+    params: Vec<(&'static str, String)>,
+}
+
+impl Challenge {
+    /// A challenge of `scheme` (a token such as `DPoP`), with no parameter of its own.
+    pub fn new(scheme: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            scheme: scheme.into(),
+            error: None,
+            params: Vec::new(),
+        }
+    }
+
+    /// The RFC 6750 `Bearer` challenge, as written for an error without challenges.
+    #[must_use]
+    pub fn bearer() -> Self {
+        Self::new("Bearer")
+    }
+
+    /// Name `code` as the `error` (and the JSON body's `error`) instead of the kind's
+    /// RFC 6750 code, e.g. RFC 9449's `invalid_dpop_proof`. Written only when the error's
+    /// kind has a code (400, 401 with a credential, `insufficient_scope` 403).
+    #[must_use]
+    pub fn error(mut self, code: &'static str) -> Self {
+        self.error = Some(code);
+        self
+    }
+
+    /// Add the parameter `name="value"` (e.g. RFC 9449's `algs`).
+    #[must_use]
+    pub fn param(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.params.push((name, value.into()));
+        self
+    }
+
+    /// The authentication scheme.
+    #[must_use]
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+
+    /// The error code replacing the kind's, if any.
+    #[must_use]
+    pub fn error_code(&self) -> Option<&'static str> {
+        self.error
+    }
+
+    /// The parameters added with [`param`](Challenge::param), in order.
+    #[must_use]
+    pub fn params(&self) -> &[(&'static str, String)] {
+        &self.params
+    }
 }
 
 /// The header values a 429 carries.
@@ -124,6 +199,7 @@ impl AuthError {
             reason,
             scope: None,
             rate_limit: None,
+            challenges: None,
         }
     }
 
@@ -212,6 +288,35 @@ impl AuthError {
         self
     }
 
+    /// Answer with these `WWW-Authenticate` challenges, in order, instead of the one RFC 6750
+    /// `Bearer` challenge (include [`Challenge::bearer`] to keep it beside another scheme's).
+    /// An empty list keeps the `Bearer` challenge. Kinds answered without a challenge (503,
+    /// 500, a plain 403, 429) stay without one.
+    ///
+    /// ```
+    /// use auth_core::{AuthError, Challenge, OnRejection, Rejection};
+    /// use http::Request;
+    ///
+    /// let err = AuthError::missing()
+    ///     .with_challenges([Challenge::bearer(), Challenge::new("DPoP").param("algs", "ES256")]);
+    /// let res = Rejection::new().reject(&err, &Request::new(()));
+    /// let challenges: Vec<_> = res.headers().get_all("www-authenticate").iter().collect();
+    /// assert_eq!(challenges, [r#"Bearer realm="api""#, r#"DPoP realm="api", algs="ES256""#]);
+    /// ```
+    #[must_use]
+    pub fn with_challenges(mut self, challenges: impl IntoIterator<Item = Challenge>) -> Self {
+        let challenges: Arc<[Challenge]> = challenges.into_iter().collect();
+        self.challenges = (!challenges.is_empty()).then_some(challenges);
+        self
+    }
+
+    /// The challenges set by [`with_challenges`](AuthError::with_challenges); empty for the
+    /// default `Bearer` one.
+    #[must_use]
+    pub fn challenges(&self) -> &[Challenge] {
+        self.challenges.as_deref().unwrap_or_default()
+    }
+
     /// What went wrong.
     #[must_use]
     pub fn kind(&self) -> AuthErrorKind {
@@ -281,6 +386,7 @@ impl fmt::Debug for AuthError {
             .field("description", &self.description)
             .field("scope", &self.scope)
             .field("rate_limit", &self.rate_limit)
+            .field("challenges", &self.challenges())
             .finish()
     }
 }
@@ -420,5 +526,26 @@ mod tests {
         assert_eq!(bare.retry_after(), None);
         assert_eq!(bare.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(AuthError::forbidden("x").retry_after(), None);
+    }
+
+    #[test]
+    fn challenges_are_kept_in_order_and_an_empty_list_is_none() {
+        let err = AuthError::invalid_credential("bad").with_challenges([
+            Challenge::new("DPoP")
+                .error("invalid_dpop_proof")
+                .param("algs", "ES256"),
+            Challenge::bearer(),
+        ]);
+        let schemes: Vec<&str> = err.challenges().iter().map(Challenge::scheme).collect();
+        assert_eq!(schemes, ["DPoP", "Bearer"]);
+        assert_eq!(err.challenges()[0].error_code(), Some("invalid_dpop_proof"));
+        assert_eq!(err.challenges()[0].params(), [("algs", "ES256".to_owned())]);
+        assert_eq!(err.challenges()[1].error_code(), None);
+        assert!(
+            AuthError::missing()
+                .with_challenges([])
+                .challenges()
+                .is_empty()
+        );
     }
 }

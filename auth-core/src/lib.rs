@@ -38,7 +38,7 @@
 //! | read the caller in plain tower | `request.extensions().get::<Principal>()` (and the typed identity) |
 //! | require scopes or roles | [`require_scopes`], [`require_roles`], [`require_scopes_per_path`] (gRPC), [`require`] |
 //! | write a method | [`Authenticate`] returning an [`Outcome`]; [`Credentials`] to read the credential; [`CheckFuture`] when it must wait |
-//! | shape refusals | [`Rejection`] (realm, problem+json) or any [`OnRejection`] closure |
+//! | shape refusals | [`Rejection`] (realm, problem+json) or any [`OnRejection`] closure; [`AuthError::with_challenges`] for another scheme's [`Challenge`] (DPoP) |
 //! | tell clients where to get a token | [`ResourceMetadata`] (RFC 9728), named in challenges by [`Rejection::resource_metadata`] |
 //!
 //! Refusals are [`AuthError`]s: 400 for an ambiguous request, 401 for a missing or bad
@@ -89,7 +89,7 @@ pub use authorize::{
 pub use body::RejectionBody;
 pub use combinator::{FirstOf, first_of};
 pub use credential::{Credential, Credentials, read_cookie};
-pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
+pub use error::{AuthError, AuthErrorKind, Challenge, ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::{Authenticated, RequireScope, ScopeName};
 pub use layer::AuthLayer;

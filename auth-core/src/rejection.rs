@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, TE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Version};
 
-use crate::error::{AuthError, AuthErrorKind};
+use crate::error::{AuthError, AuthErrorKind, Challenge};
 
 /// Builds the response for a refused request.
 ///
@@ -66,7 +66,10 @@ pub(crate) struct Config {
 ///   [`problem_json`](Rejection::problem_json)); `Cache-Control: no-store`. A
 ///   misconfiguration (500) tells the client only `server_error`: its cause goes to the log.
 ///   A 429 ([`AuthError::rate_limited`]) has no challenge, the body error `rate_limited`,
-///   and `Retry-After`, `RateLimit-Policy` and `RateLimit` headers.
+///   and `Retry-After`, `RateLimit-Policy` and `RateLimit` headers. An error carrying
+///   [`AuthError::with_challenges`] is answered with those challenges instead (one
+///   `WWW-Authenticate` field each, e.g. `Bearer` and RFC 9449 `DPoP`), and its body names
+///   the first challenge's own error code (`invalid_dpop_proof`).
 /// * **gRPC** (an HTTP/2 request with `content-type: application/grpc…` and `te: trailers`):
 ///   HTTP 200 with `grpc-status` 16 `UNAUTHENTICATED`, 3 `INVALID_ARGUMENT`, 7
 ///   `PERMISSION_DENIED`, 8 `RESOURCE_EXHAUSTED` (with the 429's rate-limit headers), 14
@@ -190,27 +193,48 @@ pub(crate) fn oauth_error(kind: AuthErrorKind) -> Option<&'static str> {
     }
 }
 
-/// The `error` member of the JSON body.
-fn body_error(kind: AuthErrorKind) -> &'static str {
+/// The `error` member of the JSON body: the first challenge's own code when it has one.
+fn body_error(error: &AuthError) -> &'static str {
+    let kind = error.kind();
     match kind {
         AuthErrorKind::MissingCredential => "unauthorized",
         AuthErrorKind::Forbidden => "forbidden",
         AuthErrorKind::Unavailable => "temporarily_unavailable",
         AuthErrorKind::Misconfigured => "server_error",
         AuthErrorKind::RateLimited => "rate_limited",
-        kind => oauth_error(kind).unwrap_or("server_error"),
+        kind => error
+            .challenges()
+            .iter()
+            .find_map(Challenge::error_code)
+            .or_else(|| oauth_error(kind))
+            .unwrap_or("server_error"),
     }
 }
 
-/// The RFC 6750 `WWW-Authenticate` value for `error` in `realm`, if its kind has one.
-fn challenge(error: &AuthError, config: &Config) -> Option<String> {
+/// The `WWW-Authenticate` values for `error`: its challenges (the RFC 6750 `Bearer` one
+/// by default), none if its kind has no challenge.
+fn challenges(error: &AuthError, config: &Config) -> Vec<String> {
+    match error.challenges() {
+        [] => challenge(error, &Challenge::bearer(), config)
+            .into_iter()
+            .collect(),
+        list => list
+            .iter()
+            .filter_map(|c| challenge(error, c, config))
+            .collect(),
+    }
+}
+
+/// One challenge for `error`, written as RFC 6750 writes `Bearer`, if its kind has one.
+fn challenge(error: &AuthError, with: &Challenge, config: &Config) -> Option<String> {
     let kind = error.kind();
-    let mut value = format!("Bearer realm=\"{}\"", config.realm);
+    let mut value = format!("{} realm=\"{}\"", sanitize(with.scheme()), config.realm);
     match oauth_error(kind) {
         Some(code) => {
             let _ = write!(
                 value,
-                ", error=\"{code}\", error_description=\"{}\"",
+                ", error=\"{}\", error_description=\"{}\"",
+                sanitize(with.error_code().unwrap_or(code)),
                 sanitize(error.description())
             );
         }
@@ -219,6 +243,9 @@ fn challenge(error: &AuthError, config: &Config) -> Option<String> {
     }
     if let Some(scope) = error.scope() {
         let _ = write!(value, ", scope=\"{}\"", sanitize(scope));
+    }
+    for (name, param) in with.params() {
+        let _ = write!(value, ", {}=\"{}\"", sanitize(name), sanitize(param));
     }
     if let Some(url) = &config.resource_metadata {
         let _ = write!(value, ", resource_metadata=\"{url}\"");
@@ -238,7 +265,7 @@ fn client_description(error: &AuthError) -> &str {
 /// An RFC 6750 HTTP response for `error`.
 pub(crate) fn http_response(error: &AuthError, config: &Config) -> Response<Bytes> {
     let status = error.status();
-    let code = body_error(error.kind());
+    let code = body_error(error);
     let description = client_description(error);
     let (content_type, body) = if config.problem_json {
         (
@@ -266,8 +293,10 @@ pub(crate) fn http_response(error: &AuthError, config: &Config) -> Response<Byte
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(value) = challenge(error, config).and_then(|v| HeaderValue::from_str(&v).ok()) {
-        headers.insert(WWW_AUTHENTICATE, value);
+    for value in challenges(error, config) {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.append(WWW_AUTHENTICATE, value);
+        }
     }
     rate_limit_headers(error, headers);
     response
@@ -520,6 +549,57 @@ mod tests {
         let res = custom.reject(&AuthError::missing(), &request);
         assert_eq!(res.status(), 401);
         assert_eq!(res.body().as_ref(), b"/here");
+    }
+
+    fn www_authenticate(res: &Response<Bytes>) -> Vec<&str> {
+        res.headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn an_error_with_challenges_is_answered_with_each_of_them() {
+        let dpop = || Challenge::new("DPoP").param("algs", "ES256 EdDSA");
+        let missing = AuthError::missing().with_challenges([Challenge::bearer(), dpop()]);
+        let res = reject(&missing);
+        assert_eq!(res.status(), 401);
+        assert_eq!(
+            www_authenticate(&res),
+            [
+                r#"Bearer realm="api""#,
+                r#"DPoP realm="api", algs="ES256 EdDSA""#
+            ]
+        );
+        assert_eq!(body_json(&res)["error"], "unauthorized");
+
+        let proof = AuthError::invalid_credential("the DPoP proof has expired")
+            .with_challenges([dpop().error("invalid_dpop_proof")]);
+        let res = reject(&proof);
+        assert_eq!(res.status(), 401);
+        assert_eq!(
+            www_authenticate(&res),
+            [
+                r#"DPoP realm="api", error="invalid_dpop_proof", error_description="the DPoP proof has expired", algs="ES256 EdDSA""#
+            ]
+        );
+        let body = body_json(&res);
+        assert_eq!(body["error"], "invalid_dpop_proof");
+        assert_eq!(body["error_description"], "the DPoP proof has expired");
+
+        // Without its own code, the kind's RFC 6750 code; quotes in a value cannot escape.
+        let token = AuthError::invalid_credential("bad")
+            .with_challenges([Challenge::new("DPoP").param("algs", "a\"b")]);
+        assert_eq!(
+            www_authenticate(&reject(&token)),
+            [r#"DPoP realm="api", error="invalid_token", error_description="bad", algs="a_b""#]
+        );
+        assert_eq!(body_json(&reject(&token))["error"], "invalid_token");
+
+        // A kind without a challenge stays without one, whatever the error asks for.
+        let down = AuthError::unavailable("down").with_challenges([dpop()]);
+        assert!(reject(&down).headers().get(WWW_AUTHENTICATE).is_none());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use http::Request;
 use serde::de::DeserializeOwned;
 
 use crate::cache::{CacheConfig, VerifiedCache};
+use crate::dpop::{self, DpopConfig};
 use crate::identity::Claims;
 use crate::verifier::{JwtVerifier, Quick, Step};
 
@@ -23,6 +24,7 @@ pub struct JwtAuthenticator<C = serde_json::Value> {
     credentials: Arc<Credentials>,
     cache_config: Option<CacheConfig>,
     cache: Option<Arc<VerifiedCache<C>>>,
+    dpop: Option<DpopConfig>,
 }
 
 impl<C> Clone for JwtAuthenticator<C> {
@@ -32,6 +34,7 @@ impl<C> Clone for JwtAuthenticator<C> {
             credentials: Arc::clone(&self.credentials),
             cache_config: self.cache_config,
             cache: self.cache.clone(),
+            dpop: self.dpop.clone(),
         }
     }
 }
@@ -42,6 +45,7 @@ impl<C> std::fmt::Debug for JwtAuthenticator<C> {
             .field("verifier", &self.verifier)
             .field("credentials", &self.credentials)
             .field("cache", &self.cache)
+            .field("dpop", &self.dpop)
             .finish()
     }
 }
@@ -57,6 +61,7 @@ impl JwtAuthenticator {
             credentials: Arc::new(Credentials::bearer()),
             cache_config: Some(config),
             cache: Some(Arc::new(VerifiedCache::new(config))),
+            dpop: None,
         }
     }
 }
@@ -72,6 +77,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthenticator<C> {
             cache: self
                 .cache_config
                 .map(|config| Arc::new(VerifiedCache::new(config))),
+            dpop: self.dpop,
         }
     }
 
@@ -98,6 +104,15 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthenticator<C> {
         self
     }
 
+    /// Also accept DPoP-bound tokens (RFC 9449): `Authorization: DPoP <token>` with a
+    /// `DPoP` proof checked as `config` says (see [`dpop`](crate::dpop)). `Bearer` tokens
+    /// keep working (bound ones are refused), and refusals offer both challenges.
+    #[must_use]
+    pub fn dpop(mut self, config: DpopConfig) -> Self {
+        self.dpop = Some(config);
+        self
+    }
+
     /// The verifier.
     #[must_use]
     pub fn verifier(&self) -> &JwtVerifier {
@@ -119,6 +134,21 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
     /// checked on the spot. Only a key refresh (a `kid` the issuer's JWKS does not have yet)
     /// waits.
     fn authenticate(&mut self, request: &Request<B>) -> Outcome<Claims<C>, Self::Future> {
+        match &self.dpop {
+            Some(config) => {
+                dpop::authenticate(config, &self.verifier, self.cache.as_ref(), request, || {
+                    self.bearer(request)
+                })
+            }
+            None => self.bearer(request),
+        }
+    }
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthenticator<C> {
+    /// A token from the configured credential sources (`Authorization: Bearer`); a token
+    /// bound to a DPoP key is refused here.
+    fn bearer<B>(&self, request: &Request<B>) -> Outcome<Claims<C>, CheckFuture<Claims<C>>> {
         let credential = match self.credentials.find(request) {
             Ok(credential) => credential,
             Err(error) => return Outcome::from(Err(error)),
@@ -126,10 +156,10 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
         let token = credential.value();
         let cache = self.cache.as_deref();
         if let Quick::Decided(result) = self.verifier.quick(token, cache) {
-            return Outcome::Decided(result);
+            return Outcome::Decided(dpop::refuse_bound(result));
         }
         match self.verifier.verify_uncached(token, cache, true) {
-            Step::Done(result) => Outcome::Decided(result),
+            Step::Done(result) => Outcome::Decided(dpop::refuse_bound(result)),
             Step::Fetch { issuer, kid } => {
                 let token = token.to_owned();
                 let verifier = self.verifier.clone();
@@ -137,7 +167,7 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
                 Outcome::Pending(CheckFuture::new(async move {
                     verifier.refresh(issuer, kid.as_deref()).await;
                     match verifier.verify_uncached(&token, cache.as_deref(), false) {
-                        Step::Done(result) => result,
+                        Step::Done(result) => dpop::refuse_bound(result),
                         Step::Fetch { .. } => Err(crate::error::unknown_key()),
                     }
                 }))

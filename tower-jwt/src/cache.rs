@@ -181,6 +181,7 @@ mod tests {
             claims: (),
             issuer: Arc::from("https://issuer.example"),
             jti: None,
+            jkt: None,
             issued_at: 0,
             expires_at: i64::MAX,
             issuer_index: 0,

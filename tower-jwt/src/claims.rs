@@ -26,6 +26,8 @@ pub(crate) struct Registered {
     pub(crate) jti: Option<String>,
     /// `scope`, else `scp`, split on spaces.
     pub(crate) scopes: Vec<String>,
+    /// `cnf.jkt` (RFC 9449 §6.1): the thumbprint of the DPoP key the token is bound to.
+    pub(crate) jkt: Option<String>,
     /// One slot per name given to [`parse`], in order.
     pub(crate) extras: Vec<Option<serde_json::Value>>,
 }
@@ -54,6 +56,7 @@ enum Field {
     Jti,
     Scope,
     Scp,
+    Cnf,
     Extra(usize),
     Other,
 }
@@ -88,6 +91,7 @@ impl Visitor<'_> for FieldSeed<'_> {
             "jti" => Field::Jti,
             "scope" => Field::Scope,
             "scp" => Field::Scp,
+            "cnf" => Field::Cnf,
             other => match self.extra_names.iter().position(|n| &**n == other) {
                 Some(index) => Field::Extra(index),
                 None => Field::Other,
@@ -126,6 +130,7 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
         };
         let mut scope: Option<Vec<String>> = None;
         let mut scp: Option<Vec<String>> = None;
+        let mut cnf_seen: Option<()> = None;
         let names = self.extra_names;
         while let Some(field) = map.next_key_seed(FieldSeed { extra_names: names })? {
             match field {
@@ -138,6 +143,11 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
                 Field::Jti => set(&mut out.jti, map.next_value::<String>()?, "jti")?,
                 Field::Scope => set(&mut scope, map.next_value::<Scopes>()?.0, "scope")?,
                 Field::Scp => set(&mut scp, map.next_value::<Scopes>()?.0, "scp")?,
+                Field::Cnf => {
+                    let cnf = map.next_value::<Confirmation>()?;
+                    set(&mut cnf_seen, (), "cnf")?;
+                    out.jkt = cnf.jkt;
+                }
                 Field::Extra(i) => {
                     let value = map.next_value::<serde_json::Value>()?;
                     set(&mut out.extras[i], value, "extra claim")?;
@@ -150,6 +160,13 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
         out.scopes = scope.or(scp).unwrap_or_default();
         Ok(out)
     }
+}
+
+/// The `cnf` claim (RFC 7800): an object; of its members only `jkt` (a string, RFC 9449
+/// §6.1) is read, others (`x5t#S256`…) are skipped.
+#[derive(Deserialize)]
+struct Confirmation {
+    jkt: Option<String>,
 }
 
 /// The latest `NumericDate` accepted: 9999-12-31T23:59:59Z. Later ones (and any before

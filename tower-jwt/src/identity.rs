@@ -20,6 +20,7 @@ struct Inner<C> {
     claims: C,
     issuer: Arc<str>,
     jti: Option<String>,
+    jkt: Option<String>,
     issued_at: i64,
     expires_at: i64,
     issuer_index: usize,
@@ -30,6 +31,7 @@ pub(crate) struct Parts<C> {
     pub(crate) claims: C,
     pub(crate) issuer: Arc<str>,
     pub(crate) jti: Option<String>,
+    pub(crate) jkt: Option<String>,
     pub(crate) issued_at: i64,
     pub(crate) expires_at: i64,
     pub(crate) issuer_index: usize,
@@ -51,6 +53,7 @@ impl<C> Claims<C> {
                 claims: parts.claims,
                 issuer: parts.issuer,
                 jti: parts.jti,
+                jkt: parts.jkt,
                 issued_at: parts.issued_at,
                 expires_at: parts.expires_at,
                 issuer_index: parts.issuer_index,
@@ -86,6 +89,15 @@ impl<C> Claims<C> {
     #[must_use]
     pub fn jti(&self) -> Option<&str> {
         self.inner.jti.as_deref()
+    }
+
+    /// The `cnf.jkt` claim (RFC 9449 §6.1): the RFC 7638 SHA-256 thumbprint (base64url) of
+    /// the DPoP key the token is bound to, `None` for an unbound token. A token that has one
+    /// is accepted by [`JwtAuthenticator`](crate::JwtAuthenticator) only with a DPoP proof
+    /// signed by that key ([`dpop`](crate::dpop)).
+    #[must_use]
+    pub fn dpop_thumbprint(&self) -> Option<&str> {
+        self.inner.jkt.as_deref()
     }
 
     /// The `iat` claim.

@@ -113,10 +113,16 @@
 //! `exp` as the issuers' leeway accepts the token ([`revocation`]): the verifier refuses to
 //! build otherwise.
 //!
+//! ## DPoP
+//! [`JwtAuthenticator::dpop`] also accepts RFC 9449 sender-constrained tokens:
+//! `Authorization: DPoP <token>` with a per-request proof, checked and replay-protected as
+//! the [`dpop`] module says. A token bound to a key (`cnf.jkt`,
+//! [`Claims::dpop_thumbprint`]) is refused as `Bearer`.
+//!
 //! ## Features
 //! * `aws_lc_rs` (default): jsonwebtoken's aws-lc-rs backend (fastest here).
 //! * `rust_crypto`: the pure-Rust backend. With both enabled, aws-lc-rs is installed.
-//! * `redis`: share revocations through Redis.
+//! * `redis`: share revocations and used DPoP proofs through Redis.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticator;
@@ -124,6 +130,7 @@ mod backend;
 mod cache;
 mod claims;
 mod config;
+pub mod dpop;
 mod error;
 mod identity;
 pub mod issuer;
@@ -140,6 +147,7 @@ pub use authenticator::{JwtAuthenticator, JwtLayer};
 pub use backend::ensure as ensure_crypto_backend;
 pub use cache::CacheConfig;
 pub use config::{DEFAULT_LEEWAY, IssuerConfig, IssuerConfigBuilder, MAX_LEEWAY};
+pub use dpop::DpopConfig;
 pub use identity::Claims;
 pub use jsonwebtoken::Algorithm;
 pub use jwks::JwksOptions;

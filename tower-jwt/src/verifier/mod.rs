@@ -311,6 +311,7 @@ impl JwtVerifier {
             iat,
             jti,
             scopes,
+            jkt,
             extras,
             ..
         } = registered;
@@ -347,6 +348,7 @@ impl JwtVerifier {
             claims,
             issuer: cfg.issuer.clone(),
             jti,
+            jkt,
             issued_at: iat,
             expires_at: exp,
             issuer_index: index,

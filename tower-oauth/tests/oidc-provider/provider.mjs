@@ -15,6 +15,8 @@
 //   rp-es256  ID tokens signed ES256
 //   rp-short  RS256, access tokens live 5 s (refresh tests)
 //   api-m2m   client_credentials only (scope `api:read` of the resource server below)
+//   api-dpop  as api-m2m, its access tokens DPoP-bound (RFC 9449: `cnf.jkt`; token requests
+//             must carry a `DPoP` proof)
 //
 // Back-channel logout tests register their own client (open dynamic registration at `/reg`)
 // with a `backchannel_logout_uri` on their own listener; `/session/end` ends the provider's
@@ -62,12 +64,15 @@ const m2m = {
   token_endpoint_auth_method: 'client_secret_basic',
 };
 
+const dpopClient = { ...m2m, client_id: 'api-dpop', client_secret: 'api-dpop-secret', dpop_bound_access_tokens: true };
+
 const provider = new Provider(issuer, {
   clients: [
     client('rp-rs256', 'RS256'),
     client('rp-es256', 'ES256'),
     client('rp-short', 'RS256'),
     m2m,
+    dpopClient,
   ],
   jwks: { keys: [{ ...rsa, kid: 'rsa-1', use: 'sig', alg: 'RS256' }, { ...ec, kid: 'ec-1', use: 'sig', alg: 'ES256' }] },
   cookies: { keys: ['tower-oauth-test-cookie-key-0123456789'] },
@@ -78,6 +83,7 @@ const provider = new Provider(issuer, {
     backchannelLogout: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     registration: { enabled: true },
+    dPoP: { enabled: true },
     resourceIndicators: {
       enabled: true,
       async getResourceServerInfo(_ctx, resource) {
