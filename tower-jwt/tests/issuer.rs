@@ -1,5 +1,6 @@
 //! Issued tokens: exact header and claims, refresh rotation with reuse detection, logout,
 //! key rotation, the refresh cookie.
+#![cfg(feature = "issuing")]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

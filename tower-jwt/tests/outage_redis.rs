@@ -2,7 +2,7 @@
 //! tokens and refresh families stay refused everywhere, the first request after the return
 //! succeeds, the subscription comes back, and the revocations held in memory are
 //! republished for an instance started afterwards. Each test runs its own `redis-server`.
-#![cfg(feature = "redis")]
+#![cfg(all(feature = "redis", feature = "issuing"))]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

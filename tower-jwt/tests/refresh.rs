@@ -3,6 +3,7 @@
 //! a refresh token too, with its own `typ` and audience. A refresh family lives at most its
 //! lifetime from the login, a regrant hook decides the scopes of every refresh, and the
 //! memory family store is bounded.
+#![cfg(feature = "issuing")]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

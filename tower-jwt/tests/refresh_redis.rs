@@ -1,6 +1,6 @@
 //! Refresh rotation across two instances sharing Redis (127.0.0.1:6379): a refresh token
 //! used on A and replayed on B is caught; logout on one instance holds on the other.
-#![cfg(feature = "redis")]
+#![cfg(all(feature = "redis", feature = "issuing"))]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};

@@ -74,6 +74,7 @@ pub use family::{
 };
 pub use keys::SigningKey;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisRefreshFamilyStore;
 pub use regrant::Regrant;
 pub use tokens::{

@@ -41,6 +41,7 @@ return 3
 /// connection within the same 1 s, so the first login or refresh after the return
 /// succeeds; a rotation whose reply was lost is resent and then reads as a reuse (the
 /// family is revoked, the user logs in again), never as a second grant.
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone)]
 pub struct RedisRefreshFamilyStore {
     connection: ConnectionManager,

@@ -62,6 +62,7 @@ pub(crate) mod redis;
 
 pub use memory::{MemoryRevocationStore, MemoryRevocationStoreBuilder};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisRevocationStore, RedisRevocationStoreBuilder};
 
 /// The parts of a verified token a revocation check needs.

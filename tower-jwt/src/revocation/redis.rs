@@ -63,6 +63,7 @@ const SET_GRACE_MS: u64 = 300_000;
 /// [`connect`]: RedisRevocationStoreBuilder::connect
 /// [`max_staleness`]: RedisRevocationStoreBuilder::max_staleness
 /// [`insecure_fail_open`]: RedisRevocationStoreBuilder::insecure_fail_open
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone)]
 pub struct RedisRevocationStore {
     shared: Arc<Shared>,
