@@ -16,6 +16,7 @@ use auth_core::{ConfigError, ConfigErrorKind};
 use jsonwebtoken::Algorithm;
 
 use crate::backend;
+#[cfg(feature = "remote-keys")]
 use crate::jwks::{JwksOptions, RemoteKeys, RemoteSource};
 use crate::key::{Key, KeySet};
 
@@ -28,12 +29,13 @@ pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone)]
 pub(crate) enum KeySource {
     Static(Arc<KeySet>),
+    #[cfg(feature = "remote-keys")]
     Remote(Arc<RemoteKeys>),
 }
 
 /// The checked configuration of one trusted issuer. Build it with
 /// [`IssuerConfig::builder`] (access tokens), [`IssuerConfig::id_tokens`] or
-/// [`IssuerConfig::discover`].
+/// `IssuerConfig::discover` (feature `remote-keys`).
 #[derive(Debug, Clone)]
 pub struct IssuerConfig {
     pub(crate) issuer: Arc<str>,
@@ -68,8 +70,11 @@ impl IssuerConfig {
             tenant_claim: None,
             scopes_claim: None,
             keys: Vec::new(),
+            #[cfg(feature = "remote-keys")]
             remote: None,
+            #[cfg(feature = "remote-keys")]
             client: None,
+            #[cfg(feature = "remote-keys")]
             jwks_options: JwksOptions::default(),
             error: None,
         }
@@ -77,8 +82,8 @@ impl IssuerConfig {
 
     /// A builder preset for OpenID Connect ID tokens from `issuer` for `client_id`: the
     /// audience is the client id, `typ` may be `JWT` or absent, `nbf` and `jti` are optional
-    /// (ID tokens rarely carry them). Add keys (or
-    /// [`oidc_discovery`](IssuerConfigBuilder::oidc_discovery)).
+    /// (ID tokens rarely carry them). Add keys (or, with the `remote-keys` feature,
+    /// `oidc_discovery`).
     pub fn id_tokens(
         issuer: impl Into<String>,
         client_id: impl Into<String>,
@@ -102,6 +107,8 @@ impl IssuerConfig {
     /// # Errors
     ///
     /// [`ConfigErrorKind::Setup`] when the metadata cannot be fetched or does not match.
+    #[cfg(feature = "remote-keys")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote-keys")))]
     pub async fn discover(
         issuer: impl Into<String>,
         client: reqwest::Client,
@@ -147,12 +154,16 @@ pub struct IssuerConfigBuilder {
     tenant_claim: Option<String>,
     scopes_claim: Option<String>,
     keys: Vec<Key>,
+    #[cfg(feature = "remote-keys")]
     remote: Option<RemoteSpec>,
+    #[cfg(feature = "remote-keys")]
     client: Option<reqwest::Client>,
+    #[cfg(feature = "remote-keys")]
     jwks_options: JwksOptions,
     error: Option<ConfigError>,
 }
 
+#[cfg(feature = "remote-keys")]
 #[derive(Debug)]
 enum RemoteSpec {
     Url(String),
@@ -293,6 +304,8 @@ impl IssuerConfigBuilder {
 
     /// Verify with the keys published at this JWKS URL (https, or http on loopback only),
     /// fetched and refreshed in the background.
+    #[cfg(feature = "remote-keys")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote-keys")))]
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.remote = Some(RemoteSpec::Url(url.into()));
         self
@@ -301,6 +314,8 @@ impl IssuerConfigBuilder {
     /// Find the JWKS URL by OpenID Connect discovery (`/.well-known/openid-configuration`,
     /// then RFC 8414), lazily and retried: the service starts even when the provider is
     /// down and answers 503 until the keys are known.
+    #[cfg(feature = "remote-keys")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote-keys")))]
     pub fn oidc_discovery(mut self) -> Self {
         self.remote = Some(RemoteSpec::Discovery);
         self
@@ -310,15 +325,72 @@ impl IssuerConfigBuilder {
     /// user agent). Default: [`jwks::default_client`](crate::jwks::default_client), which
     /// follows no redirects and times out (5 s to connect, 10 s in all). Whatever the
     /// client, an answer reached through a redirect is refused.
+    #[cfg(feature = "remote-keys")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote-keys")))]
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
     }
 
     /// Timing and size limits of the JWKS cache.
+    #[cfg(feature = "remote-keys")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote-keys")))]
     pub fn jwks_options(mut self, options: JwksOptions) -> Self {
         self.jwks_options = options;
         self
+    }
+
+    /// Where the keys come from: the local keys, or (feature `remote-keys`) a JWKS URL or
+    /// discovery, never both.
+    fn key_source(&mut self) -> Result<KeySource, ConfigError> {
+        #[cfg(feature = "remote-keys")]
+        if let Some(spec) = self.remote.take() {
+            if !self.keys.is_empty() {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::InvalidValue,
+                    "keys",
+                    "use either local keys or a JWKS URL / discovery, not both",
+                ));
+            }
+            return self.remote_keys(spec).map(KeySource::Remote);
+        }
+        if self.keys.is_empty() {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Missing,
+                "keys",
+                "no verification key",
+            ));
+        }
+        let keys = std::mem::take(&mut self.keys);
+        Ok(KeySource::Static(Arc::new(KeySet::new(keys))))
+    }
+
+    /// The remote key cache of `spec`, its URL checked.
+    #[cfg(feature = "remote-keys")]
+    fn remote_keys(&mut self, spec: RemoteSpec) -> Result<Arc<RemoteKeys>, ConfigError> {
+        let source = match spec {
+            RemoteSpec::Url(url) => {
+                RemoteSource::Jwks(crate::jwks::fetch::checked_url(&url).map_err(|e| {
+                    ConfigError::new(ConfigErrorKind::InvalidValue, "jwks_url", e.to_string())
+                })?)
+            }
+            RemoteSpec::Discovery => {
+                crate::jwks::fetch::checked_url(&self.issuer).map_err(|e| {
+                    ConfigError::new(ConfigErrorKind::InvalidValue, "issuer", e.to_string())
+                })?;
+                RemoteSource::Discovery
+            }
+        };
+        let client = match self.client.take() {
+            Some(client) => client,
+            None => crate::jwks::default_client()?,
+        };
+        Ok(Arc::new(RemoteKeys::new(
+            self.issuer.clone(),
+            source,
+            client,
+            std::mem::take(&mut self.jwks_options),
+        )))
     }
 
     /// Checks the configuration.
@@ -327,7 +399,7 @@ impl IssuerConfigBuilder {
     ///
     /// The first invalid setting; [`ConfigErrorKind::Missing`] without an audience or keys;
     /// [`ConfigErrorKind::Unsupported`] without a crypto backend.
-    pub fn build(self) -> Result<IssuerConfig, ConfigError> {
+    pub fn build(mut self) -> Result<IssuerConfig, ConfigError> {
         if let Some(error) = self.error {
             return Err(error);
         }
@@ -346,52 +418,7 @@ impl IssuerConfigBuilder {
                 "at least one audience is required",
             ));
         }
-        let keys = match (self.remote, self.keys.is_empty()) {
-            (None, true) => {
-                return Err(ConfigError::new(
-                    ConfigErrorKind::Missing,
-                    "keys",
-                    "no verification key",
-                ));
-            }
-            (None, false) => KeySource::Static(Arc::new(KeySet::new(self.keys))),
-            (Some(_), false) => {
-                return Err(ConfigError::new(
-                    ConfigErrorKind::InvalidValue,
-                    "keys",
-                    "use either local keys or a JWKS URL / discovery, not both",
-                ));
-            }
-            (Some(spec), true) => {
-                let source = match spec {
-                    RemoteSpec::Url(url) => {
-                        RemoteSource::Jwks(crate::jwks::fetch::checked_url(&url).map_err(|e| {
-                            ConfigError::new(
-                                ConfigErrorKind::InvalidValue,
-                                "jwks_url",
-                                e.to_string(),
-                            )
-                        })?)
-                    }
-                    RemoteSpec::Discovery => {
-                        crate::jwks::fetch::checked_url(&self.issuer).map_err(|e| {
-                            ConfigError::new(ConfigErrorKind::InvalidValue, "issuer", e.to_string())
-                        })?;
-                        RemoteSource::Discovery
-                    }
-                };
-                let client = match self.client {
-                    Some(client) => client,
-                    None => crate::jwks::default_client()?,
-                };
-                KeySource::Remote(Arc::new(RemoteKeys::new(
-                    self.issuer.clone(),
-                    source,
-                    client,
-                    self.jwks_options,
-                )))
-            }
-        };
+        let keys = self.key_source()?;
         if let Some(claim) = self.scopes_claim.as_deref()
             && matches!(claim.split('.').next(), Some("scope" | "scp"))
         {

@@ -23,6 +23,7 @@ pub(crate) fn unknown_key() -> AuthError {
     AuthError::invalid_credential("the token's signing key is unknown").with_reason("unknown_key")
 }
 
+#[cfg(feature = "remote-keys")]
 pub(crate) fn keys_unavailable() -> AuthError {
     AuthError::unavailable("the token's signing keys cannot be fetched yet").with_reason("jwks")
 }

@@ -194,6 +194,8 @@ impl Key {
 #[derive(Debug)]
 pub(crate) struct ParsedSet {
     pub(crate) keys: KeySet,
+    /// Entries unusable for verification (logged by a JWKS fetch).
+    #[cfg_attr(not(feature = "remote-keys"), allow(dead_code))]
     pub(crate) dropped: usize,
     /// Entries dropped because their `kid` is not unique.
     pub(crate) ambiguous: usize,

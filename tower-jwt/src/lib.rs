@@ -75,9 +75,10 @@
 //!
 //! ## Keys
 //! An HMAC secret, PEM / DER (RSA, EC P-256 / P-384, Ed25519), a JWK set ([`KeySet::from_jwks`]),
-//! a JWKS URL, or an issuer URL with OpenID Connect / RFC 8414 discovery. Several issuers at
-//! once ([`JwtVerifierBuilder::issuer`]), each with its own keys, audiences and rules; the
-//! unverified `iss` only selects the configuration. Remote keys live in a lock-free cache
+//! and with the `remote-keys` feature (default) a JWKS URL, or an issuer URL with OpenID
+//! Connect / RFC 8414 discovery. Several issuers at once ([`JwtVerifierBuilder::issuer`]),
+//! each with its own keys, audiences and rules; the unverified `iss` only selects the
+//! configuration. Remote keys live in a lock-free cache
 //! refreshed in the background ([`jwks`]), fetched without following redirects, over
 //! `https` (or `http` on loopback). A JWK carrying private members is refused, and a JWK
 //! set holds at most 100 keys ([`jwk`]).
@@ -86,6 +87,7 @@
 //! ```no_run
 //! use tower_jwt::{IssuerConfig, JwtVerifier};
 //!
+//! # #[cfg(feature = "remote-keys")]
 //! # async fn login(id_token: &str) -> Result<(), Box<dyn std::error::Error>> {
 //! let client = tower_jwt::jwks::default_client()?;     // no redirects, timeouts
 //! let issuer = IssuerConfig::discover("https://accounts.example.com", client)
@@ -122,7 +124,16 @@
 //! ## Features
 //! * `aws_lc_rs` (default): jsonwebtoken's aws-lc-rs backend (fastest here).
 //! * `rust_crypto`: the pure-Rust backend. With both enabled, aws-lc-rs is installed.
-//! * `redis`: share revocations and used DPoP proofs through Redis.
+//! * `remote-keys` (default): keys from a JWKS URL or discovery, refreshed in the background
+//!   ([`jwks`], [`IssuerConfigBuilder::jwks_url`], [`IssuerConfigBuilder::oidc_discovery`],
+//!   [`IssuerConfig::discover`]; reqwest over rustls). Without it a verifier takes static
+//!   keys and secrets only, and the build has no HTTP client.
+//! * `issuing`: the token issuer ([`issuer`]): access and refresh tokens, the refresh
+//!   cookie, refresh families and their stores, the regrant hook, key rotation.
+//! * `redis`: share revocations and used DPoP proofs through Redis
+//!   ([`RedisRevocationStore`](revocation::RedisRevocationStore),
+//!   [`RedisDpopReplayStore`](dpop::RedisDpopReplayStore)) and, with `issuing`,
+//!   refresh families ([`RedisRefreshFamilyStore`](issuer::RedisRefreshFamilyStore)).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticator;
@@ -133,8 +144,12 @@ mod config;
 pub mod dpop;
 mod error;
 mod identity;
+#[cfg(feature = "issuing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "issuing")))]
 pub mod issuer;
 pub mod jwk;
+#[cfg(feature = "remote-keys")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote-keys")))]
 pub mod jwks;
 pub mod jws;
 pub mod key;
@@ -150,11 +165,13 @@ pub use config::{DEFAULT_LEEWAY, IssuerConfig, IssuerConfigBuilder, MAX_LEEWAY};
 pub use dpop::DpopConfig;
 pub use identity::Claims;
 pub use jsonwebtoken::Algorithm;
+#[cfg(feature = "remote-keys")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote-keys")))]
 pub use jwks::JwksOptions;
 pub use key::{Key, KeySet};
 pub use verifier::{DEFAULT_MAX_TOKEN_LENGTH, JwtVerifier, JwtVerifierBuilder};
 
-/// The README's examples, compiled as doc tests.
-#[cfg(doctest)]
+/// The README's examples, compiled as doc tests (they issue tokens too).
+#[cfg(all(doctest, feature = "issuing"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

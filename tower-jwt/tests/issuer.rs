@@ -1,5 +1,6 @@
 //! Issued tokens: exact header and claims, refresh rotation with reuse detection, logout,
 //! key rotation, the refresh cookie.
+#![cfg(feature = "issuing")]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use tower_jwt::issuer::{
-    Grant, MemoryFamilyStore, RefreshError, SigningKey, TokenIssuer, TokenPair,
+    Grant, MemoryRefreshFamilyStore, RefreshError, SigningKey, TokenIssuer, TokenPair,
 };
 use tower_jwt::revocation::{RevocationStatus, TokenRef};
 
@@ -323,7 +324,7 @@ async fn logout_everywhere_revokes_every_earlier_token_of_the_subject() {
 async fn key_rotation_keeps_old_tokens_verifiable() {
     let rsa = SigningKey::rs256_pem("rsa-1", include_bytes!("issuer_keys/rsa.pem")).unwrap();
     let issuer = TokenIssuer::builder(ISS, AUD, rsa)
-        .family_store(Arc::new(MemoryFamilyStore::new()))
+        .family_store(Arc::new(MemoryRefreshFamilyStore::new()))
         .build()
         .unwrap();
     let old = issuer.issue(&Grant::new("alice")).await.unwrap();

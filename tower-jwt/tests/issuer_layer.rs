@@ -1,6 +1,7 @@
 //! Tokens from `TokenIssuer` through the crate's own `JwtLayer`: the access token is
 //! accepted, the refresh token is refused (its `typ` and audience), logout revokes the
 //! access token on the next request (the layer checks the issuer's revocation store).
+#![cfg(feature = "issuing")]
 
 use std::convert::Infallible;
 

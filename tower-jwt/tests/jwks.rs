@@ -1,6 +1,7 @@
 //! The JWKS cache and discovery against a real identity-provider stand-in: an axum server
 //! on 127.0.0.1 that counts its fetches and can fail in every way SECURITY.md, section
 //! 'JWKS and discovery', lists.
+#![cfg(feature = "remote-keys")]
 
 mod common;
 

@@ -2,14 +2,14 @@
 //! tokens and refresh families stay refused everywhere, the first request after the return
 //! succeeds, the subscription comes back, and the revocations held in memory are
 //! republished for an instance started afterwards. Each test runs its own `redis-server`.
-#![cfg(feature = "redis")]
+#![cfg(all(feature = "redis", feature = "issuing"))]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use testkit::RedisServer;
-use tower_jwt::issuer::{Grant, RedisFamilyStore, RefreshError, SigningKey, TokenIssuer};
+use tower_jwt::issuer::{Grant, RedisRefreshFamilyStore, RefreshError, SigningKey, TokenIssuer};
 use tower_jwt::revocation::{RedisRevocationStore, RevocationStatus, RevocationStore, TokenRef};
 
 const ISS: &str = "https://auth.example.com";
@@ -23,7 +23,7 @@ struct Instance {
 
 async fn instance(url: &str) -> Instance {
     let key = SigningKey::hs256("hs-1", b"0123456789abcdef0123456789abcdef").unwrap();
-    let families = RedisFamilyStore::connect(url, PREFIX).await.unwrap();
+    let families = RedisRefreshFamilyStore::connect(url, PREFIX).await.unwrap();
     let revocations = Arc::new(
         RedisRevocationStore::builder(url)
             .key_prefix(PREFIX)

@@ -3,12 +3,22 @@
 //! a refresh token too, with its own `typ` and audience. A refresh family lives at most its
 //! lifetime from the login, a regrant hook decides the scopes of every refresh, and the
 //! memory family store is bounded.
+#![cfg(feature = "issuing")]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use auth_core::{AuthError, StoreError, StoreErrorKind};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
-use tower_jwt::issuer::{Grant, RefreshError, SigningKey, TokenIssuer};
+use tower_jwt::issuer::{
+    Grant, IssueError, MemoryRefreshFamilyStore, RefreshError, RefreshFamilyStore, Rotation,
+    SigningKey, TokenIssuer,
+};
 
 const ISS: &str = "https://auth.example.com";
 const AUD: &str = "https://api.example.com";
@@ -193,7 +203,7 @@ async fn a_family_lives_at_most_its_lifetime_from_the_login() {
 #[tokio::test]
 async fn the_regrant_hook_decides_the_scopes_of_every_refresh() {
     use std::collections::HashMap;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
     /// Per subject: the scopes granted now, `None` for a disabled user; an "outage" switch.
     type Grants = Arc<Mutex<(HashMap<String, Option<Vec<String>>>, bool)>>;
@@ -206,7 +216,9 @@ async fn the_regrant_hook_decides_the_scopes_of_every_refresh() {
                 seen.lock().unwrap().push(request.clone());
                 let (grants, outage) = &*grants.lock().unwrap();
                 let answer = if *outage {
-                    Err(RefreshError::Unavailable("user directory".to_owned()))
+                    Err(RefreshError::Unavailable(StoreError::unavailable(
+                        "user directory",
+                    )))
                 } else {
                     match grants.get(&request.subject) {
                         Some(Some(scopes)) => Ok(scopes.clone()),
@@ -261,12 +273,12 @@ async fn the_regrant_hook_decides_the_scopes_of_every_refresh() {
 
 #[tokio::test]
 async fn a_full_family_store_refuses_the_dropped_logins_refresh_tokens() {
-    let families = tower_jwt::issuer::MemoryFamilyStore::builder()
+    let families = MemoryRefreshFamilyStore::builder()
         .max_families(2)
         .build()
         .unwrap();
     let issuer = TokenIssuer::builder(ISS, AUD, SigningKey::hs256("hs-1", SECRET).unwrap())
-        .family_store(std::sync::Arc::new(families.clone()))
+        .family_store(Arc::new(families.clone()))
         .build()
         .unwrap();
     let first = issuer.issue(&Grant::new("alice")).await.unwrap();
@@ -305,4 +317,94 @@ async fn a_retired_key_stops_verifying_at_its_deadline() {
         .await
         .unwrap_err();
     assert!(matches!(err, RefreshError::Invalid), "{err:?}");
+}
+
+/// A memory family store whose backend can be switched off: every call then fails as a
+/// store that cannot be reached.
+struct SwitchedFamilies {
+    inner: MemoryRefreshFamilyStore,
+    down: AtomicBool,
+}
+
+impl SwitchedFamilies {
+    fn reachable(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::unavailable("connection refused by 10.0.0.7"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl RefreshFamilyStore for SwitchedFamilies {
+    async fn start(&self, family: &str, jti: &str, until: SystemTime) -> Result<(), StoreError> {
+        self.reachable()?;
+        self.inner.start(family, jti, until).await
+    }
+
+    async fn rotate(
+        &self,
+        family: &str,
+        presented: &str,
+        next: &str,
+        until: SystemTime,
+    ) -> Result<Rotation, StoreError> {
+        self.reachable()?;
+        self.inner.rotate(family, presented, next, until).await
+    }
+
+    async fn revoke(&self, family: &str, until: SystemTime) -> Result<(), StoreError> {
+        self.reachable()?;
+        self.inner.revoke(family, until).await
+    }
+}
+
+#[tokio::test]
+async fn a_family_store_failure_answers_503_and_consumes_nothing() {
+    let families = Arc::new(SwitchedFamilies {
+        inner: MemoryRefreshFamilyStore::new(),
+        down: AtomicBool::new(true),
+    });
+    let issuer = TokenIssuer::builder(ISS, AUD, SigningKey::hs256("hs-1", SECRET).unwrap())
+        .family_store(Arc::clone(&families) as Arc<dyn RefreshFamilyStore>)
+        .build()
+        .unwrap();
+
+    // A login while the store is down: the store's error, kind and cause kept.
+    let err = issuer.issue(&Grant::new("alice")).await.unwrap_err();
+    let IssueError::Store(store) = err else {
+        panic!("expected a store error, got {err:?}");
+    };
+    assert_eq!(store.kind(), StoreErrorKind::Unavailable);
+    assert!(store.to_string().contains("connection refused"));
+
+    families.down.store(false, Ordering::SeqCst);
+    let login = issuer.issue(&Grant::new("alice")).await.unwrap();
+    families.down.store(true, Ordering::SeqCst);
+
+    // A refresh and a logout while it is down: 503 through `AuthError::from`, the cause
+    // (which could name a host) never in the client's description.
+    let err = issuer.refresh(login.refresh.as_str()).await.unwrap_err();
+    assert!(
+        matches!(&err, RefreshError::Unavailable(e) if e.kind() == StoreErrorKind::Unavailable),
+        "{err:?}"
+    );
+    let refusal = AuthError::from(err);
+    assert_eq!(refusal.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refusal.reason(), "store_unavailable");
+    assert!(!refusal.description().contains("10.0.0.7"));
+    let err = issuer
+        .logout(None, Some(login.refresh.as_str()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        AuthError::from(err).status(),
+        http::StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    // Back up: the same refresh token was not consumed by the failed attempts.
+    families.down.store(false, Ordering::SeqCst);
+    let renewed = issuer.refresh(login.refresh.as_str()).await.unwrap();
+    assert_ne!(renewed.refresh.as_str(), login.refresh.as_str());
 }

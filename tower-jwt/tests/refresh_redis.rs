@@ -1,11 +1,11 @@
 //! Refresh rotation across two instances sharing Redis (127.0.0.1:6379): a refresh token
 //! used on A and replayed on B is caught; logout on one instance holds on the other.
-#![cfg(feature = "redis")]
+#![cfg(all(feature = "redis", feature = "issuing"))]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use tower_jwt::issuer::{Grant, RedisFamilyStore, RefreshError, SigningKey, TokenIssuer};
+use tower_jwt::issuer::{Grant, RedisRefreshFamilyStore, RefreshError, SigningKey, TokenIssuer};
 use tower_jwt::revocation::{RedisRevocationStore, RevocationStatus, TokenRef};
 
 const ISS: &str = "https://auth.example.com";
@@ -18,7 +18,7 @@ async fn require_redis() {
 /// One "instance": its own connections to Redis, the shared key and prefix.
 async fn instance(prefix: &str) -> TokenIssuer {
     let key = SigningKey::hs256("hs-1", b"0123456789abcdef0123456789abcdef").unwrap();
-    let families = RedisFamilyStore::connect(&testkit::redis_url(), prefix)
+    let families = RedisRefreshFamilyStore::connect(&testkit::redis_url(), prefix)
         .await
         .unwrap();
     let revocations = RedisRevocationStore::builder(testkit::redis_url())
@@ -111,7 +111,7 @@ async fn logout_on_b_holds_on_a() {
 
 #[tokio::test]
 async fn unreachable_redis_fails_at_connect() {
-    let err = RedisFamilyStore::connect("redis://127.0.0.1:1", "x:")
+    let err = RedisRefreshFamilyStore::connect("redis://127.0.0.1:1", "x:")
         .await
         .unwrap_err();
     assert_eq!(err.kind(), auth_core::ConfigErrorKind::Setup);
@@ -121,7 +121,7 @@ async fn unreachable_redis_fails_at_connect() {
 async fn a_family_expires_from_redis_with_its_lifetime() {
     require_redis().await;
     let prefix = format!("test:family-ttl:{}:", uuid::Uuid::new_v4());
-    let families = RedisFamilyStore::connect(&testkit::redis_url(), &prefix)
+    let families = RedisRefreshFamilyStore::connect(&testkit::redis_url(), &prefix)
         .await
         .unwrap();
     let issuer = TokenIssuer::builder(

@@ -6,11 +6,11 @@ mod common;
 
 use std::sync::Arc;
 
-use auth_core::ConfigErrorKind;
+use auth_core::{ConfigErrorKind, StoreErrorKind};
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 use tower_jwt::revocation::{
-    MemoryRevocationStore, Revocation, RevocationError, RevocationStatus, RevocationStore, TokenRef,
+    MemoryRevocationStore, Revocation, RevocationStatus, RevocationStore, TokenRef,
 };
 use tower_jwt::{IssuerConfig, JwtVerifier};
 
@@ -265,10 +265,8 @@ async fn a_full_store_refuses_loudly_instead_of_forgetting() {
         .revoke(Revocation::token(ISS, "d", exp))
         .await
         .unwrap_err();
-    assert!(matches!(
-        err,
-        RevocationError::CapacityExceeded { limit: 3 }
-    ));
+    assert_eq!(err.kind(), StoreErrorKind::CapacityExceeded);
+    assert_eq!(err.to_string(), "the store is full: 3 live revocations");
     // Extending a live revocation is not a new entry.
     store
         .revoke(Revocation::token(ISS, "a", exp + Duration::from_secs(60)))

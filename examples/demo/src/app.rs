@@ -9,8 +9,8 @@ use serde::Deserialize;
 use tower_apikey::ApiKeys;
 use tower_apikey::store::InvalidationListener;
 use tower_jwt::issuer::{
-    MemoryFamilyStore, RedisFamilyStore, RefreshCookie, RefreshError, RefreshFamilyStore, Regrant,
-    SigningKey, TokenIssuer,
+    MemoryRefreshFamilyStore, RedisRefreshFamilyStore, RefreshCookie, RefreshError,
+    RefreshFamilyStore, Regrant, SigningKey, TokenIssuer,
 };
 use tower_jwt::revocation::{MemoryRevocationStore, RedisRevocationStore, RevocationStore};
 use tower_jwt::{Algorithm, IssuerConfig, JwtAuthenticator, JwtVerifier, Key};
@@ -151,14 +151,14 @@ pub async fn token_issuer(
                         .map_err(|e| format!("DEMO_REDIS_URL: {e}"))?,
                 ),
                 Arc::new(
-                    RedisFamilyStore::connect(url, "towerauth-demo:family:")
+                    RedisRefreshFamilyStore::connect(url, "towerauth-demo:family:")
                         .await
                         .map_err(|e| format!("DEMO_REDIS_URL: {e}"))?,
                 ),
             ),
             None => (
                 Arc::new(MemoryRevocationStore::new()),
-                Arc::new(MemoryFamilyStore::new()),
+                Arc::new(MemoryRefreshFamilyStore::new()),
             ),
         };
     // The demo's contract keeps the refresh cookie on `Path=/auth`, so it cannot be a

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use auth_core::AuthError;
+use auth_core::{AuthError, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -222,8 +222,8 @@ pub enum IssueError {
     #[error("signing failed: {0}")]
     Signing(#[from] jsonwebtoken::errors::Error),
     /// The refresh family store failed.
-    #[error("the refresh family store failed: {0}")]
-    Store(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A refresh, or a logout, was refused.
@@ -246,17 +246,21 @@ pub enum RefreshError {
     /// is revoked.
     #[error("the grant was withdrawn")]
     Denied,
-    /// A store could not be reached.
-    #[error("a token store is unavailable: {0}")]
-    Unavailable(String),
+    /// A store (the family or revocation store, or what the regrant hook asks) failed: 503,
+    /// the client may retry with the same token. A regrant hook answers
+    /// `RefreshError::Unavailable(StoreError::unavailable(cause))` when the user directory
+    /// cannot be reached.
+    #[error(transparent)]
+    Unavailable(#[from] StoreError),
     /// The new tokens could not be issued.
     #[error(transparent)]
     Issue(#[from] IssueError),
 }
 
 impl From<RefreshError> for AuthError {
-    /// 401 `invalid_token` for a refused token, 503 when a store is down, 500 otherwise. The
-    /// descriptions never include the token.
+    /// 401 `invalid_token` for a refused token, 503 when a store failed (through
+    /// `AuthError::from(StoreError)`, which logs the cause), 500 otherwise. The descriptions
+    /// never include the token.
     fn from(error: RefreshError) -> Self {
         match error {
             RefreshError::Invalid => {
@@ -274,9 +278,7 @@ impl From<RefreshError> for AuthError {
             RefreshError::Denied => {
                 AuthError::invalid_credential("grant withdrawn").with_reason("denied")
             }
-            RefreshError::Unavailable(_) => {
-                AuthError::unavailable("token store unavailable").with_reason("store_unavailable")
-            }
+            RefreshError::Unavailable(error) => AuthError::from(error),
             RefreshError::Issue(_) => {
                 AuthError::misconfigured("token issuing failed").with_reason("issue_failed")
             }

@@ -13,8 +13,8 @@
 //!   [`TokenIssuerBuilder::family_lifetime`]), however often it is refreshed; no refresh
 //!   token outlives it. A [`regrant`](TokenIssuerBuilder::regrant) hook re-checks the user's
 //!   grant at every refresh (the scopes to grant now, or a refusal that revokes the family).
-//! - Families live in a [`RefreshFamilyStore`]: [`MemoryFamilyStore`] for one process
-//!   (forgotten at the family's end, capped in number), `RedisFamilyStore` (feature
+//! - Families live in a [`RefreshFamilyStore`]: [`MemoryRefreshFamilyStore`] for one process
+//!   (forgotten at the family's end, capped in number), `RedisRefreshFamilyStore` (feature
 //!   `redis`) for several, so a token used on one instance and replayed on another is
 //!   caught.
 //! - [`TokenIssuer::logout`] revokes the access token's `jti` (in the [`RevocationStore`]
@@ -69,12 +69,13 @@ mod tokens;
 pub use claims::{Grant, IssueError, IssuedToken, RefreshError, TokenPair};
 pub use cookie::{DEFAULT_REFRESH_COOKIE_NAME, DEFAULT_REFRESH_COOKIE_PATH, RefreshCookie};
 pub use family::{
-    DEFAULT_MAX_FAMILIES, FamilyStoreError, MemoryFamilyStore, MemoryFamilyStoreBuilder,
+    DEFAULT_MAX_FAMILIES, MemoryRefreshFamilyStore, MemoryRefreshFamilyStoreBuilder,
     RefreshFamilyStore, Rotation,
 };
 pub use keys::SigningKey;
 #[cfg(feature = "redis")]
-pub use redis::RedisFamilyStore;
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisRefreshFamilyStore;
 pub use regrant::Regrant;
 pub use tokens::{
     ACCESS_TOKEN_TYPE, DEFAULT_ACCESS_LIFETIME, DEFAULT_FAMILY_LIFETIME, DEFAULT_REFRESH_LIFETIME,

@@ -3,12 +3,12 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use auth_core::{ConfigError, ConfigErrorKind};
+use async_trait::async_trait;
+use auth_core::{ConfigError, ConfigErrorKind, StoreError, StoreErrorKind};
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::family::{FamilyStoreError, RefreshFamilyStore, Rotation};
-use crate::revocation::BoxFuture;
+use super::family::{RefreshFamilyStore, Rotation};
 use crate::revocation::redis::retry::retry_once;
 
 /// The longest a family operation waits for Redis, its retry on a fresh connection included.
@@ -41,14 +41,15 @@ return 3
 /// connection within the same 1 s, so the first login or refresh after the return
 /// succeeds; a rotation whose reply was lost is resent and then reads as a reuse (the
 /// family is revoked, the user logs in again), never as a second grant.
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone)]
-pub struct RedisFamilyStore {
+pub struct RedisRefreshFamilyStore {
     connection: ConnectionManager,
     prefix: String,
     rotate: Script,
 }
 
-impl RedisFamilyStore {
+impl RedisRefreshFamilyStore {
     /// Connects to the Redis at `url`, keys prefixed with `prefix` (e.g. `myapp:`).
     ///
     /// # Errors
@@ -78,13 +79,13 @@ impl RedisFamilyStore {
     }
 
     /// Sends an idempotent `command`, once more on a fresh connection if it was lost.
-    async fn query(&self, command: &redis::Cmd) -> Result<(), FamilyStoreError> {
+    async fn query(&self, command: &redis::Cmd) -> Result<(), StoreError> {
         retry_once(TIMEOUT, || {
             let mut connection = self.connection.clone();
             async move { command.query_async::<()>(&mut connection).await }
         })
         .await
-        .map_err(|error| store_error(&error))
+        .map_err(StoreError::unavailable)
     }
 
     fn key(&self, family: &str) -> String {
@@ -109,82 +110,65 @@ fn unix_ms(at: SystemTime) -> u64 {
     .unwrap_or(u64::MAX)
 }
 
-fn store_error(error: &redis::RedisError) -> FamilyStoreError {
-    FamilyStoreError(error.to_string())
-}
-
-impl fmt::Debug for RedisFamilyStore {
+impl fmt::Debug for RedisRefreshFamilyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisFamilyStore")
+        f.debug_struct("RedisRefreshFamilyStore")
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
 }
 
-impl RefreshFamilyStore for RedisFamilyStore {
-    fn start<'a>(
-        &'a self,
-        family: &'a str,
-        jti: &'a str,
-        until: SystemTime,
-    ) -> BoxFuture<'a, Result<(), FamilyStoreError>> {
-        Box::pin(async move {
-            let mut command = redis::cmd("SET");
-            command
-                .arg(self.key(family))
-                .arg(format!("c:{jti}"))
-                .arg("PXAT")
-                .arg(unix_ms(until));
-            self.query(&command).await
-        })
+#[async_trait]
+impl RefreshFamilyStore for RedisRefreshFamilyStore {
+    async fn start(&self, family: &str, jti: &str, until: SystemTime) -> Result<(), StoreError> {
+        let mut command = redis::cmd("SET");
+        command
+            .arg(self.key(family))
+            .arg(format!("c:{jti}"))
+            .arg("PXAT")
+            .arg(unix_ms(until));
+        self.query(&command).await
     }
 
-    fn rotate<'a>(
-        &'a self,
-        family: &'a str,
-        presented: &'a str,
-        next: &'a str,
+    async fn rotate(
+        &self,
+        family: &str,
+        presented: &str,
+        next: &str,
         until: SystemTime,
-    ) -> BoxFuture<'a, Result<Rotation, FamilyStoreError>> {
-        Box::pin(async move {
-            let key = self.key(family);
-            let until = unix_ms(until);
-            // Resent only when the connection was lost: if the first call did rotate, the
-            // second finds `next` current instead of `presented` and revokes the family
-            // (the user logs in again): a lost reply never grants a second refresh.
-            let outcome: i64 = retry_once(TIMEOUT, || {
-                let mut connection = self.connection.clone();
-                let mut invocation = self.rotate.key(&key);
-                invocation.arg(presented).arg(next).arg(until);
-                async move { invocation.invoke_async(&mut connection).await }
-            })
-            .await
-            .map_err(|error| store_error(&error))?;
-            match outcome {
-                0 => Ok(Rotation::Unknown),
-                1 => Ok(Rotation::Revoked),
-                2 => Ok(Rotation::Rotated),
-                3 => Ok(Rotation::Reused),
-                other => Err(FamilyStoreError(format!(
-                    "unexpected rotation answer {other}"
-                ))),
-            }
+    ) -> Result<Rotation, StoreError> {
+        let key = self.key(family);
+        let until = unix_ms(until);
+        // Resent only when the connection was lost: if the first call did rotate, the
+        // second finds `next` current instead of `presented` and revokes the family
+        // (the user logs in again): a lost reply never grants a second refresh.
+        let outcome: i64 = retry_once(TIMEOUT, || {
+            let mut connection = self.connection.clone();
+            let mut invocation = self.rotate.key(&key);
+            invocation.arg(presented).arg(next).arg(until);
+            async move { invocation.invoke_async(&mut connection).await }
         })
+        .await
+        .map_err(StoreError::unavailable)?;
+        match outcome {
+            0 => Ok(Rotation::Unknown),
+            1 => Ok(Rotation::Revoked),
+            2 => Ok(Rotation::Rotated),
+            3 => Ok(Rotation::Reused),
+            other => Err(StoreError::new(
+                StoreErrorKind::Corrupt,
+                format!("unexpected rotation answer {other}"),
+            )),
+        }
     }
 
-    fn revoke<'a>(
-        &'a self,
-        family: &'a str,
-        until: SystemTime,
-    ) -> BoxFuture<'a, Result<(), FamilyStoreError>> {
-        Box::pin(async move {
-            let mut command = redis::cmd("SET");
-            command
-                .arg(self.key(family))
-                .arg("r")
-                .arg("PXAT")
-                .arg(unix_ms(until));
-            self.query(&command).await
-        })
+    async fn revoke(&self, family: &str, until: SystemTime) -> Result<(), StoreError> {
+        let mut command = redis::cmd("SET");
+        command
+            .arg(self.key(family))
+            .arg("r")
+            .arg("PXAT")
+            .arg(unix_ms(until));
+        self.query(&command).await
     }
 }

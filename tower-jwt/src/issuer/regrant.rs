@@ -2,11 +2,11 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::claims::RefreshError;
-use crate::revocation::BoxFuture;
 
 /// What a [`regrant`](super::TokenIssuerBuilder::regrant) hook is asked at a refresh: who is
 /// refreshing, with which scopes, in which login.
@@ -23,9 +23,11 @@ pub struct Regrant {
     pub authenticated_at: SystemTime,
 }
 
+/// What the boxed hook returns.
+type RegrantFuture = Pin<Box<dyn Future<Output = Result<Vec<String>, RefreshError>> + Send>>;
+
 /// The boxed hook.
-pub(super) type RegrantHook =
-    Arc<dyn Fn(Regrant) -> BoxFuture<'static, Result<Vec<String>, RefreshError>> + Send + Sync>;
+pub(super) type RegrantHook = Arc<dyn Fn(Regrant) -> RegrantFuture + Send + Sync>;
 
 pub(super) fn boxed<F, Fut>(hook: F) -> RegrantHook
 where

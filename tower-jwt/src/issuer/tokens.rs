@@ -136,8 +136,7 @@ impl TokenIssuer {
         self.inner
             .families
             .start(&family, &refresh.jti, until)
-            .await
-            .map_err(|error| IssueError::Store(error.0))?;
+            .await?;
         let access = self.issue_access(grant)?;
         Ok(TokenPair {
             access,

@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use auth_core::{ConfigError, ConfigErrorKind};
+use async_trait::async_trait;
+use auth_core::{ConfigError, ConfigErrorKind, StoreError, StoreErrorKind};
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry as MapEntry;
 use foldhash::fast::RandomState;
 
-use super::{BoxFuture, Revocation, RevocationError, RevocationStatus, RevocationStore, TokenRef};
+use super::{Revocation, RevocationStatus, RevocationStore, TokenRef};
 
 /// Default leeway added to each revocation's expiry (the verifier's default clock skew).
 const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
@@ -49,7 +50,8 @@ const SUBJECT_KIND: char = 's';
 /// `revocation` bench measures it: 191 bytes per entry with a 24-byte `iss` and a 36-byte
 /// `jti`, so a million live revocations take roughly 200 MB. Memory is the only limit by default: when it runs out the process aborts,
 /// like any Rust allocation failure, it never forgets. To bound it, set [`max_entries`]: a
-/// revocation beyond the limit is then **refused with [`RevocationError::CapacityExceeded`]**
+/// revocation beyond the limit is then **refused with a [`StoreError`] of kind
+/// [`StoreErrorKind::CapacityExceeded`]**
 /// (the caller learns it was not recorded), never admitted-then-dropped.
 ///
 /// # Cost of a check
@@ -160,10 +162,11 @@ impl MemoryRevocationStore {
     ///
     /// # Errors
     ///
-    /// [`RevocationError::CapacityExceeded`] when a [`max_entries`] limit is reached.
+    /// A [`StoreError`] of kind [`StoreErrorKind::CapacityExceeded`] when a [`max_entries`]
+    /// limit is reached.
     ///
     /// [`max_entries`]: MemoryRevocationStoreBuilder::max_entries
-    pub fn revoke_now(&self, revocation: &Revocation) -> Result<(), RevocationError> {
+    pub fn revoke_now(&self, revocation: &Revocation) -> Result<(), StoreError> {
         let now = SystemTime::now();
         self.purge_expired_at(now);
         let until = crate::time::add(revocation.until(), self.inner.leeway);
@@ -199,7 +202,10 @@ impl MemoryRevocationStore {
                 if let Some(limit) = inner.max_entries
                     && self.len() >= limit
                 {
-                    return Err(RevocationError::CapacityExceeded { limit });
+                    return Err(StoreError::new(
+                        StoreErrorKind::CapacityExceeded,
+                        format!("{limit} live revocations"),
+                    ));
                 }
                 vacant.insert(Entry {
                     until,
@@ -292,6 +298,7 @@ impl fmt::Debug for MemoryRevocationStore {
     }
 }
 
+#[async_trait]
 impl RevocationStore for MemoryRevocationStore {
     fn check(&self, token: &TokenRef<'_>) -> RevocationStatus {
         let inner = &self.inner;
@@ -310,9 +317,8 @@ impl RevocationStore for MemoryRevocationStore {
         RevocationStatus::Active
     }
 
-    fn revoke(&self, revocation: Revocation) -> BoxFuture<'_, Result<(), RevocationError>> {
-        let result = self.revoke_now(&revocation);
-        Box::pin(std::future::ready(result))
+    async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
+        self.revoke_now(&revocation)
     }
 
     fn leeway(&self) -> Duration {
@@ -337,7 +343,7 @@ impl MemoryRevocationStoreBuilder {
         self
     }
 
-    /// Refuse new revocations (with [`RevocationError::CapacityExceeded`]) once `limit` are
+    /// Refuse new revocations (with [`StoreErrorKind::CapacityExceeded`]) once `limit` are
     /// live. Default: no limit, only memory bounds the store.
     pub fn max_entries(mut self, limit: usize) -> Self {
         self.max_entries = Some(limit);

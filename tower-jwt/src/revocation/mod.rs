@@ -51,9 +51,10 @@
 //! # }
 //! ```
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use auth_core::StoreError;
 
 mod memory;
 #[cfg(feature = "redis")]
@@ -61,11 +62,8 @@ pub(crate) mod redis;
 
 pub use memory::{MemoryRevocationStore, MemoryRevocationStoreBuilder};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisRevocationStore, RedisRevocationStoreBuilder};
-
-/// A boxed, `Send` future, as returned by the asynchronous store methods (the stores are used
-/// as trait objects, `Arc<dyn RevocationStore>`).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The parts of a verified token a revocation check needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,24 +164,12 @@ impl Revocation {
     }
 }
 
-/// A revocation could not be recorded.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RevocationError {
-    /// The store holds its configured maximum of live revocations; the new one was not
-    /// recorded (it is refused loudly rather than forgotten silently).
-    #[error("the revocation store is full ({limit} live revocations)")]
-    CapacityExceeded {
-        /// The configured maximum.
-        limit: usize,
-    },
-    /// The shared backend refused or could not be reached. The revocation is enforced by this
-    /// instance but may not have reached the others.
-    #[error("the revocation backend failed: {0}")]
-    Backend(String),
-}
-
 /// Where revocations live. See the [module docs](self).
+///
+/// Written with [`async_trait`](https://docs.rs/async-trait) (add `#[async_trait]` to your
+/// `impl`), so it is usable as `Arc<dyn RevocationStore>`; [`check`](Self::check), on the
+/// request path, stays synchronous.
+#[async_trait]
 pub trait RevocationStore: Send + Sync + 'static {
     /// Whether `token` is revoked. Hot path: no I/O, no blocking (goal <= 100 ns).
     fn check(&self, token: &TokenRef<'_>) -> RevocationStatus;
@@ -193,8 +179,11 @@ pub trait RevocationStore: Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// [`RevocationError`] when the revocation could not be recorded everywhere it should be.
-    fn revoke(&self, revocation: Revocation) -> BoxFuture<'_, Result<(), RevocationError>>;
+    /// A [`StoreError`] when the revocation could not be recorded everywhere it should be:
+    /// [`CapacityExceeded`](auth_core::StoreErrorKind::CapacityExceeded) from a bounded
+    /// store that is full, [`Unavailable`](auth_core::StoreErrorKind::Unavailable) when a
+    /// shared backend failed.
+    async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError>;
 
     /// How long past a revocation's [`until`](Revocation::until) this store still refuses
     /// the token(s). A verifier accepts a token for its leeway past `exp`, so

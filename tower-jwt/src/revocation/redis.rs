@@ -5,16 +5,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use auth_core::{ConfigError, ConfigErrorKind};
+use async_trait::async_trait;
+use auth_core::{ConfigError, ConfigErrorKind, StoreError};
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
-use super::{
-    BoxFuture, MemoryRevocationStore, Revocation, RevocationError, RevocationStatus,
-    RevocationStore, TokenRef,
-};
+use super::{MemoryRevocationStore, Revocation, RevocationStatus, RevocationStore, TokenRef};
 
 const DEFAULT_PREFIX: &str = "tower-jwt:";
 const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(5);
@@ -55,7 +53,8 @@ const SET_GRACE_MS: u64 = 300_000;
 ///   of the 503s) returns with that first sync, within about 250 ms of Redis accepting
 ///   connections.
 /// - [`revoke`](RevocationStore::revoke) applies locally first, then writes to Redis and
-///   publishes in one `MULTI`; when Redis fails it returns [`RevocationError::Backend`]
+///   publishes in one `MULTI`; when Redis fails it returns a [`StoreError`] of kind
+///   [`Unavailable`](auth_core::StoreErrorKind::Unavailable)
 ///   (the revocation is enforced here, and reaches the others when this instance
 ///   republishes after the reconnection). A write that failed because the connection was
 ///   lost is resent once on a fresh connection, within the store's
@@ -64,6 +63,7 @@ const SET_GRACE_MS: u64 = 300_000;
 /// [`connect`]: RedisRevocationStoreBuilder::connect
 /// [`max_staleness`]: RedisRevocationStoreBuilder::max_staleness
 /// [`insecure_fail_open`]: RedisRevocationStoreBuilder::insecure_fail_open
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone)]
 pub struct RedisRevocationStore {
     shared: Arc<Shared>,
@@ -282,6 +282,7 @@ impl fmt::Debug for RedisRevocationStore {
     }
 }
 
+#[async_trait]
 impl RevocationStore for RedisRevocationStore {
     fn check(&self, token: &TokenRef<'_>) -> RevocationStatus {
         let shared = &self.shared;
@@ -301,49 +302,47 @@ impl RevocationStore for RedisRevocationStore {
         self.shared.memory.leeway()
     }
 
-    fn revoke(&self, revocation: Revocation) -> BoxFuture<'_, Result<(), RevocationError>> {
-        Box::pin(async move {
-            self.shared.memory.revoke_now(&revocation)?;
-            let member = encode(&revocation);
-            let score = unix_ms(revocation.until()).saturating_add(SET_GRACE_MS);
-            let now = unix_ms(SystemTime::now());
-            let pipe = redis::pipe()
-                .atomic()
-                .cmd("ZADD")
-                .arg(&self.shared.key)
-                .arg(score)
-                .arg(&member)
-                .ignore()
-                .cmd("ZREMRANGEBYSCORE")
-                .arg(&self.shared.key)
-                .arg("-inf")
-                .arg(format!("({now}"))
-                .ignore()
-                // The set lives as long as its latest member (NX: new key, GT: extend).
-                .cmd("PEXPIREAT")
-                .arg(&self.shared.key)
-                .arg(score)
-                .arg("NX")
-                .ignore()
-                .cmd("PEXPIREAT")
-                .arg(&self.shared.key)
-                .arg(score)
-                .arg("GT")
-                .ignore()
-                .cmd("PUBLISH")
-                .arg(&self.shared.key)
-                .arg(&member)
-                .ignore()
-                .clone();
-            // ZADD, PEXPIREAT and PUBLISH are idempotent for one member: safe to resend.
-            retry::retry_once(self.shared.timeout, || {
-                let mut connection = self.shared.connection.clone();
-                let pipe = pipe.clone();
-                async move { pipe.query_async::<()>(&mut connection).await }
-            })
-            .await
-            .map_err(|error| RevocationError::Backend(error.to_string()))
+    async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
+        self.shared.memory.revoke_now(&revocation)?;
+        let member = encode(&revocation);
+        let score = unix_ms(revocation.until()).saturating_add(SET_GRACE_MS);
+        let now = unix_ms(SystemTime::now());
+        let pipe = redis::pipe()
+            .atomic()
+            .cmd("ZADD")
+            .arg(&self.shared.key)
+            .arg(score)
+            .arg(&member)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&self.shared.key)
+            .arg("-inf")
+            .arg(format!("({now}"))
+            .ignore()
+            // The set lives as long as its latest member (NX: new key, GT: extend).
+            .cmd("PEXPIREAT")
+            .arg(&self.shared.key)
+            .arg(score)
+            .arg("NX")
+            .ignore()
+            .cmd("PEXPIREAT")
+            .arg(&self.shared.key)
+            .arg(score)
+            .arg("GT")
+            .ignore()
+            .cmd("PUBLISH")
+            .arg(&self.shared.key)
+            .arg(&member)
+            .ignore()
+            .clone();
+        // ZADD, PEXPIREAT and PUBLISH are idempotent for one member: safe to resend.
+        retry::retry_once(self.shared.timeout, || {
+            let mut connection = self.shared.connection.clone();
+            let pipe = pipe.clone();
+            async move { pipe.query_async::<()>(&mut connection).await }
         })
+        .await
+        .map_err(StoreError::unavailable)
     }
 }
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 use auth_core::{ConfigError, ConfigErrorKind};
 
 use super::{DEFAULT_MAX_TOKEN_LENGTH, ExtraSlots, Inner, JwtVerifier};
-use crate::config::{IssuerConfig, KeySource};
+use crate::config::IssuerConfig;
+#[cfg(feature = "remote-keys")]
+use crate::config::KeySource;
 use crate::revocation::RevocationStore;
 
 /// Builds a [`JwtVerifier`].
@@ -112,6 +114,7 @@ impl JwtVerifierBuilder {
                 scopes: slot(&cfg.scopes_claim),
             })
             .collect();
+        #[cfg(feature = "remote-keys")]
         for cfg in &self.issuers {
             if let KeySource::Remote(remote) = &cfg.keys {
                 remote.start();

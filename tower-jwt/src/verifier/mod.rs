@@ -108,6 +108,8 @@ pub(crate) enum Step<C> {
 /// Why [`JwtVerifier::verify_parts`] stopped.
 pub(crate) enum Fail {
     Refused(AuthError),
+    /// Only remote keys ask for a fetch.
+    #[cfg_attr(not(feature = "remote-keys"), allow(dead_code))]
     Fetch(usize, Option<String>),
 }
 
@@ -183,10 +185,15 @@ impl JwtVerifier {
         }
     }
 
+    /// Refreshes the remote keys of `issuer` for `kid` (static keys have nothing to fetch).
     pub(crate) async fn refresh(&self, issuer: usize, kid: Option<&str>) {
-        if let KeySource::Remote(remote) = &self.inner.issuers[issuer].keys {
-            remote.refresh_for(kid).await;
+        match &self.inner.issuers[issuer].keys {
+            KeySource::Static(_) => {}
+            #[cfg(feature = "remote-keys")]
+            KeySource::Remote(remote) => remote.refresh_for(kid).await,
         }
+        #[cfg(not(feature = "remote-keys"))]
+        let _ = kid;
     }
 
     /// What can be decided without verifying a signature: a token too long or not shaped
@@ -247,6 +254,10 @@ impl JwtVerifier {
         Step::Done(self.check_revocation(&identity).map(|()| identity))
     }
 
+    #[cfg_attr(
+        not(feature = "remote-keys"),
+        allow(unused_variables, reason = "only remote keys are fetched")
+    )]
     fn verify_parts<C: DeserializeOwned>(
         &self,
         parts: jws::Parts<'_>,
@@ -268,13 +279,14 @@ impl JwtVerifier {
             .ok_or_else(error::issuer)?;
         let cfg = &inner.issuers[index];
         check_typ(cfg, header.typ.as_deref())?;
-        let kid = header.kid.as_deref();
         match &cfg.keys {
             KeySource::Static(keys) => {
                 jws::verify_signature(keys, &header, parts)
                     .map_err(|e| e.unwrap_or_else(error::unknown_key))?;
             }
+            #[cfg(feature = "remote-keys")]
             KeySource::Remote(remote) => {
+                let kid = header.kid.as_deref();
                 remote.start();
                 let outcome = match &*remote.keys() {
                     Some(keys) => jws::verify_signature(keys, &header, parts),

@@ -7,15 +7,15 @@ use std::convert::Infallible;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use async_trait::async_trait;
+use auth_core::StoreError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Request, Response, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
-use tower_jwt::revocation::{
-    BoxFuture, Revocation, RevocationError, RevocationStatus, RevocationStore, TokenRef,
-};
+use tower_jwt::revocation::{Revocation, RevocationStatus, RevocationStore, TokenRef};
 use tower_jwt::{
     Claims, IssuerConfig, IssuerConfigBuilder, JwtAuthenticator, JwtLayer, JwtVerifier, Key,
 };
@@ -219,6 +219,7 @@ impl TestRevocations {
     }
 }
 
+#[async_trait]
 impl RevocationStore for TestRevocations {
     fn check(&self, token: &TokenRef<'_>) -> RevocationStatus {
         self.checks.fetch_add(1, Ordering::SeqCst);
@@ -232,11 +233,11 @@ impl RevocationStore for TestRevocations {
         }
     }
 
-    fn revoke(&self, revocation: Revocation) -> BoxFuture<'_, Result<(), RevocationError>> {
+    async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
         if let Revocation::Token { jti, .. } = revocation {
             self.revoke(&jti);
         }
-        Box::pin(std::future::ready(Ok(())))
+        Ok(())
     }
 
     /// Never forgets.

@@ -192,8 +192,7 @@ pub(crate) async fn logout(
     if let Some(family) = &identity.claims().sid {
         let until = SystemTime::now() + DEFAULT_REFRESH_LIFETIME + FAMILY_MARGIN;
         if let Err(error) = state.families.revoke(family, until).await {
-            tracing::warn!(error = %error.0, "revoking the refresh family failed");
-            return AuthError::unavailable("the token store is unavailable").into_response();
+            return AuthError::from(error).into_response();
         }
     }
     let removal = state.tokens.cookie_config().removal().to_string();

@@ -1,4 +1,4 @@
-//! [`MemoryFamilyStore`]: refresh families in this process, bounded in time and number.
+//! [`MemoryRefreshFamilyStore`]: refresh families in this process, bounded in time and number.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -6,12 +6,12 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
-use auth_core::{ConfigError, ConfigErrorKind};
+use async_trait::async_trait;
+use auth_core::{ConfigError, ConfigErrorKind, StoreError};
 
-use super::{FamilyStoreError, RefreshFamilyStore, Rotation};
-use crate::revocation::BoxFuture;
+use super::{RefreshFamilyStore, Rotation};
 
-/// Default cap on the families a [`MemoryFamilyStore`] holds.
+/// Default cap on the families a [`MemoryRefreshFamilyStore`] holds.
 pub const DEFAULT_MAX_FAMILIES: usize = 100_000;
 
 /// Refresh families in this process. Every login adds one, so the store is bounded twice:
@@ -20,7 +20,7 @@ pub const DEFAULT_MAX_FAMILIES: usize = 100_000;
 ///   [`TokenIssuer`](crate::issuer::TokenIssuer) sets to the end of its family lifetime plus
 ///   the leeway (default 30 days), the last moment a token of it could be presented. Expired
 ///   families are swept by every operation.
-/// * **In number**: at most [`max_families`](MemoryFamilyStoreBuilder::max_families) (default
+/// * **In number**: at most [`max_families`](MemoryRefreshFamilyStoreBuilder::max_families) (default
 ///   [`DEFAULT_MAX_FAMILIES`]). When a new login finds the store full, the family closest to
 ///   its end is dropped (and logged): its refresh tokens are refused from then on, as a
 ///   family the store does not know ([`Rotation::Unknown`], refused like a revoked one: the
@@ -31,7 +31,7 @@ pub const DEFAULT_MAX_FAMILIES: usize = 100_000;
 /// About 250 bytes per family. Operations take one lock, held for a hash-map operation (and
 /// the sweep of what expired): refreshes are rare next to requests.
 #[derive(Clone)]
-pub struct MemoryFamilyStore {
+pub struct MemoryRefreshFamilyStore {
     inner: Arc<Mutex<Families>>,
     max_families: usize,
 }
@@ -112,7 +112,7 @@ impl Families {
     }
 }
 
-impl MemoryFamilyStore {
+impl MemoryRefreshFamilyStore {
     /// An empty store holding at most [`DEFAULT_MAX_FAMILIES`] families.
     #[must_use]
     pub fn new() -> Self {
@@ -120,8 +120,8 @@ impl MemoryFamilyStore {
     }
 
     /// A builder, to set the cap.
-    pub fn builder() -> MemoryFamilyStoreBuilder {
-        MemoryFamilyStoreBuilder {
+    pub fn builder() -> MemoryRefreshFamilyStoreBuilder {
+        MemoryRefreshFamilyStoreBuilder {
             max_families: DEFAULT_MAX_FAMILIES,
         }
     }
@@ -182,53 +182,44 @@ impl MemoryFamilyStore {
     }
 }
 
-impl Default for MemoryFamilyStore {
+impl Default for MemoryRefreshFamilyStore {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl fmt::Debug for MemoryFamilyStore {
+impl fmt::Debug for MemoryRefreshFamilyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryFamilyStore")
+        f.debug_struct("MemoryRefreshFamilyStore")
             .field("families", &self.len())
             .field("max_families", &self.max_families)
             .finish()
     }
 }
 
-impl RefreshFamilyStore for MemoryFamilyStore {
-    fn start<'a>(
-        &'a self,
-        family: &'a str,
-        jti: &'a str,
-        until: SystemTime,
-    ) -> BoxFuture<'a, Result<(), FamilyStoreError>> {
+#[async_trait]
+impl RefreshFamilyStore for MemoryRefreshFamilyStore {
+    async fn start(&self, family: &str, jti: &str, until: SystemTime) -> Result<(), StoreError> {
         let now = SystemTime::now();
         if until > now {
             let current = Some(jti.to_owned());
             self.room_for(family, now)
                 .put(family, Family { current, until });
         }
-        Box::pin(std::future::ready(Ok(())))
+        Ok(())
     }
 
-    fn rotate<'a>(
-        &'a self,
-        family: &'a str,
-        presented: &'a str,
-        next: &'a str,
+    async fn rotate(
+        &self,
+        family: &str,
+        presented: &str,
+        next: &str,
         until: SystemTime,
-    ) -> BoxFuture<'a, Result<Rotation, FamilyStoreError>> {
-        let outcome = self.rotate_now(family, presented, next, until);
-        Box::pin(std::future::ready(Ok(outcome)))
+    ) -> Result<Rotation, StoreError> {
+        Ok(self.rotate_now(family, presented, next, until))
     }
 
-    fn revoke<'a>(
-        &'a self,
-        family: &'a str,
-        until: SystemTime,
-    ) -> BoxFuture<'a, Result<(), FamilyStoreError>> {
+    async fn revoke(&self, family: &str, until: SystemTime) -> Result<(), StoreError> {
         let now = SystemTime::now();
         let mut families = self.room_for(family, now);
         let until = families
@@ -244,20 +235,20 @@ impl RefreshFamilyStore for MemoryFamilyStore {
                 },
             );
         }
-        Box::pin(std::future::ready(Ok(())))
+        Ok(())
     }
 }
 
-/// Builds a [`MemoryFamilyStore`].
+/// Builds a [`MemoryRefreshFamilyStore`].
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct MemoryFamilyStoreBuilder {
+pub struct MemoryRefreshFamilyStoreBuilder {
     max_families: usize,
 }
 
-impl MemoryFamilyStoreBuilder {
+impl MemoryRefreshFamilyStoreBuilder {
     /// The most families held at once (default [`DEFAULT_MAX_FAMILIES`]); see
-    /// [`MemoryFamilyStore`] for what happens at the cap.
+    /// [`MemoryRefreshFamilyStore`] for what happens at the cap.
     pub fn max_families(mut self, max_families: usize) -> Self {
         self.max_families = max_families;
         self
@@ -268,7 +259,7 @@ impl MemoryFamilyStoreBuilder {
     /// # Errors
     ///
     /// [`ConfigErrorKind::InvalidValue`] for a cap of zero.
-    pub fn build(self) -> Result<MemoryFamilyStore, ConfigError> {
+    pub fn build(self) -> Result<MemoryRefreshFamilyStore, ConfigError> {
         if self.max_families == 0 {
             return Err(ConfigError::new(
                 ConfigErrorKind::InvalidValue,
@@ -276,7 +267,7 @@ impl MemoryFamilyStoreBuilder {
                 "must be at least 1",
             ));
         }
-        Ok(MemoryFamilyStore::with_cap(self.max_families))
+        Ok(MemoryRefreshFamilyStore::with_cap(self.max_families))
     }
 }
 #[cfg(test)]
@@ -287,7 +278,7 @@ mod tests {
 
     #[tokio::test]
     async fn rotation_then_reuse_revokes_the_family() {
-        let store = MemoryFamilyStore::new();
+        let store = MemoryRefreshFamilyStore::new();
         let until = SystemTime::now() + Duration::from_secs(60);
         store.start("f", "a", until).await.unwrap();
         assert_eq!(
@@ -316,7 +307,7 @@ mod tests {
 
     #[tokio::test]
     async fn families_are_forgotten_at_their_deadline() {
-        let store = MemoryFamilyStore::new();
+        let store = MemoryRefreshFamilyStore::new();
         let now = SystemTime::now();
         store
             .start("short", "a", now + Duration::from_millis(100))
@@ -343,7 +334,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_store_drops_the_family_closest_to_its_end_and_never_accepts_its_tokens() {
-        let store = MemoryFamilyStore::builder()
+        let store = MemoryRefreshFamilyStore::builder()
             .max_families(3)
             .build()
             .unwrap();
@@ -381,7 +372,7 @@ mod tests {
             Rotation::Revoked
         );
         assert_eq!(
-            MemoryFamilyStore::builder()
+            MemoryRefreshFamilyStore::builder()
                 .max_families(0)
                 .build()
                 .unwrap_err()
@@ -392,7 +383,7 @@ mod tests {
 
     #[tokio::test]
     async fn many_rotations_keep_the_deadline_queue_bounded() {
-        let store = MemoryFamilyStore::new();
+        let store = MemoryRefreshFamilyStore::new();
         let start = SystemTime::now() + Duration::from_secs(60);
         store.start("f", "0", start).await.unwrap();
         for i in 0..5_000u64 {

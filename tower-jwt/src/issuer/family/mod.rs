@@ -2,11 +2,12 @@
 
 use std::time::SystemTime;
 
-use crate::revocation::BoxFuture;
+use async_trait::async_trait;
+use auth_core::StoreError;
 
 mod memory;
 
-pub use memory::{DEFAULT_MAX_FAMILIES, MemoryFamilyStore, MemoryFamilyStoreBuilder};
+pub use memory::{DEFAULT_MAX_FAMILIES, MemoryRefreshFamilyStore, MemoryRefreshFamilyStoreBuilder};
 
 /// What [`RefreshFamilyStore::rotate`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,38 +24,31 @@ pub enum Rotation {
     Unknown,
 }
 
-/// The family store could not be reached or answered garbage.
-#[derive(Debug, thiserror::Error)]
-#[error("refresh family store: {0}")]
-pub struct FamilyStoreError(pub String);
-
 /// Where refresh-token families live: per family, the `jti` of its one current refresh token,
 /// or "revoked". Every operation is atomic per family, so two instances presenting the same
 /// token at once cannot both rotate it.
+///
+/// Written with [`async_trait`](https://docs.rs/async-trait) (add `#[async_trait]` to your
+/// `impl`), so it is usable as `Arc<dyn RefreshFamilyStore>`. Every method fails with a
+/// [`StoreError`] (kind [`Unavailable`](auth_core::StoreErrorKind::Unavailable) when the
+/// backend cannot be reached, [`Corrupt`](auth_core::StoreErrorKind::Corrupt) for an answer
+/// it cannot read); the [`TokenIssuer`](crate::issuer::TokenIssuer) then answers 503.
+#[async_trait]
 pub trait RefreshFamilyStore: Send + Sync + 'static {
     /// Starts `family` with `jti` as its current token, remembered until `until`.
-    fn start<'a>(
-        &'a self,
-        family: &'a str,
-        jti: &'a str,
-        until: SystemTime,
-    ) -> BoxFuture<'a, Result<(), FamilyStoreError>>;
+    async fn start(&self, family: &str, jti: &str, until: SystemTime) -> Result<(), StoreError>;
 
     /// If `presented` is current, makes `next` current (remembered until `until`) and answers
     /// [`Rotation::Rotated`]; if it is not, revokes the family and answers
     /// [`Rotation::Reused`].
-    fn rotate<'a>(
-        &'a self,
-        family: &'a str,
-        presented: &'a str,
-        next: &'a str,
+    async fn rotate(
+        &self,
+        family: &str,
+        presented: &str,
+        next: &str,
         until: SystemTime,
-    ) -> BoxFuture<'a, Result<Rotation, FamilyStoreError>>;
+    ) -> Result<Rotation, StoreError>;
 
     /// Revokes `family` (logout), remembered until `until`.
-    fn revoke<'a>(
-        &'a self,
-        family: &'a str,
-        until: SystemTime,
-    ) -> BoxFuture<'a, Result<(), FamilyStoreError>>;
+    async fn revoke(&self, family: &str, until: SystemTime) -> Result<(), StoreError>;
 }

@@ -10,7 +10,7 @@ use auth_core::{ConfigError, ConfigErrorKind};
 use super::verify::{Keys, Rules};
 use super::{Inner, KeyRing, MAX_LEEWAY, MAX_LIFETIME, TokenIssuer, duplicate_kid};
 use crate::issuer::cookie::RefreshCookie;
-use crate::issuer::family::{MemoryFamilyStore, RefreshFamilyStore};
+use crate::issuer::family::{MemoryRefreshFamilyStore, RefreshFamilyStore};
 use crate::issuer::keys::SigningKey;
 use crate::issuer::regrant::{self, RegrantHook, Shown};
 use crate::issuer::{RefreshError, Regrant};
@@ -127,7 +127,7 @@ impl TokenIssuerBuilder {
         self
     }
 
-    /// Where refresh families live (default: [`MemoryFamilyStore`], one process).
+    /// Where refresh families live (default: [`MemoryRefreshFamilyStore`], one process).
     pub fn family_store(mut self, store: Arc<dyn RefreshFamilyStore>) -> Self {
         self.families = Some(store);
         self
@@ -210,7 +210,7 @@ impl TokenIssuerBuilder {
         }
         let families = self
             .families
-            .unwrap_or_else(|| Arc::new(MemoryFamilyStore::new()));
+            .unwrap_or_else(|| Arc::new(MemoryRefreshFamilyStore::new()));
         let revocations = match self.revocations {
             Some(store) => store,
             None => Arc::new(

@@ -71,8 +71,7 @@ impl TokenIssuer {
                 &refresh.jti,
                 until,
             )
-            .await
-            .map_err(|error| RefreshError::Unavailable(error.0))?;
+            .await?;
         match rotation {
             Rotation::Rotated => {}
             Rotation::Reused => {
@@ -117,11 +116,7 @@ impl TokenIssuer {
                 access.jti().unwrap_or_default(),
                 access.expires_at(),
             );
-            self.inner
-                .revocations
-                .revoke(revocation)
-                .await
-                .map_err(|error| RefreshError::Unavailable(error.to_string()))?;
+            self.inner.revocations.revoke(revocation).await?;
         }
         if let Some(token) = refresh_token
             && let Some(refresh) = self
@@ -146,11 +141,7 @@ impl TokenIssuer {
         let longest = self.inner.refresh_lifetime.max(self.inner.access_lifetime);
         let revocation =
             Revocation::subject(&*self.inner.issuer, subject, now, time::add(now, longest));
-        self.inner
-            .revocations
-            .revoke(revocation)
-            .await
-            .map_err(|error| RefreshError::Unavailable(error.to_string()))
+        Ok(self.inner.revocations.revoke(revocation).await?)
     }
 
     /// When a family whose login happened at `authenticated_at` ends.
@@ -166,10 +157,6 @@ impl TokenIssuer {
         authenticated_at: SystemTime,
     ) -> Result<(), RefreshError> {
         let until = time::add(self.family_end(authenticated_at), self.inner.leeway);
-        self.inner
-            .families
-            .revoke(family, until)
-            .await
-            .map_err(|error| RefreshError::Unavailable(error.0))
+        Ok(self.inner.families.revoke(family, until).await?)
     }
 }

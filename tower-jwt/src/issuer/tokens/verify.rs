@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use auth_core::{AuthError, ConfigError};
+use auth_core::{AuthError, ConfigError, StoreError};
 use serde::de::DeserializeOwned;
 
 use super::{ACCESS_TOKEN_TYPE, MAX_TOKEN_LENGTH, REFRESH_TOKEN_TYPE, TokenIssuer};
@@ -70,7 +70,7 @@ impl Keys {
 /// A refusal as a [`RefreshError`]: revoked, unavailable (503) or invalid.
 fn refused(error: &AuthError) -> RefreshError {
     if error.status() == http::StatusCode::SERVICE_UNAVAILABLE {
-        RefreshError::Unavailable(error.description().to_owned())
+        RefreshError::Unavailable(StoreError::unavailable(error.description().to_owned()))
     } else if error.reason() == "revoked" {
         RefreshError::Revoked
     } else {
@@ -99,7 +99,7 @@ impl TokenIssuer {
         }
         let fresh = Keys::new(current.ring.clone(), &self.rules(), now).map_err(|error| {
             tracing::error!(%error, "rebuilding the token verifiers failed");
-            RefreshError::Unavailable("token verifier".to_owned())
+            RefreshError::Unavailable(StoreError::unavailable(error))
         })?;
         let fresh = Arc::new(fresh);
         // A rotation meanwhile wins: its keys are newer.

@@ -11,6 +11,7 @@ use super::{
 };
 
 /// Builds a [`RedisRevocationStore`]; see [`RedisRevocationStore::builder`].
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct RedisRevocationStoreBuilder {
