@@ -21,7 +21,7 @@ pub type IntrospectionLayer = AuthLayer<IntrospectionAuthenticator>;
 /// cheap to clone.
 ///
 /// A token shaped like a JWT (three dot-separated base64url parts) is not this method's:
-/// the outcome is [`Outcome::Missing`], so `first_of(jwt, introspection)` hands it to the
+/// the outcome is [`Outcome::Missing`], so `first_of(introspection, jwt)` hands it to the
 /// JWT branch and it never reaches the endpoint.
 #[derive(Clone)]
 pub struct IntrospectionAuthenticator {

@@ -28,7 +28,7 @@
 //!     .route("/orders", get(whoami))
 //!     .layer(require_scopes(["orders:read"]))
 //!     // A JWT is verified locally; any other bearer token is introspected.
-//!     .layer(auth_core::AuthLayer::new(first_of(jwt.authenticator(), introspection.authenticator())));
+//!     .layer(auth_core::AuthLayer::new(first_of(introspection.authenticator(), jwt.authenticator())));
 //! # let _ = app; Ok(()) }
 //! ```
 //!
@@ -78,8 +78,10 @@
 //! ## With JWTs
 //! A token shaped like a JWT (three dot-separated base64url parts) is not this method's:
 //! [`IntrospectionAuthenticator`] answers [`Outcome::Missing`](auth_core::Outcome::Missing),
-//! so `first_of(jwt, introspection)` verifies it as a JWT and it never reaches the
-//! introspection endpoint. Put the JWT authenticator first.
+//! so in `first_of(introspection, jwt)` it is verified as a JWT and never reaches the
+//! introspection endpoint, while any other token is introspected. Put the introspection
+//! authenticator first: the JWT authenticator refuses a token that is not a JWT (401)
+//! rather than passing it on.
 //!
 //! ## Not supported
 //! Client authentication other than `client_secret_basic` (`private_key_jwt`), and RFC 9701

@@ -15,6 +15,10 @@
 //   rp-es256  ID tokens signed ES256
 //   rp-short  RS256, access tokens live 5 s (refresh tests)
 //   api-m2m   client_credentials only (scope `api:read` of the resource server below)
+//   intro-rs     a resource server asking the RFC 7662 introspection endpoint about tokens
+//   intro-app    client_credentials only, opaque access tokens with scopes `read write`
+//   intro-short  as intro-app, access tokens live 3 s
+//   (introspection and RFC 7009 revocation are enabled: /token/introspection, /token/revocation)
 //
 // Resource server `urn:towerauth:api` (RFC 8707 `resource=`): JWT access tokens (RFC 9068,
 // `typ: at+jwt`) signed ES256, scope `api:read`. Without `resource=` access tokens stay opaque.
@@ -58,19 +62,32 @@ const m2m = {
   token_endpoint_auth_method: 'client_secret_basic',
 };
 
+const introspection = (clientId) => ({
+  ...m2m,
+  client_id: clientId,
+  client_secret: `${clientId}-secret`,
+  scope: 'read write',
+});
+
 const provider = new Provider(issuer, {
   clients: [
     client('rp-rs256', 'RS256'),
     client('rp-es256', 'ES256'),
     client('rp-short', 'RS256'),
     m2m,
+    introspection('intro-rs'),
+    introspection('intro-app'),
+    introspection('intro-short'),
   ],
+  scopes: ['openid', 'offline_access', 'read', 'write'],
   jwks: { keys: [{ ...rsa, kid: 'rsa-1', use: 'sig', alg: 'RS256' }, { ...ec, kid: 'ec-1', use: 'sig', alg: 'ES256' }] },
   cookies: { keys: ['tower-oauth-test-cookie-key-0123456789'] },
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    introspection: { enabled: true },
+    revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
       async getResourceServerInfo(_ctx, resource) {
@@ -92,6 +109,7 @@ const provider = new Provider(issuer, {
   issueRefreshToken: async (_ctx, c) => c.grantTypeAllowed('refresh_token'),
   ttl: {
     AccessToken: (_ctx, _token, c) => (c && c.clientId === 'rp-short' ? 5 : 600),
+    ClientCredentials: (_ctx, _token, c) => (c && c.clientId === 'intro-short' ? 3 : 600),
     AuthorizationCode: 60,
     IdToken: 600,
     Interaction: 600,
