@@ -179,7 +179,7 @@ async fn first_of_introspection_and_jwt_keeps_jwts_away_from_the_endpoint() {
     let (status, _, challenge) = get_with(&app, "/read", &jwt_token).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{challenge}");
     // A forged JWT is refused by the JWT branch, never retried by introspection.
-    let forged = format!("{}x", jwt_token);
+    let forged = format!("{jwt_token}x");
     let (status, _, challenge) = get_with(&app, "/read", &forged).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(challenge.contains("invalid_token"), "{challenge}");
