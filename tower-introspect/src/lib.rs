@@ -98,3 +98,8 @@ mod response;
 pub use authenticator::{IntrospectionAuthenticator, IntrospectionLayer};
 pub use config::{Introspection, IntrospectionBuilder};
 pub use identity::Introspected;
+
+/// The README's example, compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
