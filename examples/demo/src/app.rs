@@ -8,6 +8,7 @@ use axum::Router;
 use serde::Deserialize;
 use tower_apikey::ApiKeys;
 use tower_apikey::store::InvalidationListener;
+use tower_introspect::{Introspected, Introspection, IntrospectionAuthenticator};
 use tower_jwt::issuer::{
     MemoryFamilyStore, RedisFamilyStore, RefreshCookie, RefreshError, RefreshFamilyStore, Regrant,
     SigningKey, TokenIssuer,
@@ -31,6 +32,8 @@ pub(crate) struct AppState {
     pub(crate) jwt: JwtAuthenticator<DemoClaims>,
     pub(crate) oauth: Option<OAuthClient<Account>>,
     pub(crate) sessions: MaybeSession,
+    /// `DEMO_OIDC_INTROSPECTION=on`: the issuer's opaque access tokens.
+    pub(crate) introspection: MaybeIntrospection,
     pub(crate) users: Arc<Users>,
     pub(crate) templates: Templates,
     /// Failed password logins, per client address and per user name.
@@ -295,6 +298,50 @@ async fn oauth_client(config: &Config) -> Result<Option<OAuthClient<Account>>, S
         .map_err(|e| format!("OAuth login: {e}"))
 }
 
+/// The introspection authenticator for `DEMO_OIDC_INTROSPECTION=on`, or "no credential"
+/// for every request (so the API's `first_of` chain has the same type either way). It
+/// leaves JWT-shaped tokens to the JWT authenticator after it.
+#[derive(Debug, Clone)]
+pub(crate) struct MaybeIntrospection(Option<IntrospectionAuthenticator>);
+
+impl<B> auth_core::Authenticate<B> for MaybeIntrospection {
+    type Identity = Introspected;
+    type Future = auth_core::CheckFuture<Introspected>;
+
+    fn authenticate(
+        &mut self,
+        request: &http::Request<B>,
+    ) -> auth_core::Outcome<Introspected, Self::Future> {
+        match &mut self.0 {
+            Some(introspection) => introspection.authenticate(request),
+            None => auth_core::Outcome::Missing,
+        }
+    }
+}
+
+/// `DEMO_OIDC_INTROSPECTION=on`: the endpoint from `DEMO_OIDC_ISSUER`'s metadata, asked with
+/// the `DEMO_OIDC_CLIENT_*` credentials (plain http only for a loopback issuer).
+async fn introspection(config: &Config) -> Result<MaybeIntrospection, String> {
+    let (true, Some(issuer), Some(client)) = (
+        config.oidc_introspection,
+        &config.oidc_issuer,
+        &config.oidc_client,
+    ) else {
+        return Ok(MaybeIntrospection(None));
+    };
+    let mut builder = Introspection::builder(issuer)
+        .client_id(&client.id)
+        .client_secret(&client.secret);
+    if issuer.starts_with("http://") {
+        builder = builder.insecure_http_loopback();
+    }
+    let introspection = builder
+        .discover()
+        .await
+        .map_err(|e| format!("DEMO_OIDC_INTROSPECTION: {e}"))?;
+    Ok(MaybeIntrospection(Some(introspection.authenticator())))
+}
+
 /// Builds the whole application from `config`.
 ///
 /// # Errors
@@ -331,6 +378,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
     let jwt = jwt_authenticator(config, &secrets, &tokens)?;
     let oauth = oauth_client(config).await?;
     let sessions = MaybeSession(oauth.as_ref().map(OAuthClient::authenticator));
+    let introspection = introspection(config).await?;
     let state = AppState {
         keys: keys.clone(),
         tokens,
@@ -338,6 +386,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
         jwt,
         oauth,
         sessions,
+        introspection,
         users,
         templates: Templates::new(),
         login_throttle: login_throttle()?,
