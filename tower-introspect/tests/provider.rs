@@ -10,6 +10,7 @@ use std::time::Duration;
 use auth_core::first_of;
 use axum::http::StatusCode;
 use common::{CountingProxy, Provider, app, builder, get_with};
+use tower_introspect::Introspection;
 use tower_jwt::{IssuerConfig, JwtVerifier};
 
 #[tokio::test]
@@ -210,4 +211,29 @@ async fn concurrent_requests_with_one_token_make_one_introspection() {
         assert_eq!(get_with(&app, "/read", &token).await.0, StatusCode::OK);
     }
     assert_eq!(proxy.count(), 1);
+}
+
+#[tokio::test]
+async fn the_endpoint_is_discovered_from_the_issuer_metadata() {
+    let op = Provider::start();
+    let discover = |issuer: String| {
+        Introspection::builder(issuer)
+            .client_id("intro-rs")
+            .client_secret("intro-rs-secret")
+            .insecure_http_loopback()
+            .discover()
+    };
+    let introspection = discover(op.issuer.clone()).await.unwrap();
+    assert!(
+        format!("{introspection:?}").contains("/token/introspection"),
+        "{introspection:?}"
+    );
+    let app = app(introspection.authenticator());
+    let token = op.opaque_token("intro-app", "read").await;
+    assert_eq!(get_with(&app, "/read", &token).await.0, StatusCode::OK);
+
+    // The metadata must name exactly the configured issuer.
+    let error = discover(format!("{}/", op.issuer)).await.unwrap_err();
+    assert_eq!(error.kind(), auth_core::ConfigErrorKind::Setup);
+    assert_eq!(error.field(), "endpoint");
 }
