@@ -1,7 +1,7 @@
 //! Introspection with a warm cache, against tower-jwt's cache-hit path in the same run:
 //! * `bare`: the request through the inner service alone;
 //! * `introspection_cached`: the introspection layer, the token's answer cached (an
-//!   HMAC-SHA-256 of the token, one map lookup, the `exp` check);
+//!   keyed SHA-256 of the token, one map lookup, the `exp` check);
 //! * `jwt_cached/HS256`: tower-jwt's layer with its verified-token cache, the same
 //!   scopes and expiry.
 //!
