@@ -17,18 +17,21 @@ pub enum AuthMethod {
     Jwt,
     /// A browser session (after an OAuth 2.0 / OpenID Connect login).
     Session,
+    /// An opaque access token checked at its issuer's RFC 7662 introspection endpoint.
+    Introspection,
     /// An application-defined method.
     Custom(Cow<'static, str>),
 }
 
 impl AuthMethod {
-    /// The method's name: `api_key`, `jwt`, `session`, or the custom name.
+    /// The method's name: `api_key`, `jwt`, `session`, `introspection`, or the custom name.
     #[must_use]
     pub fn as_str(&self) -> &str {
         match self {
             Self::ApiKey => "api_key",
             Self::Jwt => "jwt",
             Self::Session => "session",
+            Self::Introspection => "introspection",
             Self::Custom(name) => name,
         }
     }

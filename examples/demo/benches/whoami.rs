@@ -37,6 +37,7 @@ fn config() -> Config {
         oidc_issuer: None,
         oidc_audience: "demo-api".to_owned(),
         oidc_client: None,
+        oidc_introspection: false,
         oidc_redirect_uri: None,
         oidc_post_logout_redirect_uri: None,
         github_client: None,

@@ -8,6 +8,7 @@ use axum::Router;
 use serde::Deserialize;
 use tower_apikey::ApiKeys;
 use tower_apikey::store::InvalidationListener;
+use tower_introspect::{Introspected, Introspection, IntrospectionAuthenticator};
 use tower_jwt::issuer::{
     MemoryRefreshFamilyStore, RedisRefreshFamilyStore, RefreshCookie, RefreshError,
     RefreshFamilyStore, Regrant, SigningKey, TokenIssuer,
@@ -32,6 +33,8 @@ pub(crate) struct AppState {
     /// The dashboard's sessions (password and provider logins) and the OAuth routes.
     pub(crate) oauth: OAuthClient<Account>,
     pub(crate) sessions: SessionAuthenticator<Account>,
+    /// `DEMO_OIDC_INTROSPECTION=on`: the issuer's opaque access tokens.
+    pub(crate) introspection: MaybeIntrospection,
     pub(crate) users: Arc<Users>,
     pub(crate) templates: Templates,
     /// Failed password logins, per client address and per user name.
@@ -301,6 +304,50 @@ async fn oauth_client(config: &Config) -> Result<OAuthClient<Account>, String> {
     builder.build().map_err(|e| format!("OAuth login: {e}"))
 }
 
+/// The introspection authenticator for `DEMO_OIDC_INTROSPECTION=on`, or "no credential"
+/// for every request (so the API's `first_of` chain has the same type either way). It
+/// leaves JWT-shaped tokens to the JWT authenticator after it.
+#[derive(Debug, Clone)]
+pub(crate) struct MaybeIntrospection(Option<IntrospectionAuthenticator>);
+
+impl<B> auth_core::Authenticate<B> for MaybeIntrospection {
+    type Identity = Introspected;
+    type Future = auth_core::CheckFuture<Introspected>;
+
+    fn authenticate(
+        &mut self,
+        request: &http::Request<B>,
+    ) -> auth_core::Outcome<Introspected, Self::Future> {
+        match &mut self.0 {
+            Some(introspection) => introspection.authenticate(request),
+            None => auth_core::Outcome::Missing,
+        }
+    }
+}
+
+/// `DEMO_OIDC_INTROSPECTION=on`: the endpoint from `DEMO_OIDC_ISSUER`'s metadata, asked with
+/// the `DEMO_OIDC_CLIENT_*` credentials (plain http only for a loopback issuer).
+async fn introspection(config: &Config) -> Result<MaybeIntrospection, String> {
+    let (true, Some(issuer), Some(client)) = (
+        config.oidc_introspection,
+        &config.oidc_issuer,
+        &config.oidc_client,
+    ) else {
+        return Ok(MaybeIntrospection(None));
+    };
+    let mut builder = Introspection::builder(issuer)
+        .client_id(&client.id)
+        .client_secret(&client.secret);
+    if issuer.starts_with("http://") {
+        builder = builder.insecure_http_loopback();
+    }
+    let introspection = builder
+        .discover()
+        .await
+        .map_err(|e| format!("DEMO_OIDC_INTROSPECTION: {e}"))?;
+    Ok(MaybeIntrospection(Some(introspection.authenticator())))
+}
+
 /// Builds the whole application from `config`.
 ///
 /// # Errors
@@ -337,6 +384,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
     let jwt = jwt_authenticator(config, &secrets, &tokens)?;
     let oauth = oauth_client(config).await?;
     let sessions = oauth.authenticator();
+    let introspection = introspection(config).await?;
     let state = AppState {
         keys: keys.clone(),
         tokens,
@@ -344,6 +392,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
         jwt,
         oauth,
         sessions,
+        introspection,
         users,
         templates: Templates::new(),
         login_throttle: login_throttle()?,

@@ -66,6 +66,10 @@ pub struct Config {
     pub oidc_audience: String,
     /// `DEMO_OIDC_CLIENT_ID` / `DEMO_OIDC_CLIENT_SECRET`.
     pub oidc_client: Option<ClientCredentials>,
+    /// `DEMO_OIDC_INTROSPECTION`: `on` also accepts the issuer's opaque access tokens,
+    /// checked at its RFC 7662 introspection endpoint with the `DEMO_OIDC_CLIENT_*`
+    /// credentials; `off` (default).
+    pub oidc_introspection: bool,
     /// `DEMO_OIDC_REDIRECT_URI`: overrides `{public_url}/oauth/oidc/callback` (for a
     /// provider whose registered redirect URI differs, e.g. behind a proxy).
     pub oidc_redirect_uri: Option<String>,
@@ -113,6 +117,7 @@ impl fmt::Debug for Config {
             .field("jwt_issuer", &self.jwt_issuer)
             .field("oidc_issuer", &self.oidc_issuer)
             .field("oidc_client", &self.oidc_client)
+            .field("oidc_introspection", &self.oidc_introspection)
             .field("github_client", &self.github_client)
             .field("public_url", &self.public_url)
             .field("users", &self.users)
@@ -190,6 +195,10 @@ impl Config {
         if oidc_client.is_some() && oidc_issuer.is_none() {
             return Err("DEMO_OIDC_CLIENT_ID needs DEMO_OIDC_ISSUER".to_owned());
         }
+        let oidc_introspection = switch("DEMO_OIDC_INTROSPECTION", false)?;
+        if oidc_introspection && oidc_client.is_none() {
+            return Err("DEMO_OIDC_INTROSPECTION=on needs DEMO_OIDC_ISSUER, DEMO_OIDC_CLIENT_ID and DEMO_OIDC_CLIENT_SECRET".to_owned());
+        }
         let tls = match (var("DEMO_TLS_CERT"), var("DEMO_TLS_KEY")) {
             (Some(cert), Some(key)) => Some(TlsFiles {
                 cert: cert.into(),
@@ -208,6 +217,7 @@ impl Config {
             oidc_issuer,
             oidc_audience: var("DEMO_OIDC_AUDIENCE").unwrap_or_else(|| DEMO_AUDIENCE.to_owned()),
             oidc_client,
+            oidc_introspection,
             oidc_redirect_uri: var("DEMO_OIDC_REDIRECT_URI"),
             oidc_post_logout_redirect_uri: var("DEMO_OIDC_POST_LOGOUT_REDIRECT_URI"),
             github_client: pair("DEMO_GITHUB_CLIENT_ID", "DEMO_GITHUB_CLIENT_SECRET")?,
@@ -353,6 +363,7 @@ mod tests {
             oidc_issuer: None,
             oidc_audience: DEMO_AUDIENCE.to_owned(),
             oidc_client: None,
+            oidc_introspection: false,
             oidc_redirect_uri: None,
             oidc_post_logout_redirect_uri: None,
             github_client: None,

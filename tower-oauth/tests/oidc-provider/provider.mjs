@@ -21,6 +21,10 @@
 // Back-channel logout tests register their own client (open dynamic registration at `/reg`)
 // with a `backchannel_logout_uri` on their own listener; `/session/end` ends the provider's
 // session (RP-Initiated Logout) and posts a logout token to each such client of the session.
+//   intro-rs     a resource server asking the RFC 7662 introspection endpoint about tokens
+//   intro-app    client_credentials only, opaque access tokens with scopes `read write`
+//   intro-short  as intro-app, access tokens live 3 s
+//   (introspection and RFC 7009 revocation are enabled: /token/introspection, /token/revocation)
 //
 // Resource server `urn:towerauth:api` (RFC 8707 `resource=`): JWT access tokens (RFC 9068,
 // `typ: at+jwt`) signed ES256, scope `api:read`. Without `resource=` access tokens stay opaque.
@@ -65,6 +69,12 @@ const m2m = {
 };
 
 const dpopClient = { ...m2m, client_id: 'api-dpop', client_secret: 'api-dpop-secret', dpop_bound_access_tokens: true };
+const introspection = (clientId) => ({
+  ...m2m,
+  client_id: clientId,
+  client_secret: `${clientId}-secret`,
+  scope: 'read write',
+});
 
 const provider = new Provider(issuer, {
   clients: [
@@ -73,7 +83,11 @@ const provider = new Provider(issuer, {
     client('rp-short', 'RS256'),
     m2m,
     dpopClient,
+    introspection('intro-rs'),
+    introspection('intro-app'),
+    introspection('intro-short'),
   ],
+  scopes: ['openid', 'offline_access', 'read', 'write'],
   jwks: { keys: [{ ...rsa, kid: 'rsa-1', use: 'sig', alg: 'RS256' }, { ...ec, kid: 'ec-1', use: 'sig', alg: 'ES256' }] },
   cookies: { keys: ['tower-oauth-test-cookie-key-0123456789'] },
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
@@ -84,6 +98,8 @@ const provider = new Provider(issuer, {
     rpInitiatedLogout: { enabled: true },
     registration: { enabled: true },
     dPoP: { enabled: true },
+    introspection: { enabled: true },
+    revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
       async getResourceServerInfo(_ctx, resource) {
@@ -111,6 +127,7 @@ const provider = new Provider(issuer, {
   issueRefreshToken: async (_ctx, c) => c.grantTypeAllowed('refresh_token'),
   ttl: {
     AccessToken: (_ctx, _token, c) => (c && c.clientId === 'rp-short' ? 5 : 600),
+    ClientCredentials: (_ctx, _token, c) => (c && c.clientId === 'intro-short' ? 3 : 600),
     AuthorizationCode: 60,
     IdToken: 600,
     Interaction: 600,

@@ -25,8 +25,9 @@ const SCRIPT: &str = include_str!("../../templates/dashboard.js");
 /// Every route; with `bench_floors`, also the `/bench/whoami*` floor routes (no
 /// credential checked: `DEMO_BENCH_FLOORS=on`, for load runs only).
 pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
-    let api_auth =
-        first_of(state.keys.authenticator(), state.jwt.clone()).or(state.sessions.clone());
+    let api_auth = first_of(state.keys.authenticator(), state.introspection.clone())
+        .or(state.jwt.clone())
+        .or(state.sessions.clone());
     // Every challenge names the RFC 9728 metadata, served at its well-known path.
     let rejection = match &state.resource_metadata {
         Some(metadata) => Rejection::new().resource_metadata(metadata),

@@ -1,0 +1,231 @@
+//! [`IntrospectionAuthenticator`]: the `auth-core` [`Authenticate`] implementation.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use auth_core::{AuthError, AuthLayer, Authenticate, CheckFuture, Outcome};
+use http::Request;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+
+use crate::cache::{Key, Lookup, inactive};
+use crate::config::Inner;
+use crate::identity::Introspected;
+use crate::response::{self, Answer, Refusal};
+
+/// The introspection layer: [`AuthLayer`] over an [`IntrospectionAuthenticator`].
+pub type IntrospectionLayer = AuthLayer<IntrospectionAuthenticator>;
+
+/// Reads a bearer token from each request and asks the introspection endpoint about it,
+/// through the cache. Made by [`Introspection::authenticator`](crate::Introspection::authenticator);
+/// cheap to clone.
+///
+/// A token shaped like a JWT (three dot-separated base64url parts) is not this method's:
+/// the outcome is [`Outcome::Missing`], so `first_of(introspection, jwt)` hands it to the
+/// JWT branch and it never reaches the endpoint.
+#[derive(Clone)]
+pub struct IntrospectionAuthenticator {
+    inner: Arc<Inner>,
+}
+
+impl IntrospectionAuthenticator {
+    pub(crate) fn new(inner: Arc<Inner>) -> Self {
+        Self { inner }
+    }
+}
+
+impl fmt::Debug for IntrospectionAuthenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntrospectionAuthenticator")
+            .field("endpoint", &self.inner.endpoint.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> Authenticate<B> for IntrospectionAuthenticator {
+    type Identity = Introspected;
+    type Future = CheckFuture<Introspected>;
+
+    fn authenticate(&mut self, request: &Request<B>) -> Outcome<Introspected, Self::Future> {
+        let credential = match self.inner.credentials.find(request) {
+            Ok(credential) => credential,
+            Err(error) => return Outcome::from(Err(error)),
+        };
+        let token = credential.value();
+        if looks_like_jwt(token) {
+            return Outcome::Missing;
+        }
+        let key = self.inner.cache.key(token);
+        match self.inner.cache.lookup(&key, SystemTime::now()) {
+            Lookup::Hit(identity) => Outcome::Decided(Ok(identity)),
+            Lookup::Refused(error) => Outcome::Decided(Err(error)),
+            Lookup::Miss => {
+                let inner = Arc::clone(&self.inner);
+                let token = token.to_owned();
+                Outcome::Pending(CheckFuture::new(async move {
+                    single_flight(&inner, key, &token).await
+                }))
+            }
+        }
+    }
+}
+
+/// Three non-empty base64url parts separated by dots: a JWS in compact form.
+fn looks_like_jwt(token: &str) -> bool {
+    let mut parts = 0;
+    for part in token.split('.') {
+        parts += 1;
+        if parts > 3
+            || part.is_empty()
+            || !part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return false;
+        }
+    }
+    parts == 3
+}
+
+/// One introspection per uncached token however many requests carry it at once: the
+/// first one asks, the others wait for its answer.
+async fn single_flight(inner: &Inner, key: Key, token: &str) -> Result<Introspected, AuthError> {
+    let guard = match inner.cache.active.get_value_or_guard_async(&key).await {
+        Ok(_) => {
+            // Filled while this request waited (or an entry past its bound): decide as a
+            // cache lookup would.
+            return match inner.cache.lookup(&key, SystemTime::now()) {
+                Lookup::Hit(identity) => Ok(identity),
+                Lookup::Refused(error) => Err(error),
+                Lookup::Miss => introspect_and_cache(inner, key, token, None).await,
+            };
+        }
+        Err(guard) => guard,
+    };
+    // A concurrent lookup may have found the token inactive while this one waited.
+    if let Lookup::Refused(error) = inner.cache.inactive_verdict(&key, SystemTime::now()) {
+        return Err(error);
+    }
+    introspect_and_cache(inner, key, token, Some(guard)).await
+}
+
+type Guard<'a> = quick_cache::sync::PlaceholderGuard<
+    'a,
+    Key,
+    crate::cache::Entry,
+    quick_cache::UnitWeighter,
+    quick_cache::DefaultHashBuilder,
+    quick_cache::sync::DefaultLifecycle<Key, crate::cache::Entry>,
+>;
+
+async fn introspect_and_cache(
+    inner: &Inner,
+    key: Key,
+    token: &str,
+    guard: Option<Guard<'_>>,
+) -> Result<Introspected, AuthError> {
+    let body = fetch(inner, token).await?;
+    let now = SystemTime::now();
+    match response::read(&body, &inner.rules, now) {
+        Ok(Answer::Active(identity)) => {
+            if let Some(entry) = inner.cache.entry(&identity, now) {
+                match guard {
+                    Some(guard) => {
+                        let _ = guard.insert(entry);
+                    }
+                    None => inner.cache.active.insert(key, entry),
+                }
+            }
+            Ok(identity)
+        }
+        Ok(Answer::Inactive) => {
+            inner.cache.remember_inactive(key, now);
+            Err(inactive())
+        }
+        Err(Refusal::Token(error)) => Err(error),
+        Err(Refusal::Malformed(why)) => {
+            tracing::warn!(endpoint = %inner.endpoint, why, "token introspection answered something that is not an RFC 7662 answer");
+            Err(unavailable("invalid_introspection_response"))
+        }
+    }
+}
+
+/// POSTs the token (in the form body, never in the URL) and reads the answer, capped.
+async fn fetch(inner: &Inner, token: &str) -> Result<Vec<u8>, AuthError> {
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token)
+        .append_pair("token_type_hint", "access_token")
+        .finish();
+    let failed = |why: &str| {
+        tracing::warn!(endpoint = %inner.endpoint, why, "token introspection failed");
+        unavailable("introspection_unavailable")
+    };
+    let mut response = inner
+        .client
+        .post(inner.endpoint.clone())
+        .header(AUTHORIZATION, inner.authorization.clone())
+        .header(ACCEPT, "application/json")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .map_err(|e| {
+            failed(if e.is_timeout() {
+                "timed out"
+            } else {
+                "cannot be reached"
+            })
+        })?;
+    if response.status() != reqwest::StatusCode::OK {
+        tracing::warn!(endpoint = %inner.endpoint, status = response.status().as_u16(), "token introspection failed");
+        return Err(unavailable("introspection_unavailable"));
+    }
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(failed("the answer is not application/json"));
+    }
+    let cap = inner.max_response_bytes;
+    if response
+        .content_length()
+        .is_some_and(|length| length > cap as u64)
+    {
+        return Err(failed("the answer is larger than max_response_bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|_| failed("the answer was cut off or timed out"))?
+    {
+        if body.len() + chunk.len() > cap {
+            return Err(failed("the answer is larger than max_response_bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn unavailable(reason: &'static str) -> AuthError {
+    AuthError::unavailable("the token cannot be checked now").with_reason(reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_jwt;
+
+    #[test]
+    fn only_three_base64url_parts_look_like_a_jwt() {
+        assert!(looks_like_jwt("eyJhbGciOiJIUzI1NiJ9.e30.c2ln"));
+        assert!(looks_like_jwt("a.b.c"));
+        assert!(!looks_like_jwt("a.b"));
+        assert!(!looks_like_jwt("a.b.c.d.e"));
+        assert!(!looks_like_jwt("a..c"));
+        assert!(!looks_like_jwt("a.b+.c"));
+        assert!(!looks_like_jwt("opaque-token_value"));
+    }
+}

@@ -1,0 +1,96 @@
+//! [`Introspected`]: the typed identity of a token the introspection endpoint vouched for.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use auth_core::{Identity, Principal};
+use serde_json::{Map, Value};
+
+/// What the introspection endpoint said about an active token: `sub`, `client_id`, the
+/// scopes, `exp`, and every other member of its answer. Handlers extract
+/// `Authenticated<Introspected>` (or just the [`Principal`], whose subject is `sub`, else
+/// `client_id`). Cloning is one reference-count increment.
+#[derive(Clone)]
+pub struct Introspected {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    principal: Principal,
+    sub: Option<String>,
+    client_id: Option<String>,
+    members: Map<String, Value>,
+}
+
+impl Introspected {
+    pub(crate) fn new(
+        principal: Principal,
+        sub: Option<String>,
+        client_id: Option<String>,
+        members: Map<String, Value>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                principal,
+                sub,
+                client_id,
+                members,
+            }),
+        }
+    }
+
+    /// `sub`: the resource owner, absent for a client-credentials token.
+    #[must_use]
+    pub fn sub(&self) -> Option<&str> {
+        self.inner.sub.as_deref()
+    }
+
+    /// `client_id`: the client the token was issued to.
+    #[must_use]
+    pub fn client_id(&self) -> Option<&str> {
+        self.inner.client_id.as_deref()
+    }
+
+    /// The scopes of `scope` (space-separated in the answer).
+    #[must_use]
+    pub fn scopes(&self) -> &[String] {
+        self.inner.principal.scopes()
+    }
+
+    /// `exp`, when the answer carried it.
+    #[must_use]
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.inner.principal.expires_at()
+    }
+
+    /// One member of the answer, by name (`"username"`, `"token_type"`, an extension).
+    #[must_use]
+    pub fn member(&self, name: &str) -> Option<&Value> {
+        self.inner.members.get(name)
+    }
+
+    /// Every member of the answer.
+    #[must_use]
+    pub fn members(&self) -> &Map<String, Value> {
+        &self.inner.members
+    }
+}
+
+impl Identity for Introspected {
+    fn principal(&self) -> &Principal {
+        &self.inner.principal
+    }
+}
+
+/// Names the caller, never the token (the answer's members are left out).
+impl fmt::Debug for Introspected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Introspected")
+            .field("sub", &self.inner.sub)
+            .field("client_id", &self.inner.client_id)
+            .field("scopes", &self.scopes())
+            .field("expires_at", &self.expires_at())
+            .finish_non_exhaustive()
+    }
+}
