@@ -15,7 +15,7 @@
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use clap::Parser;
 //! use tower_apikey::cli::KeysCommand;
-//! use tower_apikey::{ApiKeys, MemoryStore};
+//! use tower_apikey::{ApiKeys, MemoryApiKeyStore};
 //!
 //! #[derive(Parser)]
 //! struct Demo {
@@ -23,7 +23,7 @@
 //!     keys: KeysCommand,
 //! }
 //!
-//! let keys = ApiKeys::builder(MemoryStore::new()).build().unwrap();
+//! let keys = ApiKeys::builder(MemoryApiKeyStore::new()).build().unwrap();
 //! let cmd = Demo::parse_from(["demo", "create", "--account", "acme", "--scopes", "read write"]);
 //! let mut out = Vec::new();
 //! cmd.keys.run(&keys, &mut out).await.unwrap();
@@ -41,7 +41,7 @@ use serde_json::json;
 
 use crate::key::Env;
 use crate::keys::{ApiKeys, CreatedKey, KeyError, NewKey};
-use crate::store::StoreError;
+use auth_core::StoreError;
 
 /// Key-management subcommands; see the [module docs](self).
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]

@@ -27,7 +27,7 @@ fn apikey(url: &str, args: &[&str]) -> (bool, Value, String) {
 /// Runs every command against `url` while a server shares the store. With `push`, the
 /// server listens for PostgreSQL notifications and keeps a 60 s cache: a CLI revocation
 /// must still reach it within 2 s. Without, the cache TTL is 1 s.
-async fn full_cycle(url: &str, server_store: tower_apikey::SqlStore, push: bool) {
+async fn full_cycle(url: &str, server_store: tower_apikey::SqlApiKeyStore, push: bool) {
     let ttl = Duration::from_secs(if push { 60 } else { 1 });
     let server = ApiKeys::builder(server_store.clone())
         .cache_ttl(ttl)
@@ -123,7 +123,7 @@ async fn full_cycle(url: &str, server_store: tower_apikey::SqlStore, push: bool)
     // errors: unknown id, bad duration, bad scope
     let (ok, _, err) = apikey(url, &["revoke", "000000000000"]);
     assert!(!ok);
-    assert!(err.contains("no such key"), "{err}");
+    assert!(err.contains("no such record: key 000000000000"), "{err}");
     let (ok, _, err) = apikey(
         url,
         &["create", "--account", "a", "--expires-in", "3 weeks"],

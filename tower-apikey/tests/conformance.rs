@@ -3,8 +3,9 @@
 
 mod common;
 
-use tower_apikey::store::{KeyStore, StoreError};
-use tower_apikey::{ApiKeyRecord, Env, Hasher, KeyFormat, KeyInfo, MemoryStore};
+use auth_core::StoreErrorKind;
+use tower_apikey::store::ApiKeyStore;
+use tower_apikey::{ApiKeyRecord, Env, Hasher, KeyFormat, KeyInfo, MemoryApiKeyStore};
 
 fn record(account: &str, created_at: i64) -> ApiKeyRecord {
     let key = KeyFormat::default().generate(Env::Test).unwrap();
@@ -29,7 +30,7 @@ fn record(account: &str, created_at: i64) -> ApiKeyRecord {
     }
 }
 
-async fn suite(store: &dyn KeyStore) {
+async fn suite(store: &dyn ApiKeyStore) {
     // create / lookup round trip, every field
     let a1 = record("acme", 100);
     let mut a2 = record("acme", 200);
@@ -44,7 +45,10 @@ async fn suite(store: &dyn KeyStore) {
     assert_eq!(store.lookup(&a1.info.id).await.unwrap().as_ref(), Some(&a1));
     assert_eq!(store.lookup(&a2.info.id).await.unwrap().as_ref(), Some(&a2));
     assert_eq!(store.lookup("000000000000").await.unwrap(), None);
-    assert!(matches!(store.create(&a1).await, Err(StoreError::Conflict)));
+    assert_eq!(
+        store.create(&a1).await.unwrap_err().kind(),
+        StoreErrorKind::Conflict
+    );
 
     // list: by account, oldest first; all
     let listed = store.list(Some("acme")).await.unwrap();
@@ -57,10 +61,10 @@ async fn suite(store: &dyn KeyStore) {
     assert!(!store.revoke(&a1.info.id, 400).await.unwrap());
     let revoked = store.lookup(&a1.info.id).await.unwrap().unwrap();
     assert_eq!(revoked.info.revoked_at, Some(300));
-    assert!(matches!(
-        store.revoke("000000000000", 1).await,
-        Err(StoreError::NotFound)
-    ));
+    assert_eq!(
+        store.revoke("000000000000", 1).await.unwrap_err().kind(),
+        StoreErrorKind::NotFound
+    );
 
     // rotate: new key stored, old gets grace + replaced_by, atomically
     let a3 = record("acme", 500);
@@ -76,14 +80,18 @@ async fn suite(store: &dyn KeyStore) {
     assert_eq!(old.info.grace_ends_at, Some(900));
     // revoked or unknown keys cannot be rotated, and nothing is inserted
     let a5 = record("acme", 700);
-    assert!(matches!(
-        store.rotate(&a1.info.id, &a5, 1).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store.rotate("000000000000", &a5, 1).await,
-        Err(StoreError::NotFound)
-    ));
+    assert_eq!(
+        store.rotate(&a1.info.id, &a5, 1).await.unwrap_err().kind(),
+        StoreErrorKind::NotFound
+    );
+    assert_eq!(
+        store
+            .rotate("000000000000", &a5, 1)
+            .await
+            .unwrap_err()
+            .kind(),
+        StoreErrorKind::NotFound
+    );
     assert_eq!(store.lookup(&a5.info.id).await.unwrap(), None);
 
     // touch: batch, never backwards, unknown ids ignored
@@ -99,7 +107,7 @@ async fn suite(store: &dyn KeyStore) {
 
 #[tokio::test]
 async fn memory_store_conforms() {
-    suite(&MemoryStore::new()).await;
+    suite(&MemoryApiKeyStore::new()).await;
 }
 
 #[tokio::test]
@@ -131,7 +139,7 @@ async fn unsupported_urls_are_refused() {
     let err = tower_apikey::store::connect("mysql://localhost/x")
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Unavailable(_)));
+    assert_eq!(err.kind(), StoreErrorKind::Unavailable);
     assert!(err.to_string().contains("unsupported database URL"));
 }
 

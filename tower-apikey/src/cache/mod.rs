@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::identity::ApiKeyIdentity;
 use crate::key::ID_LEN;
 use crate::record::{self, ApiKeyRecord, KeyDigest};
-use crate::store::KeyStore;
+use crate::store::ApiKeyStore;
 use touch::write_touches;
 
 #[cfg(test)]
@@ -93,11 +93,6 @@ pub(crate) fn refused(reason: &'static str) -> AuthError {
     AuthError::invalid_credential("the API key is not valid").with_reason(reason)
 }
 
-pub(crate) fn store_unavailable() -> AuthError {
-    AuthError::unavailable("the API key store is unavailable; try again shortly")
-        .with_reason("store_unavailable")
-}
-
 /// Positive and negative caches, plus the touch queue.
 pub(crate) struct KeyCache {
     positive: Cache<Id, Arc<CachedKey>>,
@@ -150,7 +145,7 @@ fn items(capacity: u64) -> usize {
 
 impl KeyCache {
     /// Builds the caches; spawns the touch writer on the current Tokio runtime if asked.
-    pub(crate) fn new(config: &CacheConfig, store: Arc<dyn KeyStore>) -> Self {
+    pub(crate) fn new(config: &CacheConfig, store: Arc<dyn ApiKeyStore>) -> Self {
         let touch = config.touch_interval.map(|interval| {
             let (tx, rx) = mpsc::channel(4096);
             tokio::spawn(write_touches(store, rx, interval));

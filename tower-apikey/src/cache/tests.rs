@@ -3,7 +3,7 @@
 use super::*;
 use crate::key::Env;
 use crate::record::{Hasher, KeyInfo};
-use crate::store::MemoryStore;
+use crate::store::MemoryApiKeyStore;
 
 const TTL: Duration = Duration::from_secs(30);
 const NEGATIVE_TTL: Duration = Duration::from_secs(10);
@@ -19,7 +19,7 @@ fn cache(capacity: u64) -> KeyCache {
         negative_capacity: capacity,
         touch_interval: None,
     };
-    KeyCache::new(&config, Arc::new(MemoryStore::new()))
+    KeyCache::new(&config, Arc::new(MemoryApiKeyStore::new()))
 }
 
 /// A twelve-character id made of `n`.

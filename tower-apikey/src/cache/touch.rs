@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::store::KeyStore;
+use crate::store::ApiKeyStore;
 
 /// Collects uses and writes them once per interval, deduplicated per key; a batch the store
 /// refused is kept and written with the next one.
 pub(super) async fn write_touches(
-    store: Arc<dyn KeyStore>,
+    store: Arc<dyn ApiKeyStore>,
     mut rx: mpsc::Receiver<(Arc<str>, i64)>,
     interval: Duration,
 ) {
@@ -35,7 +35,7 @@ pub(super) async fn write_touches(
     }
 }
 
-async fn flush(store: &dyn KeyStore, pending: &mut HashMap<Arc<str>, i64>) {
+async fn flush(store: &dyn ApiKeyStore, pending: &mut HashMap<Arc<str>, i64>) {
     if pending.is_empty() {
         return;
     }

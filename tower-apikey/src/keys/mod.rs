@@ -8,8 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::AuthLayer;
-use auth_core::Credentials;
+use auth_core::{AuthLayer, Credentials, StoreError};
 
 pub use builder::ApiKeysBuilder;
 pub use new_key::{CreatedKey, KeyError, NewKey};
@@ -18,7 +17,7 @@ use crate::authenticator::{ApiKeyAuthenticator, ApiKeyLayer};
 use crate::cache::KeyCache;
 use crate::key::{ApiKey, Env, KeyFormat};
 use crate::record::{ApiKeyRecord, Hasher, KeyInfo, now};
-use crate::store::{KeyStore, StoreError};
+use crate::store::ApiKeyStore;
 use new_key::secs;
 
 /// Default lifetime of a cached record: how long a revocation made on *another* instance
@@ -28,7 +27,7 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
 pub const DEFAULT_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 
 pub(crate) struct Inner {
-    pub(crate) store: Arc<dyn KeyStore>,
+    pub(crate) store: Arc<dyn ApiKeyStore>,
     pub(crate) format: KeyFormat,
     pub(crate) hasher: Hasher,
     pub(crate) cache: KeyCache,
@@ -45,9 +44,9 @@ pub(crate) struct Inner {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use tower_apikey::{ApiKeys, MemoryStore, NewKey};
+/// use tower_apikey::{ApiKeys, MemoryApiKeyStore, NewKey};
 ///
-/// let keys = ApiKeys::builder(MemoryStore::new()).build().unwrap();
+/// let keys = ApiKeys::builder(MemoryApiKeyStore::new()).build().unwrap();
 /// let created = keys.create(NewKey::new("acme").scopes(["read"])).await.unwrap();
 /// assert!(created.key.expose().starts_with("sk_live_"));
 /// assert_eq!(keys.list(Some("acme")).await.unwrap().len(), 1);
@@ -72,7 +71,7 @@ impl fmt::Debug for ApiKeys {
 
 impl ApiKeys {
     /// Starts configuring a handle over `store`.
-    pub fn builder(store: impl KeyStore) -> ApiKeysBuilder {
+    pub fn builder(store: impl ApiKeyStore) -> ApiKeysBuilder {
         ApiKeysBuilder::new(Arc::new(store))
     }
 
@@ -97,7 +96,7 @@ impl ApiKeys {
         // The default settings always build; a refusal would still be reported, not unwrapped.
         Self::builder(store)
             .build()
-            .map_err(|error| StoreError::Unavailable(Box::new(error)))
+            .map_err(StoreError::unavailable)
     }
 
     /// The key format.
@@ -108,7 +107,7 @@ impl ApiKeys {
 
     /// The store behind the cache.
     #[must_use]
-    pub fn store(&self) -> &Arc<dyn KeyStore> {
+    pub fn store(&self) -> &Arc<dyn ApiKeyStore> {
         &self.inner.store
     }
 
@@ -207,7 +206,7 @@ impl ApiKeys {
     ///
     /// # Errors
     ///
-    /// [`StoreError::NotFound`] for an unknown id, or the store's error.
+    /// [`StoreErrorKind::NotFound`](auth_core::StoreErrorKind::NotFound) for an unknown id, or the store's error.
     pub async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
         let revoked = self.inner.store.revoke(id, now()).await;
         self.invalidate(id);
@@ -219,7 +218,7 @@ impl ApiKeys {
     ///
     /// # Errors
     ///
-    /// [`StoreError::NotFound`] (as [`KeyError::Store`]) if the key does not exist or is
+    /// [`StoreErrorKind::NotFound`](auth_core::StoreErrorKind::NotFound) (as [`KeyError::Store`]) if the key does not exist or is
     /// revoked; otherwise the store's or random generator's error.
     pub async fn rotate(&self, id: &str, grace: Duration) -> Result<CreatedKey, KeyError> {
         let old = self
@@ -228,7 +227,7 @@ impl ApiKeys {
             .lookup(id)
             .await?
             .filter(|r| r.info.revoked_at.is_none())
-            .ok_or(StoreError::NotFound)?;
+            .ok_or_else(|| crate::store::not_found(id))?;
         let new = NewKey {
             account: old.info.account,
             name: old.info.name,

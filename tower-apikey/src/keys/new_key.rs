@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::key::{ApiKey, Env, RandomError};
 use crate::record::{KeyInfo, now};
-use crate::store::StoreError;
+use auth_core::StoreError;
 
 /// A key-management operation failed.
 #[derive(Debug, thiserror::Error)]

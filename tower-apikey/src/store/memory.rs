@@ -6,16 +6,18 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 
-use super::{KeyStore, StoreError};
+use auth_core::{StoreError, StoreErrorKind};
+
+use super::ApiKeyStore;
 use crate::record::{ApiKeyRecord, KeyInfo};
 
 /// Keys in a `HashMap` behind a lock; cloning shares the map.
 #[derive(Clone, Default)]
-pub struct MemoryStore {
+pub struct MemoryApiKeyStore {
     keys: Arc<RwLock<HashMap<String, ApiKeyRecord>>>,
 }
 
-impl MemoryStore {
+impl MemoryApiKeyStore {
     /// An empty store.
     #[must_use]
     pub fn new() -> Self {
@@ -31,16 +33,16 @@ impl MemoryStore {
     }
 }
 
-impl fmt::Debug for MemoryStore {
+impl fmt::Debug for MemoryApiKeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryStore")
+        f.debug_struct("MemoryApiKeyStore")
             .field("keys", &self.read().len())
             .finish()
     }
 }
 
 #[async_trait]
-impl KeyStore for MemoryStore {
+impl ApiKeyStore for MemoryApiKeyStore {
     async fn lookup(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         Ok(self.read().get(id).cloned())
     }
@@ -48,7 +50,7 @@ impl KeyStore for MemoryStore {
     async fn create(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
         let mut keys = self.write();
         if keys.contains_key(&record.info.id) {
-            return Err(StoreError::Conflict);
+            return Err(StoreErrorKind::Conflict.into());
         }
         keys.insert(record.info.id.clone(), record.clone());
         Ok(())
@@ -67,7 +69,7 @@ impl KeyStore for MemoryStore {
 
     async fn revoke(&self, id: &str, at: i64) -> Result<bool, StoreError> {
         let mut keys = self.write();
-        let record = keys.get_mut(id).ok_or(StoreError::NotFound)?;
+        let record = keys.get_mut(id).ok_or_else(|| super::not_found(id))?;
         if record.info.revoked_at.is_some() {
             return Ok(false);
         }
@@ -83,12 +85,12 @@ impl KeyStore for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut keys = self.write();
         if keys.contains_key(&replacement.info.id) {
-            return Err(StoreError::Conflict);
+            return Err(StoreErrorKind::Conflict.into());
         }
         let old = keys
             .get_mut(old_id)
             .filter(|r| r.info.revoked_at.is_none())
-            .ok_or(StoreError::NotFound)?;
+            .ok_or_else(|| super::not_found(old_id))?;
         old.info.grace_ends_at = Some(
             old.info
                 .grace_ends_at

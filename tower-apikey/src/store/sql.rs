@@ -11,7 +11,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 #[cfg(feature = "sqlite")]
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::{KeyStore, StoreError};
+use auth_core::{StoreError, StoreErrorKind};
+
+use super::ApiKeyStore;
 use retry::retry_once;
 
 mod retry;
@@ -29,10 +31,10 @@ const COLUMNS: &str = "id, env, account, name, scopes, digest, display_prefix, l
 ///
 /// # Errors
 ///
-/// [`StoreError::Unavailable`] when the URL is not understood (or names a backend this build
+/// [`StoreErrorKind::Unavailable`] when the URL is not understood (or names a backend this build
 /// leaves out), the database cannot be reached or the migrations fail.
-pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
-    SqlStore::connect(url).await
+pub async fn connect(url: &str) -> Result<SqlApiKeyStore, StoreError> {
+    SqlApiKeyStore::connect(url).await
 }
 
 #[derive(Clone)]
@@ -43,7 +45,7 @@ enum Pool {
     Postgres(PgPool),
 }
 
-/// A [`KeyStore`] in SQLite or PostgreSQL. Cloning shares the connection pool.
+/// A [`ApiKeyStore`] in SQLite or PostgreSQL. Cloning shares the connection pool.
 ///
 /// **PostgreSQL outages.** Keys in an [`ApiKeys`](crate::ApiKeys) cache keep working (for
 /// their cache TTL) while the database is down; a key that is not cached answers 503
@@ -53,19 +55,19 @@ enum Pool {
 /// connections by itself, and a read or last-use write that failed because its connection
 /// was lost (an I/O error, SQLSTATE `08…` or `57P…`) is resent once on a fresh one within
 /// the same 5 s; admin writes (`create`, `revoke`, `rotate`) are not resent, since their
-/// outcome would be ambiguous, and answer [`StoreError::Unavailable`]. A
+/// outcome would be ambiguous, and answer [`StoreErrorKind::Unavailable`]. A
 /// [`listen`](Self::listen)ing instance keeps its cache while the listening connection is
 /// down, reconnects every second, and clears the cache once it listens again (a
 /// notification may have been missed): revocations made meanwhile are enforced within
 /// about a second of the return.
 #[derive(Clone)]
-pub struct SqlStore {
+pub struct SqlApiKeyStore {
     pool: Pool,
 }
 
-impl fmt::Debug for SqlStore {
+impl fmt::Debug for SqlApiKeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlStore")
+        f.debug_struct("SqlApiKeyStore")
             .field("backend", &self.backend())
             .finish_non_exhaustive()
     }
@@ -84,17 +86,19 @@ macro_rules! with_pool {
 }
 
 fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Unavailable(Box::new(e))
+    StoreError::unavailable(e)
 }
 
 fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::new(StoreErrorKind::Conflict, e)
+        }
         _ => unavailable(e),
     }
 }
 
-impl SqlStore {
+impl SqlApiKeyStore {
     /// See [`connect`].
     ///
     /// # Errors
@@ -126,14 +130,11 @@ impl SqlStore {
             let options = PgConnectOptions::from_str(url).map_err(unavailable)?;
             return Self::postgres_with(options).await;
         }
-        Err(StoreError::Unavailable(
-            match (sqlite, postgres) {
-                (true, _) => "a sqlite:// URL needs tower-apikey's `sqlite` feature",
-                (_, true) => "a postgres:// URL needs tower-apikey's `postgres` feature",
-                _ => "unsupported database URL: expected sqlite:// or postgres://",
-            }
-            .into(),
-        ))
+        Err(StoreError::unavailable(match (sqlite, postgres) {
+            (true, _) => "a sqlite:// URL needs tower-apikey's `sqlite` feature",
+            (_, true) => "a postgres:// URL needs tower-apikey's `postgres` feature",
+            _ => "unsupported database URL: expected sqlite:// or postgres://",
+        }))
     }
 
     /// A PostgreSQL store from connection options (e.g. with a `search_path`), migrated.
@@ -142,7 +143,7 @@ impl SqlStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] when the server cannot be reached or migrations fail.
+    /// [`StoreErrorKind::Unavailable`] when the server cannot be reached or migrations fail.
     pub async fn postgres_with(options: PgConnectOptions) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(8)
@@ -159,7 +160,7 @@ impl SqlStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] when migrations fail.
+    /// [`StoreErrorKind::Unavailable`] when migrations fail.
     pub async fn sqlite(pool: SqlitePool) -> Result<Self, StoreError> {
         MIGRATOR.run(&pool).await.map_err(unavailable)?;
         Ok(Self {
@@ -173,7 +174,7 @@ impl SqlStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] when migrations fail.
+    /// [`StoreErrorKind::Unavailable`] when migrations fail.
     pub async fn postgres(pool: PgPool) -> Result<Self, StoreError> {
         MIGRATOR.run(&pool).await.map_err(unavailable)?;
         Ok(Self {
@@ -226,7 +227,7 @@ impl SqlStore {
     #[allow(clippy::unused_async)]
     async fn notify(&self, _id: &str) {}
 
-    /// Closes every connection; later operations fail with [`StoreError::Unavailable`].
+    /// Closes every connection; later operations fail with [`StoreErrorKind::Unavailable`].
     pub async fn close(&self) {
         with_pool!(&self.pool, p => p.close().await);
     }
@@ -253,12 +254,15 @@ struct Row {
 
 impl Row {
     fn into_record(self) -> Result<ApiKeyRecord, StoreError> {
-        let digest = KeyDigest::from_hex(&self.digest)
-            .ok_or_else(|| StoreError::Corrupt(format!("digest of key {}", self.id)))?;
-        let env = self
-            .env
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("env of key {}", self.id)))?;
+        let digest = KeyDigest::from_hex(&self.digest).ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::Corrupt,
+                format!("digest of key {}", self.id),
+            )
+        })?;
+        let env = self.env.parse().map_err(|_| {
+            StoreError::new(StoreErrorKind::Corrupt, format!("env of key {}", self.id))
+        })?;
         Ok(ApiKeyRecord {
             info: KeyInfo {
                 id: self.id,
@@ -312,7 +316,7 @@ fn insert_sql() -> String {
 }
 
 #[async_trait]
-impl KeyStore for SqlStore {
+impl ApiKeyStore for SqlApiKeyStore {
     async fn lookup(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1");
         let row = with_pool!(&self.pool, p => retry_once(|| sqlx::query_as::<_, Row>(&sql)
@@ -365,7 +369,7 @@ impl KeyStore for SqlStore {
         }
         match self.lookup(id).await? {
             Some(_) => Ok(false),
-            None => Err(StoreError::NotFound),
+            None => Err(super::not_found(id)),
         }
     }
 
@@ -392,7 +396,7 @@ impl KeyStore for SqlStore {
                 .map_err(db_error)?
                 .rows_affected();
             if updated == 0 {
-                return Err(StoreError::NotFound);
+                return Err(super::not_found(old_id));
             }
             bind_record!(sqlx::query(&insert), replacement)
                 .execute(&mut *tx)
