@@ -74,6 +74,7 @@ pub mod cli;
 mod identity;
 pub mod key;
 mod keys;
+mod limit;
 pub mod record;
 pub mod store;
 
@@ -82,8 +83,9 @@ pub use identity::ApiKeyIdentity;
 pub use key::{ApiKey, Env, KEY_REGEX, KeyFormat, ParseError, ParsedKey, RandomError};
 pub use keys::{
     ApiKeys, ApiKeysBuilder, CreatedKey, DEFAULT_CACHE_TTL, DEFAULT_TOUCH_INTERVAL, KeyError,
-    NewKey,
+    MAX_METADATA_BYTES, NewKey,
 };
+pub use limit::{KeyLimit, Per};
 pub use record::{ApiKeyRecord, Hasher, KeyDigest, KeyInfo};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::key::Env;
+use crate::limit::KeyLimit;
 
 /// Everything known about a key except its digest: safe to list, log and show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +44,19 @@ pub struct KeyInfo {
     pub grace_ends_at: Option<i64>,
     /// Set by a rotation: the id of the key that replaced this one.
     pub replaced_by: Option<String>,
+    /// The tenant the key belongs to: the [`Principal`](auth_core::Principal)'s tenant.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Application data set at creation: a JSON object of at most
+    /// [`MAX_METADATA_BYTES`](crate::MAX_METADATA_BYTES) serialised (empty when none).
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The key's own rate limit (`N/s`, `N/m`), for a rate limiter to apply.
+    #[serde(default)]
+    pub rate: Option<KeyLimit>,
+    /// The key's own quota (`N/day`, `N/month`), for a rate limiter to apply.
+    #[serde(default)]
+    pub quota: Option<KeyLimit>,
 }
 
 /// Why a key that exists is not valid now.
@@ -257,6 +271,10 @@ mod tests {
             last_used_at: None,
             grace_ends_at: None,
             replaced_by: None,
+            tenant: None,
+            metadata: serde_json::Map::new(),
+            rate: None,
+            quota: None,
         }
     }
 

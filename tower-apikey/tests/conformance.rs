@@ -4,6 +4,7 @@
 mod common;
 
 use auth_core::StoreErrorKind;
+use tower_apikey::KeyLimit;
 use tower_apikey::store::ApiKeyStore;
 use tower_apikey::{ApiKeyRecord, Env, Hasher, KeyFormat, KeyInfo, MemoryApiKeyStore};
 
@@ -25,6 +26,13 @@ fn record(account: &str, created_at: i64) -> ApiKeyRecord {
             last_used_at: None,
             grace_ends_at: None,
             replaced_by: None,
+            tenant: Some(format!("{account}-tenant")),
+            metadata: serde_json::json!({"plan": "pro", "seats": 3, "tags": ["ci", "é"]})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            rate: Some(KeyLimit::parse_rate("100/s").unwrap()),
+            quota: Some(KeyLimit::parse_quota("5000/month").unwrap()),
         },
         digest: Hasher::sha256().digest(key.expose()),
     }

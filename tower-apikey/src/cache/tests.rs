@@ -44,6 +44,10 @@ fn record(id: &str) -> ApiKeyRecord {
             last_used_at: None,
             grace_ends_at: None,
             replaced_by: None,
+            tenant: None,
+            metadata: serde_json::Map::new(),
+            rate: None,
+            quota: None,
         },
         digest: Hasher::sha256().digest(id),
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use auth_core::{AuthLayer, Credentials, StoreError};
 
 pub use builder::ApiKeysBuilder;
-pub use new_key::{CreatedKey, KeyError, NewKey};
+pub use new_key::{CreatedKey, KeyError, MAX_METADATA_BYTES, NewKey};
 
 use crate::authenticator::{ApiKeyAuthenticator, ApiKeyLayer};
 use crate::cache::KeyCache;
@@ -173,6 +173,10 @@ impl ApiKeys {
             last_used_at: None,
             grace_ends_at: None,
             replaced_by: None,
+            tenant: new.tenant.clone(),
+            metadata: new.metadata.clone(),
+            rate: new.rate,
+            quota: new.quota,
         };
         let record = ApiKeyRecord {
             info,
@@ -213,8 +217,8 @@ impl ApiKeys {
         revoked
     }
 
-    /// Replaces key `id` with a new key of the same account, environment, name, scopes and
-    /// expiry; the old key keeps working for `grace`, then is refused.
+    /// Replaces key `id` with a new key of the same account, environment, name, scopes,
+    /// expiry, tenant, metadata, rate and quota; the old key keeps working for `grace`, then is refused.
     ///
     /// # Errors
     ///
@@ -235,6 +239,10 @@ impl ApiKeys {
             env: old.info.env,
             expires_at: old.info.expires_at,
             not_before: None,
+            tenant: old.info.tenant,
+            metadata: old.info.metadata,
+            rate: old.info.rate,
+            quota: old.info.quota,
         };
         let (record, key) = self.mint(&new)?;
         let grace_ends_at = now().saturating_add(secs(grace));

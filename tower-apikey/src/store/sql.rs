@@ -17,13 +17,15 @@ use super::ApiKeyStore;
 use retry::retry_once;
 
 mod retry;
+use crate::limit::KeyLimit;
 use crate::record::{ApiKeyRecord, KeyDigest, KeyInfo};
 
 /// The embedded migrations (`migrations/` in this crate), valid for both backends.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 const COLUMNS: &str = "id, env, account, name, scopes, digest, display_prefix, last_four, \
-    created_at, expires_at, not_before, revoked_at, last_used_at, grace_ends_at, replaced_by";
+    created_at, expires_at, not_before, revoked_at, last_used_at, grace_ends_at, replaced_by, \
+    tenant, metadata, rate, quota";
 
 /// Opens the store a URL names, creating and migrating it as needed:
 /// `sqlite://PATH` (the file is created) or `sqlite::memory:` with feature `sqlite`,
@@ -250,19 +252,29 @@ struct Row {
     last_used_at: Option<i64>,
     grace_ends_at: Option<i64>,
     replaced_by: Option<String>,
+    tenant: Option<String>,
+    metadata: String,
+    rate: Option<String>,
+    quota: Option<String>,
 }
 
 impl Row {
     fn into_record(self) -> Result<ApiKeyRecord, StoreError> {
-        let digest = KeyDigest::from_hex(&self.digest).ok_or_else(|| {
+        let corrupt = |what: &str| {
             StoreError::new(
                 StoreErrorKind::Corrupt,
-                format!("digest of key {}", self.id),
+                format!("{what} of key {}", self.id),
             )
-        })?;
-        let env = self.env.parse().map_err(|_| {
-            StoreError::new(StoreErrorKind::Corrupt, format!("env of key {}", self.id))
-        })?;
+        };
+        let digest = KeyDigest::from_hex(&self.digest).ok_or_else(|| corrupt("digest"))?;
+        let env = self.env.parse().map_err(|_| corrupt("env"))?;
+        let metadata = serde_json::from_str(&self.metadata).map_err(|_| corrupt("metadata"))?;
+        let limit = |text: Option<&str>, what| {
+            text.map(|t| KeyLimit::from_stored(t).ok_or_else(|| corrupt(what)))
+                .transpose()
+        };
+        let rate = limit(self.rate.as_deref(), "rate")?;
+        let quota = limit(self.quota.as_deref(), "quota")?;
         Ok(ApiKeyRecord {
             info: KeyInfo {
                 id: self.id,
@@ -279,6 +291,10 @@ impl Row {
                 last_used_at: self.last_used_at,
                 grace_ends_at: self.grace_ends_at,
                 replaced_by: self.replaced_by,
+                tenant: self.tenant,
+                metadata,
+                rate,
+                quota,
             },
             digest,
         })
@@ -305,13 +321,17 @@ macro_rules! bind_record {
             .bind(info.last_used_at)
             .bind(info.grace_ends_at)
             .bind(info.replaced_by.clone())
+            .bind(info.tenant.clone())
+            .bind(serde_json::Value::Object(info.metadata.clone()).to_string())
+            .bind(info.rate.map(|r| r.to_string()))
+            .bind(info.quota.map(|q| q.to_string()))
     }};
 }
 
 fn insert_sql() -> String {
     format!(
         "INSERT INTO api_keys ({COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
     )
 }
 
