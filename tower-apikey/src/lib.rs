@@ -18,7 +18,8 @@
 //!   key revoked or rotated on another instance stops working here within the cache TTL,
 //!   or within milliseconds with PostgreSQL and [`SqlApiKeyStore::listen`].
 //! * **Last use** is written in the background, at most once per key per interval, never
-//!   awaited by a request. A store outage fails no request the cache can answer, and
+//!   awaited by a request; with it, each key's accepted and refused requests per UTC hour
+//!   ([`ApiKeys::usage`], [`HourlyUsage`]), counted in the key's cache entry. A store outage fails no request the cache can answer, and
 //!   answers the others with 503, never 401 or 500.
 //! * **Outcomes**: unknown, malformed, revoked, expired and not-yet-valid keys, and keys of
 //!   the other environment ([`ApiKeysBuilder::environment`]), all get the same 401
@@ -86,7 +87,7 @@ pub use keys::{
     MAX_METADATA_BYTES, NewKey,
 };
 pub use limit::{KeyLimit, Per};
-pub use record::{ApiKeyRecord, Hasher, KeyDigest, KeyInfo};
+pub use record::{ApiKeyRecord, Hasher, HourlyUsage, KeyDigest, KeyInfo};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub use store::SqlApiKeyStore;

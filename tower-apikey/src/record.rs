@@ -237,6 +237,26 @@ impl fmt::Debug for Hasher {
     }
 }
 
+/// One UTC hour of a key's traffic as the key layer saw it; [`ApiKeys::usage`](crate::ApiKeys::usage)
+/// returns them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourlyUsage {
+    /// The start of the hour, Unix seconds (a multiple of 3600).
+    pub hour: i64,
+    /// Requests the key authenticated.
+    pub accepted: u64,
+    /// Requests refused because the key is revoked, expired or not yet valid.
+    pub refused: u64,
+}
+
+/// How long stores keep usage rows: older hours are pruned on write.
+pub(crate) const USAGE_RETENTION_SECS: i64 = 48 * 3600;
+
+/// The start of the UTC hour holding `secs`.
+pub(crate) fn hour_of(secs: i64) -> i64 {
+    secs - secs.rem_euclid(3600)
+}
+
 /// The current time in Unix seconds.
 #[must_use]
 pub fn now() -> i64 {

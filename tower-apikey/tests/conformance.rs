@@ -4,9 +4,9 @@
 mod common;
 
 use auth_core::StoreErrorKind;
-use tower_apikey::KeyLimit;
 use tower_apikey::store::ApiKeyStore;
 use tower_apikey::{ApiKeyRecord, Env, Hasher, KeyFormat, KeyInfo, MemoryApiKeyStore};
+use tower_apikey::{HourlyUsage, KeyLimit};
 
 fn record(account: &str, created_at: i64) -> ApiKeyRecord {
     let key = KeyFormat::default().generate(Env::Test).unwrap();
@@ -104,13 +104,53 @@ async fn suite(store: &dyn ApiKeyStore) {
 
     // touch: batch, never backwards, unknown ids ignored
     store
-        .touch(&[(b1.info.id.clone(), 1000), ("000000000000".to_owned(), 5)])
+        .touch(
+            &[(b1.info.id.clone(), 1000), ("000000000000".to_owned(), 5)],
+            &[],
+        )
         .await
         .unwrap();
-    store.touch(&[(b1.info.id.clone(), 900)]).await.unwrap();
+    store
+        .touch(&[(b1.info.id.clone(), 900)], &[])
+        .await
+        .unwrap();
     let touched = store.lookup(&b1.info.id).await.unwrap().unwrap();
     assert_eq!(touched.info.last_used_at, Some(1000));
-    store.touch(&[]).await.unwrap();
+    store.touch(&[], &[]).await.unwrap();
+
+    // usage: added per key and hour, read from an hour on, oldest first; rows older than
+    // 48 hours pruned on write; unknown ids ignored
+    let hour = tower_apikey::record::now() / 3600 * 3600;
+    let counts = |hour, accepted, refused| HourlyUsage {
+        hour,
+        accepted,
+        refused,
+    };
+    let id = b1.info.id.clone();
+    store
+        .touch(
+            &[],
+            &[
+                (id.clone(), counts(hour - 49 * 3600, 7, 0)),
+                (id.clone(), counts(hour - 3600, 2, 1)),
+                (id.clone(), counts(hour, 5, 0)),
+                ("000000000000".to_owned(), counts(hour, 9, 9)),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .touch(&[], &[(id.clone(), counts(hour, 3, 2))])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.usage(&id, hour - 72 * 3600).await.unwrap(),
+        [counts(hour - 3600, 2, 1), counts(hour, 8, 2)],
+        "the row of 49 hours ago is pruned"
+    );
+    assert_eq!(store.usage(&id, hour).await.unwrap(), [counts(hour, 8, 2)]);
+    assert!(store.usage("000000000000", 0).await.unwrap().is_empty());
+    assert!(store.usage(&a2.info.id, 0).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -105,6 +105,21 @@ async fn keys_survive_a_postgres_restart() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // So are its counts: the request before the outage and the one during it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let usage = keys.usage(&cached.info.id).await.unwrap();
+        let accepted: u64 = usage.iter().map(|h| h.accepted).sum();
+        if accepted == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the requests counted during the outage were not written: {usage:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // NOTIFY reaches this instance again: a revocation elsewhere is refused at once despite
     // the one-hour cache.
     let admin = sqlx::PgPool::connect(&pg.url()).await.unwrap();

@@ -16,7 +16,7 @@ pub use new_key::{CreatedKey, KeyError, MAX_METADATA_BYTES, NewKey};
 use crate::authenticator::{ApiKeyAuthenticator, ApiKeyLayer};
 use crate::cache::KeyCache;
 use crate::key::{ApiKey, Env, KeyFormat};
-use crate::record::{ApiKeyRecord, Hasher, KeyInfo, now};
+use crate::record::{ApiKeyRecord, Hasher, HourlyUsage, KeyInfo, hour_of, now};
 use crate::store::ApiKeyStore;
 use new_key::secs;
 
@@ -202,6 +202,33 @@ impl ApiKeys {
     /// The store's error.
     pub async fn info(&self, id: &str) -> Result<Option<KeyInfo>, StoreError> {
         Ok(self.inner.store.lookup(id).await?.map(|r| r.info))
+    }
+
+    /// The requests key `id` made in the last 24 hours, one [`HourlyUsage`] per UTC hour
+    /// with traffic (hours without any are absent), oldest first: requests accepted, and
+    /// requests refused because the key was revoked, expired or not yet valid. Counted in
+    /// the background with last-use times (so not at all with
+    /// [`touch_interval(None)`](crate::ApiKeysBuilder::touch_interval)), written at most
+    /// once per touch interval, kept across a store outage; this reads the store, so the
+    /// last interval's requests may be missing yet. A request is counted in the hour of the
+    /// write that carries it (at most one touch interval later).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use tower_apikey::{ApiKeys, MemoryApiKeyStore, NewKey};
+    ///
+    /// let keys = ApiKeys::builder(MemoryApiKeyStore::new()).build().unwrap();
+    /// let created = keys.create(NewKey::new("acme")).await.unwrap();
+    /// assert!(keys.usage(&created.info.id).await.unwrap().is_empty());
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn usage(&self, id: &str) -> Result<Vec<HourlyUsage>, StoreError> {
+        let since = hour_of(now()) - 23 * 3600;
+        self.inner.store.usage(id, since).await
     }
 
     /// Revokes key `id`: refused at once by this handle's layers, by other instances

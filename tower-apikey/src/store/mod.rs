@@ -30,7 +30,7 @@ pub use memory::MemoryApiKeyStore;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub use sql::{MIGRATOR, SqlApiKeyStore, connect};
 
-use crate::record::{ApiKeyRecord, KeyInfo};
+use crate::record::{ApiKeyRecord, HourlyUsage, KeyInfo};
 
 /// The error for a key that does not exist (or may not be changed): kind
 /// [`NotFound`](StoreErrorKind::NotFound), naming the id.
@@ -67,9 +67,18 @@ pub trait ApiKeyStore: Send + Sync + 'static {
         grace_ends_at: i64,
     ) -> Result<(), StoreError>;
 
-    /// Records last use: `(id, unix seconds)` pairs, written as one batch. A later time
-    /// never moves backwards.
-    async fn touch(&self, used: &[(String, i64)]) -> Result<(), StoreError>;
+    /// Writes one batch: last use as `(id, unix seconds)` pairs (a later time never moves
+    /// backwards), and usage counts, each added to its key's hour. Usage rows older than 48
+    /// hours are pruned. Ids of no key are ignored.
+    async fn touch(
+        &self,
+        used: &[(String, i64)],
+        usage: &[(String, HourlyUsage)],
+    ) -> Result<(), StoreError>;
+
+    /// The usage of key `id` in the hours starting at or after `since` (Unix seconds),
+    /// oldest first; hours without traffic are absent.
+    async fn usage(&self, id: &str, since: i64) -> Result<Vec<HourlyUsage>, StoreError>;
 }
 
 #[async_trait]
@@ -99,7 +108,15 @@ impl<S: ApiKeyStore + ?Sized> ApiKeyStore for Arc<S> {
         (**self).rotate(old_id, replacement, grace_ends_at).await
     }
 
-    async fn touch(&self, used: &[(String, i64)]) -> Result<(), StoreError> {
-        (**self).touch(used).await
+    async fn touch(
+        &self,
+        used: &[(String, i64)],
+        usage: &[(String, HourlyUsage)],
+    ) -> Result<(), StoreError> {
+        (**self).touch(used, usage).await
+    }
+
+    async fn usage(&self, id: &str, since: i64) -> Result<Vec<HourlyUsage>, StoreError> {
+        (**self).usage(id, since).await
     }
 }

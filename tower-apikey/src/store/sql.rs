@@ -18,7 +18,9 @@ use retry::retry_once;
 
 mod retry;
 use crate::limit::KeyLimit;
-use crate::record::{ApiKeyRecord, KeyDigest, KeyInfo};
+use crate::record::{
+    ApiKeyRecord, HourlyUsage, KeyDigest, KeyInfo, USAGE_RETENTION_SECS, hour_of, now,
+};
 
 /// The embedded migrations (`migrations/` in this crate), valid for both backends.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -428,13 +430,27 @@ impl ApiKeyStore for SqlApiKeyStore {
         Ok(())
     }
 
-    async fn touch(&self, used: &[(String, i64)]) -> Result<(), StoreError> {
-        if used.is_empty() {
+    async fn touch(
+        &self,
+        used: &[(String, i64)],
+        usage: &[(String, HourlyUsage)],
+    ) -> Result<(), StoreError> {
+        if used.is_empty() && usage.is_empty() {
             return Ok(());
         }
         let update = "UPDATE api_keys SET last_used_at = $2 \
             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
-        // Idempotent (a later time never moves backwards): the whole batch is resent once.
+        // Only counts of existing keys: an id of no key leaves no row behind.
+        let count = "INSERT INTO key_usage (key_id, hour, accepted, refused) \
+            SELECT id, $2, $3, $4 FROM api_keys WHERE id = $1 \
+            ON CONFLICT (key_id, hour) DO UPDATE SET \
+            accepted = key_usage.accepted + excluded.accepted, \
+            refused = key_usage.refused + excluded.refused";
+        let prune = "DELETE FROM key_usage WHERE hour < $1";
+        let oldest = hour_of(now()) - USAGE_RETENTION_SECS;
+        let wide = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        // One transaction, resent once if the connection was lost before it committed (a
+        // loss between the commit and its acknowledgement can count a batch twice).
         with_pool!(&self.pool, p => retry_once(|| async {
             let mut tx = p.begin().await?;
             for (id, at) in used {
@@ -444,9 +460,40 @@ impl ApiKeyStore for SqlApiKeyStore {
                     .execute(&mut *tx)
                     .await?;
             }
+            for (id, counts) in usage {
+                sqlx::query(count)
+                    .bind(id.as_str())
+                    .bind(hour_of(counts.hour))
+                    .bind(wide(counts.accepted))
+                    .bind(wide(counts.refused))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if !usage.is_empty() {
+                sqlx::query(prune).bind(oldest).execute(&mut *tx).await?;
+            }
             tx.commit().await
         })
         .await
         .map_err(db_error))
+    }
+
+    async fn usage(&self, id: &str, since: i64) -> Result<Vec<HourlyUsage>, StoreError> {
+        let sql = "SELECT hour, accepted, refused FROM key_usage \
+            WHERE key_id = $1 AND hour >= $2 ORDER BY hour";
+        let rows: Vec<(i64, i64, i64)> = with_pool!(&self.pool, p => retry_once(|| sqlx::query_as(sql)
+            .bind(id)
+            .bind(since)
+            .fetch_all(p))
+            .await
+            .map_err(db_error)?);
+        Ok(rows
+            .into_iter()
+            .map(|(hour, accepted, refused)| HourlyUsage {
+                hour,
+                accepted: u64::try_from(accepted).unwrap_or(0),
+                refused: u64::try_from(refused).unwrap_or(0),
+            })
+            .collect())
     }
 }

@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use tower::ServiceExt;
 use tower_apikey::store::ApiKeyStore;
-use tower_apikey::{ApiKeyIdentity, ApiKeyRecord, ApiKeys, KeyInfo, SqlApiKeyStore};
+use tower_apikey::{ApiKeyIdentity, ApiKeyRecord, ApiKeys, HourlyUsage, KeyInfo, SqlApiKeyStore};
 
 /// The PostgreSQL these tests use (`TEST_POSTGRES_URL`), checked reachable.
 pub fn postgres_url() -> String {
@@ -139,9 +139,18 @@ impl<S: ApiKeyStore> ApiKeyStore for Counting<S> {
     async fn rotate(&self, old: &str, new: &ApiKeyRecord, grace: i64) -> Result<(), StoreError> {
         self.inner.rotate(old, new, grace).await
     }
-    async fn touch(&self, used: &[(String, i64)]) -> Result<(), StoreError> {
-        self.touches.lock().unwrap().push(used.to_vec());
-        self.inner.touch(used).await
+    async fn touch(
+        &self,
+        used: &[(String, i64)],
+        usage: &[(String, HourlyUsage)],
+    ) -> Result<(), StoreError> {
+        if !used.is_empty() {
+            self.touches.lock().unwrap().push(used.to_vec());
+        }
+        self.inner.touch(used, usage).await
+    }
+    async fn usage(&self, id: &str, since: i64) -> Result<Vec<HourlyUsage>, StoreError> {
+        self.inner.usage(id, since).await
     }
 }
 
