@@ -86,8 +86,8 @@ impl KeyLimit {
             })
     }
 
-    /// Any of the four forms, as stored.
-    fn parse(text: &str) -> Option<Self> {
+    /// Any of the four forms, as stored; `None` for anything else.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let (count, unit) = text.split_once('/')?;
         if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
             return None;
@@ -118,11 +118,6 @@ impl KeyLimit {
     /// Whether this is a rate (`/s`, `/m`) rather than a quota (`/day`, `/month`).
     pub(crate) fn is_rate(&self) -> bool {
         self.per.is_rate()
-    }
-
-    /// Reads a stored limit back; `None` for text no version of this crate wrote.
-    pub(crate) fn from_stored(text: &str) -> Option<Self> {
-        Self::parse(text)
     }
 }
 

@@ -272,7 +272,7 @@ impl Row {
         let env = self.env.parse().map_err(|_| corrupt("env"))?;
         let metadata = serde_json::from_str(&self.metadata).map_err(|_| corrupt("metadata"))?;
         let limit = |text: Option<&str>, what| {
-            text.map(|t| KeyLimit::from_stored(t).ok_or_else(|| corrupt(what)))
+            text.map(|t| KeyLimit::parse(t).ok_or_else(|| corrupt(what)))
                 .transpose()
         };
         let rate = limit(self.rate.as_deref(), "rate")?;

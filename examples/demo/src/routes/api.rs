@@ -85,6 +85,7 @@ impl KeyPolicies {
 /// The policy of a key's stored rate and quota; `None` (the default) if the pair does not
 /// make a valid policy, which `tower-apikey` already prevents at creation.
 fn policy(key: &ApiKeyIdentity) -> Option<Policy> {
+    // tower-apikey admits only `/s` and `/m` rates and `/day` and `/month` quotas.
     let rate = key.rate().map(|rate| match rate.per() {
         Per::Second => Limit::per_second("key-rate", rate.count()),
         _ => Limit::per_minute("key-rate", rate.count()),
