@@ -11,7 +11,7 @@ use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
 use tower::ServiceExt;
-use tower_apikey::{ApiKeys, Env, KeyFormat, MemoryStore, NewKey};
+use tower_apikey::{ApiKeys, Env, KeyFormat, MemoryApiKeyStore, NewKey};
 
 fn request(key: &str) -> Request<Body> {
     Request::builder()
@@ -24,7 +24,7 @@ fn request(key: &str) -> Request<Body> {
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (keys, key) = rt.block_on(async {
-        let keys = ApiKeys::builder(MemoryStore::new()).build().unwrap();
+        let keys = ApiKeys::builder(MemoryApiKeyStore::new()).build().unwrap();
         let created = keys
             .create(NewKey::new("acme").scopes(["read"]))
             .await

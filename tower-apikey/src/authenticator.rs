@@ -4,10 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use auth_core::{AuthLayer, Authenticate, CheckFuture, Outcome};
+use auth_core::{AuthError, AuthLayer, Authenticate, CheckFuture, Outcome};
 use http::Request;
 
-use crate::cache::{Lookup, refused, store_unavailable};
+use crate::cache::{Lookup, refused};
 use crate::identity::ApiKeyIdentity;
 use crate::key::{BODY_LEN, ID_LEN, ParseError};
 use crate::keys::{ApiKeys, Inner};
@@ -107,8 +107,9 @@ fn check(inner: &Arc<Inner>, key: &str) -> Outcome<ApiKeyIdentity, CheckFuture<A
                         }
                     },
                     Err(error) => {
-                        tracing::warn!(target: "tower_apikey", key_id = id, outcome = "store_unavailable", %error);
-                        Err(store_unavailable())
+                        tracing::debug!(target: "tower_apikey", key_id = id, outcome = "store_unavailable");
+                        // Logs the store's cause and answers 503.
+                        Err(AuthError::from(error))
                     }
                 }
             }))

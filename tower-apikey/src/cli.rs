@@ -4,18 +4,20 @@
 //!
 //! | command | prints |
 //! |---|---|
-//! | `create --account NAME [--scopes "a b"] [--expires-in 30d] [--env live\|test] [--name N]` | `{"id","key","account","scopes","expires_at"}`: the only time the key is shown |
-//! | `list [--account NAME]` | a JSON array of key records, never a secret or digest |
+//! | `create --account NAME [--scopes "a b"] [--expires-in 30d] [--env live\|test] [--name N] [--tenant T] [--metadata '{json}'] [--rate N/s\|N/m] [--quota N/day\|N/month]` | `{"id","key","account","scopes","expires_at","tenant","metadata","rate","quota"}`: the only time the key is shown |
+//! | `list [--account NAME]` | a JSON array of key records (with `"tenant"`, `"metadata"`, `"rate"`, `"quota"`, null when unset), never a secret or digest |
 //! | `revoke ID` | `{"id","revoked"}` |
 //! | `rotate ID [--grace 24h]` | the new key, as `create` does |
 //!
 //! Durations are written `90s`, `15m`, `24h`, `30d`. `expires_at` is in Unix seconds.
+//! `--metadata` is a JSON object of at most 4 KiB; `--rate` and `--quota` are the key's own
+//! limit and quota, for a rate limiter to apply (see [`KeyLimit`]).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use clap::Parser;
 //! use tower_apikey::cli::KeysCommand;
-//! use tower_apikey::{ApiKeys, MemoryStore};
+//! use tower_apikey::{ApiKeys, MemoryApiKeyStore};
 //!
 //! #[derive(Parser)]
 //! struct Demo {
@@ -23,7 +25,7 @@
 //!     keys: KeysCommand,
 //! }
 //!
-//! let keys = ApiKeys::builder(MemoryStore::new()).build().unwrap();
+//! let keys = ApiKeys::builder(MemoryApiKeyStore::new()).build().unwrap();
 //! let cmd = Demo::parse_from(["demo", "create", "--account", "acme", "--scopes", "read write"]);
 //! let mut out = Vec::new();
 //! cmd.keys.run(&keys, &mut out).await.unwrap();
@@ -41,7 +43,8 @@ use serde_json::json;
 
 use crate::key::Env;
 use crate::keys::{ApiKeys, CreatedKey, KeyError, NewKey};
-use crate::store::StoreError;
+use crate::limit::KeyLimit;
+use auth_core::StoreError;
 
 /// Key-management subcommands; see the [module docs](self).
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
@@ -63,6 +66,18 @@ pub enum KeysCommand {
         /// A human name for the key.
         #[arg(long)]
         name: Option<String>,
+        /// The tenant the key belongs to.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Application data: a JSON object of at most 4 KiB.
+        #[arg(long, value_parser = parse_metadata)]
+        metadata: Option<serde_json::Map<String, serde_json::Value>>,
+        /// The key's own rate limit: `N/s` or `N/m`.
+        #[arg(long, value_parser = |s: &str| KeyLimit::parse_rate(s).map_err(|e| e.to_string()))]
+        rate: Option<KeyLimit>,
+        /// The key's own quota: `N/day` or `N/month`.
+        #[arg(long, value_parser = |s: &str| KeyLimit::parse_quota(s).map_err(|e| e.to_string()))]
+        quota: Option<KeyLimit>,
     },
     /// List keys as JSON (never a secret or digest).
     List {
@@ -113,6 +128,10 @@ fn created_json(created: &CreatedKey) -> serde_json::Value {
         "account": created.info.account,
         "scopes": created.info.scopes,
         "expires_at": created.info.expires_at,
+        "tenant": created.info.tenant,
+        "metadata": created.info.metadata,
+        "rate": created.info.rate,
+        "quota": created.info.quota,
     })
 }
 
@@ -130,11 +149,19 @@ impl KeysCommand {
                 expires_in,
                 env,
                 name,
+                tenant,
+                metadata,
+                rate,
+                quota,
             } => {
                 let mut new = NewKey::new(account)
                     .env(env)
                     .scopes(scopes.split_whitespace());
                 new.name = name;
+                new.tenant = tenant;
+                new.metadata = metadata.unwrap_or_default();
+                new.rate = rate;
+                new.quota = quota;
                 if let Some(ttl) = expires_in {
                     new = new.expires_in(ttl);
                 }
@@ -150,6 +177,15 @@ impl KeysCommand {
         serde_json::to_writer_pretty(&mut *out, &value)?;
         writeln!(out)?;
         Ok(())
+    }
+}
+
+/// Parses `--metadata`: a JSON object (its size is checked when the key is created).
+fn parse_metadata(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err("expected a JSON object, such as '{\"plan\":\"pro\"}'".to_owned()),
+        Err(error) => Err(format!("not valid JSON: {error}")),
     }
 }
 

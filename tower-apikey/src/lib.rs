@@ -9,16 +9,17 @@
 //! * **At rest** ([`record`]): a SHA-256 digest (or HMAC-SHA-256 with a server-side
 //!   pepper), the display prefix and the last four characters; digests are compared in
 //!   constant time. The plaintext is returned once, by [`ApiKeys::create`].
-//! * **Stores** ([`store`]): [`MemoryStore`]; [`SqlStore`] for SQLite (file created and
+//! * **Stores** ([`store`]): [`MemoryApiKeyStore`]; [`SqlApiKeyStore`] for SQLite (file created and
 //!   migrated on first use) and PostgreSQL, one schema, migrations embedded.
 //! * **Cache**: a bounded in-process cache (quick_cache) in front of the store, each entry
 //!   checked against its own time to live on every read. Positive entries live
 //!   [`DEFAULT_CACHE_TTL`] (30 s), unknown ids are remembered in a bounded negative cache,
 //!   and [`ApiKeys::revoke`] invalidates through the same handle. **Staleness bound**: a
 //!   key revoked or rotated on another instance stops working here within the cache TTL,
-//!   or within milliseconds with PostgreSQL and [`SqlStore::listen`].
+//!   or within milliseconds with PostgreSQL and [`SqlApiKeyStore::listen`].
 //! * **Last use** is written in the background, at most once per key per interval, never
-//!   awaited by a request. A store outage fails no request the cache can answer, and
+//!   awaited by a request; with it, each key's accepted and refused requests per UTC hour
+//!   ([`ApiKeys::usage`], [`HourlyUsage`]), counted in the key's cache entry. A store outage fails no request the cache can answer, and
 //!   answers the others with 503, never 401 or 500.
 //! * **Outcomes**: unknown, malformed, revoked, expired and not-yet-valid keys, and keys of
 //!   the other environment ([`ApiKeysBuilder::environment`]), all get the same 401
@@ -37,10 +38,10 @@
 //! use http::{Request, Response, StatusCode};
 //! use std::convert::Infallible;
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
-//! use tower_apikey::{ApiKeyIdentity, ApiKeys, MemoryStore, NewKey};
+//! use tower_apikey::{ApiKeyIdentity, ApiKeys, MemoryApiKeyStore, NewKey};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let keys = ApiKeys::builder(MemoryStore::new()).build().unwrap();
+//! let keys = ApiKeys::builder(MemoryApiKeyStore::new()).build().unwrap();
 //! let created = keys.create(NewKey::new("acme").scopes(["read"])).await.unwrap();
 //!
 //! let api = ServiceBuilder::new()
@@ -74,6 +75,7 @@ pub mod cli;
 mod identity;
 pub mod key;
 mod keys;
+mod limit;
 pub mod record;
 pub mod store;
 
@@ -82,13 +84,14 @@ pub use identity::ApiKeyIdentity;
 pub use key::{ApiKey, Env, KEY_REGEX, KeyFormat, ParseError, ParsedKey, RandomError};
 pub use keys::{
     ApiKeys, ApiKeysBuilder, CreatedKey, DEFAULT_CACHE_TTL, DEFAULT_TOUCH_INTERVAL, KeyError,
-    NewKey,
+    MAX_METADATA_BYTES, NewKey,
 };
-pub use record::{ApiKeyRecord, Hasher, KeyDigest, KeyInfo};
+pub use limit::{KeyLimit, Per};
+pub use record::{ApiKeyRecord, Hasher, HourlyUsage, KeyDigest, KeyInfo};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
-pub use store::SqlStore;
-pub use store::{KeyStore, MemoryStore, StoreError};
+pub use store::SqlApiKeyStore;
+pub use store::{ApiKeyStore, MemoryApiKeyStore};
 
 /// The README's examples, compiled as doc tests.
 #[cfg(all(doctest, feature = "sqlite"))]

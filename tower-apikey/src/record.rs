@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::key::Env;
+use crate::limit::KeyLimit;
 
 /// Everything known about a key except its digest: safe to list, log and show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +44,19 @@ pub struct KeyInfo {
     pub grace_ends_at: Option<i64>,
     /// Set by a rotation: the id of the key that replaced this one.
     pub replaced_by: Option<String>,
+    /// The tenant the key belongs to: the [`Principal`](auth_core::Principal)'s tenant.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Application data set at creation: a JSON object of at most
+    /// [`MAX_METADATA_BYTES`](crate::MAX_METADATA_BYTES) serialised (empty when none).
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The key's own rate limit (`N/s`, `N/m`), for a rate limiter to apply.
+    #[serde(default)]
+    pub rate: Option<KeyLimit>,
+    /// The key's own quota (`N/day`, `N/month`), for a rate limiter to apply.
+    #[serde(default)]
+    pub quota: Option<KeyLimit>,
 }
 
 /// Why a key that exists is not valid now.
@@ -223,6 +237,26 @@ impl fmt::Debug for Hasher {
     }
 }
 
+/// One UTC hour of a key's traffic as the key layer saw it; [`ApiKeys::usage`](crate::ApiKeys::usage)
+/// returns them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourlyUsage {
+    /// The start of the hour, Unix seconds (a multiple of 3600).
+    pub hour: i64,
+    /// Requests the key authenticated.
+    pub accepted: u64,
+    /// Requests refused because the key is revoked, expired or not yet valid.
+    pub refused: u64,
+}
+
+/// How long stores keep usage rows: older hours are pruned on write.
+pub(crate) const USAGE_RETENTION_SECS: i64 = 48 * 3600;
+
+/// The start of the UTC hour holding `secs`.
+pub(crate) fn hour_of(secs: i64) -> i64 {
+    secs - secs.rem_euclid(3600)
+}
+
 /// The current time in Unix seconds.
 #[must_use]
 pub fn now() -> i64 {
@@ -257,6 +291,10 @@ mod tests {
             last_used_at: None,
             grace_ends_at: None,
             replaced_by: None,
+            tenant: None,
+            metadata: serde_json::Map::new(),
+            rate: None,
+            quota: None,
         }
     }
 

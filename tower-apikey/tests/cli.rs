@@ -27,7 +27,7 @@ fn apikey(url: &str, args: &[&str]) -> (bool, Value, String) {
 /// Runs every command against `url` while a server shares the store. With `push`, the
 /// server listens for PostgreSQL notifications and keeps a 60 s cache: a CLI revocation
 /// must still reach it within 2 s. Without, the cache TTL is 1 s.
-async fn full_cycle(url: &str, server_store: tower_apikey::SqlStore, push: bool) {
+async fn full_cycle(url: &str, server_store: tower_apikey::SqlApiKeyStore, push: bool) {
     let ttl = Duration::from_secs(if push { 60 } else { 1 });
     let server = ApiKeys::builder(server_store.clone())
         .cache_ttl(ttl)
@@ -69,7 +69,25 @@ async fn full_cycle(url: &str, server_store: tower_apikey::SqlStore, push: bool)
         "{expires_at} vs {expected}"
     );
     let fields: Vec<&String> = created.as_object().unwrap().keys().collect();
-    assert_eq!(fields, ["account", "expires_at", "id", "key", "scopes"]);
+    assert_eq!(
+        fields,
+        [
+            "account",
+            "expires_at",
+            "id",
+            "key",
+            "metadata",
+            "quota",
+            "rate",
+            "scopes",
+            "tenant"
+        ]
+    );
+    assert_eq!(
+        (&created["tenant"], &created["rate"], &created["quota"]),
+        (&Value::Null, &Value::Null, &Value::Null)
+    );
+    assert_eq!(created["metadata"], serde_json::json!({}));
 
     // The key works at once on a server sharing the store.
     let answer = send(&app, bearer("/admin", &key)).await;
@@ -123,7 +141,7 @@ async fn full_cycle(url: &str, server_store: tower_apikey::SqlStore, push: bool)
     // errors: unknown id, bad duration, bad scope
     let (ok, _, err) = apikey(url, &["revoke", "000000000000"]);
     assert!(!ok);
-    assert!(err.contains("no such key"), "{err}");
+    assert!(err.contains("no such record: key 000000000000"), "{err}");
     let (ok, _, err) = apikey(
         url,
         &["create", "--account", "a", "--expires-in", "3 weeks"],
@@ -133,6 +151,58 @@ async fn full_cycle(url: &str, server_store: tower_apikey::SqlStore, push: bool)
     let (ok, _, err) = apikey(url, &["create", "--account", "a", "--scopes", "a\"b"]);
     assert!(!ok);
     assert!(err.contains("scope"), "{err}");
+
+    // tenant, metadata, the key's own rate and quota: printed, listed, refused when malformed
+    let (ok, limited, err) = apikey(
+        url,
+        &[
+            "create",
+            "--account",
+            "globex",
+            "--tenant",
+            "globex-us",
+            "--metadata",
+            r#"{"plan":"pro","seats":3}"#,
+            "--rate",
+            "5/s",
+            "--quota",
+            "1000/month",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(limited["tenant"], "globex-us");
+    assert_eq!(
+        limited["metadata"],
+        serde_json::json!({"plan": "pro", "seats": 3})
+    );
+    assert_eq!(
+        (&limited["rate"], &limited["quota"]),
+        (&"5/s".into(), &"1000/month".into())
+    );
+    let (ok, listed, err) = apikey(url, &["list", "--account", "globex"]);
+    assert!(ok, "{err}");
+    assert_eq!(listed[0]["tenant"], "globex-us");
+    assert_eq!(listed[0]["metadata"]["plan"], "pro");
+    assert_eq!(listed[0]["rate"], "5/s");
+    assert_eq!(listed[0]["quota"], "1000/month");
+    for (flag, value, expected) in [
+        ("--rate", "5/day", "invalid rate: expected N/s or N/m"),
+        ("--rate", "0/s", "invalid rate: expected N/s or N/m"),
+        ("--quota", "5/m", "invalid quota: expected N/day or N/month"),
+        ("--metadata", "[1,2]", "expected a JSON object"),
+        ("--metadata", "{plan:", "not valid JSON"),
+    ] {
+        let (ok, _, err) = apikey(url, &["create", "--account", "a", flag, value]);
+        assert!(!ok, "{flag} {value}");
+        assert!(err.contains(expected), "{flag} {value}: {err}");
+    }
+    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(5000));
+    let (ok, _, err) = apikey(url, &["create", "--account", "a", "--metadata", &big]);
+    assert!(!ok);
+    assert!(
+        err.contains("invalid metadata: must be at most 4096 bytes"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -3,8 +3,10 @@
 
 mod common;
 
-use tower_apikey::store::{KeyStore, StoreError};
-use tower_apikey::{ApiKeyRecord, Env, Hasher, KeyFormat, KeyInfo, MemoryStore};
+use auth_core::StoreErrorKind;
+use tower_apikey::store::ApiKeyStore;
+use tower_apikey::{ApiKeyRecord, Env, Hasher, KeyFormat, KeyInfo, MemoryApiKeyStore};
+use tower_apikey::{HourlyUsage, KeyLimit};
 
 fn record(account: &str, created_at: i64) -> ApiKeyRecord {
     let key = KeyFormat::default().generate(Env::Test).unwrap();
@@ -24,12 +26,19 @@ fn record(account: &str, created_at: i64) -> ApiKeyRecord {
             last_used_at: None,
             grace_ends_at: None,
             replaced_by: None,
+            tenant: Some(format!("{account}-tenant")),
+            metadata: serde_json::json!({"plan": "pro", "seats": 3, "tags": ["ci", "é"]})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            rate: Some(KeyLimit::parse_rate("100/s").unwrap()),
+            quota: Some(KeyLimit::parse_quota("5000/month").unwrap()),
         },
         digest: Hasher::sha256().digest(key.expose()),
     }
 }
 
-async fn suite(store: &dyn KeyStore) {
+async fn suite(store: &dyn ApiKeyStore) {
     // create / lookup round trip, every field
     let a1 = record("acme", 100);
     let mut a2 = record("acme", 200);
@@ -44,7 +53,10 @@ async fn suite(store: &dyn KeyStore) {
     assert_eq!(store.lookup(&a1.info.id).await.unwrap().as_ref(), Some(&a1));
     assert_eq!(store.lookup(&a2.info.id).await.unwrap().as_ref(), Some(&a2));
     assert_eq!(store.lookup("000000000000").await.unwrap(), None);
-    assert!(matches!(store.create(&a1).await, Err(StoreError::Conflict)));
+    assert_eq!(
+        store.create(&a1).await.unwrap_err().kind(),
+        StoreErrorKind::Conflict
+    );
 
     // list: by account, oldest first; all
     let listed = store.list(Some("acme")).await.unwrap();
@@ -57,10 +69,10 @@ async fn suite(store: &dyn KeyStore) {
     assert!(!store.revoke(&a1.info.id, 400).await.unwrap());
     let revoked = store.lookup(&a1.info.id).await.unwrap().unwrap();
     assert_eq!(revoked.info.revoked_at, Some(300));
-    assert!(matches!(
-        store.revoke("000000000000", 1).await,
-        Err(StoreError::NotFound)
-    ));
+    assert_eq!(
+        store.revoke("000000000000", 1).await.unwrap_err().kind(),
+        StoreErrorKind::NotFound
+    );
 
     // rotate: new key stored, old gets grace + replaced_by, atomically
     let a3 = record("acme", 500);
@@ -76,30 +88,74 @@ async fn suite(store: &dyn KeyStore) {
     assert_eq!(old.info.grace_ends_at, Some(900));
     // revoked or unknown keys cannot be rotated, and nothing is inserted
     let a5 = record("acme", 700);
-    assert!(matches!(
-        store.rotate(&a1.info.id, &a5, 1).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store.rotate("000000000000", &a5, 1).await,
-        Err(StoreError::NotFound)
-    ));
+    assert_eq!(
+        store.rotate(&a1.info.id, &a5, 1).await.unwrap_err().kind(),
+        StoreErrorKind::NotFound
+    );
+    assert_eq!(
+        store
+            .rotate("000000000000", &a5, 1)
+            .await
+            .unwrap_err()
+            .kind(),
+        StoreErrorKind::NotFound
+    );
     assert_eq!(store.lookup(&a5.info.id).await.unwrap(), None);
 
     // touch: batch, never backwards, unknown ids ignored
     store
-        .touch(&[(b1.info.id.clone(), 1000), ("000000000000".to_owned(), 5)])
+        .touch(
+            &[(b1.info.id.clone(), 1000), ("000000000000".to_owned(), 5)],
+            &[],
+        )
         .await
         .unwrap();
-    store.touch(&[(b1.info.id.clone(), 900)]).await.unwrap();
+    store
+        .touch(&[(b1.info.id.clone(), 900)], &[])
+        .await
+        .unwrap();
     let touched = store.lookup(&b1.info.id).await.unwrap().unwrap();
     assert_eq!(touched.info.last_used_at, Some(1000));
-    store.touch(&[]).await.unwrap();
+    store.touch(&[], &[]).await.unwrap();
+
+    // usage: added per key and hour, read from an hour on, oldest first; rows older than
+    // 48 hours pruned on write; unknown ids ignored
+    let hour = tower_apikey::record::now() / 3600 * 3600;
+    let counts = |hour, accepted, refused| HourlyUsage {
+        hour,
+        accepted,
+        refused,
+    };
+    let id = b1.info.id.clone();
+    store
+        .touch(
+            &[],
+            &[
+                (id.clone(), counts(hour - 49 * 3600, 7, 0)),
+                (id.clone(), counts(hour - 3600, 2, 1)),
+                (id.clone(), counts(hour, 5, 0)),
+                ("000000000000".to_owned(), counts(hour, 9, 9)),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .touch(&[], &[(id.clone(), counts(hour, 3, 2))])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.usage(&id, hour - 72 * 3600).await.unwrap(),
+        [counts(hour - 3600, 2, 1), counts(hour, 8, 2)],
+        "the row of 49 hours ago is pruned"
+    );
+    assert_eq!(store.usage(&id, hour).await.unwrap(), [counts(hour, 8, 2)]);
+    assert!(store.usage("000000000000", 0).await.unwrap().is_empty());
+    assert!(store.usage(&a2.info.id, 0).await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn memory_store_conforms() {
-    suite(&MemoryStore::new()).await;
+    suite(&MemoryApiKeyStore::new()).await;
 }
 
 #[tokio::test]
@@ -131,7 +187,7 @@ async fn unsupported_urls_are_refused() {
     let err = tower_apikey::store::connect("mysql://localhost/x")
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Unavailable(_)));
+    assert_eq!(err.kind(), StoreErrorKind::Unavailable);
     assert!(err.to_string().contains("unsupported database URL"));
 }
 

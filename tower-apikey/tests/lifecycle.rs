@@ -6,15 +6,15 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Counting, PgSchema, app, bearer, send};
-use tower_apikey::{ApiKeys, KeyStore, MemoryStore, NewKey, SqlStore};
+use tower_apikey::{ApiKeyStore, ApiKeys, MemoryApiKeyStore, NewKey, SqlApiKeyStore};
 
-fn instance(store: impl KeyStore, ttl: Duration) -> ApiKeys {
+fn instance(store: impl ApiKeyStore, ttl: Duration) -> ApiKeys {
     ApiKeys::builder(store).cache_ttl(ttl).build().unwrap()
 }
 
 /// Revoke on A: refused at once on A; B (same store, own cache) still has it cached, then
 /// refuses it within its cache TTL.
-async fn revocation_reaches_a_second_instance(a_store: SqlStore, b_store: SqlStore) {
+async fn revocation_reaches_a_second_instance(a_store: SqlApiKeyStore, b_store: SqlApiKeyStore) {
     let ttl = Duration::from_secs(2);
     let a = instance(a_store, ttl);
     let b = instance(b_store, ttl);
@@ -173,7 +173,7 @@ async fn a_store_outage_serves_cached_keys_and_answers_503_otherwise() {
 
 #[tokio::test]
 async fn last_use_is_written_in_batches_never_on_the_request_path() {
-    let store = Counting::new(MemoryStore::new());
+    let store = Counting::new(MemoryApiKeyStore::new());
     let keys = ApiKeys::builder(store.clone())
         .touch_interval(Some(Duration::from_secs(2)))
         .build()
@@ -213,7 +213,7 @@ async fn last_use_is_written_in_batches_never_on_the_request_path() {
 
 #[tokio::test]
 async fn the_layer_drives_readiness_and_skips_the_inner_service_on_refusal() {
-    let keys = instance(MemoryStore::new(), Duration::from_secs(30));
+    let keys = instance(MemoryApiKeyStore::new(), Duration::from_secs(30));
     let created = keys.create(NewKey::new("acme")).await.unwrap();
     let (mut service, mut handle) =
         tower_test::mock::spawn_layer::<http::Request<()>, http::Response<String>, _>(keys.layer());
@@ -259,7 +259,7 @@ async fn the_layer_drives_readiness_and_skips_the_inner_service_on_refusal() {
 
 #[tokio::test]
 async fn a_pepper_changes_what_is_stored() {
-    let store = MemoryStore::new();
+    let store = MemoryApiKeyStore::new();
     let peppered = ApiKeys::builder(store.clone())
         .pepper(vec![9u8; 32])
         .build()
@@ -309,7 +309,7 @@ async fn debug_output_and_logs_never_show_a_secret() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let store = MemoryStore::new();
+    let store = MemoryApiKeyStore::new();
     let keys = ApiKeys::builder(store.clone())
         .pepper(vec![42u8; 32])
         .build()
@@ -343,7 +343,7 @@ async fn debug_output_and_logs_never_show_a_secret() {
 async fn builder_refuses_unsafe_settings() {
     use auth_core::ConfigErrorKind;
     let err = |b: tower_apikey::ApiKeysBuilder| b.build().unwrap_err().kind();
-    let b = || ApiKeys::builder(MemoryStore::new());
+    let b = || ApiKeys::builder(MemoryApiKeyStore::new());
     assert_eq!(
         err(b().cache_ttl(Duration::ZERO)),
         ConfigErrorKind::InvalidValue
@@ -358,14 +358,14 @@ async fn builder_refuses_unsafe_settings() {
         ConfigErrorKind::InvalidValue
     );
     let outside_runtime = std::thread::spawn(|| {
-        ApiKeys::builder(MemoryStore::new())
+        ApiKeys::builder(MemoryApiKeyStore::new())
             .build()
             .unwrap_err()
             .kind()
     });
     assert_eq!(outside_runtime.join().unwrap(), ConfigErrorKind::Setup);
     let no_tracking = std::thread::spawn(|| {
-        ApiKeys::builder(MemoryStore::new())
+        ApiKeys::builder(MemoryApiKeyStore::new())
             .touch_interval(None)
             .build()
             .is_ok()

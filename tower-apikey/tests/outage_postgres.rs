@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::{app, bearer, send};
 use testkit::PgCluster;
-use tower_apikey::store::KeyStore;
-use tower_apikey::{ApiKeys, NewKey, SqlStore};
+use tower_apikey::store::ApiKeyStore;
+use tower_apikey::{ApiKeys, NewKey, SqlApiKeyStore};
 
 /// Waits (bounded) until the instance's listener has subscribed again.
 async fn listening(admin: &sqlx::PgPool, within: Duration) {
@@ -36,7 +36,7 @@ async fn listening(admin: &sqlx::PgPool, within: Duration) {
 async fn keys_survive_a_postgres_restart() {
     let started = Instant::now();
     let mut pg = tokio::task::block_in_place(PgCluster::start);
-    let store = SqlStore::connect(&pg.url()).await.unwrap();
+    let store = SqlApiKeyStore::connect(&pg.url()).await.unwrap();
     let keys = ApiKeys::builder(store.clone())
         .cache_ttl(Duration::from_secs(3600))
         .touch_interval(Some(Duration::from_secs(1)))
@@ -45,7 +45,7 @@ async fn keys_survive_a_postgres_restart() {
     let _listener = store.listen(&keys).await.unwrap();
     let app = app(&keys);
     // Another instance (or the CLI), writing to the same database.
-    let other = ApiKeys::builder(SqlStore::connect(&pg.url()).await.unwrap())
+    let other = ApiKeys::builder(SqlApiKeyStore::connect(&pg.url()).await.unwrap())
         .touch_interval(None)
         .build()
         .unwrap();
@@ -101,6 +101,21 @@ async fn keys_survive_a_postgres_restart() {
             Instant::now() < deadline,
             "the last use made during the outage was not written: {:?} < {outage_use}",
             record.info.last_used_at
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // So are its counts: the request before the outage and the one during it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let usage = keys.usage(&cached.info.id).await.unwrap();
+        let accepted: u64 = usage.iter().map(|h| h.accepted).sum();
+        if accepted == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the requests counted during the outage were not written: {usage:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

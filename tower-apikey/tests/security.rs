@@ -7,15 +7,15 @@ use std::time::Duration;
 use auth_core::AuthErrorKind;
 use common::{Counting, app, bearer, send, x_api_key};
 use http::Request;
-use tower_apikey::{ApiKeys, Env, KeyFormat, MemoryStore, NewKey};
+use tower_apikey::{ApiKeys, Env, KeyFormat, MemoryApiKeyStore, NewKey};
 
-fn keys_over(store: impl tower_apikey::KeyStore) -> ApiKeys {
+fn keys_over(store: impl tower_apikey::ApiKeyStore) -> ApiKeys {
     ApiKeys::builder(store).build().unwrap()
 }
 
 #[tokio::test]
 async fn a_valid_key_authenticates_by_bearer_or_x_api_key() {
-    let keys = keys_over(MemoryStore::new());
+    let keys = keys_over(MemoryApiKeyStore::new());
     let created = keys
         .create(NewKey::new("acme").scopes(["read"]))
         .await
@@ -77,7 +77,7 @@ async fn a_valid_key_authenticates_by_bearer_or_x_api_key() {
 
 #[tokio::test]
 async fn malformed_and_bad_checksum_keys_are_refused_before_any_store_lookup() {
-    let store = Counting::new(MemoryStore::new());
+    let store = Counting::new(MemoryApiKeyStore::new());
     let keys = keys_over(store.clone());
     let app = app(&keys);
     let good = keys.create(NewKey::new("acme")).await.unwrap();
@@ -121,7 +121,7 @@ async fn malformed_and_bad_checksum_keys_are_refused_before_any_store_lookup() {
 
 #[tokio::test]
 async fn unknown_malformed_revoked_expired_and_early_keys_get_the_identical_401() {
-    let keys = keys_over(MemoryStore::new());
+    let keys = keys_over(MemoryApiKeyStore::new());
     let app = app(&keys);
     let now = tower_apikey::record::now();
     let revoked = keys.create(NewKey::new("acme")).await.unwrap();
@@ -210,7 +210,7 @@ fn crc32(data: &[u8]) -> u32 {
 
 #[tokio::test]
 async fn a_missing_scope_is_403_insufficient_scope() {
-    let keys = keys_over(MemoryStore::new());
+    let keys = keys_over(MemoryApiKeyStore::new());
     let app = app(&keys);
     let reader = keys
         .create(NewKey::new("r").scopes(["read"]))
@@ -238,7 +238,7 @@ async fn a_missing_scope_is_403_insufficient_scope() {
 
 #[tokio::test]
 async fn query_string_keys_only_by_insecure_opt_in() {
-    let store = MemoryStore::new();
+    let store = MemoryApiKeyStore::new();
     let keys = keys_over(store.clone());
     let created = keys.create(NewKey::new("acme")).await.unwrap();
     let uri = format!("/whoami?api_key={}", created.key.expose());
@@ -269,7 +269,7 @@ async fn query_string_keys_only_by_insecure_opt_in() {
 
 #[tokio::test]
 async fn a_bearer_value_that_is_not_our_key_is_no_credential() {
-    let keys = keys_over(MemoryStore::new());
+    let keys = keys_over(MemoryApiKeyStore::new());
     let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
     let err = auth_core::Authenticate::authenticate(&mut keys.authenticator(), &bearer("/", jwt))
         .await
@@ -312,7 +312,7 @@ async fn a_bearer_value_that_is_not_our_key_is_no_credential() {
 
 #[tokio::test]
 async fn two_credentials_are_400() {
-    let keys = keys_over(MemoryStore::new());
+    let keys = keys_over(MemoryApiKeyStore::new());
     let created = keys.create(NewKey::new("acme")).await.unwrap();
     let request = Request::builder()
         .uri("/whoami")
@@ -327,7 +327,7 @@ async fn two_credentials_are_400() {
 
 #[tokio::test]
 async fn expired_and_not_yet_valid_follow_the_clock() {
-    let keys = keys_over(MemoryStore::new());
+    let keys = keys_over(MemoryApiKeyStore::new());
     let app = app(&keys);
     let now = tower_apikey::record::now();
     let short = keys
@@ -374,7 +374,7 @@ async fn outcomes_are_known_before_anything_is_polled() {
             Outcome::Pending(_) => "pending",
         }
     }
-    let keys = keys_over(MemoryStore::new());
+    let keys = keys_over(MemoryApiKeyStore::new());
     let created = keys.create(NewKey::new("acme")).await.unwrap();
     let mut auth = keys.authenticator();
     let nothing = Request::builder().body(Body::empty()).unwrap();
@@ -394,7 +394,7 @@ async fn outcomes_are_known_before_anything_is_polled() {
 /// other found in its store, exactly as it refuses an unknown key.
 #[tokio::test]
 async fn a_deployment_for_one_environment_refuses_keys_of_the_other() {
-    let store = MemoryStore::new();
+    let store = MemoryApiKeyStore::new();
     let live_only = ApiKeys::builder(store.clone())
         .environment(Env::Live)
         .build()

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `/none` | nothing: the floor (a fixed principal) |
 //! | `/apikey/handwritten` | an `axum::middleware::from_fn` reading `Authorization: Bearer` or `X-API-Key`, SHA-256 of the key, a `HashMap<[u8; 32], Principal>` lookup |
-//! | `/apikey/towerauth` | `tower_apikey::ApiKeys::layer()` over a `MemoryStore` |
+//! | `/apikey/towerauth` | `tower_apikey::ApiKeys::layer()` over a `MemoryApiKeyStore` |
 //! | `/jwt/tower-http` | tower-http's `ValidateRequestHeaderLayer::bearer` with one fixed token (deprecated, and not constant-time): the floor for "a static token" |
 //! | `/jwt/naive` | a `from_fn` calling `jsonwebtoken::decode` (HS256) with a `Validation` built per request |
 //! | `/jwt/naive-moka` | the same behind a moka cache keyed on SHA-256 of the token |
@@ -30,7 +30,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tower_apikey::{ApiKeys, MemoryStore, NewKey};
+use tower_apikey::{ApiKeys, MemoryApiKeyStore, NewKey};
 use tower_jwt::{Algorithm, IssuerConfig, JwtAuthenticator, JwtVerifier};
 
 pub use naive::{AUDIENCE, ISSUER};
@@ -95,7 +95,7 @@ fn fixed(principal: Principal) -> axum::routing::MethodRouter {
 ///
 /// A message when the API-key store, the JWT verifier or the token cannot be set up.
 pub async fn app() -> Result<(Router, Credentials), String> {
-    let keys = ApiKeys::builder(MemoryStore::new())
+    let keys = ApiKeys::builder(MemoryApiKeyStore::new())
         .build()
         .map_err(|e| format!("API keys: {e}"))?;
     let created = keys

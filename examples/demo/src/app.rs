@@ -113,7 +113,7 @@ impl fmt::Debug for Demo {
 /// # Errors
 ///
 /// A message when the store cannot be opened.
-pub async fn api_keys(config: &Config) -> Result<(ApiKeys, tower_apikey::SqlStore), String> {
+pub async fn api_keys(config: &Config) -> Result<(ApiKeys, tower_apikey::SqlApiKeyStore), String> {
     let store = tower_apikey::store::connect(&config.database_url)
         .await
         .map_err(|e| format!("DEMO_DATABASE_URL: {e}"))?;

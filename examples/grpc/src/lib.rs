@@ -22,13 +22,13 @@
 //!
 //! ```
 //! use tonic::{Code, Request};
-//! use tower_apikey::{ApiKeys, MemoryStore, NewKey};
+//! use tower_apikey::{ApiKeys, MemoryApiKeyStore, NewKey};
 //! use tower_jwt::JwtAuthenticator;
 //! use towerauth_grpc_example::pb::{notes_client::NotesClient, WhoAmIRequest};
 //! use towerauth_grpc_example::{NotesService, auth_layer, hs256_verifier, serve};
 //!
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let keys = ApiKeys::builder(MemoryStore::new()).build()?;
+//! let keys = ApiKeys::builder(MemoryApiKeyStore::new()).build()?;
 //! let verifier = hs256_verifier("https://auth.example.com", "notes-api", b"a 32-byte or longer HS256 secret!")?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let addr = listener.local_addr()?;

@@ -1,4 +1,5 @@
-//! The verified-record cache in front of the store, and batched last-used tracking.
+//! The verified-record cache in front of the store, and batched last-used tracking and
+//! usage counts.
 //!
 //! Two `quick_cache` maps (S3-FIFO, sharded), both keyed on the 12-byte key id: records the
 //! store returned, each with its prebuilt identity, and ids the store did not know. Each
@@ -19,8 +20,8 @@ use tokio::sync::mpsc;
 use crate::identity::ApiKeyIdentity;
 use crate::key::ID_LEN;
 use crate::record::{self, ApiKeyRecord, KeyDigest};
-use crate::store::KeyStore;
-use touch::write_touches;
+use crate::store::ApiKeyStore;
+use touch::{Note, write_touches};
 
 #[cfg(test)]
 mod tests;
@@ -61,6 +62,28 @@ pub(crate) struct CachedKey {
     touched_once: AtomicBool,
     /// Last time a use was queued for writing (Unix seconds).
     touched: AtomicI64,
+    /// Requests accepted since the writer last took the counts.
+    accepted: AtomicU64,
+    /// Requests refused (revoked, expired, not yet valid) since the writer last took them.
+    refused: AtomicU64,
+    /// Whether the writer holds this entry, to take its counts at its next write.
+    counted: AtomicBool,
+}
+
+impl CachedKey {
+    /// Takes the counts gathered since the last call: `(accepted, refused)`. The writer
+    /// releases the entry first, so a request counted after the take queues it again.
+    pub(super) fn take_counts(&self) -> (u64, u64) {
+        self.counted.store(false, Ordering::SeqCst);
+        (
+            self.accepted.swap(0, Ordering::SeqCst),
+            self.refused.swap(0, Ordering::SeqCst),
+        )
+    }
+
+    pub(super) fn id(&self) -> &str {
+        self.identity.id()
+    }
 }
 
 impl CachedKey {
@@ -84,6 +107,9 @@ impl CachedKey {
             touch_from,
             touched_once: AtomicBool::new(false),
             touched: AtomicI64::new(last_used.unwrap_or(i64::MIN)),
+            accepted: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            counted: AtomicBool::new(false),
         }
     }
 }
@@ -91,11 +117,6 @@ impl CachedKey {
 /// The single 401 every refused key gets; only the logged reason differs.
 pub(crate) fn refused(reason: &'static str) -> AuthError {
     AuthError::invalid_credential("the API key is not valid").with_reason(reason)
-}
-
-pub(crate) fn store_unavailable() -> AuthError {
-    AuthError::unavailable("the API key store is unavailable; try again shortly")
-        .with_reason("store_unavailable")
 }
 
 /// Positive and negative caches, plus the touch queue.
@@ -123,7 +144,7 @@ impl std::fmt::Debug for KeyCache {
 
 #[derive(Debug)]
 struct Toucher {
-    tx: mpsc::Sender<(Arc<str>, i64)>,
+    tx: mpsc::Sender<Note>,
     interval_secs: i64,
     /// Whether an entry can live longer than the interval, and so record more than one use.
     rearms: bool,
@@ -150,7 +171,7 @@ fn items(capacity: u64) -> usize {
 
 impl KeyCache {
     /// Builds the caches; spawns the touch writer on the current Tokio runtime if asked.
-    pub(crate) fn new(config: &CacheConfig, store: Arc<dyn KeyStore>) -> Self {
+    pub(crate) fn new(config: &CacheConfig, store: Arc<dyn ApiKeyStore>) -> Self {
         let touch = config.touch_interval.map(|interval| {
             let (tx, rx) = mpsc::channel(4096);
             tokio::spawn(write_touches(store, rx, interval));
@@ -160,7 +181,7 @@ impl KeyCache {
     }
 
     /// The caches, with uses queued to `touch` (every `config.touch_interval`) if given.
-    fn with_touches(config: &CacheConfig, touch: Option<mpsc::Sender<(Arc<str>, i64)>>) -> Self {
+    fn with_touches(config: &CacheConfig, touch: Option<mpsc::Sender<Note>>) -> Self {
         let touch = touch
             .zip(config.touch_interval)
             .map(|(tx, interval)| Toucher {
@@ -250,10 +271,10 @@ impl KeyCache {
         }
     }
 
-    /// Checks a presented key against a cached record at `now`.
+    /// Checks a presented key against a cached record at `now`, and counts the outcome.
     pub(crate) fn verify(
         &self,
-        entry: &CachedKey,
+        entry: &Arc<CachedKey>,
         digest: &KeyDigest,
         now: Instant,
     ) -> Result<ApiKeyIdentity, AuthError> {
@@ -266,11 +287,31 @@ impl KeyCache {
         let wall = entry.timed.then(record::now);
         if let Err(invalid) = entry.identity.key().check(wall.unwrap_or(i64::MIN)) {
             tracing::debug!(target: "tower_apikey", key_id = id, outcome = invalid.reason());
+            self.count(entry, &entry.refused);
             return Err(refused(invalid.reason()));
         }
+        self.count(entry, &entry.accepted);
         self.touch(entry, now, wall);
         tracing::trace!(target: "tower_apikey", key_id = id, outcome = "valid");
         Ok(entry.identity.clone())
+    }
+
+    /// Adds one to `counter` of `entry`, and hands the entry to the writer unless it holds it
+    /// already: one queue message per entry and write, never a wait.
+    fn count(&self, entry: &Arc<CachedKey>, counter: &AtomicU64) {
+        let Some(toucher) = &self.touch else { return };
+        counter.fetch_add(1, Ordering::SeqCst);
+        if entry.counted.load(Ordering::SeqCst) || entry.counted.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if toucher
+            .tx
+            .try_send(Note::Counted(Arc::clone(entry)))
+            .is_err()
+        {
+            // A full queue: the counts stay in the entry, handed over by a later request.
+            entry.counted.store(false, Ordering::SeqCst);
+        }
     }
 
     /// Queues a last-used write at most once per interval per key; never waits. The wall
@@ -294,7 +335,9 @@ impl KeyCache {
         {
             entry.touched_once.store(true, Ordering::Relaxed);
             // A full queue drops the update: last-used is advisory, never worth a wait.
-            let _ = toucher.tx.try_send((Arc::from(entry.identity.id()), wall));
+            let _ = toucher
+                .tx
+                .try_send(Note::Used(Arc::from(entry.identity.id()), wall));
         }
     }
 }

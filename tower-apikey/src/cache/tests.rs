@@ -3,7 +3,7 @@
 use super::*;
 use crate::key::Env;
 use crate::record::{Hasher, KeyInfo};
-use crate::store::MemoryStore;
+use crate::store::MemoryApiKeyStore;
 
 const TTL: Duration = Duration::from_secs(30);
 const NEGATIVE_TTL: Duration = Duration::from_secs(10);
@@ -19,7 +19,7 @@ fn cache(capacity: u64) -> KeyCache {
         negative_capacity: capacity,
         touch_interval: None,
     };
-    KeyCache::new(&config, Arc::new(MemoryStore::new()))
+    KeyCache::new(&config, Arc::new(MemoryApiKeyStore::new()))
 }
 
 /// A twelve-character id made of `n`.
@@ -44,6 +44,10 @@ fn record(id: &str) -> ApiKeyRecord {
             last_used_at: None,
             grace_ends_at: None,
             replaced_by: None,
+            tenant: None,
+            metadata: serde_json::Map::new(),
+            rate: None,
+            quota: None,
         },
         digest: Hasher::sha256().digest(id),
     }
@@ -213,7 +217,7 @@ fn concurrent_readers_writers_and_invalidations() {
     }
 }
 
-fn touching(ttl: Duration, interval: Duration) -> (KeyCache, mpsc::Receiver<(Arc<str>, i64)>) {
+fn touching(ttl: Duration, interval: Duration) -> (KeyCache, mpsc::Receiver<Note>) {
     let config = CacheConfig {
         ttl,
         capacity: 100,
@@ -225,8 +229,14 @@ fn touching(ttl: Duration, interval: Duration) -> (KeyCache, mpsc::Receiver<(Arc
     (KeyCache::with_touches(&config, Some(tx)), rx)
 }
 
-fn queued(rx: &mut mpsc::Receiver<(Arc<str>, i64)>) -> Vec<String> {
-    std::iter::from_fn(|| rx.try_recv().ok().map(|(id, _)| id.to_string())).collect()
+/// The ids of the last uses queued (the entries handed over for counting are left out).
+fn queued(rx: &mut mpsc::Receiver<Note>) -> Vec<String> {
+    std::iter::from_fn(|| rx.try_recv().ok())
+        .filter_map(|note| match note {
+            Note::Used(id, _) => Some(id.to_string()),
+            Note::Counted(_) => None,
+        })
+        .collect()
 }
 
 #[test]
@@ -331,4 +341,48 @@ fn time_bounds_and_revocation_are_checked_on_every_hit() {
         cache.verify(&entry, &wrong, t0).unwrap_err().reason(),
         "not_found"
     );
+}
+
+#[test]
+fn counts_are_gathered_in_the_entry_and_handed_over_once_per_write() {
+    let (cache, mut rx) = touching(TTL, Duration::from_secs(60));
+    let key = id(50);
+    let t0 = Instant::now();
+    let entry = cache
+        .insert(&key, Some(record(&key)), cache.epoch(), t0)
+        .unwrap();
+    let digest = Hasher::sha256().digest(&key);
+    for _ in 0..100 {
+        assert!(cache.verify(&entry, &digest, t0).is_ok());
+    }
+    let handed: Vec<Arc<CachedKey>> = std::iter::from_fn(|| rx.try_recv().ok())
+        .filter_map(|note| match note {
+            Note::Counted(entry) => Some(entry),
+            Note::Used(..) => None,
+        })
+        .collect();
+    assert_eq!(handed.len(), 1, "one hand-over for 100 requests");
+    assert!(Arc::ptr_eq(&handed[0], &entry));
+    assert_eq!(entry.take_counts(), (100, 0));
+    assert_eq!(entry.take_counts(), (0, 0));
+
+    // Once taken, the next request hands the entry over again; refusals count apart.
+    let mut revoked = record(&key);
+    revoked.info.revoked_at = Some(1);
+    let refused = cache
+        .insert(&key, Some(revoked), cache.epoch(), t0)
+        .unwrap();
+    assert!(cache.verify(&refused, &digest, t0).is_err());
+    assert!(cache.verify(&refused, &digest, t0).is_err());
+    assert!(cache.verify(&entry, &digest, t0).is_ok());
+    let handed = std::iter::from_fn(|| rx.try_recv().ok())
+        .filter(|note| matches!(note, Note::Counted(_)))
+        .count();
+    assert_eq!(handed, 2);
+    assert_eq!(refused.take_counts(), (0, 2));
+    assert_eq!(entry.take_counts(), (1, 0));
+    // A wrong secret is no use of the key: not counted.
+    let wrong = Hasher::sha256().digest("another key");
+    assert!(cache.verify(&entry, &wrong, t0).is_err());
+    assert_eq!(entry.take_counts(), (0, 0));
 }

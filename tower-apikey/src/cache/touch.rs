@@ -1,4 +1,4 @@
-//! Batched last-used writes: uses queued by the cache, written once per interval.
+//! Batched last-used writes and usage counts: queued by the cache, written once per interval.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -6,25 +6,56 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::store::KeyStore;
+use super::CachedKey;
+use crate::record::{self, HourlyUsage};
+use crate::store::ApiKeyStore;
 
-/// Collects uses and writes them once per interval, deduplicated per key; a batch the store
-/// refused is kept and written with the next one.
+/// What the cache hands the writer.
+#[derive(Debug)]
+pub(crate) enum Note {
+    /// A use of key `.0` at `.1` (Unix seconds) worth recording as its last use.
+    Used(Arc<str>, i64),
+    /// An entry with counts to take at the next write (sent once until they are taken).
+    Counted(Arc<CachedKey>),
+}
+
+/// What is waiting to be written: one last use per key, one count per key and hour, and
+/// the entries whose counts are still to be taken.
+#[derive(Default)]
+struct Pending {
+    used: HashMap<Arc<str>, i64>,
+    usage: HashMap<(Arc<str>, i64), (u64, u64)>,
+    counted: Vec<Arc<CachedKey>>,
+}
+
+impl Pending {
+    fn used(&mut self, id: Arc<str>, at: i64) {
+        let slot = self.used.entry(id).or_insert(at);
+        *slot = (*slot).max(at);
+    }
+
+    fn add(&mut self, id: Arc<str>, hour: i64, accepted: u64, refused: u64) {
+        let slot = self.usage.entry((id, hour)).or_default();
+        slot.0 = slot.0.saturating_add(accepted);
+        slot.1 = slot.1.saturating_add(refused);
+    }
+}
+
+/// Collects uses and counts and writes them once per interval, deduplicated per key (and
+/// hour); a batch the store refused is kept and written with the next one.
 pub(super) async fn write_touches(
-    store: Arc<dyn KeyStore>,
-    mut rx: mpsc::Receiver<(Arc<str>, i64)>,
+    store: Arc<dyn ApiKeyStore>,
+    mut rx: mpsc::Receiver<Note>,
     interval: Duration,
 ) {
-    let mut pending: HashMap<Arc<str>, i64> = HashMap::new();
+    let mut pending = Pending::default();
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            used = rx.recv() => match used {
-                Some((id, at)) => {
-                    let slot = pending.entry(id).or_insert(at);
-                    *slot = (*slot).max(at);
-                }
+            note = rx.recv() => match note {
+                Some(Note::Used(id, at)) => pending.used(id, at),
+                Some(Note::Counted(entry)) => pending.counted.push(entry),
                 None => {
                     flush(&*store, &mut pending).await;
                     return;
@@ -35,21 +66,44 @@ pub(super) async fn write_touches(
     }
 }
 
-async fn flush(store: &dyn KeyStore, pending: &mut HashMap<Arc<str>, i64>) {
-    if pending.is_empty() {
+/// Takes the entries' counts into the current UTC hour, then writes everything pending.
+async fn flush(store: &dyn ApiKeyStore, pending: &mut Pending) {
+    let hour = record::hour_of(record::now());
+    for entry in std::mem::take(&mut pending.counted) {
+        let (accepted, refused) = entry.take_counts();
+        if accepted > 0 || refused > 0 {
+            pending.add(Arc::from(entry.id()), hour, accepted, refused);
+        }
+    }
+    if pending.used.is_empty() && pending.usage.is_empty() {
         return;
     }
-    let batch: Vec<(String, i64)> = pending
+    let used: Vec<(String, i64)> = pending
+        .used
         .drain()
         .map(|(id, at)| (id.to_string(), at))
         .collect();
-    if let Err(error) = store.touch(&batch).await {
-        // Kept for the next tick (one entry per key, so at most one per key in use): the
-        // uses made while the store was down are written once it is back.
-        tracing::warn!(target: "tower_apikey", %error, keys = batch.len(), "could not record last use; kept for the next write");
-        for (id, at) in batch {
-            let slot = pending.entry(Arc::from(id)).or_insert(at);
-            *slot = (*slot).max(at);
+    let usage: Vec<(String, HourlyUsage)> = pending
+        .usage
+        .drain()
+        .map(|((id, hour), (accepted, refused))| {
+            let counts = HourlyUsage {
+                hour,
+                accepted,
+                refused,
+            };
+            (id.to_string(), counts)
+        })
+        .collect();
+    if let Err(error) = store.touch(&used, &usage).await {
+        // Kept for the next tick (one entry per key, and per key and hour, so bounded by the
+        // keys in use): what was gathered while the store was down is written once it is back.
+        tracing::warn!(target: "tower_apikey", %error, keys = used.len(), counts = usage.len(), "could not record last use and usage; kept for the next write");
+        for (id, at) in used {
+            pending.used(Arc::from(id), at);
+        }
+        for (id, counts) in usage {
+            pending.add(Arc::from(id), counts.hour, counts.accepted, counts.refused);
         }
     }
 }

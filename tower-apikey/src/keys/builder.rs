@@ -11,12 +11,12 @@ use super::{ApiKeys, DEFAULT_CACHE_TTL, DEFAULT_TOUCH_INTERVAL, Inner};
 use crate::cache::{CacheConfig, KeyCache};
 use crate::key::{Env, KeyFormat};
 use crate::record::Hasher;
-use crate::store::KeyStore;
+use crate::store::ApiKeyStore;
 
 /// Configures [`ApiKeys`]. Every setting has a secure default.
 #[must_use]
 pub struct ApiKeysBuilder {
-    store: Arc<dyn KeyStore>,
+    store: Arc<dyn ApiKeyStore>,
     format: KeyFormat,
     pepper: Option<Vec<u8>>,
     cache: CacheConfig,
@@ -40,7 +40,7 @@ impl ApiKeysBuilder {
     /// Defaults: prefix `sk`, SHA-256, 30 s cache for 100 000 keys, negative cache of
     /// 10 000 ids for 30 s, last use written at most once a minute per key, credentials
     /// from `Authorization: Bearer` or `X-API-Key`.
-    pub fn new(store: Arc<dyn KeyStore>) -> Self {
+    pub fn new(store: Arc<dyn ApiKeyStore>) -> Self {
         Self {
             store,
             format: KeyFormat::default(),

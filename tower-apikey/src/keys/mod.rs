@@ -8,17 +8,16 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::AuthLayer;
-use auth_core::Credentials;
+use auth_core::{AuthLayer, Credentials, StoreError};
 
 pub use builder::ApiKeysBuilder;
-pub use new_key::{CreatedKey, KeyError, NewKey};
+pub use new_key::{CreatedKey, KeyError, MAX_METADATA_BYTES, NewKey};
 
 use crate::authenticator::{ApiKeyAuthenticator, ApiKeyLayer};
 use crate::cache::KeyCache;
 use crate::key::{ApiKey, Env, KeyFormat};
-use crate::record::{ApiKeyRecord, Hasher, KeyInfo, now};
-use crate::store::{KeyStore, StoreError};
+use crate::record::{ApiKeyRecord, Hasher, HourlyUsage, KeyInfo, hour_of, now};
+use crate::store::ApiKeyStore;
 use new_key::secs;
 
 /// Default lifetime of a cached record: how long a revocation made on *another* instance
@@ -28,7 +27,7 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
 pub const DEFAULT_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 
 pub(crate) struct Inner {
-    pub(crate) store: Arc<dyn KeyStore>,
+    pub(crate) store: Arc<dyn ApiKeyStore>,
     pub(crate) format: KeyFormat,
     pub(crate) hasher: Hasher,
     pub(crate) cache: KeyCache,
@@ -45,9 +44,9 @@ pub(crate) struct Inner {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use tower_apikey::{ApiKeys, MemoryStore, NewKey};
+/// use tower_apikey::{ApiKeys, MemoryApiKeyStore, NewKey};
 ///
-/// let keys = ApiKeys::builder(MemoryStore::new()).build().unwrap();
+/// let keys = ApiKeys::builder(MemoryApiKeyStore::new()).build().unwrap();
 /// let created = keys.create(NewKey::new("acme").scopes(["read"])).await.unwrap();
 /// assert!(created.key.expose().starts_with("sk_live_"));
 /// assert_eq!(keys.list(Some("acme")).await.unwrap().len(), 1);
@@ -72,7 +71,7 @@ impl fmt::Debug for ApiKeys {
 
 impl ApiKeys {
     /// Starts configuring a handle over `store`.
-    pub fn builder(store: impl KeyStore) -> ApiKeysBuilder {
+    pub fn builder(store: impl ApiKeyStore) -> ApiKeysBuilder {
         ApiKeysBuilder::new(Arc::new(store))
     }
 
@@ -97,7 +96,7 @@ impl ApiKeys {
         // The default settings always build; a refusal would still be reported, not unwrapped.
         Self::builder(store)
             .build()
-            .map_err(|error| StoreError::Unavailable(Box::new(error)))
+            .map_err(StoreError::unavailable)
     }
 
     /// The key format.
@@ -108,7 +107,7 @@ impl ApiKeys {
 
     /// The store behind the cache.
     #[must_use]
-    pub fn store(&self) -> &Arc<dyn KeyStore> {
+    pub fn store(&self) -> &Arc<dyn ApiKeyStore> {
         &self.inner.store
     }
 
@@ -174,6 +173,10 @@ impl ApiKeys {
             last_used_at: None,
             grace_ends_at: None,
             replaced_by: None,
+            tenant: new.tenant.clone(),
+            metadata: new.metadata.clone(),
+            rate: new.rate,
+            quota: new.quota,
         };
         let record = ApiKeyRecord {
             info,
@@ -201,25 +204,52 @@ impl ApiKeys {
         Ok(self.inner.store.lookup(id).await?.map(|r| r.info))
     }
 
+    /// The requests key `id` made in the last 24 hours, one [`HourlyUsage`] per UTC hour
+    /// with traffic (hours without any are absent), oldest first: requests accepted, and
+    /// requests refused because the key was revoked, expired or not yet valid. Counted in
+    /// the background with last-use times (so not at all with
+    /// [`touch_interval(None)`](crate::ApiKeysBuilder::touch_interval)), written at most
+    /// once per touch interval, kept across a store outage; this reads the store, so the
+    /// last interval's requests may be missing yet. A request is counted in the hour of the
+    /// write that carries it (at most one touch interval later).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use tower_apikey::{ApiKeys, MemoryApiKeyStore, NewKey};
+    ///
+    /// let keys = ApiKeys::builder(MemoryApiKeyStore::new()).build().unwrap();
+    /// let created = keys.create(NewKey::new("acme")).await.unwrap();
+    /// assert!(keys.usage(&created.info.id).await.unwrap().is_empty());
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn usage(&self, id: &str) -> Result<Vec<HourlyUsage>, StoreError> {
+        let since = hour_of(now()) - 23 * 3600;
+        self.inner.store.usage(id, since).await
+    }
+
     /// Revokes key `id`: refused at once by this handle's layers, by other instances
     /// sharing the store within [`cache_ttl`](Self::cache_ttl). `Ok(false)` if it already
     /// was revoked.
     ///
     /// # Errors
     ///
-    /// [`StoreError::NotFound`] for an unknown id, or the store's error.
+    /// [`StoreErrorKind::NotFound`](auth_core::StoreErrorKind::NotFound) for an unknown id, or the store's error.
     pub async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
         let revoked = self.inner.store.revoke(id, now()).await;
         self.invalidate(id);
         revoked
     }
 
-    /// Replaces key `id` with a new key of the same account, environment, name, scopes and
-    /// expiry; the old key keeps working for `grace`, then is refused.
+    /// Replaces key `id` with a new key of the same account, environment, name, scopes,
+    /// expiry, tenant, metadata, rate and quota; the old key keeps working for `grace`, then is refused.
     ///
     /// # Errors
     ///
-    /// [`StoreError::NotFound`] (as [`KeyError::Store`]) if the key does not exist or is
+    /// [`StoreErrorKind::NotFound`](auth_core::StoreErrorKind::NotFound) (as [`KeyError::Store`]) if the key does not exist or is
     /// revoked; otherwise the store's or random generator's error.
     pub async fn rotate(&self, id: &str, grace: Duration) -> Result<CreatedKey, KeyError> {
         let old = self
@@ -228,7 +258,7 @@ impl ApiKeys {
             .lookup(id)
             .await?
             .filter(|r| r.info.revoked_at.is_none())
-            .ok_or(StoreError::NotFound)?;
+            .ok_or_else(|| crate::store::not_found(id))?;
         let new = NewKey {
             account: old.info.account,
             name: old.info.name,
@@ -236,6 +266,10 @@ impl ApiKeys {
             env: old.info.env,
             expires_at: old.info.expires_at,
             not_before: None,
+            tenant: old.info.tenant,
+            metadata: old.info.metadata,
+            rate: old.info.rate,
+            quota: old.info.quota,
         };
         let (record, key) = self.mint(&new)?;
         let grace_ends_at = now().saturating_add(secs(grace));

@@ -1,8 +1,8 @@
 //! Push invalidation across instances with PostgreSQL `LISTEN` / `NOTIFY`.
 //!
-//! A [`SqlStore`] on PostgreSQL sends `NOTIFY tower_apikey_invalidate, '<key id>'` after
+//! A [`SqlApiKeyStore`] on PostgreSQL sends `NOTIFY tower_apikey_invalidate, '<key id>'` after
 //! every revocation and rotation, whichever process made it (a server, the CLI).
-//! [`SqlStore::listen`] subscribes an [`ApiKeys`] handle: each notification evicts that
+//! [`SqlApiKeyStore::listen`] subscribes an [`ApiKeys`] handle: each notification evicts that
 //! key from its cache, so a revocation reaches every listening instance in milliseconds
 //! instead of within the cache TTL. If the listening connection drops, cached keys keep
 //! answering (PostgreSQL being down is no reason to refuse a key it vouched for); the
@@ -17,7 +17,9 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 use tokio::task::JoinHandle;
 
-use super::{SqlStore, StoreError};
+use auth_core::{StoreError, StoreErrorKind};
+
+use super::SqlApiKeyStore;
 use crate::keys::{ApiKeys, Inner};
 
 /// Between two reconnection attempts of the listener.
@@ -45,25 +47,28 @@ impl Drop for InvalidationListener {
     }
 }
 
-impl SqlStore {
+impl SqlApiKeyStore {
     /// Evicts keys from `keys`' cache as other instances revoke or rotate them.
     /// PostgreSQL only; keep the returned listener alive for as long as you serve.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unsupported`] on SQLite; [`StoreError::Unavailable`] if the listening
+    /// [`StoreErrorKind::Unsupported`] on SQLite; [`StoreErrorKind::Unavailable`] if the listening
     /// connection cannot be opened.
     pub async fn listen(&self, keys: &ApiKeys) -> Result<InvalidationListener, StoreError> {
-        let pool = self
-            .pg_pool()
-            .ok_or(StoreError::Unsupported("LISTEN/NOTIFY needs PostgreSQL"))?;
+        let pool = self.pg_pool().ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::Unsupported,
+                "LISTEN/NOTIFY needs PostgreSQL",
+            )
+        })?;
         let mut listener = PgListener::connect_with(pool)
             .await
-            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+            .map_err(StoreError::unavailable)?;
         listener
             .listen(NOTIFY_CHANNEL)
             .await
-            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+            .map_err(StoreError::unavailable)?;
         let task = tokio::spawn(run(listener, keys.downgrade()));
         Ok(InvalidationListener { task })
     }

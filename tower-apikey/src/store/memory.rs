@@ -1,56 +1,74 @@
 //! An in-process store, for tests and single-instance development.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 
-use super::{KeyStore, StoreError};
-use crate::record::{ApiKeyRecord, KeyInfo};
+use auth_core::{StoreError, StoreErrorKind};
 
-/// Keys in a `HashMap` behind a lock; cloning shares the map.
+use super::ApiKeyStore;
+use crate::record::{ApiKeyRecord, HourlyUsage, KeyInfo, USAGE_RETENTION_SECS, hour_of, now};
+
+/// Keys in a `HashMap` behind a lock, with their hourly usage; cloning shares the map.
 #[derive(Clone, Default)]
-pub struct MemoryStore {
-    keys: Arc<RwLock<HashMap<String, ApiKeyRecord>>>,
+pub struct MemoryApiKeyStore {
+    keys: Arc<RwLock<HashMap<String, Stored>>>,
 }
 
-impl MemoryStore {
+#[derive(Clone)]
+struct Stored {
+    record: ApiKeyRecord,
+    /// Hour → (accepted, refused).
+    usage: BTreeMap<i64, (u64, u64)>,
+}
+
+impl MemoryApiKeyStore {
     /// An empty store.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, ApiKeyRecord>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Stored>> {
         self.keys.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, ApiKeyRecord>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Stored>> {
         self.keys.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl fmt::Debug for MemoryStore {
+impl fmt::Debug for MemoryApiKeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryStore")
+        f.debug_struct("MemoryApiKeyStore")
             .field("keys", &self.read().len())
             .finish()
     }
 }
 
+impl Stored {
+    fn new(record: &ApiKeyRecord) -> Self {
+        Self {
+            record: record.clone(),
+            usage: BTreeMap::new(),
+        }
+    }
+}
+
 #[async_trait]
-impl KeyStore for MemoryStore {
+impl ApiKeyStore for MemoryApiKeyStore {
     async fn lookup(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        Ok(self.read().get(id).cloned())
+        Ok(self.read().get(id).map(|s| s.record.clone()))
     }
 
     async fn create(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
         let mut keys = self.write();
         if keys.contains_key(&record.info.id) {
-            return Err(StoreError::Conflict);
+            return Err(StoreErrorKind::Conflict.into());
         }
-        keys.insert(record.info.id.clone(), record.clone());
+        keys.insert(record.info.id.clone(), Stored::new(record));
         Ok(())
     }
 
@@ -58,6 +76,7 @@ impl KeyStore for MemoryStore {
         let mut out: Vec<KeyInfo> = self
             .read()
             .values()
+            .map(|s| &s.record)
             .filter(|r| account.is_none_or(|a| r.info.account == a))
             .map(|r| r.info.clone())
             .collect();
@@ -67,7 +86,7 @@ impl KeyStore for MemoryStore {
 
     async fn revoke(&self, id: &str, at: i64) -> Result<bool, StoreError> {
         let mut keys = self.write();
-        let record = keys.get_mut(id).ok_or(StoreError::NotFound)?;
+        let record = &mut keys.get_mut(id).ok_or_else(|| super::not_found(id))?.record;
         if record.info.revoked_at.is_some() {
             return Ok(false);
         }
@@ -83,30 +102,64 @@ impl KeyStore for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut keys = self.write();
         if keys.contains_key(&replacement.info.id) {
-            return Err(StoreError::Conflict);
+            return Err(StoreErrorKind::Conflict.into());
         }
         let old = keys
             .get_mut(old_id)
+            .map(|s| &mut s.record)
             .filter(|r| r.info.revoked_at.is_none())
-            .ok_or(StoreError::NotFound)?;
+            .ok_or_else(|| super::not_found(old_id))?;
         old.info.grace_ends_at = Some(
             old.info
                 .grace_ends_at
                 .map_or(grace_ends_at, |g| g.min(grace_ends_at)),
         );
         old.info.replaced_by = Some(replacement.info.id.clone());
-        keys.insert(replacement.info.id.clone(), replacement.clone());
+        keys.insert(replacement.info.id.clone(), Stored::new(replacement));
         Ok(())
     }
 
-    async fn touch(&self, used: &[(String, i64)]) -> Result<(), StoreError> {
+    async fn touch(
+        &self,
+        used: &[(String, i64)],
+        usage: &[(String, HourlyUsage)],
+    ) -> Result<(), StoreError> {
         let mut keys = self.write();
         for (id, at) in used {
-            if let Some(record) = keys.get_mut(id) {
-                record.info.last_used_at =
-                    Some(record.info.last_used_at.map_or(*at, |t| t.max(*at)));
+            if let Some(stored) = keys.get_mut(id) {
+                let info = &mut stored.record.info;
+                info.last_used_at = Some(info.last_used_at.map_or(*at, |t| t.max(*at)));
+            }
+        }
+        for (id, counts) in usage {
+            if let Some(stored) = keys.get_mut(id) {
+                let hour = stored.usage.entry(hour_of(counts.hour)).or_default();
+                hour.0 = hour.0.saturating_add(counts.accepted);
+                hour.1 = hour.1.saturating_add(counts.refused);
+            }
+        }
+        if !usage.is_empty() {
+            let oldest = hour_of(now()) - USAGE_RETENTION_SECS;
+            for stored in keys.values_mut() {
+                stored.usage.retain(|&hour, _| hour >= oldest);
             }
         }
         Ok(())
+    }
+
+    async fn usage(&self, id: &str, since: i64) -> Result<Vec<HourlyUsage>, StoreError> {
+        let keys = self.read();
+        let Some(stored) = keys.get(id) else {
+            return Ok(Vec::new());
+        };
+        Ok(stored
+            .usage
+            .range(since..)
+            .map(|(&hour, &(accepted, refused))| HourlyUsage {
+                hour,
+                accepted,
+                refused,
+            })
+            .collect())
     }
 }

@@ -11,17 +11,23 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 #[cfg(feature = "sqlite")]
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::{KeyStore, StoreError};
+use auth_core::{StoreError, StoreErrorKind};
+
+use super::ApiKeyStore;
 use retry::retry_once;
 
 mod retry;
-use crate::record::{ApiKeyRecord, KeyDigest, KeyInfo};
+use crate::limit::KeyLimit;
+use crate::record::{
+    ApiKeyRecord, HourlyUsage, KeyDigest, KeyInfo, USAGE_RETENTION_SECS, hour_of, now,
+};
 
 /// The embedded migrations (`migrations/` in this crate), valid for both backends.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 const COLUMNS: &str = "id, env, account, name, scopes, digest, display_prefix, last_four, \
-    created_at, expires_at, not_before, revoked_at, last_used_at, grace_ends_at, replaced_by";
+    created_at, expires_at, not_before, revoked_at, last_used_at, grace_ends_at, replaced_by, \
+    tenant, metadata, rate, quota";
 
 /// Opens the store a URL names, creating and migrating it as needed:
 /// `sqlite://PATH` (the file is created) or `sqlite::memory:` with feature `sqlite`,
@@ -29,10 +35,10 @@ const COLUMNS: &str = "id, env, account, name, scopes, digest, display_prefix, l
 ///
 /// # Errors
 ///
-/// [`StoreError::Unavailable`] when the URL is not understood (or names a backend this build
+/// [`StoreErrorKind::Unavailable`] when the URL is not understood (or names a backend this build
 /// leaves out), the database cannot be reached or the migrations fail.
-pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
-    SqlStore::connect(url).await
+pub async fn connect(url: &str) -> Result<SqlApiKeyStore, StoreError> {
+    SqlApiKeyStore::connect(url).await
 }
 
 #[derive(Clone)]
@@ -43,7 +49,7 @@ enum Pool {
     Postgres(PgPool),
 }
 
-/// A [`KeyStore`] in SQLite or PostgreSQL. Cloning shares the connection pool.
+/// A [`ApiKeyStore`] in SQLite or PostgreSQL. Cloning shares the connection pool.
 ///
 /// **PostgreSQL outages.** Keys in an [`ApiKeys`](crate::ApiKeys) cache keep working (for
 /// their cache TTL) while the database is down; a key that is not cached answers 503
@@ -53,19 +59,19 @@ enum Pool {
 /// connections by itself, and a read or last-use write that failed because its connection
 /// was lost (an I/O error, SQLSTATE `08…` or `57P…`) is resent once on a fresh one within
 /// the same 5 s; admin writes (`create`, `revoke`, `rotate`) are not resent, since their
-/// outcome would be ambiguous, and answer [`StoreError::Unavailable`]. A
+/// outcome would be ambiguous, and answer [`StoreErrorKind::Unavailable`]. A
 /// [`listen`](Self::listen)ing instance keeps its cache while the listening connection is
 /// down, reconnects every second, and clears the cache once it listens again (a
 /// notification may have been missed): revocations made meanwhile are enforced within
 /// about a second of the return.
 #[derive(Clone)]
-pub struct SqlStore {
+pub struct SqlApiKeyStore {
     pool: Pool,
 }
 
-impl fmt::Debug for SqlStore {
+impl fmt::Debug for SqlApiKeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlStore")
+        f.debug_struct("SqlApiKeyStore")
             .field("backend", &self.backend())
             .finish_non_exhaustive()
     }
@@ -84,17 +90,19 @@ macro_rules! with_pool {
 }
 
 fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Unavailable(Box::new(e))
+    StoreError::unavailable(e)
 }
 
 fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::new(StoreErrorKind::Conflict, e)
+        }
         _ => unavailable(e),
     }
 }
 
-impl SqlStore {
+impl SqlApiKeyStore {
     /// See [`connect`].
     ///
     /// # Errors
@@ -126,14 +134,11 @@ impl SqlStore {
             let options = PgConnectOptions::from_str(url).map_err(unavailable)?;
             return Self::postgres_with(options).await;
         }
-        Err(StoreError::Unavailable(
-            match (sqlite, postgres) {
-                (true, _) => "a sqlite:// URL needs tower-apikey's `sqlite` feature",
-                (_, true) => "a postgres:// URL needs tower-apikey's `postgres` feature",
-                _ => "unsupported database URL: expected sqlite:// or postgres://",
-            }
-            .into(),
-        ))
+        Err(StoreError::unavailable(match (sqlite, postgres) {
+            (true, _) => "a sqlite:// URL needs tower-apikey's `sqlite` feature",
+            (_, true) => "a postgres:// URL needs tower-apikey's `postgres` feature",
+            _ => "unsupported database URL: expected sqlite:// or postgres://",
+        }))
     }
 
     /// A PostgreSQL store from connection options (e.g. with a `search_path`), migrated.
@@ -142,7 +147,7 @@ impl SqlStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] when the server cannot be reached or migrations fail.
+    /// [`StoreErrorKind::Unavailable`] when the server cannot be reached or migrations fail.
     pub async fn postgres_with(options: PgConnectOptions) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(8)
@@ -159,7 +164,7 @@ impl SqlStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] when migrations fail.
+    /// [`StoreErrorKind::Unavailable`] when migrations fail.
     pub async fn sqlite(pool: SqlitePool) -> Result<Self, StoreError> {
         MIGRATOR.run(&pool).await.map_err(unavailable)?;
         Ok(Self {
@@ -173,7 +178,7 @@ impl SqlStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] when migrations fail.
+    /// [`StoreErrorKind::Unavailable`] when migrations fail.
     pub async fn postgres(pool: PgPool) -> Result<Self, StoreError> {
         MIGRATOR.run(&pool).await.map_err(unavailable)?;
         Ok(Self {
@@ -226,7 +231,7 @@ impl SqlStore {
     #[allow(clippy::unused_async)]
     async fn notify(&self, _id: &str) {}
 
-    /// Closes every connection; later operations fail with [`StoreError::Unavailable`].
+    /// Closes every connection; later operations fail with [`StoreErrorKind::Unavailable`].
     pub async fn close(&self) {
         with_pool!(&self.pool, p => p.close().await);
     }
@@ -249,16 +254,29 @@ struct Row {
     last_used_at: Option<i64>,
     grace_ends_at: Option<i64>,
     replaced_by: Option<String>,
+    tenant: Option<String>,
+    metadata: String,
+    rate: Option<String>,
+    quota: Option<String>,
 }
 
 impl Row {
     fn into_record(self) -> Result<ApiKeyRecord, StoreError> {
-        let digest = KeyDigest::from_hex(&self.digest)
-            .ok_or_else(|| StoreError::Corrupt(format!("digest of key {}", self.id)))?;
-        let env = self
-            .env
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("env of key {}", self.id)))?;
+        let corrupt = |what: &str| {
+            StoreError::new(
+                StoreErrorKind::Corrupt,
+                format!("{what} of key {}", self.id),
+            )
+        };
+        let digest = KeyDigest::from_hex(&self.digest).ok_or_else(|| corrupt("digest"))?;
+        let env = self.env.parse().map_err(|_| corrupt("env"))?;
+        let metadata = serde_json::from_str(&self.metadata).map_err(|_| corrupt("metadata"))?;
+        let limit = |text: Option<&str>, what| {
+            text.map(|t| KeyLimit::parse(t).ok_or_else(|| corrupt(what)))
+                .transpose()
+        };
+        let rate = limit(self.rate.as_deref(), "rate")?;
+        let quota = limit(self.quota.as_deref(), "quota")?;
         Ok(ApiKeyRecord {
             info: KeyInfo {
                 id: self.id,
@@ -275,6 +293,10 @@ impl Row {
                 last_used_at: self.last_used_at,
                 grace_ends_at: self.grace_ends_at,
                 replaced_by: self.replaced_by,
+                tenant: self.tenant,
+                metadata,
+                rate,
+                quota,
             },
             digest,
         })
@@ -301,18 +323,22 @@ macro_rules! bind_record {
             .bind(info.last_used_at)
             .bind(info.grace_ends_at)
             .bind(info.replaced_by.clone())
+            .bind(info.tenant.clone())
+            .bind(serde_json::Value::Object(info.metadata.clone()).to_string())
+            .bind(info.rate.map(|r| r.to_string()))
+            .bind(info.quota.map(|q| q.to_string()))
     }};
 }
 
 fn insert_sql() -> String {
     format!(
         "INSERT INTO api_keys ({COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
     )
 }
 
 #[async_trait]
-impl KeyStore for SqlStore {
+impl ApiKeyStore for SqlApiKeyStore {
     async fn lookup(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1");
         let row = with_pool!(&self.pool, p => retry_once(|| sqlx::query_as::<_, Row>(&sql)
@@ -365,7 +391,7 @@ impl KeyStore for SqlStore {
         }
         match self.lookup(id).await? {
             Some(_) => Ok(false),
-            None => Err(StoreError::NotFound),
+            None => Err(super::not_found(id)),
         }
     }
 
@@ -392,7 +418,7 @@ impl KeyStore for SqlStore {
                 .map_err(db_error)?
                 .rows_affected();
             if updated == 0 {
-                return Err(StoreError::NotFound);
+                return Err(super::not_found(old_id));
             }
             bind_record!(sqlx::query(&insert), replacement)
                 .execute(&mut *tx)
@@ -404,13 +430,27 @@ impl KeyStore for SqlStore {
         Ok(())
     }
 
-    async fn touch(&self, used: &[(String, i64)]) -> Result<(), StoreError> {
-        if used.is_empty() {
+    async fn touch(
+        &self,
+        used: &[(String, i64)],
+        usage: &[(String, HourlyUsage)],
+    ) -> Result<(), StoreError> {
+        if used.is_empty() && usage.is_empty() {
             return Ok(());
         }
         let update = "UPDATE api_keys SET last_used_at = $2 \
             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
-        // Idempotent (a later time never moves backwards): the whole batch is resent once.
+        // Only counts of existing keys: an id of no key leaves no row behind.
+        let count = "INSERT INTO key_usage (key_id, hour, accepted, refused) \
+            SELECT id, $2, $3, $4 FROM api_keys WHERE id = $1 \
+            ON CONFLICT (key_id, hour) DO UPDATE SET \
+            accepted = key_usage.accepted + excluded.accepted, \
+            refused = key_usage.refused + excluded.refused";
+        let prune = "DELETE FROM key_usage WHERE hour < $1";
+        let oldest = hour_of(now()) - USAGE_RETENTION_SECS;
+        let wide = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        // One transaction, resent once if the connection was lost before it committed (a
+        // loss between the commit and its acknowledgement can count a batch twice).
         with_pool!(&self.pool, p => retry_once(|| async {
             let mut tx = p.begin().await?;
             for (id, at) in used {
@@ -420,9 +460,40 @@ impl KeyStore for SqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
+            for (id, counts) in usage {
+                sqlx::query(count)
+                    .bind(id.as_str())
+                    .bind(hour_of(counts.hour))
+                    .bind(wide(counts.accepted))
+                    .bind(wide(counts.refused))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if !usage.is_empty() {
+                sqlx::query(prune).bind(oldest).execute(&mut *tx).await?;
+            }
             tx.commit().await
         })
         .await
         .map_err(db_error))
+    }
+
+    async fn usage(&self, id: &str, since: i64) -> Result<Vec<HourlyUsage>, StoreError> {
+        let sql = "SELECT hour, accepted, refused FROM key_usage \
+            WHERE key_id = $1 AND hour >= $2 ORDER BY hour";
+        let rows: Vec<(i64, i64, i64)> = with_pool!(&self.pool, p => retry_once(|| sqlx::query_as(sql)
+            .bind(id)
+            .bind(since)
+            .fetch_all(p))
+            .await
+            .map_err(db_error)?);
+        Ok(rows
+            .into_iter()
+            .map(|(hour, accepted, refused)| HourlyUsage {
+                hour,
+                accepted: u64::try_from(accepted).unwrap_or(0),
+                refused: u64::try_from(refused).unwrap_or(0),
+            })
+            .collect())
     }
 }

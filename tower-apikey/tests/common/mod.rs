@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use auth_core::StoreError;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
@@ -13,8 +14,8 @@ use http::{Request, Response};
 use http_body_util::BodyExt;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use tower::ServiceExt;
-use tower_apikey::store::{KeyStore, StoreError};
-use tower_apikey::{ApiKeyIdentity, ApiKeyRecord, ApiKeys, KeyInfo, SqlStore};
+use tower_apikey::store::ApiKeyStore;
+use tower_apikey::{ApiKeyIdentity, ApiKeyRecord, ApiKeys, HourlyUsage, KeyInfo, SqlApiKeyStore};
 
 /// The PostgreSQL these tests use (`TEST_POSTGRES_URL`), checked reachable.
 pub fn postgres_url() -> String {
@@ -30,7 +31,7 @@ pub fn unique(tag: &str) -> String {
 /// A PostgreSQL store in a fresh schema of its own. Panics with a clear message when no
 /// server answers: these tests never pass silently without PostgreSQL.
 pub struct PgSchema {
-    pub store: SqlStore,
+    pub store: SqlApiKeyStore,
     pub schema: String,
     admin: PgPool,
 }
@@ -54,17 +55,17 @@ impl PgSchema {
         }
     }
 
-    async fn connect_schema(url: &str, schema: &str) -> SqlStore {
+    async fn connect_schema(url: &str, schema: &str) -> SqlApiKeyStore {
         let options = PgConnectOptions::from_str(url)
             .unwrap()
             .options([("search_path", schema)]);
-        SqlStore::postgres_with(options)
+        SqlApiKeyStore::postgres_with(options)
             .await
             .expect("migrate schema")
     }
 
     /// A second, independent connection pool to the same schema (another instance).
-    pub async fn another_instance(&self) -> SqlStore {
+    pub async fn another_instance(&self) -> SqlApiKeyStore {
         Self::connect_schema(&postgres_url(), &self.schema).await
     }
 
@@ -78,7 +79,7 @@ impl PgSchema {
 }
 
 /// A fresh SQLite file in the temp directory, created by `connect`.
-pub async fn sqlite_store() -> (SqlStore, std::path::PathBuf) {
+pub async fn sqlite_store() -> (SqlApiKeyStore, std::path::PathBuf) {
     let path = std::env::temp_dir().join(format!("{}.db", unique("sqlite")));
     let store = tower_apikey::store::connect(&format!("sqlite://{}", path.display()))
         .await
@@ -121,7 +122,7 @@ impl<S> Counting<S> {
 }
 
 #[async_trait]
-impl<S: KeyStore> KeyStore for Counting<S> {
+impl<S: ApiKeyStore> ApiKeyStore for Counting<S> {
     async fn lookup(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         self.inner.lookup(id).await
@@ -138,9 +139,18 @@ impl<S: KeyStore> KeyStore for Counting<S> {
     async fn rotate(&self, old: &str, new: &ApiKeyRecord, grace: i64) -> Result<(), StoreError> {
         self.inner.rotate(old, new, grace).await
     }
-    async fn touch(&self, used: &[(String, i64)]) -> Result<(), StoreError> {
-        self.touches.lock().unwrap().push(used.to_vec());
-        self.inner.touch(used).await
+    async fn touch(
+        &self,
+        used: &[(String, i64)],
+        usage: &[(String, HourlyUsage)],
+    ) -> Result<(), StoreError> {
+        if !used.is_empty() {
+            self.touches.lock().unwrap().push(used.to_vec());
+        }
+        self.inner.touch(used, usage).await
+    }
+    async fn usage(&self, id: &str, since: i64) -> Result<Vec<HourlyUsage>, StoreError> {
+        self.inner.usage(id, since).await
     }
 }
 

@@ -1,9 +1,15 @@
-//! `/api/whoami` and `/api/admin`: who the caller is, whichever method proved it.
+//! `/api/whoami` and `/api/admin`: who the caller is, whichever method proved it; each API
+//! key's own rate limit and quota.
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
 
 use auth_core::Principal;
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tower_apikey::{ApiKeyIdentity, Per};
+use tower_ratelimit::{KeyBy, Limit, Policy, Quota, RateLimiter};
 
 /// The body of `/api/whoami`: `{"subject", "method", "scopes"}`, borrowed from the principal
 /// and serialized straight into the response (no intermediate `serde_json::Value` tree).
@@ -26,4 +32,69 @@ pub(crate) fn body(principal: &Principal) -> Response {
         scopes: principal.scopes(),
     })
     .into_response()
+}
+
+/// The limiter of every API key's own rate and quota (`demo keys create --rate N/s|N/m
+/// --quota N/day|N/month`), counted per key id. A caller without them (a key without
+/// limits, a JWT, a session) gets the default policy, far above any real traffic. Admitted
+/// answers carry no rate-limit headers (they would show that default to everyone); over its
+/// rate or quota a key gets 429 with `Retry-After`, `RateLimit-Policy` and `RateLimit`.
+pub(crate) fn key_limiter() -> RateLimiter {
+    let policies = KeyPolicies::default();
+    RateLimiter::builder()
+        .limit(Limit::per_second("unlimited", 1_000_000))
+        .key_by(KeyBy::custom(|parts, principal| {
+            match parts.extensions.get::<ApiKeyIdentity>() {
+                Some(key) => format!("key:{}", key.id()),
+                None => format!("s:{}", principal.subject()),
+            }
+        }))
+        .overrides(move |parts, _| policies.of(parts.extensions.get::<ApiKeyIdentity>()?))
+        .headers(false)
+        .build()
+        .expect("a fixed one-limit policy is valid")
+}
+
+/// Each limited key's [`Policy`], built on its first request and kept by key id (a key's
+/// limits never change: a rotation mints a new id), so a request only clones an `Arc`.
+#[derive(Default)]
+struct KeyPolicies(RwLock<HashMap<String, Option<Policy>>>);
+
+impl KeyPolicies {
+    fn of(&self, key: &ApiKeyIdentity) -> Option<Policy> {
+        if key.rate().is_none() && key.quota().is_none() {
+            return None;
+        }
+        if let Some(policy) = self
+            .0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key.id())
+        {
+            return policy.clone();
+        }
+        let policy = policy(key);
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.id().to_owned(), policy.clone());
+        policy
+    }
+}
+
+/// The policy of a key's stored rate and quota; `None` (the default) if the pair does not
+/// make a valid policy, which `tower-apikey` already prevents at creation.
+fn policy(key: &ApiKeyIdentity) -> Option<Policy> {
+    // tower-apikey admits only `/s` and `/m` rates and `/day` and `/month` quotas.
+    let rate = key.rate().map(|rate| match rate.per() {
+        Per::Second => Limit::per_second("key-rate", rate.count()),
+        _ => Limit::per_minute("key-rate", rate.count()),
+    });
+    let quota = key.quota().map(|quota| match quota.per() {
+        Per::Day => Quota::daily("key-quota", quota.count()),
+        _ => Quota::monthly("key-quota", quota.count()),
+    });
+    Policy::new(rate, quota)
+        .inspect_err(|error| tracing::warn!(key_id = key.id(), %error, "unusable key limits"))
+        .ok()
 }

@@ -39,6 +39,8 @@ pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
             "/api/admin",
             get(api::whoami).route_layer(require_scopes(["admin"]).on_rejection(rejection.clone())),
         )
+        // Inside the AuthLayer: each API key's own rate and quota.
+        .layer(api::key_limiter().layer())
         .layer(AuthLayer::new(api_auth).on_rejection(rejection));
     if let Some(metadata) = &state.resource_metadata {
         api = api.route_service(metadata.path(), metadata.service());

@@ -14,7 +14,7 @@ use std::env;
 use std::error::Error;
 use std::net::SocketAddr;
 
-use tower_apikey::{ApiKeys, MemoryStore, NewKey, store};
+use tower_apikey::{ApiKeys, MemoryApiKeyStore, NewKey, store};
 use tower_jwt::JwtAuthenticator;
 use towerauth_grpc_example::{
     NotesService, READ_SCOPE, WRITE_SCOPE, auth_layer, hs256_verifier, serve,
@@ -41,7 +41,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let keys = match env::var("APIKEY_DATABASE_URL") {
         Ok(url) => ApiKeys::builder(store::connect(&url).await?).build()?,
         Err(_) => {
-            let keys = ApiKeys::builder(MemoryStore::new()).build()?;
+            let keys = ApiKeys::builder(MemoryApiKeyStore::new()).build()?;
             let created = keys
                 .create(NewKey::new("dev").scopes([READ_SCOPE, WRITE_SCOPE]))
                 .await?;

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
 use tonic_prost::ProstCodec;
-use tower_apikey::{ApiKeys, MemoryStore};
+use tower_apikey::{ApiKeys, MemoryApiKeyStore};
 use tower_jwt::JwtAuthenticator;
 use towerauth_grpc_example::pb::{WhoAmIRequest, WhoAmIResponse};
 use towerauth_grpc_example::{NotesService, auth_layer, hs256_verifier, serve};
@@ -26,7 +26,7 @@ pub(crate) struct Server {
 }
 
 pub(crate) async fn start() -> Server {
-    start_with(ApiKeys::builder(MemoryStore::new()).build().unwrap()).await
+    start_with(ApiKeys::builder(MemoryApiKeyStore::new()).build().unwrap()).await
 }
 
 pub(crate) async fn start_with(keys: ApiKeys) -> Server {
