@@ -554,7 +554,9 @@ pub(crate) async fn rotate_key(
             };
             dashboard(&state, Some(&session), StatusCode::OK, flash).await
         }
-        Err(tower_apikey::KeyError::Store(tower_apikey::StoreError::NotFound)) => {
+        Err(tower_apikey::KeyError::Store(error))
+            if error.kind() == auth_core::StoreErrorKind::NotFound =>
+        {
             failed(
                 StatusCode::CONFLICT,
                 format!("Key {id} is revoked: it cannot be rotated."),
@@ -596,6 +598,10 @@ mod tests {
             last_used_at: None,
             grace_ends_at: None,
             replaced_by: None,
+            tenant: None,
+            metadata: serde_json::Map::new(),
+            rate: None,
+            quota: None,
         }
     }
 
