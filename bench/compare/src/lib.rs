@@ -31,7 +31,7 @@ use axum::{Extension, Json, Router};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tower_apikey::{ApiKeys, MemoryApiKeyStore, NewKey};
-use tower_jwt::{Algorithm, IssuerConfig, JwtAuthenticator, JwtVerifier};
+use tower_jwt::{IssuerConfig, JwtAuthenticator, JwtVerifier};
 
 pub use naive::{AUDIENCE, ISSUER};
 
@@ -113,7 +113,7 @@ pub async fn app() -> Result<(Router, Credentials), String> {
     let token = naive::mint(JWT_SECRET, SUBJECT, &SCOPES.join(" "))?;
     let issuer = IssuerConfig::builder(ISSUER)
         .audience(AUDIENCE)
-        .hmac_secret(Algorithm::HS256, JWT_SECRET)
+        .hmac_secret(JWT_SECRET)
         .build()
         .map_err(|e| format!("JWT issuer: {e}"))?;
     let verifier = JwtVerifier::new(issuer).map_err(|e| format!("JWT verifier: {e}"))?;
