@@ -35,7 +35,8 @@ pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
             "/api/admin",
             get(api::whoami).route_layer(require_scopes(["admin"]).on_rejection(rejection.clone())),
         )
-        .layer(AuthLayer::new(api_auth).on_rejection(rejection));
+        .layer(AuthLayer::new(api_auth).on_rejection(rejection))
+        .layer(state.api_throttle.layer());
     if let Some(metadata) = &state.resource_metadata {
         api = api.route_service(metadata.path(), metadata.service());
     }
@@ -68,7 +69,7 @@ pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
         router = router.nest_service("/oauth", oauth.routes());
     }
     if bench_floors {
-        router = router.merge(floors::router());
+        router = router.merge(floors::router(&state));
     }
     router.with_state(state)
 }
