@@ -62,7 +62,7 @@
 //! is full again. Logs (target `tower_ratelimit`) name the limit, never the credential.
 //!
 //! ## Features
-//! * `redis`: [`RedisConfig`], shared counters.
+//! * `redis`: [`RedisConfig`], limits and throttles shared by every instance.
 //! * `axum`: the client address from axum's `ConnectInfo<SocketAddr>`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -85,6 +85,7 @@ pub use layer::{RateLimitLayer, RateLimitService, ResponseFuture};
 pub use limiter::{CustomKey, KeyBy, RateLimiter, RateLimiterBuilder};
 pub use policy::{Limit, MAX_LIMITS, Policy, Quota, Refill};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisConfig;
 pub use throttle::{Throttle, ThrottleBuilder};
 pub use throttle_layer::{ThrottleFuture, ThrottleLayer, ThrottleService};

@@ -65,13 +65,14 @@ impl fmt::Debug for KeyBy {
 type Overrides = Arc<dyn Fn(&Parts, &Principal) -> Option<Policy> + Send + Sync>;
 
 /// A check that may wait for the shared store.
-pub(crate) type CheckFuture = Pin<Box<dyn Future<Output = Result<Decision, AuthError>> + Send>>;
+pub(crate) type CheckFuture<T = Result<Decision, AuthError>> =
+    Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// A check's outcome: known now (in process, or from the local lease), or pending on Redis.
-pub(crate) enum Check {
-    Ready(Result<Decision, AuthError>),
+pub(crate) enum Check<T = Result<Decision, AuthError>> {
+    Ready(T),
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    Pending(CheckFuture),
+    Pending(CheckFuture<T>),
 }
 
 pub(crate) enum Backend {
@@ -263,6 +264,7 @@ impl RateLimiterBuilder {
 
     /// Share the counters across instances through Redis.
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn redis(mut self, redis: crate::redis::RedisConfig) -> Self {
         self.redis = Some(redis);
         self

@@ -3,19 +3,24 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use compact_str::CompactString;
 use dashmap::DashMap;
 
 use crate::decision::{Decision, LimitState, remaining, take};
-use crate::policy::{Limit, Policy};
+use crate::policy::{Limit, MAX_LIMITS, Policy};
 
 /// Entries swept at most this often (in insertions), so the sweep is amortised O(1).
 const MIN_SWEEP: usize = 4096;
+
+/// The theoretical arrival times of limits past the first two, for the rare policy that has
+/// them (a thin pointer, so that two-limit entries stay small).
+type More = Box<[u64; MAX_LIMITS - 2]>;
 
 #[derive(Debug, Default)]
 struct Entry {
     /// The GCRA theoretical arrival time of each limit, in the policy's order.
     tats: [u64; 2],
-    more: Option<Box<[u64]>>,
+    more: Option<More>,
     /// The quota's spent credits and when its period ends (nanoseconds).
     quota_used: u64,
     quota_end: u64,
@@ -30,20 +35,15 @@ impl Entry {
         }
     }
 
-    fn set_tat(&mut self, i: usize, value: u64, len: usize) {
-        if let Some(slot) = self.tats.get_mut(i) {
-            *slot = value;
-            return;
+    fn set_tat(&mut self, i: usize, value: u64) {
+        match self.tats.get_mut(i) {
+            Some(slot) => *slot = value,
+            None => {
+                if let Some(slot) = self.more.get_or_insert_default().get_mut(i - 2) {
+                    *slot = value;
+                }
+            }
         }
-        let more = self
-            .more
-            .get_or_insert_with(|| vec![0; len.saturating_sub(2)].into_boxed_slice());
-        if more.len() < len - 2 {
-            let mut grown = more.to_vec();
-            grown.resize(len - 2, 0);
-            *more = grown.into_boxed_slice();
-        }
-        more[i - 2] = value;
     }
 
     /// Whether the entry still holds anything a fresh one would not.
@@ -54,10 +54,11 @@ impl Entry {
     }
 }
 
-/// The in-process store.
+/// The in-process store. Keys of up to 24 bytes are held inline in the map's slots, so a
+/// lookup compares them without following a pointer, and they cost no allocation.
 #[derive(Debug)]
 pub(crate) struct MemoryStore {
-    map: DashMap<Box<str>, Entry, foldhash::fast::RandomState>,
+    map: DashMap<CompactString, Entry, foldhash::fast::RandomState>,
     inserted: AtomicUsize,
     sweep_at: AtomicUsize,
 }
@@ -78,7 +79,11 @@ impl MemoryStore {
         if let Some(mut entry) = self.map.get_mut(key) {
             return f(&mut entry);
         }
-        let out = f(self.map.entry(key.into()).or_default().value_mut());
+        let out = f(self
+            .map
+            .entry(CompactString::new(key))
+            .or_default()
+            .value_mut());
         let n = self.inserted.fetch_add(1, Ordering::Relaxed) + 1;
         if n >= self.sweep_at.load(Ordering::Relaxed) {
             self.sweep(now);
@@ -134,7 +139,7 @@ impl MemoryStore {
             let mut decision = Decision::new(!denied, if denied { wait } else { None });
             for (i, limit) in limits.iter().enumerate() {
                 if !denied {
-                    entry.set_tat(i, new_tats[i], limits.len());
+                    entry.set_tat(i, new_tats[i]);
                 }
                 let tat = entry.tat(i);
                 decision.push(LimitState {
@@ -171,7 +176,7 @@ impl MemoryStore {
     pub(crate) fn record(&self, key: &str, limit: &Limit, now: u64) {
         self.with_entry(key, now, |entry| {
             let tat = entry.tat(0).max(now).saturating_add(limit.interval());
-            entry.set_tat(0, tat.min(now.saturating_add(limit.tolerance())), 1);
+            entry.set_tat(0, tat.min(now.saturating_add(limit.tolerance())));
         });
     }
 }
@@ -252,6 +257,21 @@ mod tests {
             store.check("b", &quota, 3 * SEC).remaining().next(),
             Some(3)
         );
+    }
+
+    #[test]
+    fn keys_inline_or_not_are_kept_whole() {
+        let store = MemoryStore::default();
+        let policy = Policy::new([Limit::per_second("s", 1)], None).unwrap();
+        // 24 bytes (the longest held inline), 25 and 60 (on the heap), each its own.
+        let keys = ["k".repeat(24), "k".repeat(25), "k".repeat(60)];
+        for key in &keys {
+            assert!(store.check(key, &policy, SEC).is_allowed(), "{key}");
+        }
+        for key in &keys {
+            assert!(!store.check(key, &policy, SEC).is_allowed(), "{key}");
+        }
+        assert_eq!(store.len(), 3);
     }
 
     #[test]

@@ -30,10 +30,13 @@ use crate::limiter::Check;
 use crate::policy::Policy;
 
 mod retry;
+pub(crate) mod throttle;
 
 const MICRO: u64 = 1_000;
 
-/// Where and how a [`RateLimiter`](crate::RateLimiter) shares its counters.
+/// Where and how a [`RateLimiter`](crate::RateLimiter) or a [`Throttle`](crate::Throttle)
+/// shares its counters (a throttle uses the `prefix` and the `timeout`: it leases nothing,
+/// and asks Redis once per check and once per failure).
 ///
 /// **Outages.** While Redis is down, an identity keeps spending the budget this instance
 /// already leased (until it runs out or its `lease_ttl` ends); past that a check answers
@@ -123,11 +126,60 @@ struct Lease {
     done: Notify,
 }
 
-struct Shared {
+/// One lazily opened connection to the Redis of a [`RedisConfig`], and its scripts' calls.
+pub(crate) struct Connection {
     client: redis::Client,
     conn: OnceCell<ConnectionManager>,
+    pub(crate) config: RedisConfig,
+}
+
+impl Connection {
+    /// Checks the configuration; connects at the first call.
+    pub(crate) fn new(config: RedisConfig) -> Result<Self, ConfigError> {
+        let client = redis::Client::open(config.url.as_str()).map_err(|_| {
+            ConfigError::new(ConfigErrorKind::InvalidValue, "redis", "not a Redis URL")
+        })?;
+        if config.lease == Some(0) || config.lease_ttl.is_zero() || config.timeout.is_zero() {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidValue,
+                "redis",
+                "lease, lease_ttl and timeout must be positive",
+            ));
+        }
+        Ok(Self {
+            client,
+            conn: OnceCell::new(),
+            config,
+        })
+    }
+
+    /// The key prefix.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.config.prefix
+    }
+
+    /// Runs a script call within the timeout (see [`retry::invoke`]).
+    pub(crate) async fn invoke(
+        &self,
+        call: &redis::ScriptInvocation<'_>,
+    ) -> Result<Vec<i64>, redis::RedisError> {
+        let conn = self
+            .conn
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.config.timeout))
+                    .set_response_timeout(Some(self.config.timeout))
+                    .set_number_of_retries(1);
+                ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+            })
+            .await?;
+        retry::invoke(call, conn, self.config.timeout).await
+    }
+}
+
+struct Shared {
+    redis: Connection,
     script: redis::Script,
-    config: RedisConfig,
     leases: DashMap<Box<str>, Arc<Lease>, foldhash::fast::RandomState>,
 }
 
@@ -145,22 +197,10 @@ struct Granted {
 
 impl RedisStore {
     pub(crate) fn new(config: RedisConfig) -> Result<Self, ConfigError> {
-        let client = redis::Client::open(config.url.as_str()).map_err(|_| {
-            ConfigError::new(ConfigErrorKind::InvalidValue, "redis", "not a Redis URL")
-        })?;
-        if config.lease == Some(0) || config.lease_ttl.is_zero() || config.timeout.is_zero() {
-            return Err(ConfigError::new(
-                ConfigErrorKind::InvalidValue,
-                "redis",
-                "lease, lease_ttl and timeout must be positive",
-            ));
-        }
         Ok(Self {
             shared: Arc::new(Shared {
-                client,
-                conn: OnceCell::new(),
+                redis: Connection::new(config)?,
                 script: redis::Script::new(include_str!("redis/script.lua")),
-                config,
                 leases: DashMap::with_hasher(foldhash::fast::RandomState::default()),
             }),
         })
@@ -214,11 +254,11 @@ impl RedisStore {
                     };
                 }
             }
-            if tokio::time::timeout(self.shared.config.timeout, notified)
+            if tokio::time::timeout(self.shared.redis.config.timeout, notified)
                 .await
                 .is_err()
             {
-                return fail(&"timed out waiting for a lease", policy);
+                return fail(&"timed out waiting for a lease", policy.fails_open());
             }
         };
         let result = self.shared.lease(key, policy, returned, now).await;
@@ -229,7 +269,7 @@ impl RedisStore {
                 self.shared.apply(&mut state, granted, now);
                 Ok(take_one(&mut state, now, policy))
             }
-            Err(err) => fail(&err, policy),
+            Err(err) => fail(&err, policy.fails_open()),
         };
         drop(state);
         lease.done.notify_waiters();
@@ -280,7 +320,7 @@ impl RedisStore {
 
 impl Shared {
     fn lease_size(&self, policy: &Policy) -> u64 {
-        self.config.lease.unwrap_or_else(|| {
+        self.redis.config.lease.unwrap_or_else(|| {
             let smallest = policy.limits().iter().map(crate::Limit::burst).min();
             (smallest.unwrap_or(1000) / 10).clamp(1, 100)
         })
@@ -293,16 +333,6 @@ impl Shared {
         returned: u64,
         now: u64,
     ) -> Result<Granted, redis::RedisError> {
-        let conn = self
-            .conn
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.config.timeout))
-                    .set_response_timeout(Some(self.config.timeout))
-                    .set_number_of_retries(1);
-                ConnectionManager::new_lazy_with_config(self.client.clone(), config)
-            })
-            .await?;
         let want = self.lease_size(policy).min(
             policy
                 .limits()
@@ -311,7 +341,7 @@ impl Shared {
                 .min()
                 .unwrap_or(u64::MAX),
         );
-        let prefix = &self.config.prefix;
+        let prefix = self.redis.prefix();
         let mut call = self.script.prepare_invoke();
         call.arg(want)
             .arg(want.div_ceil(2))
@@ -329,7 +359,7 @@ impl Shared {
             call.key(format!("{prefix}{{{key}}}:q:{}:{period}", quota.name()));
             call.arg(quota.credits()).arg(end.map_or(0, |e| e + 86_400));
         }
-        let reply: Vec<i64> = retry::invoke(&call, conn, self.config.timeout).await?;
+        let reply = self.redis.invoke(&call).await?;
         let number = |i: usize| reply.get(i).copied().unwrap_or(0);
         let mut states = Vec::with_capacity(policy.limits().len() + 1);
         for i in 0..policy.limits().len() {
@@ -360,11 +390,11 @@ impl Shared {
         if granted.granted > 0 {
             state.budget += granted.granted;
             state.expires =
-                now.saturating_add(crate::clock::saturating_nanos(self.config.lease_ttl));
+                now.saturating_add(crate::clock::saturating_nanos(self.redis.config.lease_ttl));
             state.next_at = 0;
         } else {
             // `None`: a one-off quota is spent; ask again only after a lease time.
-            let ttl = crate::clock::saturating_nanos(self.config.lease_ttl);
+            let ttl = crate::clock::saturating_nanos(self.redis.config.lease_ttl);
             state.next_at = now.saturating_add(granted.wait.unwrap_or(ttl).max(1));
             state.expires = 0;
         }
@@ -403,10 +433,10 @@ fn refused(state: &LeaseState, now: u64, policy: &Policy) -> Decision {
     decision
 }
 
-/// Redis could not answer: admit with a warning if every part of the policy fails open,
-/// else 503.
-fn fail(err: &dyn fmt::Display, policy: &Policy) -> Result<Decision, AuthError> {
-    if policy.fails_open() {
+/// Redis could not answer: admit with a warning if every limit involved fails open
+/// (`open`), else 503.
+pub(crate) fn fail(err: &dyn fmt::Display, open: bool) -> Result<Decision, AuthError> {
+    if open {
         tracing::warn!(target: "tower_ratelimit", error = %err, "Redis unreachable: request admitted without a rate limit");
         Ok(Decision::blind(true))
     } else {

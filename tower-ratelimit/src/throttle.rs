@@ -12,6 +12,7 @@ use http::request::Parts;
 use crate::address::ClientAddress;
 use crate::clock::{Clock, SystemClock};
 use crate::decision::{Decision, LimitState};
+use crate::limiter::{Check, CheckFuture};
 use crate::memory::MemoryStore;
 use crate::policy::{Limit, Policy};
 
@@ -31,11 +32,17 @@ impl Dimension {
     }
 }
 
+enum Backend {
+    Memory(MemoryStore),
+    #[cfg(feature = "redis")]
+    Redis(Box<crate::redis::throttle::RedisThrottle>),
+}
+
 pub(crate) struct Inner {
     per_address: Option<Dimension>,
     per_identity: Option<(Dimension, ClaimedIdentity)>,
     address: ClientAddress,
-    store: MemoryStore,
+    backend: Backend,
     clock: Arc<dyn Clock>,
 }
 
@@ -48,7 +55,8 @@ pub(crate) struct Inner {
 /// flood 30 s after it stops, so the real user's right password works again then. Successes
 /// are not counted. Use [`Throttle::layer`] outside an [`AuthLayer`](auth_core::AuthLayer),
 /// or [`check`](Throttle::check) and [`record_failure`](Throttle::record_failure) in a login
-/// handler. Counters are kept in process.
+/// handler. Counters are kept in process, or in Redis to be shared by every instance
+/// ([`redis`](ThrottleBuilder::redis)).
 #[derive(Clone)]
 pub struct Throttle {
     pub(crate) inner: Arc<Inner>,
@@ -56,6 +64,11 @@ pub struct Throttle {
 
 impl fmt::Debug for Throttle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = match &self.inner.backend {
+            Backend::Memory(_) => "memory",
+            #[cfg(feature = "redis")]
+            Backend::Redis(_) => "redis",
+        };
         f.debug_struct("Throttle")
             .field(
                 "per_address",
@@ -66,6 +79,7 @@ impl fmt::Debug for Throttle {
                 &self.inner.per_identity.as_ref().map(|d| &d.0.limit),
             )
             .field("address", &self.inner.address)
+            .field("backend", &backend)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +92,8 @@ impl Throttle {
             per_identity: None,
             client_address: ClientAddress::Peer,
             clock: Arc::new(SystemClock::new()),
+            #[cfg(feature = "redis")]
+            redis: None,
         }
     }
 
@@ -101,56 +117,188 @@ impl Throttle {
     }
 
     /// Whether an attempt from `address` for `identity` may be made now; counts nothing.
+    /// In process it answers at once; with Redis it waits at most the configured timeout.
     ///
     /// # Errors
     /// 429 ([`AuthError::rate_limited`]) if the address or the identity has failed too often;
     /// 500 if a per-address limit is set and `address` is `None` (the server cannot see
-    /// client addresses: serve with `ConnectInfo`, or configure a trusted proxy header).
-    pub fn check(&self, address: Option<IpAddr>, identity: Option<&str>) -> Result<(), AuthError> {
-        let now = self.inner.clock.now();
-        if let Some(dim) = &self.inner.per_address {
-            let Some(ip) = address else {
-                return Err(AuthError::misconfigured(
-                    "the throttle has a per-address limit but the request has no client address",
-                ));
-            };
-            self.peek(dim, &format!("a:{ip}"), now)?;
+    /// client addresses: serve with `ConnectInfo`, or configure a trusted proxy header);
+    /// with Redis, 503 when it cannot be reached, unless every limit is
+    /// [`insecure_fail_open`](Limit::insecure_fail_open).
+    pub async fn check(
+        &self,
+        address: Option<IpAddr>,
+        identity: Option<&str>,
+    ) -> Result<(), AuthError> {
+        match self.start_check(address, identity) {
+            Check::Ready(outcome) => outcome,
+            Check::Pending(outcome) => outcome.await,
         }
-        if let (Some((dim, _)), Some(identity)) = (&self.inner.per_identity, identity) {
-            self.peek(dim, &format!("i:{identity}"), now)?;
-        }
-        Ok(())
     }
 
-    fn peek(&self, dim: &Dimension, key: &str, now: u64) -> Result<(), AuthError> {
-        self.inner.store.peek(key, &dim.limit, now).map_err(|wait| {
-            tracing::info!(
-                target: "tower_ratelimit",
-                limit = dim.limit.name(),
-                "too many failed authentications"
-            );
-            let mut decision = Decision::new(false, Some(wait));
-            decision.push(LimitState {
-                remaining: 0,
-                // Denied: tat + interval - now - tolerance = wait.
-                reset: Some(wait + dim.limit.tolerance() - dim.limit.interval()),
-            });
-            decision.error(&dim.policy)
-        })
+    /// Counts one failed authentication from `address` for `identity`. In process it is
+    /// counted at once; with Redis this waits for it (at most the configured timeout), and a
+    /// Redis that cannot be reached counts nothing (with a warning).
+    pub async fn record_failure(&self, address: Option<IpAddr>, identity: Option<&str>) {
+        if let Some(recording) = self.start_record(address, identity) {
+            recording.await;
+        }
     }
 
-    /// Counts one failed authentication from `address` for `identity`.
-    pub fn record_failure(&self, address: Option<IpAddr>, identity: Option<&str>) {
-        let now = self.inner.clock.now();
-        if let (Some(dim), Some(ip)) = (&self.inner.per_address, address) {
-            self.inner.store.record(&format!("a:{ip}"), &dim.limit, now);
+    fn dimension(&self, side: Side) -> &Dimension {
+        let dim = match side {
+            Side::Address => self.inner.per_address.as_ref(),
+            Side::Identity => self.inner.per_identity.as_ref().map(|(dim, _)| dim),
+        };
+        dim.expect("a counter exists only for a configured dimension")
+    }
+
+    /// The counters of an attempt: the address's, then the claimed identity's.
+    fn counters(&self, address: Option<IpAddr>, identity: Option<&str>) -> Vec<(String, Side)> {
+        let mut counters = Vec::with_capacity(2);
+        if let (Some(_), Some(ip)) = (&self.inner.per_address, address) {
+            counters.push((format!("a:{ip}"), Side::Address));
         }
-        if let (Some((dim, _)), Some(identity)) = (&self.inner.per_identity, identity) {
-            self.inner
-                .store
-                .record(&format!("i:{identity}"), &dim.limit, now);
+        if let (Some(_), Some(identity)) = (&self.inner.per_identity, identity) {
+            counters.push((format!("i:{identity}"), Side::Identity));
+        }
+        counters
+    }
+
+    /// [`check`](Self::check), answered at once when the counters are in process.
+    pub(crate) fn start_check(
+        &self,
+        address: Option<IpAddr>,
+        identity: Option<&str>,
+    ) -> Check<Result<(), AuthError>> {
+        if self.inner.per_address.is_some() && address.is_none() {
+            return Check::Ready(Err(AuthError::misconfigured(
+                "the throttle has a per-address limit but the request has no client address",
+            )));
+        }
+        let counters = self.counters(address, identity);
+        match &self.inner.backend {
+            Backend::Memory(store) => {
+                let now = self.inner.clock.now();
+                Check::Ready(counters.iter().try_for_each(|(key, side)| {
+                    let dim = self.dimension(*side);
+                    store.peek(key, &dim.limit, now).map_err(|wait| {
+                        // Denied: tat + interval - now - tolerance = wait.
+                        refusal(
+                            dim,
+                            wait,
+                            wait + dim.limit.tolerance() - dim.limit.interval(),
+                        )
+                    })
+                }))
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis(_) => {
+                let throttle = self.clone();
+                Check::Pending(Box::pin(async move {
+                    let Backend::Redis(redis) = &throttle.inner.backend else {
+                        unreachable!("the backend does not change")
+                    };
+                    match redis.run(&throttle.limits(&counters), false).await {
+                        Ok(states) => {
+                            counters
+                                .iter()
+                                .zip(states)
+                                .try_for_each(|((_, side), state)| {
+                                    if state.wait == 0 {
+                                        Ok(())
+                                    } else {
+                                        Err(refusal(
+                                            throttle.dimension(*side),
+                                            state.wait,
+                                            state.reset,
+                                        ))
+                                    }
+                                })
+                        }
+                        Err(error) => crate::redis::fail(&error, throttle.fails_open()).map(drop),
+                    }
+                }))
+            }
         }
     }
+
+    /// [`record_failure`](Self::record_failure): done at once in process, else the
+    /// recording to wait for.
+    pub(crate) fn start_record(
+        &self,
+        address: Option<IpAddr>,
+        identity: Option<&str>,
+    ) -> Option<CheckFuture<()>> {
+        let counters = self.counters(address, identity);
+        match &self.inner.backend {
+            Backend::Memory(store) => {
+                let now = self.inner.clock.now();
+                for (key, side) in &counters {
+                    store.record(key, &self.dimension(*side).limit, now);
+                }
+                None
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis(_) => {
+                if counters.is_empty() {
+                    return None;
+                }
+                let throttle = self.clone();
+                Some(Box::pin(async move {
+                    let Backend::Redis(redis) = &throttle.inner.backend else {
+                        unreachable!("the backend does not change")
+                    };
+                    if let Err(error) = redis.run(&throttle.limits(&counters), true).await {
+                        tracing::warn!(target: "tower_ratelimit", %error, "Redis unreachable: a failed authentication was not counted");
+                    }
+                }))
+            }
+        }
+    }
+
+    /// Each counter's key and limit.
+    #[cfg(feature = "redis")]
+    fn limits<'a>(&'a self, counters: &'a [(String, Side)]) -> Vec<(&'a str, &'a Limit)> {
+        counters
+            .iter()
+            .map(|(key, side)| (key.as_str(), &self.dimension(*side).limit))
+            .collect()
+    }
+
+    /// Whether every limit of the throttle fails open while Redis is down.
+    #[cfg(feature = "redis")]
+    fn fails_open(&self) -> bool {
+        self.inner.per_address.iter().all(|d| d.limit.fail_open)
+            && self
+                .inner
+                .per_identity
+                .iter()
+                .all(|(d, _)| d.limit.fail_open)
+    }
+}
+
+/// Which of an attempt's counters: the client address's or the claimed identity's.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Address,
+    Identity,
+}
+
+/// The 429 of a counter over its limit: `wait` until one more attempt conforms, `reset`
+/// until the counter is empty (nanoseconds).
+fn refusal(dim: &Dimension, wait: u64, reset: u64) -> AuthError {
+    tracing::info!(
+        target: "tower_ratelimit",
+        limit = dim.limit.name(),
+        "too many failed authentications"
+    );
+    let mut decision = Decision::new(false, Some(wait));
+    decision.push(LimitState {
+        remaining: 0,
+        reset: Some(reset),
+    });
+    decision.error(&dim.policy)
 }
 
 /// Whether a response is a failed authentication: a refused credential from the engine
@@ -169,6 +317,8 @@ pub struct ThrottleBuilder {
     per_identity: Option<(Limit, ClaimedIdentity)>,
     client_address: ClientAddress,
     clock: Arc<dyn Clock>,
+    #[cfg(feature = "redis")]
+    redis: Option<crate::redis::RedisConfig>,
 }
 
 impl fmt::Debug for ThrottleBuilder {
@@ -205,9 +355,22 @@ impl ThrottleBuilder {
         self
     }
 
-    /// Where time is read (default: [`SystemClock`]).
+    /// Where time is read (default: [`SystemClock`]); with Redis, Redis's clock is read
+    /// instead.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Share the counters across instances through Redis: failures counted by one
+    /// instance throttle the address on every other. Of the [`RedisConfig`](crate::RedisConfig), the `prefix`
+    /// and the `timeout` apply (a throttle leases nothing). While Redis cannot be reached,
+    /// checks answer 503, or admit with a warning when every limit is
+    /// [`insecure_fail_open`](Limit::insecure_fail_open); failures are then not counted.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis(mut self, redis: crate::redis::RedisConfig) -> Self {
+        self.redis = Some(redis);
         self
     }
 
@@ -238,7 +401,15 @@ impl ThrottleBuilder {
                     None => None,
                 },
                 address: self.client_address,
-                store: MemoryStore::default(),
+                #[cfg(feature = "redis")]
+                backend: match self.redis {
+                    Some(config) => Backend::Redis(Box::new(
+                        crate::redis::throttle::RedisThrottle::new(config)?,
+                    )),
+                    None => Backend::Memory(MemoryStore::default()),
+                },
+                #[cfg(not(feature = "redis"))]
+                backend: Backend::Memory(MemoryStore::default()),
                 clock: self.clock,
             }),
         })

@@ -1,15 +1,19 @@
 //! [`ThrottleLayer`]: the [`Throttle`] in front of an authentication layer.
 
 use std::future::Future;
+use std::mem;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use auth_core::{AuthError, OnRejection, Rejection, RejectionBody};
+use bytes::Bytes;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::limiter::{Check, CheckFuture};
 use crate::throttle::{Throttle, is_failure};
 
 /// Refuses (429) requests from an address or for a claimed identity that failed
@@ -62,13 +66,13 @@ pub struct ThrottleService<S, R = Rejection> {
 
 impl<S, R, B, ResBody> Service<Request<B>> for ThrottleService<S, R>
 where
-    S: Service<Request<B>, Response = Response<ResBody>>,
-    R: OnRejection<B>,
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone,
+    R: OnRejection<B> + Clone,
     ResBody: RejectionBody,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ThrottleFuture<S::Future, ResBody>;
+    type Future = ThrottleFuture<S, B, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -79,69 +83,175 @@ where
         let address = self.throttle.client_address(&parts);
         let identity = self.throttle.claimed_identity(&parts);
         let request = Request::from_parts(parts, body);
-        if let Err(error) = self.throttle.check(address, identity.as_deref()) {
-            let mut response = self.rejection.reject(&error, &request);
-            response.extensions_mut().insert(error);
-            return ThrottleFuture {
-                state: State::Refused {
-                    response: Some(response.map(ResBody::from_rejection)),
-                },
-            };
-        }
+        let attempt = Attempt {
+            throttle: self.throttle.clone(),
+            address,
+            identity,
+        };
+        let state = match self
+            .throttle
+            .start_check(attempt.address, attempt.identity.as_deref())
+        {
+            Check::Ready(outcome) => {
+                decide(outcome, attempt, &mut self.inner, request, &self.rejection)
+            }
+            Check::Pending(check) => {
+                let clone = self.inner.clone();
+                let inner = mem::replace(&mut self.inner, clone);
+                State::Checking {
+                    check,
+                    pending: Some((inner, request, attempt)),
+                }
+            }
+        };
         ThrottleFuture {
-            state: State::Calling {
-                call: self.inner.call(request),
-                failure: Some((self.throttle.clone(), address, identity)),
-            },
+            state,
+            rejection: self.rejection.clone(),
         }
     }
 }
 
-type Failure = Option<(Throttle, Option<std::net::IpAddr>, Option<String>)>;
+/// Who made an attempt, to count it if it fails.
+struct Attempt {
+    throttle: Throttle,
+    address: Option<IpAddr>,
+    identity: Option<String>,
+}
 
-pin_project! {
-    #[project = ThrottleProj]
-    enum State<F, ResBody> {
-        Calling { #[pin] call: F, failure: Failure },
-        Refused { response: Option<Response<ResBody>> },
+fn decide<S, B, R>(
+    outcome: Result<(), AuthError>,
+    attempt: Attempt,
+    inner: &mut S,
+    request: Request<B>,
+    rejection: &R,
+) -> State<S, B>
+where
+    S: Service<Request<B>>,
+    R: OnRejection<B>,
+{
+    match outcome {
+        Ok(()) => State::Calling {
+            call: inner.call(request),
+            attempt: Some(attempt),
+        },
+        Err(error) => {
+            let mut response = rejection.reject(&error, &request);
+            response.extensions_mut().insert(error);
+            State::Refused {
+                response: Some(response),
+            }
+        }
     }
 }
 
 pin_project! {
-    /// Response future of [`ThrottleService`]: the inner call, whose failure is counted when
-    /// it answers, or the 429.
-    pub struct ThrottleFuture<F, ResBody> {
+    #[project = StateProj]
+    enum State<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Checking {
+            #[pin]
+            check: CheckFuture<Result<(), AuthError>>,
+            pending: Option<(S, Request<B>, Attempt)>,
+        },
+        Calling {
+            #[pin]
+            call: S::Future,
+            attempt: Option<Attempt>,
+        },
+        Recording {
+            #[pin]
+            recording: CheckFuture<()>,
+            response: Option<S::Response>,
+        },
+        Refused { response: Option<Response<Bytes>> },
+        Done,
+    }
+}
+
+pin_project! {
+    /// Response future of [`ThrottleService`]: the check (waiting for Redis if it is
+    /// shared), the inner call, and the failure counted before the 401 is returned; or the
+    /// 429.
+    pub struct ThrottleFuture<S, B, R>
+    where
+        S: Service<Request<B>>,
+    {
         #[pin]
-        state: State<F, ResBody>,
+        state: State<S, B>,
+        rejection: R,
     }
 }
 
-impl<F, ResBody> std::fmt::Debug for ThrottleFuture<F, ResBody> {
+impl<S, B, R> std::fmt::Debug for ThrottleFuture<S, B, R>
+where
+    S: Service<Request<B>>,
+{
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ThrottleFuture").finish_non_exhaustive()
     }
 }
 
-impl<F, E, ResBody> Future for ThrottleFuture<F, ResBody>
+impl<S, B, R, ResBody> Future for ThrottleFuture<S, B, R>
 where
-    F: Future<Output = Result<Response<ResBody>, E>>,
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    R: OnRejection<B>,
+    ResBody: RejectionBody,
 {
-    type Output = Result<Response<ResBody>, E>;
+    type Output = Result<Response<ResBody>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            ThrottleProj::Calling { call, failure } => {
-                let response = ready!(call.poll(cx))?;
-                if is_failure(response.status(), response.extensions().get::<AuthError>())
-                    && let Some((throttle, address, identity)) = failure.take()
-                {
-                    throttle.record_failure(address, identity.as_deref());
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Checking { check, pending } => {
+                    let outcome = ready!(check.poll(cx));
+                    let (mut inner, request, attempt) = pending
+                        .take()
+                        .expect("ThrottleFuture polled after completion");
+                    let next = decide(outcome, attempt, &mut inner, request, &*this.rejection);
+                    this.state.set(next);
                 }
-                Poll::Ready(Ok(response))
+                StateProj::Calling { call, attempt } => {
+                    let response = ready!(call.poll(cx))?;
+                    let recording = attempt
+                        .take()
+                        .filter(|_| {
+                            is_failure(response.status(), response.extensions().get::<AuthError>())
+                        })
+                        .and_then(|a| a.throttle.start_record(a.address, a.identity.as_deref()));
+                    match recording {
+                        Some(recording) => this.state.set(State::Recording {
+                            recording,
+                            response: Some(response),
+                        }),
+                        None => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Ok(response));
+                        }
+                    }
+                }
+                StateProj::Recording {
+                    recording,
+                    response,
+                } => {
+                    ready!(recording.poll(cx));
+                    let response = response
+                        .take()
+                        .expect("ThrottleFuture polled after completion");
+                    this.state.set(State::Done);
+                    return Poll::Ready(Ok(response));
+                }
+                StateProj::Refused { response } => {
+                    let response = response
+                        .take()
+                        .expect("ThrottleFuture polled after completion");
+                    this.state.set(State::Done);
+                    return Poll::Ready(Ok(response.map(ResBody::from_rejection)));
+                }
+                StateProj::Done => panic!("ThrottleFuture polled after completion"),
             }
-            ThrottleProj::Refused { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("ThrottleFuture polled after completion"))),
         }
     }
 }

@@ -1,24 +1,19 @@
 //! Counters shared through the real Redis (`TEST_REDIS_URL`, default 127.0.0.1:6379); each test has its own key prefix.
 #![cfg(feature = "redis")]
 
+mod common;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use auth_core::{AuthLayer, AuthMethod, Principal};
+use common::prefix;
 use http::{Request, Response, StatusCode};
 use redis::AsyncCommands;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 use tower_ratelimit::{Limit, Quota, RateLimiter, RedisConfig};
-
-fn prefix(test: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("test-rl:{test}:{nanos}:")
-}
 
 fn limiter(config: RedisConfig, limit: Option<Limit>, quota: Option<Quota>) -> RateLimiter {
     let mut builder = RateLimiter::builder().redis(config);

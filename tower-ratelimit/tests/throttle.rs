@@ -1,53 +1,15 @@
 //! The throttle outside an `AuthLayer`: guessing gets 429, the right password works again
 //! once the guessing stops.
 
-use std::convert::Infallible;
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use auth_core::{AuthError, AuthLayer, AuthMethod, Principal};
-use http::{Request, Response, StatusCode};
-use tower::{ServiceBuilder, ServiceExt, service_fn};
+use common::{app, attempt, claimed};
+use http::{Request, StatusCode};
+use tower::ServiceExt;
 use tower_ratelimit::{ClientAddress, Limit, ManualClock, Throttle};
-
-fn auth(req: &Request<String>) -> Result<Principal, AuthError> {
-    match req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-    {
-        None => Err(AuthError::missing()),
-        Some("Bearer alice.right") => Ok(Principal::new("alice", AuthMethod::Custom("t".into()))),
-        Some(_) => Err(AuthError::invalid_credential("bad credential")),
-    }
-}
-
-fn app(
-    throttle: &Throttle,
-) -> impl tower::Service<Request<String>, Response = Response<String>, Error = Infallible> + Clone {
-    ServiceBuilder::new()
-        .layer(throttle.layer())
-        .layer(AuthLayer::new(auth))
-        .service(service_fn(|_: Request<String>| async {
-            Ok::<_, Infallible>(Response::new("ok".to_owned()))
-        }))
-}
-
-fn attempt(token: &str, peer: &str) -> Request<String> {
-    let mut req = Request::builder()
-        .header("authorization", format!("Bearer {token}"))
-        .body(String::new())
-        .unwrap();
-    req.extensions_mut()
-        .insert(peer.parse::<SocketAddr>().unwrap());
-    req
-}
-
-/// The claimed identity: the part of the token before the dot (the "username").
-fn claimed(parts: &http::request::Parts) -> Option<String> {
-    let value = parts.headers.get("authorization")?.to_str().ok()?;
-    Some(value.strip_prefix("Bearer ")?.split('.').next()?.to_owned())
-}
 
 #[tokio::test]
 async fn guessing_gets_429_and_the_right_password_works_once_it_stops() {
@@ -184,8 +146,8 @@ async fn no_client_address_is_a_loud_misconfiguration() {
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
 
-#[test]
-fn the_handle_serves_a_login_form() {
+#[tokio::test]
+async fn the_handle_serves_a_login_form() {
     let clock = ManualClock::new(Duration::from_secs(1_700_000_000));
     let throttle = Throttle::builder()
         .per_identity(Limit::per_minute("login-user", 2).with_burst(1), |_| None)
@@ -193,13 +155,13 @@ fn the_handle_serves_a_login_form() {
         .build()
         .unwrap();
     let ip = Some("10.0.0.1".parse().unwrap());
-    assert!(throttle.check(ip, Some("alice")).is_ok());
-    throttle.record_failure(ip, Some("alice"));
-    let err = throttle.check(ip, Some("alice")).unwrap_err();
+    assert!(throttle.check(ip, Some("alice")).await.is_ok());
+    throttle.record_failure(ip, Some("alice")).await;
+    let err = throttle.check(ip, Some("alice")).await.unwrap_err();
     assert_eq!(err.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(err.retry_after(), Some(30));
-    assert!(throttle.check(ip, Some("bob")).is_ok());
+    assert!(throttle.check(ip, Some("bob")).await.is_ok());
     clock.advance(Duration::from_secs(30));
-    assert!(throttle.check(ip, Some("alice")).is_ok());
+    assert!(throttle.check(ip, Some("alice")).await.is_ok());
     assert!(Throttle::builder().build().is_err());
 }

@@ -2,6 +2,10 @@
 //! `/health` (no authentication) as the baseline, then an API key (cache hit), a demo JWT
 //! (verified-token cache hit) and a refused request (no credential, 401).
 //!
+//! `/bench/api/whoami-limited` is the API-key case with a rate limiter behind the key layer
+//! (a limit never reached). Every request comes from `127.0.0.1:40000` (axum's
+//! `ConnectInfo`), as the server would see it: the API and login throttles count by it.
+//!
 //! Three more routes split the gap between `/health` and an authenticated whoami: the demo's
 //! `DEMO_BENCH_FLOORS` routes, the same JSON handler with no layer (what the route and its
 //! body cost), behind a tower layer that does nothing (what axum charges any layered
@@ -9,9 +13,11 @@
 //! before any method).
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, StatusCode};
 use tower::ServiceExt;
@@ -51,6 +57,13 @@ fn config() -> Config {
     }
 }
 
+/// `request` as it arrives from the client `127.0.0.1:40000`.
+fn from_client(mut request: Request<Body>) -> Request<Body> {
+    let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    request.extensions_mut().insert(ConnectInfo(peer));
+    request
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let demo = rt.block_on(towerauth_demo::build(&config())).unwrap();
@@ -67,7 +80,9 @@ fn bench(c: &mut Criterion) {
             r#"{"username":"alice","password":"alice-password"}"#,
         ))
         .unwrap();
-    let res = rt.block_on(router.clone().oneshot(login)).unwrap();
+    let res = rt
+        .block_on(router.clone().oneshot(from_client(login)))
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let body = rt
         .block_on(axum::body::to_bytes(res.into_body(), 1 << 16))
@@ -75,11 +90,17 @@ fn bench(c: &mut Criterion) {
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let token = json["access_token"].as_str().unwrap().to_owned();
 
-    let cases: [Case; 4] = [
+    let cases: [Case; 5] = [
         ("health (baseline)", "/health", None, StatusCode::OK),
         (
             "whoami api key",
             "/api/whoami",
+            Some(("x-api-key", key.clone())),
+            StatusCode::OK,
+        ),
+        (
+            "whoami api key, rate limited",
+            "/bench/api/whoami-limited",
             Some(("x-api-key", key)),
             StatusCode::OK,
         ),
@@ -103,7 +124,7 @@ fn bench(c: &mut Criterion) {
             if let Some((name, value)) = &header {
                 builder = builder.header(*name, value);
             }
-            builder.body(Body::empty()).unwrap()
+            from_client(builder.body(Body::empty()).unwrap())
         };
         let res = rt.block_on(router.clone().oneshot(request())).unwrap();
         assert_eq!(res.status(), expected, "{name}");
@@ -119,7 +140,7 @@ fn bench(c: &mut Criterion) {
         ("whoami json, no-op tower layer", "/bench/whoami/layered"),
         ("whoami json, accept-all auth layer", "/bench/whoami/engine"),
     ] {
-        let request = || Request::get(path).body(Body::empty()).unwrap();
+        let request = || from_client(Request::get(path).body(Body::empty()).unwrap());
         let res = rt.block_on(router.clone().oneshot(request())).unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{name}");
         let body = rt

@@ -39,6 +39,8 @@ pub(crate) struct AppState {
     pub(crate) templates: Templates,
     /// Failed password logins, per client address and per user name.
     pub(crate) login_throttle: Throttle,
+    /// Refused credentials on `/api`, per client address.
+    pub(crate) api_throttle: Throttle,
     /// The API's RFC 9728 metadata, served and named in every challenge (none when the
     /// public URL is plain http off loopback, which RFC 9728 does not allow).
     pub(crate) resource_metadata: Option<ResourceMetadata>,
@@ -62,6 +64,17 @@ fn login_throttle() -> Result<Throttle, String> {
         .per_identity(Limit::per_minute("login-user", 5), |_| None)
         .build()
         .map_err(|e| format!("login throttle: {e}"))
+}
+
+/// Key and token guessing on `/api` slows down the same way: 10 refused credentials per
+/// client address go through at once, then one every 6 s; over that, every request from
+/// the address gets 429 with `Retry-After` (a valid key too) until the bucket drains, while
+/// other addresses are not affected. A request without a credential is not counted.
+fn api_throttle() -> Result<Throttle, String> {
+    Throttle::builder()
+        .per_address(Limit::per_minute("api-address", 10))
+        .build()
+        .map_err(|e| format!("API throttle: {e}"))
 }
 
 /// The API's protected resource metadata (RFC 9728): the resource is the public URL; the
@@ -396,6 +409,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
         users,
         templates: Templates::new(),
         login_throttle: login_throttle()?,
+        api_throttle: api_throttle()?,
         resource_metadata: resource_metadata(config),
     };
     Ok(Demo {

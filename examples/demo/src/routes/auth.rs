@@ -109,7 +109,7 @@ pub(crate) async fn login(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
     let username = request.username.clone();
-    if let Err(error) = state.login_throttle.check(address, Some(&username)) {
+    if let Err(error) = state.login_throttle.check(address, Some(&username)).await {
         return error.into_response();
     }
     let users = Arc::clone(&state.users);
@@ -117,7 +117,8 @@ pub(crate) async fn login(
         tracing::info!(reason = "bad_password", "password login refused");
         state
             .login_throttle
-            .record_failure(address, Some(&username));
+            .record_failure(address, Some(&username))
+            .await;
         return AuthError::invalid_credential("unknown user or wrong password")
             .with_reason("bad_password")
             .into_response();

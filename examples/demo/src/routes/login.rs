@@ -93,7 +93,7 @@ pub(crate) async fn login(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
     // Over the failed-login limits: 429 before the password is even checked.
-    if let Err(error) = state.login_throttle.check(address, Some(&username)) {
+    if let Err(error) = state.login_throttle.check(address, Some(&username)).await {
         return error.into_response();
     }
     let Some(user) = Arc::clone(&state.users)
@@ -103,7 +103,8 @@ pub(crate) async fn login(
         tracing::info!(reason = "bad_password", "dashboard login refused");
         state
             .login_throttle
-            .record_failure(address, Some(&username));
+            .record_failure(address, Some(&username))
+            .await;
         return message(
             &state,
             StatusCode::UNAUTHORIZED,

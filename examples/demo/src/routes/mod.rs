@@ -41,7 +41,9 @@ pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
         )
         // Inside the AuthLayer: each API key's own rate and quota.
         .layer(api::key_limiter().layer())
-        .layer(AuthLayer::new(api_auth).on_rejection(rejection));
+        .layer(AuthLayer::new(api_auth).on_rejection(rejection))
+        // Outside it: refused credentials counted per client address.
+        .layer(state.api_throttle.layer());
     if let Some(metadata) = &state.resource_metadata {
         api = api.route_service(metadata.path(), metadata.service());
     }
@@ -81,7 +83,7 @@ pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
         .route("/dashboard/login", post(login::login))
         .nest_service("/oauth", state.oauth.routes());
     if bench_floors {
-        router = router.merge(floors::router());
+        router = router.merge(floors::router(&state));
     }
     router.with_state(state)
 }
