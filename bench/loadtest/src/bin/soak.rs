@@ -127,18 +127,21 @@ fn expected(kind: Kind, status: u16, generation: u32, at_ms: u64, outage: &Outag
         // SQLite keys; a JWT's revocation store stays fresh through an outage shorter than
         // its 5 s staleness bound.
         Kind::ApiKey | Kind::Token => status == 200,
-        Kind::ForgedKey | Kind::ForgedToken => status == 401,
+        // Forged credentials come from their own address, which the demo's API throttle
+        // answers 429 once it has refused ten of them in a minute.
+        Kind::ForgedKey | Kind::ForgedToken => matches!(status, 401 | 429),
         // A session id is only known to be forged by the store: 503 while it is down.
-        Kind::ForgedSession => status == 401 || (during && status == 503),
-        // The session of before the outage: 503 while Redis is down, then 401 (Redis
-        // came back empty: logged out, never someone else).
+        Kind::ForgedSession => matches!(status, 401 | 429) || (during && status == 503),
+        // Sessions come from a third address. The session of before the outage: 503 while
+        // Redis is down, then 401 (Redis came back empty: logged out, never someone else);
+        // those refusals may then get the address throttled (429) for the rest of the minute.
         Kind::Session if generation == 0 => {
             status == 200 && !after
-                || (during && matches!(status, 503 | 401))
-                || (after && status == 401)
+                || (during && matches!(status, 503 | 401 | 429))
+                || (after && matches!(status, 401 | 429))
         }
-        // The login made after the return.
-        Kind::Session => status == 200,
+        // The login made after the return (throttled with the address, see above).
+        Kind::Session => status == 200 || ((during || after) && status == 429),
     }
 }
 
@@ -151,11 +154,21 @@ async fn worker(
     started: Instant,
     until: Instant,
 ) {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(1)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("a plain HTTP client builds");
+    // One client address per kind of traffic (the demo throttles refused credentials per
+    // address): valid keys and tokens, forged credentials, sessions.
+    let from = |address: [u8; 4]| {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .timeout(Duration::from_secs(30))
+            .local_address(std::net::IpAddr::from(address))
+            .build()
+            .expect("a plain HTTP client builds")
+    };
+    let (valid, forged, sessions) = (
+        from([127, 0, 0, 1]),
+        from([127, 0, 0, 2]),
+        from([127, 0, 0, 3]),
+    );
     let url = format!("{base}/api/whoami");
     // Bounded by time and by count.
     for round in index..index + 10_000_000 {
@@ -165,8 +178,8 @@ async fn worker(
         let kind = KINDS[round % KINDS.len()];
         let mut generation = 0;
         let request = match kind {
-            Kind::ApiKey => client.get(&url).header("x-api-key", &credentials.api_key),
-            Kind::Token => client.get(&url).bearer_auth(&credentials.token),
+            Kind::ApiKey => valid.get(&url).header("x-api-key", &credentials.api_key),
+            Kind::Token => valid.get(&url).bearer_auth(&credentials.token),
             Kind::Session => {
                 let session = credentials
                     .session
@@ -174,12 +187,12 @@ async fn worker(
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .clone();
                 generation = session.0;
-                client.get(&url).header("cookie", session.1)
+                sessions.get(&url).header("cookie", session.1)
             }
-            Kind::ForgedKey => client
+            Kind::ForgedKey => forged
                 .get(&url)
                 .header("x-api-key", forge(&credentials.api_key)),
-            Kind::ForgedToken => client.get(&url).bearer_auth(forge(&credentials.token)),
+            Kind::ForgedToken => forged.get(&url).bearer_auth(forge(&credentials.token)),
             Kind::ForgedSession => {
                 let cookie = credentials
                     .session
@@ -187,7 +200,7 @@ async fn worker(
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .1
                     .clone();
-                client.get(&url).header("cookie", forge(&cookie))
+                forged.get(&url).header("cookie", forge(&cookie))
             }
         };
         let at_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
