@@ -123,6 +123,8 @@ mod rejection;
 mod return_to;
 mod session;
 pub mod store;
+#[cfg(test)]
+mod test_jwks;
 mod tokens;
 
 pub use client::{MapUserError, OAuthClient, SessionLayer};
