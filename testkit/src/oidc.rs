@@ -111,6 +111,35 @@ impl OidcProvider {
     }
 }
 
+impl OidcProvider {
+    /// Stops the process (SIGSTOP): connections are accepted by the kernel, never answered,
+    /// as with a provider that hangs.
+    ///
+    /// # Panics
+    ///
+    /// When `kill` fails.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a paused process (SIGCONT).
+    ///
+    /// # Panics
+    ///
+    /// When `kill` fails.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("could not run kill");
+        assert!(status.success(), "kill {signal} failed");
+    }
+}
+
 /// Whether `issuer` answers 200 to its discovery document within `within`.
 fn serves_discovery(issuer: &str, within: Duration) -> bool {
     let Some(authority) = issuer.strip_prefix("http://") else {

@@ -3,12 +3,8 @@
 //! introspection layer.
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use auth_core::{AuthLayer, Authenticate, Authenticated, Principal, require_scopes};
 use axum::Router;
@@ -20,48 +16,29 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 use tower_introspect::{Introspected, Introspection, IntrospectionBuilder};
 
-/// The provider's process, killed on drop.
+/// The provider (`testkit`'s oidc-provider), killed on drop.
 pub struct Provider {
     pub issuer: String,
-    child: Child,
+    process: testkit::OidcProvider,
 }
 
 impl Provider {
     pub fn start() -> Self {
-        let dir = testkit::provider_dir();
-        testkit::ensure_npm_installed(&dir, "oidc-provider");
-        let mut child = Command::new("node")
-            .args(["provider.mjs", "0"])
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("this test needs Node.js (`node` on PATH) for oidc-provider");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(issuer) = line.strip_prefix("oidc-provider listening on ") {
-                    let _ = tx.send(issuer.to_owned());
-                }
-            }
-        });
-        let issuer = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("oidc-provider did not start within 60 s");
-        Self { issuer, child }
+        let process = testkit::OidcProvider::start();
+        Self {
+            issuer: process.issuer.clone(),
+            process,
+        }
     }
 
     /// Stops the process (SIGSTOP): connections are accepted by the kernel, never answered.
     pub fn pause(&self) {
-        signal(&self.child, "-STOP");
+        self.process.pause();
     }
 
     /// Resumes a paused process (SIGCONT).
     pub fn resume(&self) {
-        signal(&self.child, "-CONT");
+        self.process.resume();
     }
 
     /// An opaque client-credentials access token of `client` (`intro-app`, `intro-short`).
@@ -113,22 +90,6 @@ impl Provider {
             .await
             .expect("the revocation endpoint");
         assert_eq!(response.status(), 200);
-    }
-}
-
-fn signal(child: &Child, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success(), "kill {signal} failed");
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        signal(&self.child, "-CONT");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
