@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use tower_apikey::cli::parse_duration;
-use tower_apikey::{HourlyUsage, KeyInfo, NewKey};
+use tower_apikey::{HourlyUsage, KeyInfo, KeyLimit, NewKey};
 
 use crate::app::AppState;
 use crate::session::{SESSION_SCOPES, Session};
@@ -79,6 +79,8 @@ fn key_row(info: &KeyInfo, now: i64) -> Value {
         "name": info.name.as_deref().unwrap_or("—"),
         "prefix": format!("{}…{}", info.display_prefix, info.last_four),
         "scopes": info.scopes,
+        "rate": info.rate.map(|rate| rate.to_string()),
+        "quota": info.quota.map(|quota| quota.to_string()),
         "created": format_unix(info.created_at),
         "last_used": info.last_used_at.map_or_else(|| "never".to_owned(), format_unix),
         "expires": end.map_or_else(|| "never".to_owned(), format_unix),
@@ -315,6 +317,23 @@ struct KeyForm<'a> {
     name: &'a str,
     scopes: Vec<&'a str>,
     expires_in: Option<Duration>,
+    rate: Option<KeyLimit>,
+    quota: Option<KeyLimit>,
+}
+
+/// The optional limit in field `name`, read by `parse`: `None` when empty; the parser's
+/// message when invalid.
+fn limit(
+    fields: &[(String, String)],
+    name: &str,
+    parse: fn(&str) -> Result<KeyLimit, tower_apikey::KeyError>,
+) -> Result<Option<KeyLimit>, String> {
+    match field(fields, name)?.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => parse(text)
+            .map(Some)
+            .map_err(|error| format!("Not created: {error}.")),
+    }
 }
 
 /// The form's key, or a message saying what is wrong.
@@ -354,6 +373,8 @@ fn validate(fields: &[(String, String)]) -> Result<KeyForm<'_>, String> {
         name,
         scopes,
         expires_in,
+        rate: limit(fields, "rate", KeyLimit::parse_rate)?,
+        quota: limit(fields, "quota", KeyLimit::parse_quota)?,
     })
 }
 
@@ -389,6 +410,12 @@ pub(crate) async fn create_key(
     }
     if let Some(lifetime) = form.expires_in {
         new = new.expires_in(lifetime);
+    }
+    if let Some(rate) = form.rate {
+        new = new.rate(rate);
+    }
+    if let Some(quota) = form.quota {
+        new = new.quota(quota);
     }
     match state.keys.create(new).await {
         Ok(created) => {
@@ -659,6 +686,50 @@ mod tests {
         assert!(error.contains("`admin` cannot be granted"), "{error}");
         let bad_expiry = fields(&[("expires_in", "1000d")]);
         assert!(validate(&bad_expiry).is_err());
+    }
+
+    #[test]
+    fn limits_are_optional_and_read_by_the_key_parsers() {
+        let fields = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let empty = fields(&[("rate", ""), ("quota", " ")]);
+        let none = validate(&empty).unwrap();
+        assert_eq!((none.rate, none.quota), (None, None));
+        let limited = fields(&[("rate", "5/s"), ("quota", "1000/day")]);
+        let both = validate(&limited).unwrap();
+        assert_eq!(both.rate.unwrap().to_string(), "5/s");
+        assert_eq!(both.quota.unwrap().to_string(), "1000/day");
+        for (name, value, message) in [
+            (
+                "rate",
+                "5/day",
+                "Not created: invalid rate: expected N/s or N/m",
+            ),
+            (
+                "rate",
+                "0/s",
+                "Not created: invalid rate: expected N/s or N/m",
+            ),
+            (
+                "quota",
+                "9/s",
+                "Not created: invalid quota: expected N/day or N/month",
+            ),
+            (
+                "quota",
+                "lots",
+                "Not created: invalid quota: expected N/day or N/month",
+            ),
+        ] {
+            let error = validate(&fields(&[(name, value)])).err().unwrap();
+            assert!(error.starts_with(message), "{name}={value}: {error}");
+        }
+        let twice = validate(&fields(&[("rate", "1/s"), ("rate", "2/s")])).err();
+        assert_eq!(twice.unwrap(), "The field `rate` was sent twice.");
     }
 
     fn hour(hour: i64, accepted: u64, refused: u64) -> HourlyUsage {
