@@ -1,8 +1,10 @@
-//! The dashboard in a real browser, over HTTPS: Debian's headless chromium driven by
-//! `tests/browser/dashboard.mjs` (playwright-core) trusts the demo's `demo cert` pair by its
-//! public key, logs in through the OpenID provider, creates a key with ticked scopes and
-//! uses it, rotates it with a grace period, revokes it through the confirmation page, and
-//! sees the CSP block an injected inline script. Screenshots go to
+//! The dashboard in a real browser, over HTTPS, on a first run (no `DEMO_USERS`: the
+//! default users): Debian's headless chromium driven by `tests/browser/dashboard.mjs`
+//! (playwright-core) trusts the demo's `demo cert` pair by its public key, logs in with the
+//! password form as alice, creates a key with ticked scopes and a rate and uses it, sees
+//! the requests in the key's usage chart once the key store has written them (within its
+//! one-minute interval), rotates the key with a grace period, revokes it through the
+//! confirmation page, and sees the CSP block an injected inline script. Screenshots go to
 //! `target/browser-screenshots/`.
 
 mod common;
@@ -10,7 +12,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::oidc::{DemoEnv, OidcProvider, REGISTERED_REDIRECT, ensure_npm_installed};
+use common::oidc::ensure_npm_installed;
 use common::tls::Pair;
 use common::{Server, TempDir, manifest_dir};
 use serde_json::{Value, json};
@@ -27,8 +29,10 @@ fn dashboard_in_headless_chromium_over_https() {
     ensure_npm_installed(&script_dir, "playwright-core");
     let dir = TempDir::new();
     let pair = Pair::generate(&dir.0);
-    let provider = OidcProvider::start();
-    let mut env = provider.demo_env();
+    // A fixed port: the public URL (and so the origin the password form must come from)
+    // is derived from `DEMO_ADDR`.
+    let addr = format!("127.0.0.1:{}", testkit::free_port());
+    let mut env = vec![("DEMO_ADDR", addr)];
     env.extend(pair.env());
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = Server::start(&env);
@@ -42,7 +46,6 @@ fn dashboard_in_headless_chromium_over_https() {
         .env("DEMO_URL", &server.url)
         .env("CERT", &pair.cert)
         .env("NODE_EXTRA_CA_CERTS", &pair.cert)
-        .env("REDIRECT_URI", REGISTERED_REDIRECT)
         .env("SCREENSHOTS", &screenshots)
         .env("CHROMIUM", CHROMIUM)
         .output()
@@ -68,6 +71,16 @@ fn dashboard_in_headless_chromium_over_https() {
         result["whoami_created"]["body"]["method"], "api_key",
         "{result}"
     );
+    // The three requests made with the key, in its usage chart of 24 hourly bars.
+    assert_eq!(result["chart_accepted"], "3", "{result}");
+    assert_eq!(result["chart_bars"], 24, "{result}");
+    assert!(
+        result["chart_label"]
+            .as_str()
+            .unwrap()
+            .ends_with(": 3 accepted, 0 refused"),
+        "{result}"
+    );
     assert_eq!(result["whoami_old_in_grace"], 200, "{result}");
     assert_eq!(result["whoami_rotated"], 200, "{result}");
     assert_eq!(result["whoami_before_confirm"], 200, "{result}");
@@ -81,16 +94,17 @@ fn dashboard_in_headless_chromium_over_https() {
     );
     assert_eq!(result["csp_console_report"], true, "{result}");
     let shots = result["screenshots"].as_array().unwrap();
-    assert_eq!(shots.len(), 5, "{result}");
+    assert_eq!(shots.len(), 6, "{result}");
     for shot in shots {
         let png = std::fs::read(shot.as_str().unwrap()).expect("a screenshot was not saved");
         assert!(png.starts_with(b"\x89PNG"), "not a PNG: {shot}");
     }
 
-    // In the store: the first key rotated to the second, the second revoked, both owned by
-    // the OIDC user.
+    // In the store: the first key (with its rate) rotated to the second, the second
+    // revoked, both owned by the password user.
     let keys: Value =
-        serde_json::from_str(&server.cli(&["keys", "list", "--account", "oidc:alice"])).unwrap();
+        serde_json::from_str(&server.cli(&["keys", "list", "--account", "password:alice"]))
+            .unwrap();
     let find = |id: &Value| {
         keys.as_array()
             .unwrap()
@@ -103,5 +117,6 @@ fn dashboard_in_headless_chromium_over_https() {
     let second = find(&result["rotated"]);
     assert_eq!(first["replaced_by"], result["rotated"], "{first}");
     assert!(first["grace_ends_at"].is_i64(), "{first}");
+    assert_eq!(first["rate"], "5/s", "{first}");
     assert!(second["revoked_at"].is_i64(), "{second}");
 }

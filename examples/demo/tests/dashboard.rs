@@ -356,3 +356,112 @@ async fn keys_are_created_with_ticked_scopes_rotated_with_grace_and_revoked_afte
         assert_eq!(res.status(), 404, "{path}");
     }
 }
+
+/// The `<svg …>` start tag of the usage chart in key `id`'s row of `page`.
+fn usage_chart_tag(page: &str, id: &str) -> String {
+    let row = &page[page
+        .find(&format!(r#"data-key-id="{id}""#))
+        .expect("the key's row")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    let svg = &row[row.find("<svg").expect("a usage chart in the row")..];
+    svg[..=svg.find('>').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn the_key_row_charts_the_requests_made_with_the_key() {
+    const REQUESTS: usize = 3;
+    let dash = Dashboard::log_in().await;
+    let token = csrf(&dash.get("/").await.text().await.unwrap());
+    let res = dash
+        .post(
+            "/dashboard/keys",
+            &[("csrf_token", &token), ("scopes", "read")],
+        )
+        .await;
+    let page = res.text().await.unwrap();
+    let key = find_key(&page);
+    let id = &key[8..20];
+    let empty = usage_chart_tag(&page, id);
+    assert!(
+        empty.contains(r#"data-accepted="0" data-refused="0""#),
+        "{empty}"
+    );
+    for _ in 0..REQUESTS {
+        assert_eq!(dash.whoami(&key).await.0, 200);
+    }
+    // The counts are written by the key store's background writer, once per touch interval
+    // (the default 60 s the demo uses).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(75);
+    let chart = loop {
+        let chart = usage_chart_tag(&dash.get("/").await.text().await.unwrap(), id);
+        if !chart.contains(r#"data-accepted="0""#) || std::time::Instant::now() > deadline {
+            break chart;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    };
+    assert!(
+        chart.contains(&format!(
+            r#"{REQUESTS} accepted, 0 refused" data-accepted="{REQUESTS}" data-refused="0""#
+        )),
+        "{chart}"
+    );
+}
+
+#[tokio::test]
+async fn keys_are_created_with_a_rate_and_quota_checked_by_the_key_parsers() {
+    let dash = Dashboard::log_in().await;
+    let token = csrf(&dash.get("/").await.text().await.unwrap());
+    for (rate, quota, message) in [
+        ("5/day", "", "invalid rate: expected N/s or N/m"),
+        ("0/s", "", "invalid rate: expected N/s or N/m"),
+        ("", "100/s", "invalid quota: expected N/day or N/month"),
+        ("5/s", "many", "invalid quota: expected N/day or N/month"),
+    ] {
+        let res = dash
+            .post(
+                "/dashboard/keys",
+                &[
+                    ("csrf_token", &token),
+                    ("scopes", "read"),
+                    ("rate", rate),
+                    ("quota", quota),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 400, "rate {rate:?}, quota {quota:?}");
+        // The templates escape `/` as `&#x2f;`.
+        let page = res.text().await.unwrap().replace("&#x2f;", "/");
+        assert!(page.contains(message), "{message}: {page}");
+        assert!(!page.contains("sk_live_"), "nothing created: {page}");
+        assert!(!page.contains("data-key-id="), "nothing created: {page}");
+    }
+
+    let res = dash
+        .post(
+            "/dashboard/keys",
+            &[
+                ("csrf_token", &token),
+                ("scopes", "read"),
+                ("rate", "5/s"),
+                ("quota", "1000/day"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap().replace("&#x2f;", "/");
+    let key = find_key(&page);
+    let row = &page[page
+        .find(&format!(r#"data-key-id="{}""#, &key[8..20]))
+        .unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains(
+            r#"<td class="limits"><span class="rate">5/s</span><br><span class="quota">1000/day</span></td>"#
+        ),
+        "{row}"
+    );
+    assert_eq!(dash.whoami(&key).await.0, 200);
+    let listed: Value = serde_json::from_str(&dash.server.cli(&["keys", "list"])).unwrap();
+    assert_eq!(listed[0]["rate"], "5/s", "{listed}");
+    assert_eq!(listed[0]["quota"], "1000/day", "{listed}");
+}

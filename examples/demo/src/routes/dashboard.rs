@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use tower_apikey::cli::parse_duration;
-use tower_apikey::{KeyInfo, NewKey};
+use tower_apikey::{HourlyUsage, KeyInfo, KeyLimit, NewKey};
 
 use crate::app::AppState;
 use crate::session::{SESSION_SCOPES, Session};
@@ -79,6 +79,8 @@ fn key_row(info: &KeyInfo, now: i64) -> Value {
         "name": info.name.as_deref().unwrap_or("—"),
         "prefix": format!("{}…{}", info.display_prefix, info.last_four),
         "scopes": info.scopes,
+        "rate": info.rate.map(|rate| rate.to_string()),
+        "quota": info.quota.map(|quota| quota.to_string()),
         "created": format_unix(info.created_at),
         "last_used": info.last_used_at.map_or_else(|| "never".to_owned(), format_unix),
         "expires": end.map_or_else(|| "never".to_owned(), format_unix),
@@ -89,56 +91,41 @@ fn key_row(info: &KeyInfo, now: i64) -> Value {
     })
 }
 
-/// A key's last 24 hours of use as an inline SVG bar chart: one bar per hour, its height
-/// the hour's requests (scaled to the busiest hour), the part refused drawn over it in the
-/// refusal colour. `hours` holds `(hour start, Unix seconds; requests; of them refused)`,
-/// in any order; hours older than 24 before the newest are left out, missing hours are
-/// empty. Each bar names its hour and counts in a `<title>`; no script, no `style`
-/// attribute (the pages' CSP allows neither). Empty input draws nothing.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "shown in the key rows once the key store reports hourly usage"
-    )
-)]
-pub(crate) fn usage_chart_svg(hours: &[(i64, u64, u64)]) -> String {
-    /// `text` safe in HTML / SVG text and attribute values.
-    fn escape(text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        for c in text.chars() {
-            match c {
-                '&' => out.push_str("&amp;"),
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '"' => out.push_str("&quot;"),
-                '\'' => out.push_str("&#39;"),
-                c => out.push(c),
-            }
-        }
-        out
-    }
+/// The hours a usage chart shows.
+const CHART_HOURS: usize = 24;
 
+/// `(accepted, refused)` for each of the [`CHART_HOURS`] hours ending with the one starting
+/// at `current_hour` (Unix seconds, a multiple of 3600), oldest first: hours absent from
+/// `usage` (no traffic) and hours outside the window are left at zero.
+fn usage_slots(usage: &[HourlyUsage], current_hour: i64) -> [(u64, u64); CHART_HOURS] {
+    let mut slots = [(0_u64, 0_u64); CHART_HOURS];
+    for counts in usage {
+        let age = current_hour.saturating_sub(counts.hour).div_euclid(3600);
+        let slot = usize::try_from(age)
+            .ok()
+            .and_then(|age| (CHART_HOURS - 1).checked_sub(age))
+            .and_then(|i| slots.get_mut(i));
+        if let Some(slot) = slot {
+            slot.0 = slot.0.saturating_add(counts.accepted);
+            slot.1 = slot.1.saturating_add(counts.refused);
+        }
+    }
+    slots
+}
+
+/// A key's last 24 hours of use as an inline SVG bar chart: one bar per hour of `slots`
+/// (from [`usage_slots`], the last one starting at `current_hour`), its height the hour's
+/// requests (scaled to the busiest hour), the part refused drawn over it in the refusal
+/// colour. The chart carries its totals in `data-accepted` / `data-refused`; each bar names
+/// its hour and counts in a `<title>` and `data-` attributes. No script, no `style`
+/// attribute (the pages' CSP allows neither).
+pub(crate) fn usage_chart_svg(slots: &[(u64, u64); CHART_HOURS], current_hour: i64) -> String {
     const BAR: u64 = 6;
     const GAP: u64 = 2;
     const HEIGHT: u64 = 32;
-    let Some(newest) = hours.iter().map(|(hour, _, _)| hour.div_euclid(3600)).max() else {
-        return String::new();
-    };
-    let mut slots = [(0_u64, 0_u64); 24];
-    for &(start, requests, refused) in hours {
-        let age = newest - start.div_euclid(3600);
-        if let Some(slot) = usize::try_from(23 - age)
-            .ok()
-            .and_then(|i| slots.get_mut(i))
-        {
-            slot.0 = slot.0.saturating_add(requests);
-            slot.1 = slot.1.saturating_add(refused.min(requests));
-        }
-    }
     let busiest = slots
         .iter()
-        .map(|(requests, _)| *requests)
+        .map(|(accepted, refused)| accepted.saturating_add(*refused))
         .max()
         .unwrap_or(0)
         .max(1);
@@ -147,26 +134,28 @@ pub(crate) fn usage_chart_svg(hours: &[(i64, u64, u64)]) -> String {
         u64::try_from(u128::from(count) * u128::from(HEIGHT) / u128::from(busiest))
             .unwrap_or(HEIGHT)
     };
-    let (total, refused): (u64, u64) = slots.iter().fold((0, 0), |(t, r), (q, f)| {
-        (t.saturating_add(*q), r.saturating_add(*f))
+    let (accepted, refused): (u64, u64) = slots.iter().fold((0, 0), |(a, r), (sa, sr)| {
+        (a.saturating_add(*sa), r.saturating_add(*sr))
     });
     let width = 24 * (BAR + GAP);
-    let label = escape(&format!(
-        "Requests in the 24 hours to {}: {total}, {refused} refused",
-        format_unix(newest.saturating_add(1).saturating_mul(3600))
-    ));
-    let mut svg = format!(
-        r#"<svg class="usage-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {HEIGHT}" width="{width}" height="{HEIGHT}" role="img" aria-label="{label}"><title>{label}</title>"#
+    // Only digits, letters, spaces and punctuation without markup meaning: no escaping needed.
+    let label = format!(
+        "Requests in the 24 hours to {}: {accepted} accepted, {refused} refused",
+        format_unix(current_hour.saturating_add(3600))
     );
-    for (slot, (requests, refused)) in (0_i64..).zip(slots) {
-        let x = u64::try_from(slot).unwrap_or(0) * (BAR + GAP);
-        let h = scale(requests);
-        let hour = format_unix((newest - 23 + slot).saturating_mul(3600));
-        let title = escape(&format!("{hour}: {requests} requests, {refused} refused"));
+    let mut svg = format!(
+        r#"<svg class="usage-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {HEIGHT}" width="{width}" height="{HEIGHT}" role="img" aria-label="{label}" data-accepted="{accepted}" data-refused="{refused}"><title>{label}</title>"#
+    );
+    let first_hour = current_hour.saturating_sub(23 * 3600);
+    for (slot, &(accepted, refused)) in (0_u64..).zip(slots) {
+        let x = slot * (BAR + GAP);
+        let start = first_hour.saturating_add(3600 * i64::try_from(slot).unwrap_or(0));
+        let hour = format_unix(start);
         let _ = write!(
             svg,
-            r#"<g><title>{title}</title><rect x="{x}" y="0" width="{BAR}" height="{HEIGHT}" fill="transparent"/>"#
+            r#"<g data-hour="{start}" data-accepted="{accepted}" data-refused="{refused}"><title>{hour}: {accepted} accepted, {refused} refused</title><rect x="{x}" y="0" width="{BAR}" height="{HEIGHT}" fill="transparent"/>"#
         );
+        let h = scale(accepted.saturating_add(refused));
         if h > 0 {
             let _ = write!(
                 svg,
@@ -186,6 +175,22 @@ pub(crate) fn usage_chart_svg(hours: &[(i64, u64, u64)]) -> String {
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// The row's chart markup (`usage_chart`), or the text saying usage cannot be read
+/// (`usage_error`) when the store fails.
+async fn add_usage(state: &AppState, row: &mut Value, id: &str, current_hour: i64) {
+    match state.keys.usage(id).await {
+        Ok(usage) => {
+            let slots = usage_slots(&usage, current_hour);
+            row["usage_chart"] = json!(usage_chart_svg(&slots, current_hour));
+        }
+        Err(error) => {
+            tracing::warn!(%error, id, "reading key usage failed");
+            row["usage_error"] =
+                json!("Usage cannot be shown right now: the key store is unavailable.");
+        }
+    }
 }
 
 fn providers(state: &AppState) -> Vec<Value> {
@@ -220,7 +225,14 @@ async fn dashboard(
         Ok(mut keys) => {
             keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
             let now = tower_apikey::record::now();
-            (keys.iter().map(|k| key_row(k, now)).collect(), flash.error)
+            let current_hour = now - now.rem_euclid(3600);
+            let mut rows = Vec::with_capacity(keys.len());
+            for key in &keys {
+                let mut row = key_row(key, now);
+                add_usage(state, &mut row, &key.id, current_hour).await;
+                rows.push(row);
+            }
+            (rows, flash.error)
         }
         Err(error) => {
             tracing::warn!(%error, "listing keys failed");
@@ -305,6 +317,23 @@ struct KeyForm<'a> {
     name: &'a str,
     scopes: Vec<&'a str>,
     expires_in: Option<Duration>,
+    rate: Option<KeyLimit>,
+    quota: Option<KeyLimit>,
+}
+
+/// The optional limit in field `name`, read by `parse`: `None` when empty; the parser's
+/// message when invalid.
+fn limit(
+    fields: &[(String, String)],
+    name: &str,
+    parse: fn(&str) -> Result<KeyLimit, tower_apikey::KeyError>,
+) -> Result<Option<KeyLimit>, String> {
+    match field(fields, name)?.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => parse(text)
+            .map(Some)
+            .map_err(|error| format!("Not created: {error}.")),
+    }
 }
 
 /// The form's key, or a message saying what is wrong.
@@ -344,6 +373,8 @@ fn validate(fields: &[(String, String)]) -> Result<KeyForm<'_>, String> {
         name,
         scopes,
         expires_in,
+        rate: limit(fields, "rate", KeyLimit::parse_rate)?,
+        quota: limit(fields, "quota", KeyLimit::parse_quota)?,
     })
 }
 
@@ -379,6 +410,12 @@ pub(crate) async fn create_key(
     }
     if let Some(lifetime) = form.expires_in {
         new = new.expires_in(lifetime);
+    }
+    if let Some(rate) = form.rate {
+        new = new.rate(rate);
+    }
+    if let Some(quota) = form.quota {
+        new = new.quota(quota);
     }
     match state.keys.create(new).await {
         Ok(created) => {
@@ -652,27 +689,107 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_optional_and_read_by_the_key_parsers() {
+        let fields = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let empty = fields(&[("rate", ""), ("quota", " ")]);
+        let none = validate(&empty).unwrap();
+        assert_eq!((none.rate, none.quota), (None, None));
+        let limited = fields(&[("rate", "5/s"), ("quota", "1000/day")]);
+        let both = validate(&limited).unwrap();
+        assert_eq!(both.rate.unwrap().to_string(), "5/s");
+        assert_eq!(both.quota.unwrap().to_string(), "1000/day");
+        for (name, value, message) in [
+            (
+                "rate",
+                "5/day",
+                "Not created: invalid rate: expected N/s or N/m",
+            ),
+            (
+                "rate",
+                "0/s",
+                "Not created: invalid rate: expected N/s or N/m",
+            ),
+            (
+                "quota",
+                "9/s",
+                "Not created: invalid quota: expected N/day or N/month",
+            ),
+            (
+                "quota",
+                "lots",
+                "Not created: invalid quota: expected N/day or N/month",
+            ),
+        ] {
+            let error = validate(&fields(&[(name, value)])).err().unwrap();
+            assert!(error.starts_with(message), "{name}={value}: {error}");
+        }
+        let twice = validate(&fields(&[("rate", "1/s"), ("rate", "2/s")])).err();
+        assert_eq!(twice.unwrap(), "The field `rate` was sent twice.");
+    }
+
+    fn hour(hour: i64, accepted: u64, refused: u64) -> HourlyUsage {
+        HourlyUsage {
+            hour,
+            accepted,
+            refused,
+        }
+    }
+
+    #[test]
+    fn usage_fills_24_slots_oldest_first_absent_hours_zero() {
+        assert_eq!(usage_slots(&[], NOON), [(0, 0); 24], "no traffic");
+        let slots = usage_slots(
+            &[
+                hour(NOON - 10 * HOUR, 20, 0),
+                hour(NOON, 40, 10),
+                hour(NOON - 23 * HOUR, 7, 1),
+                hour(NOON - 24 * HOUR, 1_000, 0),
+                hour(NOON + HOUR, 500, 0),
+            ],
+            NOON,
+        );
+        let mut expected = [(0, 0); 24];
+        expected[0] = (7, 1);
+        expected[13] = (20, 0);
+        expected[23] = (40, 10);
+        assert_eq!(slots, expected, "older than 24 h and future hours left out");
+        let extreme = usage_slots(
+            &[
+                hour(i64::MIN, 1, 1),
+                hour(i64::MAX, 1, 1),
+                hour(NOON, u64::MAX, 0),
+                hour(NOON, 5, 0),
+            ],
+            NOON,
+        );
+        assert_eq!(extreme[23], (u64::MAX, 0));
+        assert_eq!(extreme.iter().filter(|s| **s != (0, 0)).count(), 1);
+        assert_eq!(usage_slots(&[hour(NOON, 1, 0)], i64::MIN), [(0, 0); 24]);
+    }
+
+    #[test]
     fn the_usage_chart_draws_the_last_24_hours_scaled_to_the_busiest() {
-        assert_eq!(usage_chart_svg(&[]), "", "no data, no chart");
-        // Newest hour 12:00 with 40 requests (10 refused); 02:00 with 20; an hour 24 before
-        // the newest is left out.
-        let svg = usage_chart_svg(&[
-            (NOON - 10 * HOUR, 20, 0),
-            (NOON + 59, 40, 10),
-            (NOON - 24 * HOUR, 1_000, 0),
-        ]);
+        // 12:00 with 30 accepted and 10 refused; 02:00 with 20 accepted.
+        let slots = usage_slots(&[hour(NOON - 10 * HOUR, 20, 0), hour(NOON, 30, 10)], NOON);
+        let svg = usage_chart_svg(&slots, NOON);
         assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>"), "{svg}");
-        assert_eq!(svg.matches("<g>").count(), 24, "one bar per hour");
+        assert_eq!(svg.matches("<g ").count(), 24, "one bar per hour");
         assert!(
             svg.contains(
-                r#"aria-label="Requests in the 24 hours to 2024-02-29 13:00 UTC: 60, 10 refused""#
+                r#"aria-label="Requests in the 24 hours to 2024-02-29 13:00 UTC: 50 accepted, 10 refused" data-accepted="50" data-refused="10">"#
             ),
             "{svg}"
         );
-        assert!(svg.contains("<title>2024-02-29 12:00 UTC: 40 requests, 10 refused</title>"));
-        assert!(svg.contains("<title>2024-02-29 02:00 UTC: 20 requests, 0 refused</title>"));
-        assert!(svg.contains("<title>2024-02-28 13:00 UTC: 0 requests, 0 refused</title>"));
-        assert!(!svg.contains("1000"), "older than 24 h: {svg}");
+        assert!(svg.contains(&format!(
+            r#"<g data-hour="{NOON}" data-accepted="30" data-refused="10"><title>2024-02-29 12:00 UTC: 30 accepted, 10 refused</title>"#
+        )), "{svg}");
+        assert!(svg.contains("<title>2024-02-29 02:00 UTC: 20 accepted, 0 refused</title>"));
+        assert!(svg.contains("<title>2024-02-28 13:00 UTC: 0 accepted, 0 refused</title>"));
         // The busiest hour fills the height, the other is half of it, refusals a quarter.
         let x_last = 23 * 8;
         assert!(svg.contains(&format!(
@@ -689,18 +806,30 @@ mod tests {
 
     #[test]
     fn the_usage_chart_survives_extreme_counts_and_times() {
-        let svg = usage_chart_svg(&[(i64::MAX, u64::MAX, u64::MAX), (i64::MIN, 1, 2)]);
-        assert_eq!(svg.matches("<g>").count(), 24);
-        let svg = usage_chart_svg(&[(0, 0, 5)]);
+        let mut slots = [(0, 0); 24];
+        slots[0] = (u64::MAX, u64::MAX);
+        slots[1] = (1, 0);
+        for current_hour in [i64::MIN, 0, i64::MAX] {
+            let svg = usage_chart_svg(&slots, current_hour);
+            assert_eq!(svg.matches("<g ").count(), 24);
+            assert!(
+                svg.contains(&format!(r#"data-accepted="{}""#, u64::MAX)),
+                "{svg}"
+            );
+        }
+        let empty = usage_chart_svg(&[(0, 0); 24], NOON);
         assert!(
-            svg.contains("0 requests, 0 refused"),
-            "refusals count within requests: {svg}"
+            empty.contains(r#"data-accepted="0" data-refused="0""#),
+            "{empty}"
         );
-        assert!(!svg.contains("#c4320a"), "{svg}");
+        assert!(
+            !empty.contains("#2f5bea") && !empty.contains("#c4320a"),
+            "no bars: {empty}"
+        );
     }
 
     #[test]
-    fn the_key_row_shows_a_chart_only_when_one_is_given() {
+    fn the_key_row_shows_its_chart_or_says_usage_is_unavailable() {
         let templates = crate::templates::Templates::new();
         let mut row = key_row(&info(false, None, NOON), NOON);
         let render = |row: &Value| {
@@ -717,10 +846,18 @@ mod tests {
                 )
                 .unwrap()
         };
+        row["usage_error"] = json!("Usage cannot be shown right now.");
         let page = render(&row);
         assert!(!page.contains("<svg"), "no usage data, no chart");
-        assert!(!page.contains(r#"class="usage""#));
-        row["usage_chart"] = json!(usage_chart_svg(&[(NOON, 3, 1)]));
+        assert!(
+            page.contains(r#"<p class="usage muted">Usage cannot be shown right now.</p>"#),
+            "{page}"
+        );
+        row["usage_error"] = Value::Null;
+        row["usage_chart"] = json!(usage_chart_svg(
+            &usage_slots(&[hour(NOON, 3, 1)], NOON),
+            NOON
+        ));
         let page = render(&row);
         assert!(
             page.contains(r#"<div class="usage"><svg class="usage-chart""#),

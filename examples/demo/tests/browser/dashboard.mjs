@@ -1,18 +1,17 @@
 // Drives the demo dashboard over HTTPS in Debian's headless chromium through
-// playwright-core: log in through the OpenID provider, create an API key with ticked
-// scopes, use it, rotate it with a grace period, revoke it after the confirmation page, and
-// check that the pages' CSP blocks an injected inline script.
+// playwright-core, as on a first run (the default users): log in with the password form as
+// alice, create an API key with ticked scopes and a rate, use it, see the requests in the
+// key's usage chart once the key store has written them, rotate it with a grace period,
+// revoke it after the confirmation page, and check that the pages' CSP blocks an injected
+// inline script.
 //
 //   DEMO_URL=https://127.0.0.1:PORT CERT=cert.pem NODE_EXTRA_CA_CERTS=cert.pem \
-//   REDIRECT_URI=https://app.example.test/oauth/op/callback \
 //   SCREENSHOTS=target/browser-screenshots node dashboard.mjs
 //
 // Chromium accepts the demo's self-signed certificate through
 // --ignore-certificate-errors-spki-list with the SHA-256 of its public key (that key only);
-// Node's fetch trusts it through NODE_EXTRA_CA_CERTS. The provider redirects to its
-// registered REDIRECT_URI; the script forwards that navigation to the demo's
-// /oauth/oidc/callback with the same query (the demo sends REDIRECT_URI in its token
-// request). Prints one JSON line on success; exits 1 otherwise.
+// Node's fetch trusts it through NODE_EXTRA_CA_CERTS. Prints one JSON line on success;
+// exits 1 otherwise.
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,11 +20,10 @@ import { chromium } from 'playwright-core';
 
 const demo = process.env.DEMO_URL;
 const cert = process.env.CERT;
-const redirectUri = process.env.REDIRECT_URI;
 const screenshots = process.env.SCREENSHOTS;
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-if (!demo || !cert || !redirectUri || !screenshots) {
-  console.error('DEMO_URL, CERT, REDIRECT_URI and SCREENSHOTS are required');
+if (!demo || !cert || !screenshots) {
+  console.error('DEMO_URL, CERT and SCREENSHOTS are required');
   process.exit(2);
 }
 
@@ -34,6 +32,11 @@ function check(condition, message) {
     throw new Error(message);
   }
 }
+
+// Requests made with the key, and how long the usage chart may take to show them (the key
+// store writes counts once a minute).
+const USES = 3;
+const CHART_WAIT_MS = 75000;
 
 async function whoami(key) {
   const res = await fetch(`${demo}/api/whoami`, { headers: { 'x-api-key': key } });
@@ -54,6 +57,7 @@ async function shoot(page, name) {
 
 const userDataDir = mkdtempSync(join(tmpdir(), 'towerauth-demo-chromium-'));
 let context;
+let page;
 try {
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath,
@@ -66,27 +70,26 @@ try {
     viewport: { width: 1200, height: 800 },
   });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: demo });
-  const page = context.pages()[0] ?? (await context.newPage());
+  page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(15000);
   const consoleMessages = [];
   page.on('console', (message) => consoleMessages.push(message.text()));
-  await page.route(`${redirectUri}**`, (route) => {
-    const query = new URL(route.request().url()).search;
-    return route.fulfill({ status: 303, headers: { location: `${demo}/oauth/oidc/callback${query}` } });
-  });
 
   const first = await page.goto(`${demo}/`);
   check(first.url().startsWith('https://'), 'not over HTTPS');
   check(first.headers()['strict-transport-security'] === 'max-age=31536000', 'no HSTS');
-  await page.getByRole('link', { name: 'Log in with OpenID Connect' }).click();
+  await page.getByLabel('User name').fill('alice');
+  await page.getByLabel('Password').fill('alice-password');
+  await page.getByRole('button', { name: 'Log in' }).click();
   await page.waitForURL(`${demo}/`);
-  check((await page.locator('header .who').innerText()).includes('oidc:alice'), 'not logged in as oidc:alice');
+  check((await page.locator('header .who').innerText()).includes('password:alice'), 'not logged in as password:alice');
 
-  // Create a key with two ticked scopes; it is shown once, with a working copy button
+  // Create a key with two ticked scopes and a rate; it is shown once, with a working copy button
   // (the one script, loaded from /static/dashboard.js under the CSP).
   await page.getByLabel('Name').fill('browser-key');
   check(await page.getByLabel('read').isChecked(), 'read is not ticked by default');
   await page.getByLabel('write').check();
+  await page.getByLabel('Rate limit').fill('5/s');
   await page.getByRole('button', { name: 'Create key' }).click();
   const key = (await page.locator('#new-key-value').innerText()).trim();
   check(/^sk_live_[0-9A-Za-z]{61}$/.test(key), 'the new key is not shown');
@@ -100,9 +103,15 @@ try {
   const row = page.locator(`tr[data-key-id="${id}"]`);
   check((await row.innerText()).includes('browser-key'), 'the new key is not listed');
   check((await row.locator('.scope').allInnerTexts()).join(' ') === 'read write', 'scopes not listed');
+  check((await row.locator('.rate').innerText()) === '5/s', 'the rate is not listed');
+  check((await row.locator('svg.usage-chart').getAttribute('data-accepted')) === '0', 'no empty usage chart');
   await shoot(page, '1-key-created');
   const created = await whoami(key);
   check(created.status === 200, `whoami with the new key: ${created.status}`);
+  for (let i = 1; i < USES; i += 1) {
+    const again = await whoami(key);
+    check(again.status === 200, `whoami with the new key: ${again.status}`);
+  }
 
   // The CSP refuses an inline script injected into the page, and says so.
   await page.evaluate(() => {
@@ -118,13 +127,26 @@ try {
   const violations = await page.evaluate(() => window.violations);
   const cspConsole = consoleMessages.some((text) => text.includes('Content Security Policy'));
 
+  // The key's usage chart shows the requests once the key store has written them: reload
+  // until it does.
+  const chart = page.locator(`tr[data-key-id="${id}"] svg.usage-chart`);
+  const chartDeadline = Date.now() + CHART_WAIT_MS;
+  let chartAccepted;
+  do {
+    await page.waitForTimeout(2000);
+    await page.goto(`${demo}/`);
+    chartAccepted = await chart.getAttribute('data-accepted');
+  } while (chartAccepted !== String(USES) && Date.now() < chartDeadline);
+  const chartLabel = await chart.getAttribute('aria-label');
+  const chartBars = await chart.locator('g').count();
+  await shoot(page, '2-usage-chart');
+
   // Rotate with a one-hour grace period, from the confirmation page.
-  await page.goto(`${demo}/`);
   check(!(await page.content()).includes(key), 'the key is shown a second time');
   await page.locator(`tr[data-key-id="${id}"] a`, { hasText: 'Rotate' }).click();
   await page.waitForURL(`${demo}/dashboard/keys/${id}/rotate`);
   await page.getByLabel('The old key keeps working').selectOption('1h');
-  await shoot(page, '2-rotate-confirmation');
+  await shoot(page, '3-rotate-confirmation');
   await page.getByRole('button', { name: 'Rotate key' }).click();
   const rotated = (await page.locator('#new-key-value').innerText()).trim();
   check(rotated !== key && /^sk_live_/.test(rotated), 'no new key after rotation');
@@ -134,7 +156,7 @@ try {
     (await page.locator(`tr[data-key-id="${id}"] .badge`).innerText()).includes('expiring'),
     'the old key is not shown as expiring',
   );
-  await shoot(page, '3-key-rotated');
+  await shoot(page, '4-key-rotated');
   const oldInGrace = await whoami(key);
   const newAfterRotation = await whoami(rotated);
 
@@ -143,7 +165,7 @@ try {
   await page.locator(`tr[data-key-id="${rotatedId}"] a`, { hasText: 'Revoke' }).click();
   await page.waitForURL(`${demo}/dashboard/keys/${rotatedId}/revoke`);
   check(await page.getByText('This cannot be undone').isVisible(), 'no confirmation text');
-  await shoot(page, '4-revoke-confirmation');
+  await shoot(page, '5-revoke-confirmation');
   const beforeConfirm = await whoami(rotated);
   await page.getByRole('button', { name: 'Revoke key' }).click();
   check((await page.locator('#notice').innerText()).includes(`Key ${rotatedId} revoked`), 'no revocation notice');
@@ -151,13 +173,16 @@ try {
     (await page.locator(`tr[data-key-id="${rotatedId}"] .badge`).innerText()).includes('revoked'),
     'row not revoked',
   );
-  await shoot(page, '5-key-revoked');
+  await shoot(page, '6-key-revoked');
   const afterRevoke = await whoami(rotated);
 
   console.log(JSON.stringify({
     created: id,
     rotated: rotatedId,
     whoami_created: created,
+    chart_accepted: chartAccepted,
+    chart_label: chartLabel,
+    chart_bars: chartBars,
     whoami_old_in_grace: oldInGrace.status,
     whoami_rotated: newAfterRotation.status,
     whoami_before_confirm: beforeConfirm.status,
@@ -169,6 +194,9 @@ try {
   }));
 } catch (error) {
   console.error(`dashboard test failed: ${error.message}`);
+  if (page) {
+    console.error(`at ${page.url()}: ${(await page.locator('body').innerText().catch(() => '')).slice(0, 2000)}`);
+  }
   process.exitCode = 1;
 } finally {
   if (context) {
