@@ -117,7 +117,8 @@ pub(crate) async fn serve(mut config: Config) -> Result<(), String> {
 
 /// `router` with the security headers on every response that does not set its own:
 /// `Content-Security-Policy`, `X-Content-Type-Options: nosniff`, `Referrer-Policy:
-/// no-referrer`, and with `hsts`, `Strict-Transport-Security`.
+/// same-origin` (nothing to other sites; under `no-referrer` browsers post forms with
+/// `Origin: null`, which the password login refuses as cross-site), and with `hsts`, `Strict-Transport-Security`.
 fn with_security_headers(router: Router, hsts: bool) -> Router {
     router.layer(axum::middleware::map_response(
         move |mut response: Response| async move {
@@ -125,7 +126,7 @@ fn with_security_headers(router: Router, hsts: bool) -> Router {
             let fixed = [
                 (CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY_VALUE),
                 (X_CONTENT_TYPE_OPTIONS, "nosniff"),
-                (REFERRER_POLICY, "no-referrer"),
+                (REFERRER_POLICY, "same-origin"),
             ];
             for (name, value) in fixed {
                 headers

@@ -43,7 +43,7 @@ fn assert_page_headers(res: &reqwest::Response) {
     }
     assert!(!csp.contains("unsafe"), "{csp}");
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["referrer-policy"], "same-origin");
     assert_eq!(headers["strict-transport-security"], "max-age=31536000");
     assert_eq!(headers["cache-control"], "no-store");
 }
