@@ -36,16 +36,16 @@ fn checks(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("in_process_check");
     group.bench_function("tower_ratelimit/one_key", |b| {
-        b.iter(|| now(limiter.check(black_box("s:alice"), limiter.policy())))
+        b.iter(|| now(limiter.check(black_box("s:alice"), limiter.policy().unwrap())))
     });
     group.bench_function("tower_ratelimit/one_key_two_limits", |b| {
-        b.iter(|| now(two.check(black_box("s:alice"), two.policy())))
+        b.iter(|| now(two.check(black_box("s:alice"), two.policy().unwrap())))
     });
     let mut i = 0;
     group.bench_function("tower_ratelimit/100k_keys", |b| {
         b.iter(|| {
             i = (i + 1) % keys.len();
-            now(limiter.check(black_box(&keys[i]), limiter.policy()))
+            now(limiter.check(black_box(&keys[i]), limiter.policy().unwrap()))
         })
     });
     let clock = tower_ratelimit::SystemClock::new();

@@ -24,7 +24,7 @@ fn main() {
     let before = rss_bytes();
     let waker = std::task::Waker::noop();
     for key in &keys {
-        let mut check = std::pin::pin!(limiter.check(key, limiter.policy()));
+        let mut check = std::pin::pin!(limiter.check(key, limiter.policy().unwrap()));
         let _ = check
             .as_mut()
             .poll(&mut std::task::Context::from_waker(waker));

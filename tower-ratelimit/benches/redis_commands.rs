@@ -56,7 +56,7 @@ async fn run(name: &str, limit: Limit, lease: Option<u64>, requests: u64, per_se
     for _ in 0..requests {
         tick.tick().await;
         if limiter
-            .check("alice", limiter.policy())
+            .check("alice", limiter.policy().unwrap())
             .await
             .unwrap()
             .is_allowed()

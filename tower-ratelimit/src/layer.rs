@@ -124,9 +124,19 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let (parts, body) = request.into_parts();
-        let (key, policy) = self.limiter.identify(&parts);
-        let policy = policy.unwrap_or_else(|| self.limiter.inner.policy.clone());
+        let identified = self.limiter.identify(&parts);
         let request = Request::from_parts(parts, body);
+        let Some((key, policy)) = identified else {
+            // No policy applies to this caller: not limited, not counted.
+            return ResponseFuture {
+                state: State::Calling {
+                    call: self.inner.call(request),
+                    headers: None,
+                },
+                limiter: self.limiter.clone(),
+                rejection: self.rejection.clone(),
+            };
+        };
         let state = match self.limiter.start(&key, &policy) {
             Check::Ready(outcome) => decide(
                 outcome,

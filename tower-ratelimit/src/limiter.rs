@@ -82,7 +82,8 @@ pub(crate) enum Backend {
 }
 
 pub(crate) struct Inner {
-    pub(crate) policy: Policy,
+    /// `None`: only identities with a policy of their own (from `overrides`) are limited.
+    pub(crate) policy: Option<Policy>,
     pub(crate) key_by: KeyBy,
     pub(crate) overrides: Option<Overrides>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -109,7 +110,7 @@ impl fmt::Debug for RateLimiter {
             Backend::Redis(_) => "redis",
         };
         f.debug_struct("RateLimiter")
-            .field("policy", &self.inner.policy.header())
+            .field("policy", &self.inner.policy.as_ref().map(Policy::header))
             .field("key_by", &self.inner.key_by)
             .field("overrides", &self.inner.overrides.is_some())
             .field("backend", &backend)
@@ -118,7 +119,8 @@ impl fmt::Debug for RateLimiter {
 }
 
 impl RateLimiter {
-    /// A builder; add at least one limit or a quota.
+    /// A builder; add at least one limit or a quota, or [`overrides`](RateLimiterBuilder::overrides)
+    /// alone to limit only the identities that have a policy of their own.
     pub fn builder() -> RateLimiterBuilder {
         RateLimiterBuilder {
             limits: Vec::new(),
@@ -138,10 +140,11 @@ impl RateLimiter {
         RateLimitLayer::new(self.clone())
     }
 
-    /// The default policy.
+    /// The default policy; `None` when the builder had no limit and no quota, so that only
+    /// identities with a policy of their own are limited.
     #[must_use]
-    pub fn policy(&self) -> &Policy {
-        &self.inner.policy
+    pub fn policy(&self) -> Option<&Policy> {
+        self.inner.policy.as_ref()
     }
 
     /// Checks one request of `key` under `policy` and counts it if admitted. For use
@@ -169,19 +172,27 @@ impl RateLimiter {
     }
 
     /// The key and policy of a request; `None` for the policy means the default.
-    pub(crate) fn identify(&self, parts: &Parts) -> (String, Option<Policy>) {
+    /// The key and policy `parts` is counted under; `None` when no policy applies (no
+    /// default policy and none of its own): the request is not limited.
+    pub(crate) fn identify(&self, parts: &Parts) -> Option<(String, Policy)> {
         match parts.extensions.get::<Principal>() {
-            Some(principal) => (
-                self.inner.key_by.key(parts, principal),
-                self.inner
+            Some(principal) => {
+                let own = self
+                    .inner
                     .overrides
                     .as_ref()
-                    .and_then(|f| f(parts, principal)),
-            ),
-            None => match crate::address::peer(&parts.extensions) {
-                Some(ip) => (format!("anon:{ip}"), None),
-                None => ("anon".to_owned(), None),
-            },
+                    .and_then(|f| f(parts, principal));
+                let policy = own.or_else(|| self.inner.policy.clone())?;
+                Some((self.inner.key_by.key(parts, principal), policy))
+            }
+            None => {
+                let policy = self.inner.policy.clone()?;
+                let key = match crate::address::peer(&parts.extensions) {
+                    Some(ip) => format!("anon:{ip}"),
+                    None => "anon".to_owned(),
+                };
+                Some((key, policy))
+            }
         }
     }
 
@@ -240,6 +251,10 @@ impl RateLimiterBuilder {
     /// An identity's own policy, read from the request and its principal (an API key's
     /// stored limit, a JWT claim); `None` keeps the default. Called once per request: keep
     /// it cheap (clone a [`Policy`] built ahead, a `Policy` is an `Arc`).
+    ///
+    /// With no default limit and no quota, identities without a policy of their own pass
+    /// unlimited and uncounted (nothing is kept for them), and admitted responses carry no
+    /// rate-limit headers for them.
     pub fn overrides(
         mut self,
         overrides: impl Fn(&Parts, &Principal) -> Option<Policy> + Send + Sync + 'static,
@@ -273,9 +288,14 @@ impl RateLimiterBuilder {
     /// The limiter.
     ///
     /// # Errors
-    /// [`ConfigError`] if the policy is empty or a limit is malformed (see [`Policy::new`]).
+    /// [`ConfigError`] if the policy is empty and there are no
+    /// [`overrides`](Self::overrides), or a limit is malformed (see [`Policy::new`]).
     pub fn build(self) -> Result<RateLimiter, ConfigError> {
-        let policy = Policy::new(self.limits, self.quota)?;
+        let policy = if self.limits.is_empty() && self.quota.is_none() && self.overrides.is_some() {
+            None
+        } else {
+            Some(Policy::new(self.limits, self.quota)?)
+        };
         #[cfg(feature = "redis")]
         let backend = match self.redis {
             Some(config) => Backend::Redis(crate::redis::RedisStore::new(config)?),

@@ -204,7 +204,10 @@ async fn concurrent_requests_of_one_identity_never_exceed_the_limit() {
             let (limiter, admitted) = (limiter.clone(), admitted.clone());
             tokio::spawn(async move {
                 for _ in 0..200 {
-                    let d = limiter.check("s:alice", limiter.policy()).await.unwrap();
+                    let d = limiter
+                        .check("s:alice", limiter.policy().unwrap())
+                        .await
+                        .unwrap();
                     if d.is_allowed() {
                         admitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
@@ -217,4 +220,46 @@ async fn concurrent_requests_of_one_identity_never_exceed_the_limit() {
     }
     // 3200 attempts at one instant: exactly the quota's 700 pass, no more, no fewer.
     assert_eq!(admitted.load(std::sync::atomic::Ordering::Relaxed), 700);
+}
+
+#[tokio::test]
+async fn without_a_default_policy_only_identities_with_their_own_are_limited() {
+    let clock = ManualClock::new(START);
+    let own = Policy::new([Limit::per_minute("minute", 2)], None).unwrap();
+    let limiter = RateLimiter::builder()
+        .overrides(move |_, principal| (principal.subject() == "limited").then(|| own.clone()))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    assert!(limiter.policy().is_none());
+    let svc = app(&limiter);
+
+    for _ in 0..5 {
+        let res = svc.clone().oneshot(call("free")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers().get("ratelimit").is_none());
+        assert!(res.headers().get("ratelimit-policy").is_none());
+    }
+    // Anonymous callers have no policy either.
+    let anonymous = Request::builder().body(String::new()).unwrap();
+    assert_eq!(
+        svc.clone().oneshot(anonymous).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(limiter.tracked_identities(), 0, "nothing is kept for them");
+
+    for _ in 0..2 {
+        let res = svc.clone().oneshot(call("limited")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["ratelimit-policy"], r#""minute";q=2;w=60"#);
+    }
+    let res = svc.clone().oneshot(call("limited")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limiter.tracked_identities(), 1);
+}
+
+#[test]
+fn a_limiter_without_limits_quota_or_overrides_is_refused() {
+    let err = RateLimiter::builder().build().unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
 }

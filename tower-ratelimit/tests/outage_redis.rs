@@ -23,11 +23,11 @@ async fn the_first_check_after_redis_returns_is_answered() {
         .limit(Limit::per_minute("minute", 1000))
         .build()
         .unwrap();
-    let check = || async { limiter.check("alice", limiter.policy()).await };
+    let check = || async { limiter.check("alice", limiter.policy().unwrap()).await };
     assert!(check().await.unwrap().is_allowed());
     assert!(
         quiet
-            .check("bob", quiet.policy())
+            .check("bob", quiet.policy().unwrap())
             .await
             .unwrap()
             .is_allowed()
@@ -46,7 +46,7 @@ async fn the_first_check_after_redis_returns_is_answered() {
     );
     tokio::task::block_in_place(|| redis.restart());
 
-    let first = quiet.check("bob", quiet.policy()).await;
+    let first = quiet.check("bob", quiet.policy().unwrap()).await;
     assert!(
         first.as_ref().is_ok_and(|d| d.is_allowed()),
         "the quiet instance's first check after Redis returned: {first:?}"

@@ -106,6 +106,10 @@ async fn a_key_over_its_own_rate_or_quota_gets_429_and_other_keys_do_not() {
             .await
             .unwrap();
         assert_eq!(res.status(), 200);
+        assert_eq!(
+            res.headers()["ratelimit-policy"],
+            r#""key-quota";q=3;w=86400"#
+        );
     }
     let refused = client
         .get(&whoami)

@@ -35,14 +35,13 @@ pub(crate) fn body(principal: &Principal) -> Response {
 }
 
 /// The limiter of every API key's own rate and quota (`demo keys create --rate N/s|N/m
-/// --quota N/day|N/month`), counted per key id. A caller without them (a key without
-/// limits, a JWT, a session) gets the default policy, far above any real traffic. Admitted
-/// answers carry no rate-limit headers (they would show that default to everyone); over its
-/// rate or quota a key gets 429 with `Retry-After`, `RateLimit-Policy` and `RateLimit`.
+/// --quota N/day|N/month`), counted per key id. It has no default policy: a caller without
+/// limits of its own (a key without them, a JWT, a session) passes uncounted. Over its rate
+/// or quota a key gets 429 with `Retry-After`, `RateLimit-Policy` and `RateLimit`; its
+/// admitted answers carry `RateLimit-Policy` and `RateLimit` too.
 pub(crate) fn key_limiter() -> RateLimiter {
     let policies = KeyPolicies::default();
     RateLimiter::builder()
-        .limit(Limit::per_second("unlimited", 1_000_000))
         .key_by(KeyBy::custom(|parts, principal| {
             match parts.extensions.get::<ApiKeyIdentity>() {
                 Some(key) => format!("key:{}", key.id()),
@@ -50,9 +49,8 @@ pub(crate) fn key_limiter() -> RateLimiter {
             }
         }))
         .overrides(move |parts, _| policies.of(parts.extensions.get::<ApiKeyIdentity>()?))
-        .headers(false)
         .build()
-        .expect("a fixed one-limit policy is valid")
+        .expect("a limiter of overrides alone is valid")
 }
 
 /// Each limited key's [`Policy`], built on its first request and kept by key id (a key's
