@@ -38,12 +38,22 @@ pub struct RedisDpopReplayStore {
 }
 
 /// Builds a [`RedisDpopReplayStore`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct RedisDpopReplayStoreBuilder {
     url: String,
     prefix: String,
     timeout: Duration,
+}
+
+/// Leaves the URL out: it may carry the Redis password.
+impl fmt::Debug for RedisDpopReplayStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisDpopReplayStoreBuilder")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RedisDpopReplayStore {
@@ -134,5 +144,16 @@ impl DpopReplayStore for RedisDpopReplayStore {
             Ok(Err(e)) => Err(StoreError::unavailable(e)),
             Err(elapsed) => Err(StoreError::unavailable(elapsed)),
         }
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    #[test]
+    fn the_builder_never_prints_the_url_and_its_password() {
+        let builder = super::RedisDpopReplayStore::builder("redis://:s3cret@127.0.0.1:6379");
+        let printed = format!("{builder:?}");
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(printed.contains("prefix"), "{printed}");
     }
 }
