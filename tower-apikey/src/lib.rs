@@ -19,7 +19,8 @@
 //!   or within milliseconds with PostgreSQL and [`SqlApiKeyStore::listen`].
 //! * **Last use** is written in the background, at most once per key per interval, never
 //!   awaited by a request; with it, each key's accepted and refused requests per UTC hour
-//!   ([`ApiKeys::usage`], [`HourlyUsage`]), counted in the key's cache entry. A store outage fails no request the cache can answer, and
+//!   ([`ApiKeys::usage`], [`HourlyUsage`]), counted in the key's cache entry, and those a
+//!   rate limiter refused ([`ApiKeys::record_limited`]). A store outage fails no request the cache can answer, and
 //!   answers the others with 503, never 401 or 500.
 //! * **Outcomes**: unknown, malformed, revoked, expired and not-yet-valid keys, and keys of
 //!   the other environment ([`ApiKeysBuilder::environment`]), all get the same 401

@@ -243,10 +243,38 @@ impl fmt::Debug for Hasher {
 pub struct HourlyUsage {
     /// The start of the hour, Unix seconds (a multiple of 3600).
     pub hour: i64,
-    /// Requests the key authenticated.
+    /// Requests the key authenticated, including those a rate limiter then refused.
     pub accepted: u64,
     /// Requests refused because the key is revoked, expired or not yet valid.
     pub refused: u64,
+    /// Of the accepted requests, those a rate limit or quota refused afterwards, as
+    /// reported through [`ApiKeys::record_limited`](crate::ApiKeys::record_limited).
+    #[serde(default)]
+    pub limited: u64,
+}
+
+impl HourlyUsage {
+    /// No requests in `hour`.
+    pub(crate) fn empty(hour: i64) -> Self {
+        Self {
+            hour,
+            accepted: 0,
+            refused: 0,
+            limited: 0,
+        }
+    }
+
+    /// Adds the counts of `other` (saturating), keeping this hour.
+    pub(crate) fn add(&mut self, other: &Self) {
+        self.accepted = self.accepted.saturating_add(other.accepted);
+        self.refused = self.refused.saturating_add(other.refused);
+        self.limited = self.limited.saturating_add(other.limited);
+    }
+
+    /// Whether no request is counted.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.accepted == 0 && self.refused == 0 && self.limited == 0
+    }
 }
 
 /// How long stores keep usage rows: older hours are pruned on write.

@@ -121,34 +121,38 @@ async fn suite(store: &dyn ApiKeyStore) {
     // usage: added per key and hour, read from an hour on, oldest first; rows older than
     // 48 hours pruned on write; unknown ids ignored
     let hour = tower_apikey::record::now() / 3600 * 3600;
-    let counts = |hour, accepted, refused| HourlyUsage {
+    let counts = |hour, accepted, refused, limited| HourlyUsage {
         hour,
         accepted,
         refused,
+        limited,
     };
     let id = b1.info.id.clone();
     store
         .touch(
             &[],
             &[
-                (id.clone(), counts(hour - 49 * 3600, 7, 0)),
-                (id.clone(), counts(hour - 3600, 2, 1)),
-                (id.clone(), counts(hour, 5, 0)),
-                ("000000000000".to_owned(), counts(hour, 9, 9)),
+                (id.clone(), counts(hour - 49 * 3600, 7, 0, 0)),
+                (id.clone(), counts(hour - 3600, 2, 1, 0)),
+                (id.clone(), counts(hour, 5, 0, 1)),
+                ("000000000000".to_owned(), counts(hour, 9, 9, 9)),
             ],
         )
         .await
         .unwrap();
     store
-        .touch(&[], &[(id.clone(), counts(hour, 3, 2))])
+        .touch(&[], &[(id.clone(), counts(hour, 3, 2, 2))])
         .await
         .unwrap();
     assert_eq!(
         store.usage(&id, hour - 72 * 3600).await.unwrap(),
-        [counts(hour - 3600, 2, 1), counts(hour, 8, 2)],
+        [counts(hour - 3600, 2, 1, 0), counts(hour, 8, 2, 3)],
         "the row of 49 hours ago is pruned"
     );
-    assert_eq!(store.usage(&id, hour).await.unwrap(), [counts(hour, 8, 2)]);
+    assert_eq!(
+        store.usage(&id, hour).await.unwrap(),
+        [counts(hour, 8, 2, 3)]
+    );
     assert!(store.usage("000000000000", 0).await.unwrap().is_empty());
     assert!(store.usage(&a2.info.id, 0).await.unwrap().is_empty());
 }

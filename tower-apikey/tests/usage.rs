@@ -1,5 +1,5 @@
-//! Usage counts: requests a key made, accepted and refused, per UTC hour, gathered with the
-//! last-use batch and read back through `ApiKeys::usage`, on every store.
+//! Usage counts: requests a key made, accepted, refused and rate-limited, per UTC hour,
+//! gathered with the last-use batch and read back through `ApiKeys::usage`, on every store.
 
 mod common;
 
@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 use common::{PgSchema, app, bearer, send};
 use tower_apikey::{ApiKeyStore, ApiKeys, HourlyUsage, MemoryApiKeyStore, NewKey};
 
-/// Sums the hours `usage` answers, waiting (up to 10 s) for the background writer until the
-/// sums are `expected`.
-async fn wait_for(keys: &ApiKeys, id: &str, expected: (u64, u64)) -> Vec<HourlyUsage> {
+/// Sums the hours `usage` answers as `(accepted, refused, limited)`, waiting (up to 10 s)
+/// for the background writer until the sums are `expected`.
+async fn wait_for(keys: &ApiKeys, id: &str, expected: (u64, u64, u64)) -> Vec<HourlyUsage> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let usage = keys.usage(id).await.unwrap();
-        let sums = usage
-            .iter()
-            .fold((0, 0), |(a, r), h| (a + h.accepted, r + h.refused));
+        let sums = usage.iter().fold((0, 0, 0), |(a, r, l), h| {
+            (a + h.accepted, r + h.refused, l + h.limited)
+        });
         if sums == expected {
             return usage;
         }
@@ -41,7 +41,7 @@ async fn counts_requests(store: impl ApiKeyStore) {
         let answer = send(&app, bearer("/whoami", used.key.expose())).await;
         assert_eq!(answer.status, 200);
     }
-    let usage = wait_for(&keys, &used.info.id, (N, 0)).await;
+    let usage = wait_for(&keys, &used.info.id, (N, 0, 0)).await;
     let this_hour = tower_apikey::record::now() / 3600 * 3600;
     let last = usage.last().unwrap();
     assert!(
@@ -50,13 +50,22 @@ async fn counts_requests(store: impl ApiKeyStore) {
     );
     assert!(usage.iter().all(|h| h.hour % 3600 == 0));
 
+    // Requests a rate limiter refused after the key layer accepted them count as limited
+    // (and stay accepted): on the cached entry, or once it is gone, through the writer.
+    keys.record_limited(&used.info.id);
+    keys.record_limited(&used.info.id);
+    wait_for(&keys, &used.info.id, (N, 0, 2)).await;
+    keys.invalidate(&used.info.id);
+    keys.record_limited(&used.info.id);
+    wait_for(&keys, &used.info.id, (N, 0, 3)).await;
+
     // Refusals of the key (revoked) count apart; a key never used has no rows.
     assert!(keys.revoke(&used.info.id).await.unwrap());
     for _ in 0..3 {
         let answer = send(&app, bearer("/whoami", used.key.expose())).await;
         assert_eq!((answer.status, answer.reason), (401, Some("revoked")));
     }
-    wait_for(&keys, &used.info.id, (N, 3)).await;
+    wait_for(&keys, &used.info.id, (N, 3, 3)).await;
     assert!(keys.usage(&idle.info.id).await.unwrap().is_empty());
 }
 
@@ -88,6 +97,7 @@ async fn nothing_is_counted_without_the_background_writer() {
     let created = keys.create(NewKey::new("acme")).await.unwrap();
     let answer = send(&app(&keys), bearer("/whoami", created.key.expose())).await;
     assert_eq!(answer.status, 200);
+    keys.record_limited(&created.info.id);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(keys.usage(&created.info.id).await.unwrap().is_empty());
 }

@@ -51,6 +51,7 @@ fn config() -> Config {
         users: Some(Users::parse(DEFAULT_USERS).unwrap()),
         cookie_keys: vec![vec![7; 64]],
         key_cache_ttl: Duration::from_secs(30),
+        usage_flush: Duration::from_secs(60),
         jwt_cache: true,
         bench_floors: true,
         tls: None,

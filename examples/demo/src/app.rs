@@ -132,6 +132,7 @@ pub async fn api_keys(config: &Config) -> Result<(ApiKeys, tower_apikey::SqlApiK
         .map_err(|e| format!("DEMO_DATABASE_URL: {e}"))?;
     let keys = ApiKeys::builder(store.clone())
         .cache_ttl(config.key_cache_ttl)
+        .touch_interval(Some(config.usage_flush))
         .build()
         .map_err(|e| format!("API keys: {e}"))?;
     Ok((keys, store))

@@ -91,6 +91,9 @@ pub struct Config {
     /// `DEMO_KEY_CACHE_TTL`: how long an API-key record is cached (default 30 s); a key
     /// revoked by another process (the CLI) is refused within this bound.
     pub key_cache_ttl: Duration,
+    /// `DEMO_USAGE_FLUSH`: how often API keys' last-use times and usage counts are written
+    /// to the key store (default 60 s, at least 1 s); the dashboard shows them this late.
+    pub usage_flush: Duration,
     /// `DEMO_JWT_CACHE`: `on` (default) keeps a verified-token cache; `off` verifies every
     /// token's signature on every request (for benchmarks).
     pub jwt_cache: bool,
@@ -123,6 +126,7 @@ impl fmt::Debug for Config {
             .field("users", &self.users)
             .field("cookie_keys", &self.cookie_keys.len())
             .field("key_cache_ttl", &self.key_cache_ttl)
+            .field("usage_flush", &self.usage_flush)
             .field("jwt_cache", &self.jwt_cache)
             .field("bench_floors", &self.bench_floors)
             .field("tls", &self.tls)
@@ -139,6 +143,12 @@ fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// `DEMO_PUBLIC_URL` when unset: `http://{addr}`, or `https://{addr}` with TLS.
+fn default_public_url(tls: bool, addr: SocketAddr) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{addr}")
 }
 
 fn var(name: &str) -> Option<String> {
@@ -183,6 +193,14 @@ impl Config {
                 .map_err(|e| format!("DEMO_KEY_CACHE_TTL: {e}"))?,
             None => tower_apikey::DEFAULT_CACHE_TTL,
         };
+        let usage_flush = match var("DEMO_USAGE_FLUSH") {
+            Some(every) => tower_apikey::cli::parse_duration(&every)
+                .map_err(|e| format!("DEMO_USAGE_FLUSH: {e}"))?,
+            None => tower_apikey::DEFAULT_TOUCH_INTERVAL,
+        };
+        if usage_flush < Duration::from_secs(1) {
+            return Err("DEMO_USAGE_FLUSH must be at least 1s".to_owned());
+        }
         let pair = |id: &str, secret: &str| -> Result<Option<ClientCredentials>, String> {
             match (var(id), var(secret)) {
                 (Some(id), Some(secret)) => Ok(Some(ClientCredentials { id, secret })),
@@ -207,7 +225,10 @@ impl Config {
             (None, None) => None,
             _ => return Err("set both DEMO_TLS_CERT and DEMO_TLS_KEY, or neither".to_owned()),
         };
-        let scheme = if tls.is_some() { "https" } else { "http" };
+        let public_url = var("DEMO_PUBLIC_URL").map_or_else(
+            || default_public_url(tls.is_some(), addr),
+            |u| u.trim_end_matches('/').to_owned(),
+        );
         Ok(Self {
             addr,
             database_url: var("DEMO_DATABASE_URL").unwrap_or_else(|| "sqlite://demo.db".to_owned()),
@@ -221,17 +242,25 @@ impl Config {
             oidc_redirect_uri: var("DEMO_OIDC_REDIRECT_URI"),
             oidc_post_logout_redirect_uri: var("DEMO_OIDC_POST_LOGOUT_REDIRECT_URI"),
             github_client: pair("DEMO_GITHUB_CLIENT_ID", "DEMO_GITHUB_CLIENT_SECRET")?,
-            public_url: var("DEMO_PUBLIC_URL").map_or_else(
-                || format!("{scheme}://{addr}"),
-                |u| u.trim_end_matches('/').to_owned(),
-            ),
+            public_url,
             users,
             cookie_keys,
             key_cache_ttl,
+            usage_flush,
             jwt_cache: switch("DEMO_JWT_CACHE", true)?,
             bench_floors: switch("DEMO_BENCH_FLOORS", false)?,
             tls,
         })
+    }
+
+    /// Records the address the listener is bound to: the one `DEMO_ADDR` names, or with
+    /// port 0 the port the system picked. A public URL left to its default then names that
+    /// port, so the origin browsers send matches it.
+    pub fn bound_to(&mut self, bound: SocketAddr) {
+        if self.public_url == default_public_url(self.tls.is_some(), self.addr) {
+            self.public_url = default_public_url(self.tls.is_some(), bound);
+        }
+        self.addr = bound;
     }
 
     /// Whether the server is reachable from this machine only: `DEMO_ADDR` binds a
@@ -371,9 +400,40 @@ mod tests {
             users: users.map(|spec| Users::parse(spec).unwrap()),
             cookie_keys: vec![random_bytes(64)],
             key_cache_ttl: Duration::from_secs(30),
+            usage_flush: Duration::from_secs(60),
             jwt_cache: true,
             bench_floors: false,
             tls: None,
+        }
+    }
+
+    #[test]
+    fn a_default_public_url_names_the_bound_port_and_a_set_one_is_kept() {
+        let bound: SocketAddr = "127.0.0.1:4567".parse().unwrap();
+        let mut bound_config = config("127.0.0.1:0", "http://127.0.0.1:0", None);
+        bound_config.bound_to(bound);
+        assert_eq!(
+            (bound_config.addr, bound_config.public_url.as_str()),
+            (bound, "http://127.0.0.1:4567")
+        );
+        let mut bound_config = config_with_tls("127.0.0.1:0", "https://127.0.0.1:0");
+        bound_config.bound_to(bound);
+        assert_eq!(bound_config.public_url, "https://127.0.0.1:4567");
+        let mut bound_config = config("127.0.0.1:0", "http://localhost:8080", None);
+        bound_config.bound_to(bound);
+        assert_eq!(
+            (bound_config.addr, bound_config.public_url.as_str()),
+            (bound, "http://localhost:8080")
+        );
+    }
+
+    fn config_with_tls(addr: &str, public_url: &str) -> Config {
+        Config {
+            tls: Some(TlsFiles {
+                cert: "cert.pem".into(),
+                key: "key.pem".into(),
+            }),
+            ..config(addr, public_url, None)
         }
     }
 

@@ -49,10 +49,8 @@ pub(crate) async fn serve(mut config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    if std::env::var_os("DEMO_PUBLIC_URL").is_none() {
-        // With `DEMO_ADDR=127.0.0.1:0`, name the port actually bound.
-        config.public_url = format!("{scheme}://{addr}");
-    }
+    // With `DEMO_ADDR=127.0.0.1:0`, the default public URL names the port actually bound.
+    config.bound_to(addr);
     let demo = crate::app::build(&config).await?;
     if config.bench_floors {
         tracing::warn!(

@@ -2,8 +2,8 @@
 //! default users): Debian's headless chromium driven by `tests/browser/dashboard.mjs`
 //! (playwright-core) trusts the demo's `demo cert` pair by its public key, logs in with the
 //! password form as alice, creates a key with ticked scopes and a rate and uses it, sees
-//! the requests in the key's usage chart once the key store has written them (within its
-//! one-minute interval), rotates the key with a grace period, revokes it through the
+//! the requests in the key's usage chart once the key store has written them (every second
+//! here, `DEMO_USAGE_FLUSH=1s`), rotates the key with a grace period, revokes it through the
 //! confirmation page, and sees the CSP block an injected inline script. Screenshots go to
 //! `target/browser-screenshots/`.
 
@@ -32,7 +32,7 @@ fn dashboard_in_headless_chromium_over_https() {
     // A fixed port: the public URL (and so the origin the password form must come from)
     // is derived from `DEMO_ADDR`.
     let addr = format!("127.0.0.1:{}", testkit::free_port());
-    let mut env = vec![("DEMO_ADDR", addr)];
+    let mut env = vec![("DEMO_ADDR", addr), ("DEMO_USAGE_FLUSH", "1s".to_owned())];
     env.extend(pair.env());
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = Server::start(&env);
@@ -78,7 +78,7 @@ fn dashboard_in_headless_chromium_over_https() {
         result["chart_label"]
             .as_str()
             .unwrap()
-            .ends_with(": 3 accepted, 0 refused"),
+            .ends_with(": 3 accepted (0 rate-limited), 0 refused"),
         "{result}"
     );
     assert_eq!(result["whoami_old_in_grace"], 200, "{result}");

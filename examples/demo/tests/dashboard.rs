@@ -4,27 +4,10 @@
 
 mod common;
 
-use common::Server;
-use common::TempDir;
-use common::oidc::{DemoEnv, Jar, OidcProvider, authorize};
+use common::oidc::{DemoEnv, Jar, OidcProvider};
 use common::tls::Pair;
+use common::{Server, TempDir, csrf_token, find_key, key_id, key_row};
 use serde_json::Value;
-
-/// The value of the first `name="csrf_token" value="…"` in `page`.
-fn csrf(page: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = page.find(marker).expect("a CSRF field") + marker.len();
-    page[start..].split('"').next().unwrap().to_owned()
-}
-
-/// The first `sk_live_…` key on `page`.
-fn find_key(page: &str) -> String {
-    let start = page.find("sk_live_").expect("a key on the page");
-    page[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect()
-}
 
 /// Asserts the headers every page carries over HTTPS.
 fn assert_page_headers(res: &reqwest::Response) {
@@ -57,38 +40,22 @@ struct Dashboard {
 }
 
 impl Dashboard {
-    /// A demo over HTTPS, and a user logged in through the provider.
-    async fn log_in() -> Self {
+    /// A demo over HTTPS (with `extra` environment), and a user logged in through the
+    /// provider.
+    async fn log_in(extra: &[(&'static str, &str)]) -> Self {
         let dir = TempDir::new();
         let pair = Pair::generate(&dir.0);
         let provider = OidcProvider::start();
         let mut env = provider.demo_env();
         env.extend(pair.env());
+        env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let server = Server::start(&env);
         assert!(server.url.starts_with("https://"), "{}", server.url);
         let client = pair.client();
-
-        let mut jar = Jar::default();
-        let res = client
-            .get(format!("{}/oauth/oidc/login?return_to=/", server.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 303);
-        jar.store(&res);
-        let location = res.headers()["location"].to_str().unwrap().to_owned();
-        let query = authorize(&client, &location).await;
-        let res = client
-            .get(format!("{}/oauth/oidc/callback?{query}", server.url))
-            .header("cookie", jar.header())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 303, "{:?}", res.headers());
-        let session = common::set_cookie(&res, "__Host-session").expect("a __Host- session");
+        let (jar, session) =
+            common::oidc::log_in(&client, &provider, &server.url, "__Host-session").await;
         assert!(session.contains("Secure"), "over HTTPS: {session}");
-        jar.store(&res);
         Self {
             server,
             client,
@@ -133,7 +100,7 @@ impl Dashboard {
 
 #[tokio::test]
 async fn every_page_carries_the_security_headers() {
-    let dash = Dashboard::log_in().await;
+    let dash = Dashboard::log_in(&[]).await;
     let anonymous = dash
         .client
         .get(format!("{}/", dash.server.url))
@@ -152,7 +119,7 @@ async fn every_page_carries_the_security_headers() {
         !page.contains("<script") && !page.contains("style="),
         "no inline script or style: {page}"
     );
-    let token = csrf(&page);
+    let token = csrf_token(&page);
 
     // The page showing a new key: not cached, and the copy script is a same-origin file.
     let created = dash
@@ -197,7 +164,7 @@ async fn every_page_carries_the_security_headers() {
 
 #[tokio::test]
 async fn keys_are_created_with_ticked_scopes_rotated_with_grace_and_revoked_after_confirmation() {
-    let dash = Dashboard::log_in().await;
+    let dash = Dashboard::log_in(&[]).await;
     let page = dash.get("/").await.text().await.unwrap();
     for scope in ["read", "write"] {
         assert!(
@@ -207,7 +174,7 @@ async fn keys_are_created_with_ticked_scopes_rotated_with_grace_and_revoked_afte
             "{page}"
         );
     }
-    let token = csrf(&page);
+    let token = csrf_token(&page);
 
     // Two ticked boxes: one `scopes` field each.
     let res = dash
@@ -225,7 +192,7 @@ async fn keys_are_created_with_ticked_scopes_rotated_with_grace_and_revoked_afte
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     let first = find_key(&page);
-    let first_id = &first[8..20];
+    let first_id = key_id(&first);
     assert!(page.contains("shown only once"), "{page}");
     let (status, me) = dash.whoami(&first).await;
     assert_eq!(status, 200);
@@ -282,13 +249,12 @@ async fn keys_are_created_with_ticked_scopes_rotated_with_grace_and_revoked_afte
     assert_eq!(status, 200);
     assert_eq!(me["scopes"], serde_json::json!(["read", "write"]));
     let page = dash.get("/").await.text().await.unwrap();
-    let old_row = &page[page.find(&format!(r#"data-key-id="{first_id}""#)).unwrap()..];
-    let old_row = &old_row[..old_row.find("</tr>").unwrap()];
+    let old_row = key_row(&page, first_id);
     assert!(old_row.contains("expiring"), "{old_row}");
     assert!(!old_row.contains("Rotate"), "already replaced: {old_row}");
 
     // Revocation: the confirmation page revokes nothing; its form does.
-    let second_id = &second[8..20];
+    let second_id = key_id(&second);
     let confirm = dash
         .get(&format!("/dashboard/keys/{second_id}/revoke"))
         .await;
@@ -303,7 +269,7 @@ async fn keys_are_created_with_ticked_scopes_rotated_with_grace_and_revoked_afte
     let res = dash
         .post(
             &format!("/dashboard/keys/{second_id}/revoke"),
-            &[("csrf_token", &csrf(&page))],
+            &[("csrf_token", &csrf_token(&page))],
         )
         .await;
     assert_eq!(res.status(), 200);
@@ -332,7 +298,7 @@ async fn keys_are_created_with_ticked_scopes_rotated_with_grace_and_revoked_afte
     let third = find_key(&res.text().await.unwrap());
     let res = dash
         .post(
-            &format!("/dashboard/keys/{}/rotate", &third[8..20]),
+            &format!("/dashboard/keys/{}/rotate", key_id(&third)),
             &[("csrf_token", &token), ("grace", "")],
         )
         .await;
@@ -357,60 +323,85 @@ async fn keys_are_created_with_ticked_scopes_rotated_with_grace_and_revoked_afte
     }
 }
 
-/// The `<svg …>` start tag of the usage chart in key `id`'s row of `page`.
-fn usage_chart_tag(page: &str, id: &str) -> String {
-    let row = &page[page
-        .find(&format!(r#"data-key-id="{id}""#))
-        .expect("the key's row")..];
-    let row = &row[..row.find("</tr>").unwrap()];
+/// The `<svg …>` start tag of the usage chart in key `id`'s row of `page`, and the row's
+/// totals in words.
+fn usage_chart(page: &str, id: &str) -> (String, String) {
+    let row = key_row(page, id);
     let svg = &row[row.find("<svg").expect("a usage chart in the row")..];
-    svg[..=svg.find('>').unwrap()].to_owned()
+    let totals = &row[row
+        .find(r#"<small class="usage-totals muted">"#)
+        .expect("totals")..];
+    let totals = &totals[totals.find('>').unwrap() + 1..totals.find("</small>").unwrap()];
+    (svg[..=svg.find('>').unwrap()].to_owned(), totals.to_owned())
 }
 
 #[tokio::test]
-async fn the_key_row_charts_the_requests_made_with_the_key() {
-    const REQUESTS: usize = 3;
-    let dash = Dashboard::log_in().await;
-    let token = csrf(&dash.get("/").await.text().await.unwrap());
+async fn the_key_row_charts_accepted_rate_limited_and_refused_requests() {
+    // The key store writes counts every second instead of every minute.
+    let dash = Dashboard::log_in(&[("DEMO_USAGE_FLUSH", "1s")]).await;
+    let token = csrf_token(&dash.get("/").await.text().await.unwrap());
     let res = dash
         .post(
             "/dashboard/keys",
-            &[("csrf_token", &token), ("scopes", "read")],
+            &[
+                ("csrf_token", &token),
+                ("scopes", "read"),
+                ("quota", "2/day"),
+            ],
         )
         .await;
+    assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     let key = find_key(&page);
-    let id = &key[8..20];
-    let empty = usage_chart_tag(&page, id);
+    let id = key_id(&key);
+    let (empty, totals) = usage_chart(&page, id);
     assert!(
-        empty.contains(r#"data-accepted="0" data-refused="0""#),
+        empty.contains(r#"data-accepted="0" data-refused="0" data-limited="0""#),
         "{empty}"
     );
-    for _ in 0..REQUESTS {
-        assert_eq!(dash.whoami(&key).await.0, 200);
+    assert_eq!(
+        totals,
+        "Last 24 hours: 0 accepted (0 rate-limited), 0 refused"
+    );
+    // Two requests within the quota, three over it (accepted by the key layer, then
+    // refused by the key's quota), one after the key is revoked.
+    for expected in [200, 200, 429, 429, 429] {
+        assert_eq!(dash.whoami(&key).await.0, expected);
     }
-    // The counts are written by the key store's background writer, once per touch interval
-    // (the default 60 s the demo uses).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(75);
-    let chart = loop {
-        let chart = usage_chart_tag(&dash.get("/").await.text().await.unwrap(), id);
-        if !chart.contains(r#"data-accepted="0""#) || std::time::Instant::now() > deadline {
-            break chart;
+    let res = dash
+        .post(
+            &format!("/dashboard/keys/{id}/revoke"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(dash.whoami(&key).await.0, 401);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let wanted = r#"data-accepted="5" data-refused="1" data-limited="3""#;
+    let (chart, totals) = loop {
+        let (chart, totals) = usage_chart(&dash.get("/").await.text().await.unwrap(), id);
+        if chart.contains(wanted) || std::time::Instant::now() > deadline {
+            break (chart, totals);
         }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     };
     assert!(
         chart.contains(&format!(
-            r#"{REQUESTS} accepted, 0 refused" data-accepted="{REQUESTS}" data-refused="0""#
+            r#": 5 accepted (3 rate-limited), 1 refused" {wanted}>"#
         )),
         "{chart}"
+    );
+    assert_eq!(
+        totals,
+        "Last 24 hours: 5 accepted (3 rate-limited), 1 refused"
     );
 }
 
 #[tokio::test]
 async fn keys_are_created_with_a_rate_and_quota_checked_by_the_key_parsers() {
-    let dash = Dashboard::log_in().await;
-    let token = csrf(&dash.get("/").await.text().await.unwrap());
+    let dash = Dashboard::log_in(&[]).await;
+    let token = csrf_token(&dash.get("/").await.text().await.unwrap());
     for (rate, quota, message) in [
         ("5/day", "", "invalid rate: expected N/s or N/m"),
         ("0/s", "", "invalid rate: expected N/s or N/m"),
@@ -450,10 +441,7 @@ async fn keys_are_created_with_a_rate_and_quota_checked_by_the_key_parsers() {
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap().replace("&#x2f;", "/");
     let key = find_key(&page);
-    let row = &page[page
-        .find(&format!(r#"data-key-id="{}""#, &key[8..20]))
-        .unwrap()..];
-    let row = &row[..row.find("</tr>").unwrap()];
+    let row = key_row(&page, key_id(&key));
     assert!(
         row.contains(
             r#"<td class="limits"><span class="rate">5/s</span><br><span class="quota">1000/day</span></td>"#

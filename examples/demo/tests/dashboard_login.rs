@@ -5,33 +5,12 @@
 
 mod common;
 
-use common::{Server, http, set_cookie};
+use common::{Server, csrf_token, http, password_form as login, set_cookie};
 
 const USERS: &str = "dana:dana-password:read write;erin:erin-password:read";
 
-async fn login(
-    server: &Server,
-    form: &[(&str, &str)],
-    headers: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut request = http()
-        .post(format!("{}/dashboard/login", server.url))
-        .form(form);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    request.send().await.unwrap()
-}
-
 fn credentials<'a>(user: &'a str, password: &'a str) -> [(&'a str, &'a str); 2] {
     [("username", user), ("password", password)]
-}
-
-/// The `csrf_token` value in a dashboard page.
-fn csrf_token(page: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = page.find(marker).expect("a CSRF token in the page") + marker.len();
-    page[start..][..page[start..].find('"').unwrap()].to_owned()
 }
 
 #[tokio::test]
@@ -158,4 +137,42 @@ async fn wrong_passwords_cross_site_posts_and_guessing_are_refused() {
     // dana's budget is her own.
     let res = login(&server, &credentials("dana", "dana-password"), &[]).await;
     assert_eq!(res.status(), 303);
+}
+
+#[tokio::test]
+async fn on_a_port_the_system_picked_the_public_url_names_that_port() {
+    // `DEMO_ADDR=127.0.0.1:0` and no `DEMO_PUBLIC_URL` (unset, or set empty), with the
+    // default users of a loopback server: a browser on the bound port posts the form with
+    // that origin, which must be the demo's own, not one with port 0.
+    for public_url in [None, Some("")] {
+        let server = match public_url {
+            None => Server::start(&[]),
+            Some(empty) => Server::start(&[("DEMO_PUBLIC_URL", empty)]),
+        };
+        logs_in_on_the_bound_port(&server).await;
+    }
+}
+
+async fn logs_in_on_the_bound_port(server: &Server) {
+    assert!(!server.url.ends_with(":0"), "{}", server.url);
+    let alice = credentials("alice", "alice-password");
+    let res = login(server, &alice, &[("origin", "http://127.0.0.1:0")]).await;
+    assert_eq!(res.status(), 403, "port 0 is not the demo's origin");
+    let res = login(server, &alice, &[("origin", &server.url)]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/");
+    assert!(set_cookie(&res, "session").is_some());
+    // Its RFC 9728 metadata names the same URL.
+    let metadata: serde_json::Value = http()
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["resource"], server.url.as_str(), "{metadata}");
 }

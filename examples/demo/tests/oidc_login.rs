@@ -4,60 +4,18 @@
 
 mod common;
 
-use common::oidc::{DemoEnv, Jar, OidcProvider, authorize};
-use common::{Server, assert_rejected, http};
+use common::oidc::{DemoEnv, Jar, OidcProvider};
+use common::{Server, assert_rejected, csrf_token, find_key, http, key_id};
 use serde_json::Value;
 
-/// The value of the first `name="csrf_token" value="…"` in `page`.
-fn csrf(page: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = page.find(marker).expect("a CSRF field") + marker.len();
-    page[start..].split('"').next().unwrap().to_owned()
-}
-
-/// The first `sk_live_…` key on `page`.
-fn find_key(page: &str) -> Option<String> {
-    let start = page.find("sk_live_")?;
-    let key: String = page[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect();
-    Some(key)
-}
-
-/// Logs in through the provider (login, provider redirects, callback); returns the demo's
-/// cookies, holding the session.
+/// Logs in through the provider; returns the demo's cookies, holding the session.
 async fn log_in(client: &reqwest::Client, provider: &OidcProvider, server: &Server) -> Jar {
-    let mut jar = Jar::default();
-    let res = client
-        .get(format!("{}/oauth/oidc/login?return_to=/", server.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    jar.store(&res);
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with(&provider.issuer), "{location}");
-    for param in ["state=", "nonce=", "code_challenge_method=S256"] {
-        assert!(location.contains(param), "{location}");
-    }
-
-    let query = authorize(client, &location).await;
-    let res = client
-        .get(format!("{}/oauth/oidc/callback?{query}", server.url))
-        .header("cookie", jar.header())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "{:?}", res.headers());
-    assert_eq!(res.headers()["location"], "/");
-    let session_cookie = common::set_cookie(&res, "session").expect("a session cookie");
-    assert!(session_cookie.contains("HttpOnly"), "{session_cookie}");
+    let (jar, session_cookie) =
+        common::oidc::log_in(client, provider, &server.url, "session").await;
     assert!(
         !session_cookie.contains("Secure"),
         "plain http on loopback: {session_cookie}"
     );
-    jar.store(&res);
     jar
 }
 
@@ -94,7 +52,7 @@ async fn oidc_login_dashboard_keys_and_logout() {
     let page = res.text().await.unwrap();
     assert!(page.contains("oidc:alice"), "{page}");
     assert!(page.contains("No keys yet"), "{page}");
-    let token = csrf(&page);
+    let token = csrf_token(&page);
 
     // The session also works on the API.
     let me: Value = client
@@ -167,7 +125,7 @@ async fn oidc_login_dashboard_keys_and_logout() {
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     assert!(page.contains("shown only once"), "{page}");
-    let key = find_key(&page).expect("the new key on the page");
+    let key = find_key(&page);
     let again = client
         .get(format!("{}/", server.url))
         .header("cookie", jar.header())
@@ -178,7 +136,7 @@ async fn oidc_login_dashboard_keys_and_logout() {
         .await
         .unwrap();
     assert!(!again.contains(&key), "the key is shown once only");
-    let id = &key[8..20];
+    let id = key_id(&key);
     assert!(again.contains(id) && again.contains("never"), "{again}");
     let listed: Value =
         serde_json::from_str(&server.cli(&["keys", "list", "--account", "oidc:alice"])).unwrap();
@@ -276,7 +234,7 @@ async fn sessions_are_shared_through_redis() {
         page.contains("oidc:alice"),
         "a session made on A works on B (Redis at {redis})"
     );
-    let token = csrf(&page);
+    let token = csrf_token(&page);
     let res = client
         .post(format!("{}/oauth/logout", b.url))
         .header("cookie", jar.header())

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::identity::ApiKeyIdentity;
 use crate::key::ID_LEN;
-use crate::record::{self, ApiKeyRecord, KeyDigest};
+use crate::record::{self, ApiKeyRecord, HourlyUsage, KeyDigest};
 use crate::store::ApiKeyStore;
 use touch::{Note, write_touches};
 
@@ -66,19 +66,23 @@ pub(crate) struct CachedKey {
     accepted: AtomicU64,
     /// Requests refused (revoked, expired, not yet valid) since the writer last took them.
     refused: AtomicU64,
+    /// Accepted requests a rate limiter refused, since the writer last took them.
+    limited: AtomicU64,
     /// Whether the writer holds this entry, to take its counts at its next write.
     counted: AtomicBool,
 }
 
 impl CachedKey {
-    /// Takes the counts gathered since the last call: `(accepted, refused)`. The writer
+    /// Takes the counts gathered since the last call, as counts of `hour`. The writer
     /// releases the entry first, so a request counted after the take queues it again.
-    pub(super) fn take_counts(&self) -> (u64, u64) {
+    pub(super) fn take_counts(&self, hour: i64) -> HourlyUsage {
         self.counted.store(false, Ordering::SeqCst);
-        (
-            self.accepted.swap(0, Ordering::SeqCst),
-            self.refused.swap(0, Ordering::SeqCst),
-        )
+        HourlyUsage {
+            hour,
+            accepted: self.accepted.swap(0, Ordering::SeqCst),
+            refused: self.refused.swap(0, Ordering::SeqCst),
+            limited: self.limited.swap(0, Ordering::SeqCst),
+        }
     }
 
     pub(super) fn id(&self) -> &str {
@@ -109,6 +113,7 @@ impl CachedKey {
             touched: AtomicI64::new(last_used.unwrap_or(i64::MIN)),
             accepted: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            limited: AtomicU64::new(0),
             counted: AtomicBool::new(false),
         }
     }
@@ -294,6 +299,21 @@ impl KeyCache {
         self.touch(entry, now, wall);
         tracing::trace!(target: "tower_apikey", key_id = id, outcome = "valid");
         Ok(entry.identity.clone())
+    }
+
+    /// Counts one request of key `id` that a rate limiter refused after the key was
+    /// accepted: on its cache entry (stale or not: the counts are taken all the same) like
+    /// every other count, or, when the entry is gone, as a note to the writer. Never waits;
+    /// nothing is counted without the writer.
+    pub(crate) fn count_limited(&self, id: &str) {
+        let Some(toucher) = &self.touch else { return };
+        match slot(id).and_then(|slot| self.positive.get(&slot)) {
+            Some(entry) => self.count(&entry, &entry.limited),
+            // A full queue drops it, as it drops a last use: counts never cost a wait.
+            None => {
+                let _ = toucher.tx.try_send(Note::Limited(Arc::from(id)));
+            }
+        }
     }
 
     /// Adds one to `counter` of `entry`, and hands the entry to the writer unless it holds it

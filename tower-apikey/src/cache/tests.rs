@@ -234,7 +234,7 @@ fn queued(rx: &mut mpsc::Receiver<Note>) -> Vec<String> {
     std::iter::from_fn(|| rx.try_recv().ok())
         .filter_map(|note| match note {
             Note::Used(id, _) => Some(id.to_string()),
-            Note::Counted(_) => None,
+            Note::Counted(_) | Note::Limited(_) => None,
         })
         .collect()
 }
@@ -358,13 +358,13 @@ fn counts_are_gathered_in_the_entry_and_handed_over_once_per_write() {
     let handed: Vec<Arc<CachedKey>> = std::iter::from_fn(|| rx.try_recv().ok())
         .filter_map(|note| match note {
             Note::Counted(entry) => Some(entry),
-            Note::Used(..) => None,
+            Note::Used(..) | Note::Limited(_) => None,
         })
         .collect();
     assert_eq!(handed.len(), 1, "one hand-over for 100 requests");
     assert!(Arc::ptr_eq(&handed[0], &entry));
-    assert_eq!(entry.take_counts(), (100, 0));
-    assert_eq!(entry.take_counts(), (0, 0));
+    assert_eq!(counts(&entry), (100, 0, 0));
+    assert_eq!(counts(&entry), (0, 0, 0));
 
     // Once taken, the next request hands the entry over again; refusals count apart.
     let mut revoked = record(&key);
@@ -379,10 +379,62 @@ fn counts_are_gathered_in_the_entry_and_handed_over_once_per_write() {
         .filter(|note| matches!(note, Note::Counted(_)))
         .count();
     assert_eq!(handed, 2);
-    assert_eq!(refused.take_counts(), (0, 2));
-    assert_eq!(entry.take_counts(), (1, 0));
+    assert_eq!(counts(&refused), (0, 2, 0));
+    assert_eq!(counts(&entry), (1, 0, 0));
     // A wrong secret is no use of the key: not counted.
     let wrong = Hasher::sha256().digest("another key");
     assert!(cache.verify(&entry, &wrong, t0).is_err());
-    assert_eq!(entry.take_counts(), (0, 0));
+    assert_eq!(counts(&entry), (0, 0, 0));
+}
+
+/// `(accepted, refused, limited)` taken from `entry`.
+fn counts(entry: &CachedKey) -> (u64, u64, u64) {
+    let taken = entry.take_counts(3600);
+    assert_eq!(taken.hour, 3600);
+    (taken.accepted, taken.refused, taken.limited)
+}
+
+#[test]
+fn limited_requests_count_on_the_entry_or_reach_the_writer_without_it() {
+    let (cache, mut rx) = touching(TTL, Duration::from_secs(60));
+    let key = id(60);
+    let t0 = Instant::now();
+    let entry = cache
+        .insert(&key, Some(record(&key)), cache.epoch(), t0)
+        .unwrap();
+    let digest = Hasher::sha256().digest(&key);
+    for _ in 0..3 {
+        assert!(cache.verify(&entry, &digest, t0).is_ok());
+    }
+    cache.count_limited(&key);
+    cache.count_limited(&key);
+    let notes: Vec<Note> = std::iter::from_fn(|| rx.try_recv().ok())
+        .filter(|note| !matches!(note, Note::Used(..)))
+        .collect();
+    assert!(
+        matches!(notes.as_slice(), [Note::Counted(handed)] if Arc::ptr_eq(handed, &entry)),
+        "one hand-over for the accepted and limited requests: {notes:?}"
+    );
+    assert_eq!(
+        counts(&entry),
+        (3, 0, 2),
+        "limited ones were accepted first"
+    );
+
+    // Once the entry is gone (invalidated, evicted), the writer hears of each one.
+    cache.invalidate(&key);
+    cache.count_limited(&key);
+    let notes: Vec<Note> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+    assert!(
+        matches!(notes.as_slice(), [Note::Limited(id)] if **id == *key),
+        "{notes:?}"
+    );
+    // Without the writer nothing is counted, and nothing fails.
+    let quiet = self::cache(10);
+    let entry = quiet
+        .insert(&key, Some(record(&key)), quiet.epoch(), t0)
+        .unwrap();
+    quiet.count_limited(&key);
+    quiet.count_limited("not a key id");
+    assert_eq!(counts(&entry), (0, 0, 0));
 }

@@ -17,6 +17,8 @@ pub(crate) enum Note {
     Used(Arc<str>, i64),
     /// An entry with counts to take at the next write (sent once until they are taken).
     Counted(Arc<CachedKey>),
+    /// A rate-limited request of key `.0`, whose cache entry was gone.
+    Limited(Arc<str>),
 }
 
 /// What is waiting to be written: one last use per key, one count per key and hour, and
@@ -24,7 +26,7 @@ pub(crate) enum Note {
 #[derive(Default)]
 struct Pending {
     used: HashMap<Arc<str>, i64>,
-    usage: HashMap<(Arc<str>, i64), (u64, u64)>,
+    usage: HashMap<(Arc<str>, i64), HourlyUsage>,
     counted: Vec<Arc<CachedKey>>,
 }
 
@@ -34,10 +36,11 @@ impl Pending {
         *slot = (*slot).max(at);
     }
 
-    fn add(&mut self, id: Arc<str>, hour: i64, accepted: u64, refused: u64) {
-        let slot = self.usage.entry((id, hour)).or_default();
-        slot.0 = slot.0.saturating_add(accepted);
-        slot.1 = slot.1.saturating_add(refused);
+    fn add(&mut self, id: Arc<str>, counts: &HourlyUsage) {
+        self.usage
+            .entry((id, counts.hour))
+            .or_insert_with(|| HourlyUsage::empty(counts.hour))
+            .add(counts);
     }
 }
 
@@ -56,6 +59,13 @@ pub(super) async fn write_touches(
             note = rx.recv() => match note {
                 Some(Note::Used(id, at)) => pending.used(id, at),
                 Some(Note::Counted(entry)) => pending.counted.push(entry),
+                Some(Note::Limited(id)) => {
+                    let counts = HourlyUsage {
+                        limited: 1,
+                        ..HourlyUsage::empty(record::hour_of(record::now()))
+                    };
+                    pending.add(id, &counts);
+                }
                 None => {
                     flush(&*store, &mut pending).await;
                     return;
@@ -70,9 +80,9 @@ pub(super) async fn write_touches(
 async fn flush(store: &dyn ApiKeyStore, pending: &mut Pending) {
     let hour = record::hour_of(record::now());
     for entry in std::mem::take(&mut pending.counted) {
-        let (accepted, refused) = entry.take_counts();
-        if accepted > 0 || refused > 0 {
-            pending.add(Arc::from(entry.id()), hour, accepted, refused);
+        let counts = entry.take_counts(hour);
+        if !counts.is_empty() {
+            pending.add(Arc::from(entry.id()), &counts);
         }
     }
     if pending.used.is_empty() && pending.usage.is_empty() {
@@ -86,14 +96,7 @@ async fn flush(store: &dyn ApiKeyStore, pending: &mut Pending) {
     let usage: Vec<(String, HourlyUsage)> = pending
         .usage
         .drain()
-        .map(|((id, hour), (accepted, refused))| {
-            let counts = HourlyUsage {
-                hour,
-                accepted,
-                refused,
-            };
-            (id.to_string(), counts)
-        })
+        .map(|((id, _), counts)| (id.to_string(), counts))
         .collect();
     if let Err(error) = store.touch(&used, &usage).await {
         // Kept for the next tick (one entry per key, and per key and hour, so bounded by the
@@ -103,7 +106,7 @@ async fn flush(store: &dyn ApiKeyStore, pending: &mut Pending) {
             pending.used(Arc::from(id), at);
         }
         for (id, counts) in usage {
-            pending.add(Arc::from(id), counts.hour, counts.accepted, counts.refused);
+            pending.add(Arc::from(id), &counts);
         }
     }
 }

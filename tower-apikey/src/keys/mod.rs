@@ -205,8 +205,10 @@ impl ApiKeys {
     }
 
     /// The requests key `id` made in the last 24 hours, one [`HourlyUsage`] per UTC hour
-    /// with traffic (hours without any are absent), oldest first: requests accepted, and
-    /// requests refused because the key was revoked, expired or not yet valid. Counted in
+    /// with traffic (hours without any are absent), oldest first: requests accepted,
+    /// requests refused because the key was revoked, expired or not yet valid, and of the
+    /// accepted ones those a rate limiter refused next (reported through
+    /// [`record_limited`](Self::record_limited)). Counted in
     /// the background with last-use times (so not at all with
     /// [`touch_interval(None)`](crate::ApiKeysBuilder::touch_interval)), written at most
     /// once per touch interval, kept across a store outage; this reads the store, so the
@@ -229,6 +231,34 @@ impl ApiKeys {
     pub async fn usage(&self, id: &str) -> Result<Vec<HourlyUsage>, StoreError> {
         let since = hour_of(now()) - 23 * 3600;
         self.inner.store.usage(id, since).await
+    }
+
+    /// Counts one request of key `id` that this handle's layer accepted and a rate limit or
+    /// quota then refused: [`usage`](Self::usage) reports it as `limited` (it stays counted
+    /// as accepted, since the key was valid). For a limiter's rejection hook, with the id
+    /// of the [`ApiKeyIdentity`](crate::ApiKeyIdentity) in the request's extensions.
+    ///
+    /// Batched like every count: added to the key's cache entry and written in the
+    /// background; never waits, never fails (nothing is counted with
+    /// [`touch_interval(None)`](crate::ApiKeysBuilder::touch_interval)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use tower_apikey::{ApiKeys, MemoryApiKeyStore, NewKey};
+    ///
+    /// let keys = ApiKeys::builder(MemoryApiKeyStore::new())
+    ///     .touch_interval(Some(Duration::from_secs(1)))
+    ///     .build()
+    ///     .unwrap();
+    /// let created = keys.create(NewKey::new("acme")).await.unwrap();
+    /// // A limiter answered 429 to a request this key made:
+    /// keys.record_limited(&created.info.id);
+    /// // …written with the next batch, then read back as `limited` by `keys.usage(id)`.
+    /// # }
+    /// ```
+    pub fn record_limited(&self, id: &str) {
+        self.inner.cache.count_limited(id);
     }
 
     /// Revokes key `id`: refused at once by this handle's layers, by other instances

@@ -20,8 +20,8 @@ pub struct MemoryApiKeyStore {
 #[derive(Clone)]
 struct Stored {
     record: ApiKeyRecord,
-    /// Hour → (accepted, refused).
-    usage: BTreeMap<i64, (u64, u64)>,
+    /// Hour → its counts.
+    usage: BTreeMap<i64, HourlyUsage>,
 }
 
 impl MemoryApiKeyStore {
@@ -133,9 +133,12 @@ impl ApiKeyStore for MemoryApiKeyStore {
         }
         for (id, counts) in usage {
             if let Some(stored) = keys.get_mut(id) {
-                let hour = stored.usage.entry(hour_of(counts.hour)).or_default();
-                hour.0 = hour.0.saturating_add(counts.accepted);
-                hour.1 = hour.1.saturating_add(counts.refused);
+                let hour = hour_of(counts.hour);
+                stored
+                    .usage
+                    .entry(hour)
+                    .or_insert_with(|| HourlyUsage::empty(hour))
+                    .add(counts);
             }
         }
         if !usage.is_empty() {
@@ -152,14 +155,6 @@ impl ApiKeyStore for MemoryApiKeyStore {
         let Some(stored) = keys.get(id) else {
             return Ok(Vec::new());
         };
-        Ok(stored
-            .usage
-            .range(since..)
-            .map(|(&hour, &(accepted, refused))| HourlyUsage {
-                hour,
-                accepted,
-                refused,
-            })
-            .collect())
+        Ok(stored.usage.range(since..).map(|(_, &hour)| hour).collect())
     }
 }

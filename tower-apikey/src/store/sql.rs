@@ -441,11 +441,12 @@ impl ApiKeyStore for SqlApiKeyStore {
         let update = "UPDATE api_keys SET last_used_at = $2 \
             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
         // Only counts of existing keys: an id of no key leaves no row behind.
-        let count = "INSERT INTO key_usage (key_id, hour, accepted, refused) \
-            SELECT id, $2, $3, $4 FROM api_keys WHERE id = $1 \
+        let count = "INSERT INTO key_usage (key_id, hour, accepted, refused, limited) \
+            SELECT id, $2, $3, $4, $5 FROM api_keys WHERE id = $1 \
             ON CONFLICT (key_id, hour) DO UPDATE SET \
             accepted = key_usage.accepted + excluded.accepted, \
-            refused = key_usage.refused + excluded.refused";
+            refused = key_usage.refused + excluded.refused, \
+            limited = key_usage.limited + excluded.limited";
         let prune = "DELETE FROM key_usage WHERE hour < $1";
         let oldest = hour_of(now()) - USAGE_RETENTION_SECS;
         let wide = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
@@ -466,6 +467,7 @@ impl ApiKeyStore for SqlApiKeyStore {
                     .bind(hour_of(counts.hour))
                     .bind(wide(counts.accepted))
                     .bind(wide(counts.refused))
+                    .bind(wide(counts.limited))
                     .execute(&mut *tx)
                     .await?;
             }
@@ -479,9 +481,9 @@ impl ApiKeyStore for SqlApiKeyStore {
     }
 
     async fn usage(&self, id: &str, since: i64) -> Result<Vec<HourlyUsage>, StoreError> {
-        let sql = "SELECT hour, accepted, refused FROM key_usage \
+        let sql = "SELECT hour, accepted, refused, limited FROM key_usage \
             WHERE key_id = $1 AND hour >= $2 ORDER BY hour";
-        let rows: Vec<(i64, i64, i64)> = with_pool!(&self.pool, p => retry_once(|| sqlx::query_as(sql)
+        let rows: Vec<(i64, i64, i64, i64)> = with_pool!(&self.pool, p => retry_once(|| sqlx::query_as(sql)
             .bind(id)
             .bind(since)
             .fetch_all(p))
@@ -489,10 +491,11 @@ impl ApiKeyStore for SqlApiKeyStore {
             .map_err(db_error)?);
         Ok(rows
             .into_iter()
-            .map(|(hour, accepted, refused)| HourlyUsage {
+            .map(|(hour, accepted, refused, limited)| HourlyUsage {
                 hour,
                 accepted: u64::try_from(accepted).unwrap_or(0),
                 refused: u64::try_from(refused).unwrap_or(0),
+                limited: u64::try_from(limited).unwrap_or(0),
             })
             .collect())
     }

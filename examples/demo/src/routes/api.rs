@@ -4,11 +4,13 @@
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
-use auth_core::Principal;
+use auth_core::{AuthError, OnRejection, Principal, Rejection};
 use axum::Json;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{Request, StatusCode};
 use serde::Serialize;
-use tower_apikey::{ApiKeyIdentity, Per};
+use tower_apikey::{ApiKeyIdentity, ApiKeys, Per};
 use tower_ratelimit::{KeyBy, Limit, Policy, Quota, RateLimiter};
 
 /// The body of `/api/whoami`: `{"subject", "method", "scopes"}`, borrowed from the principal
@@ -95,4 +97,33 @@ fn policy(key: &ApiKeyIdentity) -> Option<Policy> {
     Policy::new(rate, quota)
         .inspect_err(|error| tracing::warn!(key_id = key.id(), %error, "unusable key limits"))
         .ok()
+}
+
+/// The per-key limiter's rejection: the standard 429, and the refused request counted as
+/// `limited` in its key's usage ([`ApiKeys::record_limited`]), so the dashboard charts it.
+/// It runs only for refused requests: admitted ones pay nothing for it.
+#[derive(Clone)]
+pub(crate) struct CountLimited {
+    keys: ApiKeys,
+    rejection: Rejection,
+}
+
+impl CountLimited {
+    pub(crate) fn new(keys: ApiKeys) -> Self {
+        Self {
+            keys,
+            rejection: Rejection::new(),
+        }
+    }
+}
+
+impl<B> OnRejection<B> for CountLimited {
+    fn reject(&self, error: &AuthError, request: &Request<B>) -> Response<Bytes> {
+        if error.status() == StatusCode::TOO_MANY_REQUESTS
+            && let Some(key) = request.extensions().get::<ApiKeyIdentity>()
+        {
+            self.keys.record_limited(key.id());
+        }
+        self.rejection.reject(error, request)
+    }
 }

@@ -94,11 +94,15 @@ fn key_row(info: &KeyInfo, now: i64) -> Value {
 /// The hours a usage chart shows.
 const CHART_HOURS: usize = 24;
 
-/// `(accepted, refused)` for each of the [`CHART_HOURS`] hours ending with the one starting
-/// at `current_hour` (Unix seconds, a multiple of 3600), oldest first: hours absent from
+/// One hour of a chart: `(accepted, refused, limited)`, where `limited` counts accepted
+/// requests the key's own rate or quota refused next.
+type Slot = (u64, u64, u64);
+
+/// The [`Slot`] of each of the [`CHART_HOURS`] hours ending with the one starting at
+/// `current_hour` (Unix seconds, a multiple of 3600), oldest first: hours absent from
 /// `usage` (no traffic) and hours outside the window are left at zero.
-fn usage_slots(usage: &[HourlyUsage], current_hour: i64) -> [(u64, u64); CHART_HOURS] {
-    let mut slots = [(0_u64, 0_u64); CHART_HOURS];
+fn usage_slots(usage: &[HourlyUsage], current_hour: i64) -> [Slot; CHART_HOURS] {
+    let mut slots = [(0_u64, 0_u64, 0_u64); CHART_HOURS];
     for counts in usage {
         let age = current_hour.saturating_sub(counts.hour).div_euclid(3600);
         let slot = usize::try_from(age)
@@ -108,68 +112,89 @@ fn usage_slots(usage: &[HourlyUsage], current_hour: i64) -> [(u64, u64); CHART_H
         if let Some(slot) = slot {
             slot.0 = slot.0.saturating_add(counts.accepted);
             slot.1 = slot.1.saturating_add(counts.refused);
+            slot.2 = slot.2.saturating_add(counts.limited);
         }
     }
     slots
 }
 
+/// The 24-hour totals of `slots`: `(accepted, refused, limited)`.
+fn usage_totals(slots: &[Slot; CHART_HOURS]) -> Slot {
+    slots.iter().fold((0, 0, 0), |(a, r, l), (sa, sr, sl)| {
+        (
+            a.saturating_add(*sa),
+            r.saturating_add(*sr),
+            l.saturating_add(*sl),
+        )
+    })
+}
+
+/// How a chart and a key row say `(accepted, refused, limited)`: the rate-limited requests
+/// are among the accepted ones (the key was valid, its limit refused them).
+fn usage_words((accepted, refused, limited): Slot) -> String {
+    format!("{accepted} accepted ({limited} rate-limited), {refused} refused")
+}
+
 /// A key's last 24 hours of use as an inline SVG bar chart: one bar per hour of `slots`
 /// (from [`usage_slots`], the last one starting at `current_hour`), its height the hour's
-/// requests (scaled to the busiest hour), the part refused drawn over it in the refusal
-/// colour. The chart carries its totals in `data-accepted` / `data-refused`; each bar names
+/// requests (scaled to the busiest hour), drawn from the bottom: refused in the refusal
+/// colour, then rate-limited in the limit colour, then the requests served. The chart
+/// carries its totals in `data-accepted` / `data-refused` / `data-limited`; each bar names
 /// its hour and counts in a `<title>` and `data-` attributes. No script, no `style`
 /// attribute (the pages' CSP allows neither).
-pub(crate) fn usage_chart_svg(slots: &[(u64, u64); CHART_HOURS], current_hour: i64) -> String {
+pub(crate) fn usage_chart_svg(slots: &[Slot; CHART_HOURS], current_hour: i64) -> String {
     const BAR: u64 = 6;
     const GAP: u64 = 2;
     const HEIGHT: u64 = 32;
-    let busiest = slots
-        .iter()
-        .map(|(accepted, refused)| accepted.saturating_add(*refused))
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    // An hour's requests: accepted (rate-limited ones among them) and refused. The limited
+    // count is written apart from the accepted one and could exceed it for an hour.
+    let requests =
+        |&(accepted, refused, limited): &Slot| accepted.max(limited).saturating_add(refused);
+    let busiest = slots.iter().map(requests).max().unwrap_or(0).max(1);
     // Bar heights in whole pixels: `count` of the busiest hour's HEIGHT.
     let scale = |count: u64| {
         u64::try_from(u128::from(count) * u128::from(HEIGHT) / u128::from(busiest))
             .unwrap_or(HEIGHT)
     };
-    let (accepted, refused): (u64, u64) = slots.iter().fold((0, 0), |(a, r), (sa, sr)| {
-        (a.saturating_add(*sa), r.saturating_add(*sr))
-    });
+    let totals = usage_totals(slots);
+    let (accepted, refused, limited) = totals;
     let width = 24 * (BAR + GAP);
     // Only digits, letters, spaces and punctuation without markup meaning: no escaping needed.
     let label = format!(
-        "Requests in the 24 hours to {}: {accepted} accepted, {refused} refused",
-        format_unix(current_hour.saturating_add(3600))
+        "Requests in the 24 hours to {}: {}",
+        format_unix(current_hour.saturating_add(3600)),
+        usage_words(totals)
     );
     let mut svg = format!(
-        r#"<svg class="usage-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {HEIGHT}" width="{width}" height="{HEIGHT}" role="img" aria-label="{label}" data-accepted="{accepted}" data-refused="{refused}"><title>{label}</title>"#
+        r#"<svg class="usage-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {HEIGHT}" width="{width}" height="{HEIGHT}" role="img" aria-label="{label}" data-accepted="{accepted}" data-refused="{refused}" data-limited="{limited}"><title>{label}</title>"#
     );
     let first_hour = current_hour.saturating_sub(23 * 3600);
-    for (slot, &(accepted, refused)) in (0_u64..).zip(slots) {
+    for (slot, counts) in (0_u64..).zip(slots) {
+        let &(accepted, refused, limited) = counts;
         let x = slot * (BAR + GAP);
         let start = first_hour.saturating_add(3600 * i64::try_from(slot).unwrap_or(0));
-        let hour = format_unix(start);
         let _ = write!(
             svg,
-            r#"<g data-hour="{start}" data-accepted="{accepted}" data-refused="{refused}"><title>{hour}: {accepted} accepted, {refused} refused</title><rect x="{x}" y="0" width="{BAR}" height="{HEIGHT}" fill="transparent"/>"#
+            r#"<g data-hour="{start}" data-accepted="{accepted}" data-refused="{refused}" data-limited="{limited}"><title>{}: {}</title><rect x="{x}" y="0" width="{BAR}" height="{HEIGHT}" fill="transparent"/>"#,
+            format_unix(start),
+            usage_words(*counts)
         );
-        let h = scale(accepted.saturating_add(refused));
-        if h > 0 {
-            let _ = write!(
-                svg,
-                r##"<rect x="{x}" y="{}" width="{BAR}" height="{h}" fill="#2f5bea"/>"##,
-                HEIGHT - h
-            );
-        }
-        let r = scale(refused);
-        if r > 0 {
-            let _ = write!(
-                svg,
-                r##"<rect x="{x}" y="{}" width="{BAR}" height="{r}" fill="#c4320a"/>"##,
-                HEIGHT - r
-            );
+        // Each layer starts at the bottom and is drawn over the taller one before it; the
+        // limit layer only when there is something to show in it.
+        let layers = [
+            (requests(counts), "#2f5bea", true),
+            (limited.saturating_add(refused), "#d69e00", limited > 0),
+            (refused, "#c4320a", true),
+        ];
+        for (count, fill, shown) in layers {
+            let h = scale(count);
+            if shown && h > 0 {
+                let _ = write!(
+                    svg,
+                    r#"<rect x="{x}" y="{}" width="{BAR}" height="{h}" fill="{fill}"/>"#,
+                    HEIGHT - h
+                );
+            }
         }
         svg.push_str("</g>");
     }
@@ -177,14 +202,21 @@ pub(crate) fn usage_chart_svg(slots: &[(u64, u64); CHART_HOURS], current_hour: i
     svg
 }
 
-/// The row's chart markup (`usage_chart`), or the text saying usage cannot be read
+/// The row's chart markup (`usage_chart`) and its totals in words (`usage_totals`).
+fn show_usage(row: &mut Value, usage: &[HourlyUsage], current_hour: i64) {
+    let slots = usage_slots(usage, current_hour);
+    row["usage_chart"] = json!(usage_chart_svg(&slots, current_hour));
+    row["usage_totals"] = json!(format!(
+        "Last 24 hours: {}",
+        usage_words(usage_totals(&slots))
+    ));
+}
+
+/// The row's chart markup and totals ([`show_usage`]), or the text saying usage cannot be read
 /// (`usage_error`) when the store fails.
 async fn add_usage(state: &AppState, row: &mut Value, id: &str, current_hour: i64) {
     match state.keys.usage(id).await {
-        Ok(usage) => {
-            let slots = usage_slots(&usage, current_hour);
-            row["usage_chart"] = json!(usage_chart_svg(&slots, current_hour));
-        }
+        Ok(usage) => show_usage(row, &usage, current_hour),
         Err(error) => {
             tracing::warn!(%error, id, "reading key usage failed");
             row["usage_error"] =
@@ -732,73 +764,97 @@ mod tests {
         assert_eq!(twice.unwrap(), "The field `rate` was sent twice.");
     }
 
-    fn hour(hour: i64, accepted: u64, refused: u64) -> HourlyUsage {
+    fn hour(hour: i64, accepted: u64, refused: u64, limited: u64) -> HourlyUsage {
         HourlyUsage {
             hour,
             accepted,
             refused,
+            limited,
         }
     }
 
     #[test]
     fn usage_fills_24_slots_oldest_first_absent_hours_zero() {
-        assert_eq!(usage_slots(&[], NOON), [(0, 0); 24], "no traffic");
+        assert_eq!(usage_slots(&[], NOON), [(0, 0, 0); 24], "no traffic");
         let slots = usage_slots(
             &[
-                hour(NOON - 10 * HOUR, 20, 0),
-                hour(NOON, 40, 10),
-                hour(NOON - 23 * HOUR, 7, 1),
-                hour(NOON - 24 * HOUR, 1_000, 0),
-                hour(NOON + HOUR, 500, 0),
+                hour(NOON - 10 * HOUR, 20, 0, 4),
+                hour(NOON, 40, 10, 0),
+                hour(NOON - 23 * HOUR, 7, 1, 0),
+                hour(NOON - 24 * HOUR, 1_000, 0, 0),
+                hour(NOON + HOUR, 500, 0, 0),
             ],
             NOON,
         );
-        let mut expected = [(0, 0); 24];
-        expected[0] = (7, 1);
-        expected[13] = (20, 0);
-        expected[23] = (40, 10);
+        let mut expected = [(0, 0, 0); 24];
+        expected[0] = (7, 1, 0);
+        expected[13] = (20, 0, 4);
+        expected[23] = (40, 10, 0);
         assert_eq!(slots, expected, "older than 24 h and future hours left out");
         let extreme = usage_slots(
             &[
-                hour(i64::MIN, 1, 1),
-                hour(i64::MAX, 1, 1),
-                hour(NOON, u64::MAX, 0),
-                hour(NOON, 5, 0),
+                hour(i64::MIN, 1, 1, 1),
+                hour(i64::MAX, 1, 1, 1),
+                hour(NOON, u64::MAX, 0, u64::MAX),
+                hour(NOON, 5, 0, 5),
             ],
             NOON,
         );
-        assert_eq!(extreme[23], (u64::MAX, 0));
-        assert_eq!(extreme.iter().filter(|s| **s != (0, 0)).count(), 1);
-        assert_eq!(usage_slots(&[hour(NOON, 1, 0)], i64::MIN), [(0, 0); 24]);
+        assert_eq!(extreme[23], (u64::MAX, 0, u64::MAX));
+        assert_eq!(extreme.iter().filter(|s| **s != (0, 0, 0)).count(), 1);
+        assert_eq!(
+            usage_slots(&[hour(NOON, 1, 0, 0)], i64::MIN),
+            [(0, 0, 0); 24]
+        );
     }
 
     #[test]
     fn the_usage_chart_draws_the_last_24_hours_scaled_to_the_busiest() {
-        // 12:00 with 30 accepted and 10 refused; 02:00 with 20 accepted.
-        let slots = usage_slots(&[hour(NOON - 10 * HOUR, 20, 0), hour(NOON, 30, 10)], NOON);
+        // 12:00 with 30 accepted (8 of them rate-limited) and 10 refused; 02:00 with 20
+        // accepted.
+        let slots = usage_slots(
+            &[hour(NOON - 10 * HOUR, 20, 0, 0), hour(NOON, 30, 10, 8)],
+            NOON,
+        );
         let svg = usage_chart_svg(&slots, NOON);
         assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>"), "{svg}");
         assert_eq!(svg.matches("<g ").count(), 24, "one bar per hour");
         assert!(
             svg.contains(
-                r#"aria-label="Requests in the 24 hours to 2024-02-29 13:00 UTC: 50 accepted, 10 refused" data-accepted="50" data-refused="10">"#
+                r#"aria-label="Requests in the 24 hours to 2024-02-29 13:00 UTC: 50 accepted (8 rate-limited), 10 refused" data-accepted="50" data-refused="10" data-limited="8">"#
             ),
             "{svg}"
         );
         assert!(svg.contains(&format!(
-            r#"<g data-hour="{NOON}" data-accepted="30" data-refused="10"><title>2024-02-29 12:00 UTC: 30 accepted, 10 refused</title>"#
+            r#"<g data-hour="{NOON}" data-accepted="30" data-refused="10" data-limited="8"><title>2024-02-29 12:00 UTC: 30 accepted (8 rate-limited), 10 refused</title>"#
         )), "{svg}");
-        assert!(svg.contains("<title>2024-02-29 02:00 UTC: 20 accepted, 0 refused</title>"));
-        assert!(svg.contains("<title>2024-02-28 13:00 UTC: 0 accepted, 0 refused</title>"));
-        // The busiest hour fills the height, the other is half of it, refusals a quarter.
+        assert!(svg.contains(
+            "<title>2024-02-29 02:00 UTC: 20 accepted (0 rate-limited), 0 refused</title>"
+        ));
+        assert!(svg.contains(
+            "<title>2024-02-28 13:00 UTC: 0 accepted (0 rate-limited), 0 refused</title>"
+        ));
+        // The busiest hour fills the height (40 requests); from the bottom, refusals are a
+        // quarter of it, refusals and limited ones 18/40 of it. The other hour is half.
         let x_last = 23 * 8;
         assert!(svg.contains(&format!(
             r##"<rect x="{x_last}" y="0" width="6" height="32" fill="#2f5bea"/>"##
         )));
+        assert!(
+            svg.contains(&format!(
+                r##"<rect x="{x_last}" y="18" width="6" height="14" fill="#d69e00"/>"##
+            )),
+            "{svg}"
+        );
         assert!(svg.contains(&format!(
             r##"<rect x="{x_last}" y="24" width="6" height="8" fill="#c4320a"/>"##
         )));
         assert!(svg.contains(r##"<rect x="104" y="16" width="6" height="16" fill="#2f5bea"/>"##));
+        assert_eq!(
+            svg.matches("#d69e00").count(),
+            1,
+            "no limit layer without limits"
+        );
         for forbidden in ["<script", "style=", "javascript:", " on"] {
             assert!(!svg.contains(forbidden), "{forbidden}: {svg}");
         }
@@ -806,9 +862,12 @@ mod tests {
 
     #[test]
     fn the_usage_chart_survives_extreme_counts_and_times() {
-        let mut slots = [(0, 0); 24];
-        slots[0] = (u64::MAX, u64::MAX);
-        slots[1] = (1, 0);
+        let mut slots = [(0, 0, 0); 24];
+        slots[0] = (u64::MAX, u64::MAX, u64::MAX);
+        slots[1] = (1, 0, 0);
+        // More limited than accepted (written apart, so possible within one hour): the
+        // bar is as tall as the limited and refused ones, never taller than the chart.
+        slots[2] = (0, 0, 3);
         for current_hour in [i64::MIN, 0, i64::MAX] {
             let svg = usage_chart_svg(&slots, current_hour);
             assert_eq!(svg.matches("<g ").count(), 24);
@@ -817,13 +876,20 @@ mod tests {
                 "{svg}"
             );
         }
-        let empty = usage_chart_svg(&[(0, 0); 24], NOON);
+        let mut slots = [(0, 0, 0); 24];
+        slots[5] = (0, 0, 3);
+        let svg = usage_chart_svg(&slots, NOON);
         assert!(
-            empty.contains(r#"data-accepted="0" data-refused="0""#),
+            svg.contains(r##"<rect x="40" y="0" width="6" height="32" fill="#d69e00"/>"##),
+            "{svg}"
+        );
+        let empty = usage_chart_svg(&[(0, 0, 0); 24], NOON);
+        assert!(
+            empty.contains(r#"data-accepted="0" data-refused="0" data-limited="0""#),
             "{empty}"
         );
         assert!(
-            !empty.contains("#2f5bea") && !empty.contains("#c4320a"),
+            !empty.contains("#2f5bea") && !empty.contains("#c4320a") && !empty.contains("#d69e00"),
             "no bars: {empty}"
         );
     }
@@ -854,13 +920,16 @@ mod tests {
             "{page}"
         );
         row["usage_error"] = Value::Null;
-        row["usage_chart"] = json!(usage_chart_svg(
-            &usage_slots(&[hour(NOON, 3, 1)], NOON),
-            NOON
-        ));
+        show_usage(&mut row, &[hour(NOON, 3, 1, 2)], NOON);
         let page = render(&row);
         assert!(
             page.contains(r#"<div class="usage"><svg class="usage-chart""#),
+            "{page}"
+        );
+        assert!(
+            page.contains(
+                r#"</svg><small class="usage-totals muted">Last 24 hours: 3 accepted (2 rate-limited), 1 refused</small></div>"#
+            ),
             "{page}"
         );
         for scope in SESSION_SCOPES {

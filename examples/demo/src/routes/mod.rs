@@ -39,8 +39,13 @@ pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
             "/api/admin",
             get(api::whoami).route_layer(require_scopes(["admin"]).on_rejection(rejection.clone())),
         )
-        // Inside the AuthLayer: each API key's own rate and quota.
-        .layer(api::key_limiter().layer())
+        // Inside the AuthLayer: each API key's own rate and quota (refusals counted in the
+        // key's usage).
+        .layer(
+            api::key_limiter()
+                .layer()
+                .on_rejection(api::CountLimited::new(state.keys.clone())),
+        )
         .layer(AuthLayer::new(api_auth).on_rejection(rejection))
         // Outside it: refused credentials counted per client address.
         .layer(state.api_throttle.layer());

@@ -249,3 +249,48 @@ pub fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
 pub fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// The value of the first `name="csrf_token" value="…"` field in a dashboard `page`.
+pub fn csrf_token(page: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = page.find(marker).expect("a CSRF field in the page") + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The first `sk_live_…` key shown on `page`.
+pub fn find_key(page: &str) -> String {
+    let start = page.find("sk_live_").expect("a key on the page");
+    page[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// The id of a key: the 12 characters after `sk_live_`.
+pub fn key_id(key: &str) -> &str {
+    &key[8..20]
+}
+
+/// Key `id`'s row (`<tr data-key-id="id" …>` up to its `</tr>`) in a dashboard `page`.
+pub fn key_row<'a>(page: &'a str, id: &str) -> &'a str {
+    let row = &page[page
+        .find(&format!(r#"data-key-id="{id}""#))
+        .expect("the key's row")..];
+    &row[..row.find("</tr>").expect("the row's end")]
+}
+
+/// Posts the dashboard's password form (`POST /dashboard/login`) to `server` with `form`
+/// and the extra request `headers`.
+pub async fn password_form(
+    server: &Server,
+    form: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = http()
+        .post(format!("{}/dashboard/login", server.url))
+        .form(form);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}

@@ -53,3 +53,41 @@ pub async fn authorize(client: &reqwest::Client, authorize_url: &str) -> String 
     }
     panic!("too many provider redirects");
 }
+
+/// Logs in to the demo at `server_url` through `provider` with `client` (login, the
+/// provider's redirects, callback to `/`); returns the demo's cookies, holding the session,
+/// and the `Set-Cookie` value of the session cookie `session_cookie`.
+pub async fn log_in(
+    client: &reqwest::Client,
+    provider: &OidcProvider,
+    server_url: &str,
+    session_cookie: &str,
+) -> (Jar, String) {
+    let mut jar = Jar::default();
+    let res = client
+        .get(format!("{server_url}/oauth/oidc/login?return_to=/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    jar.store(&res);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&provider.issuer), "{location}");
+    for param in ["state=", "nonce=", "code_challenge_method=S256"] {
+        assert!(location.contains(param), "{location}");
+    }
+    let query = authorize(client, &location).await;
+    let res = client
+        .get(format!("{server_url}/oauth/oidc/callback?{query}"))
+        .header("cookie", jar.header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "{:?}", res.headers());
+    assert_eq!(res.headers()["location"], "/");
+    let cookie = super::set_cookie(&res, session_cookie)
+        .unwrap_or_else(|| panic!("a {session_cookie} cookie"));
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    jar.store(&res);
+    (jar, cookie)
+}
