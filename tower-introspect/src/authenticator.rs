@@ -8,6 +8,9 @@ use auth_core::{AuthError, AuthLayer, Authenticate, CheckFuture, Outcome};
 use http::Request;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
+use crate::client_auth::{ASSERTION_TYPE, ClientAuth};
+use crate::jwt_response::{self, JwtRules};
+
 use crate::cache::{Key, Lookup, inactive};
 use crate::config::Inner;
 use crate::identity::Introspected;
@@ -57,13 +60,14 @@ impl<B> Authenticate<B> for IntrospectionAuthenticator {
         }
         let key = self.inner.cache.key(token);
         match self.inner.cache.lookup(&key, SystemTime::now()) {
-            Lookup::Hit(identity) => Outcome::Decided(Ok(identity)),
+            Lookup::Hit(identity) => Outcome::Decided(self.inner.admit(identity)),
             Lookup::Refused(error) => Outcome::Decided(Err(error)),
             Lookup::Miss => {
                 let inner = Arc::clone(&self.inner);
                 let token = token.to_owned();
                 Outcome::Pending(CheckFuture::new(async move {
-                    single_flight(&inner, key, &token).await
+                    let identity = single_flight(&inner, key, &token).await?;
+                    inner.admit(identity)
                 }))
             }
         }
@@ -126,7 +130,21 @@ async fn introspect_and_cache(
 ) -> Result<Introspected, AuthError> {
     let body = fetch(inner, token).await?;
     let now = SystemTime::now();
-    match response::read(&body, &inner.rules, now) {
+    let answer = match &inner.jwt_responses {
+        None => response::read(&body, &inner.rules, now),
+        Some(keys) => {
+            let rules = JwtRules {
+                issuer: &inner.rules.issuer,
+                client_id: &inner.client_id,
+            };
+            let jws = std::str::from_utf8(&body).unwrap_or_default().trim();
+            match jwt_response::read(jws, keys, &inner.client, &rules, now).await {
+                Ok(members) => response::read_members(members, &inner.rules, now),
+                Err(why) => Err(Refusal::Malformed(why)),
+            }
+        }
+    };
+    match answer {
         Ok(Answer::Active(identity)) => {
             if let Some(entry) = inner.cache.entry(&identity, now) {
                 match guard {
@@ -152,19 +170,36 @@ async fn introspect_and_cache(
 
 /// POSTs the token (in the form body, never in the URL) and reads the answer, capped.
 async fn fetch(inner: &Inner, token: &str) -> Result<Vec<u8>, AuthError> {
-    let form = form_urlencoded::Serializer::new(String::new())
-        .append_pair("token", token)
-        .append_pair("token_type_hint", "access_token")
-        .finish();
     let failed = |why: &str| {
         tracing::warn!(endpoint = %inner.endpoint, why, "token introspection failed");
         unavailable("introspection_unavailable")
     };
-    let mut response = inner
-        .client
-        .post(inner.endpoint.clone())
-        .header(AUTHORIZATION, inner.authorization.clone())
-        .header(ACCEPT, "application/json")
+    let mut request = inner.client.post(inner.endpoint.clone());
+    // The serializer is not `Send`: it ends before the request is sent.
+    let form = {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("token", token)
+            .append_pair("token_type_hint", "access_token");
+        match &inner.client_auth {
+            ClientAuth::Basic(authorization) => {
+                request = request.header(AUTHORIZATION, authorization.clone());
+            }
+            ClientAuth::PrivateKeyJwt(assertion) => {
+                let assertion = assertion
+                    .sign(SystemTime::now())
+                    .map_err(|()| failed("the client assertion cannot be signed"))?;
+                form.append_pair("client_assertion_type", ASSERTION_TYPE)
+                    .append_pair("client_assertion", &assertion);
+            }
+        }
+        form.finish()
+    };
+    let media_type = match inner.jwt_responses {
+        Some(_) => jwt_response::MEDIA_TYPE,
+        None => "application/json",
+    };
+    let mut response = request
+        .header(ACCEPT, media_type)
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(form)
         .send()
@@ -180,14 +215,14 @@ async fn fetch(inner: &Inner, token: &str) -> Result<Vec<u8>, AuthError> {
         tracing::warn!(endpoint = %inner.endpoint, status = response.status().as_u16(), "token introspection failed");
         return Err(unavailable("introspection_unavailable"));
     }
-    let is_json = response
+    let is_asked_type = response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(failed("the answer is not application/json"));
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(media_type));
+    if !is_asked_type {
+        return Err(failed("the answer is not of the media type asked for"));
     }
     let cap = inner.max_response_bytes;
     if response

@@ -20,6 +20,8 @@ struct Inner {
     principal: Principal,
     sub: Option<String>,
     client_id: Option<String>,
+    jti: Option<String>,
+    issued_at: Option<SystemTime>,
     members: Map<String, Value>,
 }
 
@@ -28,6 +30,8 @@ impl Introspected {
         principal: Principal,
         sub: Option<String>,
         client_id: Option<String>,
+        jti: Option<String>,
+        issued_at: Option<SystemTime>,
         members: Map<String, Value>,
     ) -> Self {
         Self {
@@ -35,6 +39,8 @@ impl Introspected {
                 principal,
                 sub,
                 client_id,
+                jti,
+                issued_at,
                 members,
             }),
         }
@@ -56,6 +62,19 @@ impl Introspected {
     #[must_use]
     pub fn scopes(&self) -> &[String] {
         self.inner.principal.scopes()
+    }
+
+    /// `jti`, when the answer carried it (a provider whose token is its own identifier may
+    /// leave it out).
+    #[must_use]
+    pub fn jti(&self) -> Option<&str> {
+        self.inner.jti.as_deref()
+    }
+
+    /// `iat`, when the answer carried it.
+    #[must_use]
+    pub fn issued_at(&self) -> Option<SystemTime> {
+        self.inner.issued_at
     }
 
     /// `exp`, when the answer carried it.

@@ -56,10 +56,14 @@
 //!
 //! ## Requests to the endpoint
 //! `POST` with the token in the form body (`token`, `token_type_hint=access_token`),
-//! authenticated with `client_secret_basic`; `https` only (plain `http` on a loopback host
-//! with [`insecure_http_loopback`](IntrospectionBuilder::insecure_http_loopback)),
-//! redirects never followed, every request bounded by
-//! [`timeout`](IntrospectionBuilder::timeout).
+//! authenticated with `client_secret_basic` or
+//! [`private_key_jwt`](IntrospectionBuilder::private_key_jwt) (a fresh RFC 7523 client
+//! assertion per request); `https` only (plain `http` on a loopback host with
+//! [`insecure_http_loopback`](IntrospectionBuilder::insecure_http_loopback)), redirects
+//! never followed, every request bounded by [`timeout`](IntrospectionBuilder::timeout).
+//! The answer is `application/json`, or with
+//! [`jwt_responses`](IntrospectionBuilder::jwt_responses) an RFC 9701 JWT verified against
+//! the issuer's JWKS before it is read.
 //!
 //! ## The cache
 //! Answers are kept under `SHA-256(secret ‖ token)`, the secret a random 64-byte block drawn
@@ -76,6 +80,9 @@
 //! * Concurrent requests with one uncached token make one introspection request; the
 //!   others wait for its answer.
 //! * A failed introspection is not cached: the next request asks again.
+//! * With a [`revocation`](IntrospectionBuilder::revocation) store, every request, cached
+//!   or not, is checked against it: a token revoked there by `jti`, or a subject logged
+//!   out everywhere, is refused at once.
 //!
 //! ## With JWTs
 //! A token shaped like a JWT (three dot-separated base64url parts) is not this method's:
@@ -84,18 +91,16 @@
 //! introspection endpoint, while any other token is introspected. Put the introspection
 //! authenticator first: the JWT authenticator refuses a token that is not a JWT (401)
 //! rather than passing it on.
-//!
-//! ## Not supported
-//! Client authentication other than `client_secret_basic` (`private_key_jwt`), and RFC 9701
-//! JWT introspection answers (`application/token-introspection+jwt`): the endpoint is asked
-//! for `application/json`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticator;
 mod cache;
+mod client_auth;
 mod config;
 mod identity;
+mod jwt_response;
 mod response;
+mod revocation;
 
 pub use authenticator::{IntrospectionAuthenticator, IntrospectionLayer};
 pub use config::{Introspection, IntrospectionBuilder};

@@ -42,6 +42,15 @@ pub(crate) fn read(body: &[u8], rules: &Rules, now: SystemTime) -> Result<Answer
     let Ok(Value::Object(members)) = serde_json::from_slice::<Value>(body) else {
         return Err(Refusal::Malformed("the answer is not a JSON object"));
     };
+    read_members(members, rules, now)
+}
+
+/// Reads the members of an answer (the JSON body, or a JWT answer's `token_introspection`).
+pub(crate) fn read_members(
+    members: Map<String, Value>,
+    rules: &Rules,
+    now: SystemTime,
+) -> Result<Answer, Refusal> {
     match members.get("active") {
         Some(Value::Bool(true)) => {}
         Some(Value::Bool(false)) => return Ok(Answer::Inactive),
@@ -49,7 +58,9 @@ pub(crate) fn read(body: &[u8], rules: &Rules, now: SystemTime) -> Result<Answer
     }
     let exp = numeric_date(&members, "exp")?;
     let nbf = numeric_date(&members, "nbf")?;
+    let iat = numeric_date(&members, "iat")?;
     let iss = string(&members, "iss")?;
+    let jti = string(&members, "jti")?.map(str::to_owned);
     let sub = string(&members, "sub")?.map(str::to_owned);
     let client_id = string(&members, "client_id")?.map(str::to_owned);
     let scope = string(&members, "scope")?;
@@ -90,7 +101,7 @@ pub(crate) fn read(body: &[u8], rules: &Rules, now: SystemTime) -> Result<Answer
         principal = principal.with_expires_at(exp);
     }
     Ok(Answer::Active(Introspected::new(
-        principal, sub, client_id, members,
+        principal, sub, client_id, jti, iat, members,
     )))
 }
 
@@ -110,6 +121,7 @@ fn string<'a>(
             "sub" => "`sub` is not a string",
             "client_id" => "`client_id` is not a string",
             "scope" => "`scope` is not a string",
+            "jti" => "`jti` is not a string",
             _ => "`token_type` is not a string",
         })),
     }
@@ -125,16 +137,16 @@ fn numeric_date(
             Some(secs) if secs <= MAX_NUMERIC_DATE => {
                 Ok(Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)))
             }
-            _ => Err(Refusal::Malformed(if name == "exp" {
-                "`exp` is not a NumericDate"
-            } else {
-                "`nbf` is not a NumericDate"
+            _ => Err(Refusal::Malformed(match name {
+                "exp" => "`exp` is not a NumericDate",
+                "nbf" => "`nbf` is not a NumericDate",
+                _ => "`iat` is not a NumericDate",
             })),
         },
-        Some(_) => Err(Refusal::Malformed(if name == "exp" {
-            "`exp` is not a number"
-        } else {
-            "`nbf` is not a number"
+        Some(_) => Err(Refusal::Malformed(match name {
+            "exp" => "`exp` is not a number",
+            "nbf" => "`nbf` is not a number",
+            _ => "`iat` is not a number",
         })),
     }
 }
@@ -236,31 +248,31 @@ mod tests {
 
     #[test]
     fn time_issuer_audience_and_type_are_checked() {
-        let r = rules(&[]);
+        let (any, api) = (rules(&[]), rules(&["api"]));
         let exp_past = format!(r#"{{"active":true,"sub":"a","exp":{NOW}}}"#);
-        assert_eq!(refused(&exp_past, &r), "expired");
         let nbf_future = format!(r#"{{"active":true,"sub":"a","nbf":{}}}"#, NOW + 10);
-        assert_eq!(refused(&nbf_future, &r), "not_yet_valid");
-        assert_eq!(
-            refused(
+        for (body, rules, reason) in [
+            (exp_past.as_str(), &any, "expired"),
+            (nbf_future.as_str(), &any, "not_yet_valid"),
+            (
                 r#"{"active":true,"sub":"a","iss":"https://evil.example"}"#,
-                &r
+                &any,
+                "issuer",
             ),
-            "issuer"
-        );
-        assert_eq!(
-            refused(
+            (
                 r#"{"active":true,"sub":"a","token_type":"refresh_token"}"#,
-                &r
+                &any,
+                "token_type",
             ),
-            "token_type"
-        );
-        let api = rules(&["api"]);
-        assert_eq!(refused(r#"{"active":true,"sub":"a"}"#, &api), "audience");
-        assert_eq!(
-            refused(r#"{"active":true,"sub":"a","aud":"other"}"#, &api),
-            "audience"
-        );
+            (r#"{"active":true,"sub":"a"}"#, &api, "audience"),
+            (
+                r#"{"active":true,"sub":"a","aud":"other"}"#,
+                &api,
+                "audience",
+            ),
+        ] {
+            assert_eq!(refused(body, rules), reason, "{body}");
+        }
         assert!(matches!(
             at_now(r#"{"active":true,"sub":"a","aud":"api"}"#, &api),
             Ok(Answer::Active(_))
@@ -268,52 +280,54 @@ mod tests {
     }
 
     #[test]
+    fn jti_and_iat_are_read_when_present() {
+        let body = format!(r#"{{"active":true,"sub":"a","jti":"j-1","iat":{NOW}}}"#);
+        let Ok(Answer::Active(id)) = at_now(&body, &rules(&[])) else {
+            panic!("refused")
+        };
+        assert_eq!(id.jti(), Some("j-1"));
+        assert_eq!(
+            id.issued_at(),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW))
+        );
+    }
+
+    #[test]
     fn hostile_members_are_malformed_answers() {
-        assert_eq!(malformed("not json"), "the answer is not a JSON object");
-        assert_eq!(malformed("[true]"), "the answer is not a JSON object");
-        assert_eq!(
-            malformed(r#"{"sub":"a"}"#),
-            "`active` is missing or not a boolean"
-        );
-        assert_eq!(
-            malformed(r#"{"active":"true"}"#),
-            "`active` is missing or not a boolean"
-        );
-        assert_eq!(
-            malformed(r#"{"active":1}"#),
-            "`active` is missing or not a boolean"
-        );
-        assert_eq!(
-            malformed(r#"{"active":true,"exp":"soon"}"#),
-            "`exp` is not a number"
-        );
-        assert_eq!(
-            malformed(r#"{"active":true,"exp":1e300}"#),
-            "`exp` is not a NumericDate"
-        );
-        assert_eq!(
-            malformed(r#"{"active":true,"exp":-5}"#),
-            "`exp` is not a NumericDate"
-        );
-        assert_eq!(
-            malformed(r#"{"active":true,"exp":18446744073709551615}"#),
-            "`exp` is not a NumericDate"
-        );
-        assert_eq!(
-            malformed(r#"{"active":true,"nbf":[]}"#),
-            "`nbf` is not a number"
-        );
-        assert_eq!(
-            malformed(r#"{"active":true,"sub":7}"#),
-            "`sub` is not a string"
-        );
-        assert_eq!(
-            malformed(r#"{"active":true,"scope":["a"]}"#),
-            "`scope` is not a string"
-        );
-        assert_eq!(
-            malformed(r#"{"active":true,"aud":[1]}"#),
-            "`aud` is neither a string nor an array of strings"
-        );
+        for (body, why) in [
+            ("not json", "the answer is not a JSON object"),
+            ("[true]", "the answer is not a JSON object"),
+            (r#"{"sub":"a"}"#, "`active` is missing or not a boolean"),
+            (
+                r#"{"active":"true"}"#,
+                "`active` is missing or not a boolean",
+            ),
+            (r#"{"active":1}"#, "`active` is missing or not a boolean"),
+            (r#"{"active":true,"exp":"soon"}"#, "`exp` is not a number"),
+            (
+                r#"{"active":true,"exp":1e300}"#,
+                "`exp` is not a NumericDate",
+            ),
+            (r#"{"active":true,"exp":-5}"#, "`exp` is not a NumericDate"),
+            (
+                r#"{"active":true,"exp":18446744073709551615}"#,
+                "`exp` is not a NumericDate",
+            ),
+            (r#"{"active":true,"nbf":[]}"#, "`nbf` is not a number"),
+            (r#"{"active":true,"iat":"now"}"#, "`iat` is not a number"),
+            (r#"{"active":true,"iat":-1}"#, "`iat` is not a NumericDate"),
+            (r#"{"active":true,"sub":7}"#, "`sub` is not a string"),
+            (r#"{"active":true,"jti":7}"#, "`jti` is not a string"),
+            (
+                r#"{"active":true,"scope":["a"]}"#,
+                "`scope` is not a string",
+            ),
+            (
+                r#"{"active":true,"aud":[1]}"#,
+                "`aud` is neither a string nor an array of strings",
+            ),
+        ] {
+            assert_eq!(malformed(body), why, "{body}");
+        }
     }
 }

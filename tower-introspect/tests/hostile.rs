@@ -234,3 +234,87 @@ async fn a_request_without_a_token_is_missing_and_never_asks() {
     );
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 }
+
+/// An issuer at a loopback URL whose metadata is `metadata` plus its own `issuer`.
+async fn issuer_with(metadata: serde_json::Value) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let mut metadata = metadata;
+    metadata["issuer"] = issuer.clone().into();
+    metadata["introspection_endpoint"] = format!("{issuer}/introspect").into();
+    let app = Router::new().route(
+        "/.well-known/openid-configuration",
+        axum::routing::get(move || {
+            let body = metadata.to_string();
+            async move { json(body) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    issuer
+}
+
+#[tokio::test]
+async fn discovery_refuses_a_client_authentication_the_issuer_does_not_offer() {
+    use serde_json::json;
+    use tower_jwt::Algorithm;
+    const KEY: &[u8] = include_bytes!("data/client-p256.pem");
+    let discover = |issuer: String, private_key: bool| {
+        let builder = Introspection::builder(issuer)
+            .client_id("intro-rs")
+            .insecure_http_loopback();
+        let builder = if private_key {
+            builder.private_key_jwt(Algorithm::ES256, KEY)
+        } else {
+            builder.client_secret("intro-rs-secret")
+        };
+        builder.discover()
+    };
+    let refused = |result: Result<Introspection, auth_core::ConfigError>| {
+        let error = result.unwrap_err();
+        assert_eq!(error.kind(), auth_core::ConfigErrorKind::Setup, "{error}");
+        error.field()
+    };
+
+    let basic_only = issuer_with(json!({
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+    }))
+    .await;
+    assert_eq!(
+        refused(discover(basic_only.clone(), true).await),
+        "private_key_jwt"
+    );
+    assert!(discover(basic_only, false).await.is_ok());
+
+    // Without the introspection list, the token endpoint's speaks for it.
+    let key_only = issuer_with(json!({
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
+    }))
+    .await;
+    assert_eq!(
+        refused(discover(key_only.clone(), false).await),
+        "client_secret"
+    );
+    assert!(discover(key_only, true).await.is_ok());
+
+    let rsa_only = issuer_with(json!({
+        "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256"],
+    }))
+    .await;
+    assert_eq!(refused(discover(rsa_only, true).await), "private_key_jwt");
+
+    // Nothing listed: nothing to check against.
+    assert!(discover(issuer_with(json!({})).await, true).await.is_ok());
+
+    // JWT answers need the issuer's `jwks_uri`.
+    let no_jwks = Introspection::builder(issuer_with(json!({})).await)
+        .client_id("intro-rs")
+        .client_secret("intro-rs-secret")
+        .insecure_http_loopback()
+        .jwt_responses()
+        .discover()
+        .await;
+    assert_eq!(refused(no_jwks), "jwks_url");
+}

@@ -5,13 +5,15 @@
 
 mod common;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use auth_core::first_of;
 use axum::http::StatusCode;
 use common::{CountingProxy, Provider, app, builder, get_with};
-use tower_introspect::Introspection;
-use tower_jwt::{IssuerConfig, JwtVerifier};
+use tower_introspect::{Introspection, IntrospectionBuilder};
+use tower_jwt::revocation::{MemoryRevocationStore, Revocation, RevocationStore};
+use tower_jwt::{Algorithm, IssuerConfig, JwtVerifier};
 
 #[tokio::test]
 async fn an_opaque_token_is_accepted_with_its_scopes_and_client() {
@@ -37,7 +39,8 @@ async fn an_opaque_token_is_accepted_with_its_scopes_and_client() {
 #[tokio::test]
 async fn a_token_with_fewer_scopes_gets_403_where_more_are_needed() {
     let op = Provider::start();
-    let app = app(builder(&op.issuer, &op.issuer)
+    let proxy = CountingProxy::start(&op.issuer).await;
+    let app = app(builder(&op.issuer, &proxy.url)
         .build()
         .unwrap()
         .authenticator());
@@ -56,7 +59,49 @@ async fn a_token_with_fewer_scopes_gets_403_where_more_are_needed() {
         get_with(&app, "/write", &narrow).await.0,
         StatusCode::FORBIDDEN
     );
+    assert_eq!(get_with(&app, "/read", &narrow).await.0, StatusCode::OK);
+    assert_eq!(
+        proxy.count(),
+        1,
+        "the narrow token's answer came from the cache"
+    );
     assert_eq!(get_with(&app, "/write", &wide).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_subject_revoked_in_the_store_is_refused_at_once_from_the_cache() {
+    let op = Provider::start();
+    let proxy = CountingProxy::start(&op.issuer).await;
+    let store = Arc::new(MemoryRevocationStore::new());
+    let app = app(builder(&op.issuer, &proxy.url)
+        .revocation(store.clone())
+        .build()
+        .unwrap()
+        .authenticator());
+    let token = op.opaque_token("intro-app", "read").await;
+
+    assert_eq!(get_with(&app, "/read", &token).await.0, StatusCode::OK);
+    assert_eq!(get_with(&app, "/read", &token).await.0, StatusCode::OK);
+    assert_eq!(proxy.count(), 1);
+
+    // Log out everywhere: every token of intro-app issued before now (`iat` of the answer).
+    let now = SystemTime::now() + Duration::from_secs(1);
+    store
+        .revoke(Revocation::subject(
+            op.issuer.as_str(),
+            "intro-app",
+            now,
+            now + Duration::from_secs(600),
+        ))
+        .await
+        .unwrap();
+    let (status, body, challenge) = get_with(&app, "/read", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        challenge.contains(r#"error_description="the token has been revoked""#),
+        "{challenge}"
+    );
+    assert_eq!(proxy.count(), 1, "refused without asking the endpoint");
 }
 
 #[tokio::test]
@@ -236,4 +281,81 @@ async fn the_endpoint_is_discovered_from_the_issuer_metadata() {
     let error = discover(format!("{}/", op.issuer)).await.unwrap_err();
     assert_eq!(error.kind(), auth_core::ConfigErrorKind::Setup);
     assert_eq!(error.field(), "endpoint");
+}
+
+/// The private key of `intro-pkjwt`, whose public key the provider holds.
+const CLIENT_KEY: &[u8] = include_bytes!("data/client-p256.pem");
+
+/// A P-256 key the provider does not know.
+const STRANGER_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgG2CXGkdoQULBTJ8d
+t1QAl47bqT9zKA/Bb9SQO9+HtlihRANCAASHWSnemhbXdmIO6JSHYTyu1T1mg5SO
+25TIv0gC/qqgnfyUcCXM7g2HYuM03j01ZayEthkCrA5WV/0lSU4Geeuw
+-----END PRIVATE KEY-----
+";
+
+/// `intro-pkjwt`, authenticating with `private_key_jwt`, at the issuer's discovered endpoint.
+fn private_key_jwt(issuer: &str, key: &[u8]) -> IntrospectionBuilder {
+    Introspection::builder(issuer)
+        .client_id("intro-pkjwt")
+        .private_key_jwt(Algorithm::ES256, key)
+        .insecure_http_loopback()
+}
+
+#[tokio::test]
+async fn private_key_jwt_authenticates_the_resource_server() {
+    let op = Provider::start();
+    let introspection = private_key_jwt(&op.issuer, CLIENT_KEY)
+        .discover()
+        .await
+        .unwrap();
+    let app = app(introspection.authenticator());
+    let token = op.opaque_token("intro-app", "read").await;
+    let (status, body, _) = get_with(&app, "/read", &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["subject"], "intro-app");
+    // Each request signs a fresh assertion (the provider refuses a replayed `jti`).
+    let other = op.opaque_token("intro-app", "read").await;
+    assert_eq!(get_with(&app, "/read", &other).await.0, StatusCode::OK);
+
+    // A key the provider does not hold: the endpoint refuses the client, so the token can
+    // be neither accepted nor refused.
+    let stranger = private_key_jwt(&op.issuer, STRANGER_KEY.as_bytes())
+        .discover()
+        .await
+        .unwrap();
+    let (status, _, challenge) = get_with(&app_of(&stranger), "/read", &token).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!challenge.contains("invalid_token"), "{challenge}");
+}
+
+fn app_of(introspection: &Introspection) -> axum::Router {
+    app(introspection.authenticator())
+}
+
+#[tokio::test]
+async fn jwt_answers_of_the_provider_are_verified_with_its_jwks() {
+    let op = Provider::start();
+    let proxy = CountingProxy::start(&op.issuer).await;
+    // The endpoint through the proxy, the keys from the metadata's `jwks_uri`.
+    let introspection = private_key_jwt(&op.issuer, CLIENT_KEY)
+        .endpoint(format!("{}/token/introspection", proxy.url))
+        .jwt_responses()
+        .discover()
+        .await
+        .unwrap();
+    let app = app_of(&introspection);
+    let token = op.opaque_token("intro-app", "read write").await;
+    let (status, body, _) = get_with(&app, "/write", &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["subject"], "intro-app");
+    assert_eq!(body["scopes"], serde_json::json!(["read", "write"]));
+    assert_eq!(proxy.count(), 1);
+
+    // Revoked at the provider: its signed answer says `active: false`.
+    let revoked = op.opaque_token("intro-app", "read").await;
+    op.revoke("intro-app", &revoked).await;
+    let (status, _, challenge) = get_with(&app, "/read", &revoked).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("not active"), "{challenge}");
 }

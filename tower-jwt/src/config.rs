@@ -44,6 +44,7 @@ pub struct IssuerConfig {
     pub(crate) allow_missing_typ: bool,
     pub(crate) require_nbf: bool,
     pub(crate) require_jti: bool,
+    pub(crate) require_sub: bool,
     pub(crate) leeway: i64,
     pub(crate) max_age: Option<i64>,
     pub(crate) max_lifetime: Option<i64>,
@@ -63,6 +64,7 @@ impl IssuerConfig {
             allow_missing_typ: false,
             require_nbf: true,
             require_jti: true,
+            require_sub: true,
             leeway: DEFAULT_LEEWAY,
             max_age: None,
             max_lifetime: None,
@@ -147,6 +149,7 @@ pub struct IssuerConfigBuilder {
     allow_missing_typ: bool,
     require_nbf: bool,
     require_jti: bool,
+    require_sub: bool,
     leeway: Duration,
     max_age: Option<Duration>,
     max_lifetime: Option<Duration>,
@@ -220,6 +223,16 @@ impl IssuerConfigBuilder {
     /// revoked, only every token of its subject. ID tokens carry none.
     pub fn allow_missing_jti(mut self) -> Self {
         self.require_jti = false;
+        self
+    }
+
+    /// Accept tokens without `sub` (or with an empty one), for tokens that may name a
+    /// session instead of a user: an OpenID Connect logout token carries `sid`, `sub` or
+    /// both (Back-Channel Logout §2.4). The [`Principal`](auth_core::Principal)'s subject is
+    /// then empty, so the caller must check what the token names instead. Refused for access
+    /// tokens (`typ` `at+jwt`) by [`build`](Self::build).
+    pub fn allow_missing_sub(mut self) -> Self {
+        self.require_sub = false;
         self
     }
 
@@ -418,6 +431,13 @@ impl IssuerConfigBuilder {
                 "at least one audience is required",
             ));
         }
+        if !self.require_sub && self.typ.iter().any(|typ| typ == "at+jwt") {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidValue,
+                "allow_missing_sub",
+                "an access token (`typ` `at+jwt`) must name its subject",
+            ));
+        }
         let keys = self.key_source()?;
         if let Some(claim) = self.scopes_claim.as_deref()
             && matches!(claim.split('.').next(), Some("scope" | "scp"))
@@ -438,6 +458,7 @@ impl IssuerConfigBuilder {
             allow_missing_typ: self.allow_missing_typ,
             require_nbf: self.require_nbf,
             require_jti: self.require_jti,
+            require_sub: self.require_sub,
             leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(300),
             max_age: self
                 .max_age

@@ -33,15 +33,11 @@ pub(crate) fn check_claims(
         .aud
         .as_ref()
         .ok_or_else(|| error::missing_claim("aud"))?;
-    let sub = claims
-        .sub
-        .as_deref()
-        .ok_or_else(|| error::missing_claim("sub"))?;
+    if cfg.require_sub && claims.sub.as_deref().is_none_or(str::is_empty) {
+        return Err(error::missing_claim("sub"));
+    }
     if cfg.require_nbf && claims.nbf.is_none() {
         return Err(error::missing_claim("nbf"));
-    }
-    if sub.is_empty() {
-        return Err(error::missing_claim("sub"));
     }
     if cfg.require_jti && claims.jti.as_deref().is_none_or(str::is_empty) {
         return Err(error::missing_claim("jti"));

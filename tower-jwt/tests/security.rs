@@ -101,6 +101,59 @@ async fn absent_or_wrong_aud_and_iss_are_refused() {
     .await;
 }
 
+// A token naming a session rather than a user (an OpenID Connect logout token) may leave out
+// `sub` only where that is configured, and never where access tokens are verified.
+#[tokio::test]
+async fn sub_may_be_left_out_only_by_a_non_access_token_configuration() {
+    let mut logout = header(Algorithm::HS256);
+    logout.typ = Some("logout+jwt".into());
+    let sign_logout = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut c = claims();
+        edit(&mut c);
+        sign(&logout, &c)
+    };
+    let no_sub = sign_logout(&|c| {
+        c.as_object_mut().unwrap().remove("sub");
+    });
+    let empty_sub = sign_logout(&|c| c["sub"] = json!(""));
+    let strict = verifier(issuer(verification_key(Algorithm::HS256)).typ("logout+jwt"));
+    assert_refused(strict, &no_sub, "the token lacks the `sub` claim").await;
+
+    let lax = verifier(
+        issuer(verification_key(Algorithm::HS256))
+            .typ("logout+jwt")
+            .allow_missing_sub(),
+    );
+    for token in [&no_sub, &empty_sub] {
+        let verified = lax.verify::<serde_json::Value>(token).await.unwrap();
+        assert_eq!(verified.subject(), "");
+    }
+    // Every other rule still holds.
+    let expired = sign_logout(&|c| {
+        c.as_object_mut().unwrap().remove("sub");
+        c["exp"] = json!(now() - 60);
+    });
+    assert_eq!(
+        lax.verify::<serde_json::Value>(&expired)
+            .await
+            .unwrap_err()
+            .description(),
+        "the token has expired"
+    );
+
+    for builder in [
+        issuer(verification_key(Algorithm::HS256)).allow_missing_sub(),
+        issuer(verification_key(Algorithm::HS256))
+            .typ("logout+jwt")
+            .accept_typ("at+jwt")
+            .allow_missing_sub(),
+    ] {
+        let err = builder.build().unwrap_err();
+        assert_eq!(err.kind(), ConfigErrorKind::InvalidValue);
+        assert_eq!(err.field(), "allow_missing_sub");
+    }
+}
+
 #[test]
 fn an_audience_is_required_at_construction() {
     let err = IssuerConfig::builder(ISS)

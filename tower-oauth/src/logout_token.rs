@@ -2,10 +2,11 @@
 //!
 //! The signature (the provider's JWKS), `iss`, `aud` (our client id), `iat` (at most
 //! [`MAX_AGE`] old, not in the future), `exp` and `typ` (`logout+jwt` or absent) are checked
-//! by `tower-jwt`'s [`JwtVerifier`], which also requires `jti` and `sub`. What is specific
-//! to logout tokens is checked here: the `events` member holding the back-channel logout
-//! event as a JSON object, no `nonce`, and the `sid` and `sub` it names. Single use of the
-//! `jti` is the route's business (the session store's `claim`).
+//! by `tower-jwt`'s [`JwtVerifier`], which also requires `jti`. What is specific to logout
+//! tokens is checked here: the `events` member holding the back-channel logout event as a
+//! JSON object, no `nonce`, and the `sid` or `sub` it names (§2.4: at least one of them; a
+//! token naming only a session has no `sub`). Single use of the `jti` is the route's
+//! business (the session store's `claim`).
 
 use std::fmt;
 use std::time::Duration;
@@ -26,8 +27,8 @@ const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// Why a logout token was refused. Never holds the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum LogoutTokenError {
-    /// Signature, issuer, audience, times, type, `jti` or `sub` (from tower-jwt), with its
-    /// reason code.
+    /// Signature, issuer, audience, times, type or `jti` (from tower-jwt), with its reason
+    /// code.
     Invalid(&'static str),
     /// The provider's keys could not be fetched.
     Unavailable,
@@ -37,6 +38,10 @@ pub(crate) enum LogoutTokenError {
     Nonce,
     /// A `sid` that is not a non-empty string.
     Sid,
+    /// A `sub` that is not a non-empty string.
+    Sub,
+    /// Neither `sid` nor `sub`: the token names nothing to end.
+    NoSidOrSub,
 }
 
 impl LogoutTokenError {
@@ -48,6 +53,8 @@ impl LogoutTokenError {
             Self::Events => "the logout token has no back-channel logout event",
             Self::Nonce => "a logout token must not carry a nonce",
             Self::Sid => "the logout token's sid is not a string",
+            Self::Sub => "the logout token's sub is not a string",
+            Self::NoSidOrSub => "the logout token names neither a sid nor a sub",
         }
     }
 }
@@ -61,12 +68,21 @@ impl fmt::Display for LogoutTokenError {
     }
 }
 
-/// What a valid logout token names.
+/// What a valid logout token ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LogoutClaims {
     pub(crate) jti: String,
-    pub(crate) sub: String,
-    pub(crate) sid: Option<String>,
+    pub(crate) ends: Ends,
+}
+
+/// The sessions a logout token ends: those of its `sid` when it has one, else every session
+/// of its `sub`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ends {
+    /// The provider session `sid`.
+    Session(String),
+    /// Every session of the user `sub`.
+    User(String),
 }
 
 /// Validates one provider's logout tokens for one client.
@@ -96,6 +112,7 @@ impl LogoutTokenValidator {
             .typ("logout+jwt")
             .allow_missing_typ()
             .allow_missing_nbf()
+            .allow_missing_sub()
             .max_age(MAX_AGE)
             .jwks_url(jwks_uri)
             .http_client(http.inner().clone())
@@ -131,23 +148,26 @@ fn check_claims(claims: &Value) -> Result<LogoutClaims, LogoutTokenError> {
     if claims.get("nonce").is_some() {
         return Err(LogoutTokenError::Nonce);
     }
-    let sid = match claims.get("sid") {
-        None => None,
-        Some(Value::String(sid)) if !sid.is_empty() => Some(sid.clone()),
-        Some(_) => return Err(LogoutTokenError::Sid),
+    let optional = |name: &str, wrong: LogoutTokenError| match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(value)) if !value.is_empty() => Ok(Some(value.clone())),
+        Some(_) => Err(wrong),
     };
-    let text = |name: &str| {
-        claims
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-            .ok_or(LogoutTokenError::Invalid("missing_claim"))
+    let sid = optional("sid", LogoutTokenError::Sid)?;
+    let sub = optional("sub", LogoutTokenError::Sub)?;
+    let ends = match (sid, sub) {
+        (Some(sid), _) => Ends::Session(sid),
+        (None, Some(sub)) => Ends::User(sub),
+        (None, None) => return Err(LogoutTokenError::NoSidOrSub),
     };
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or(LogoutTokenError::Invalid("missing_claim"))?;
     Ok(LogoutClaims {
-        jti: text("jti")?,
-        sub: text("sub")?,
-        sid,
+        jti: jti.to_owned(),
+        ends,
     })
 }
 
@@ -168,11 +188,21 @@ mod tests {
     fn a_logout_token_names_its_session_and_user() {
         let claims = check_claims(&valid()).unwrap();
         assert_eq!(claims.jti, "j1");
-        assert_eq!(claims.sub, "alice");
-        assert_eq!(claims.sid.as_deref(), Some("s1"));
+        assert_eq!(claims.ends, Ends::Session("s1".into()));
         let mut no_sid = valid();
         no_sid.as_object_mut().unwrap().remove("sid");
-        assert_eq!(check_claims(&no_sid).unwrap().sid, None);
+        assert_eq!(
+            check_claims(&no_sid).unwrap().ends,
+            Ends::User("alice".into())
+        );
+        let mut no_sub = valid();
+        no_sub.as_object_mut().unwrap().remove("sub");
+        assert_eq!(
+            check_claims(&no_sub).unwrap().ends,
+            Ends::Session("s1".into())
+        );
+        no_sub.as_object_mut().unwrap().remove("sid");
+        assert_eq!(check_claims(&no_sub), Err(LogoutTokenError::NoSidOrSub));
     }
 
     #[test]
@@ -200,6 +230,8 @@ mod tests {
         assert_eq!(with("nonce", json!("n")), Err(LogoutTokenError::Nonce));
         assert_eq!(with("sid", json!(7)), Err(LogoutTokenError::Sid));
         assert_eq!(with("sid", json!("")), Err(LogoutTokenError::Sid));
+        assert_eq!(with("sub", json!(7)), Err(LogoutTokenError::Sub));
+        assert_eq!(with("sub", json!("")), Err(LogoutTokenError::Sub));
         assert!(matches!(without("jti"), Err(LogoutTokenError::Invalid(_))));
     }
 
@@ -248,7 +280,7 @@ mod tests {
         async fn every_logout_token_rule_is_enforced() {
             let v = validator().await;
             let ok = v.validate(&sign(&claims(), Some("logout+jwt"))).await;
-            assert_eq!(ok.unwrap().sid.as_deref(), Some("s1"));
+            assert_eq!(ok.unwrap().ends, Ends::Session("s1".into()));
             assert!(
                 v.validate(&sign(&claims(), None)).await.is_ok(),
                 "typ may be absent"
@@ -271,7 +303,6 @@ mod tests {
                 ("too old", sign(&with("iat", json!(now() - 600)), None)),
                 ("expired", sign(&with("exp", json!(now() - 120)), None)),
                 ("no jti", sign(&without("jti"), None)),
-                ("no sub", sign(&without("sub"), None)),
             ];
             for (label, token) in refused {
                 assert!(
@@ -286,6 +317,14 @@ mod tests {
             assert_eq!(
                 v.validate(&sign(&without("events"), None)).await,
                 Err(LogoutTokenError::Events)
+            );
+            let sid_only = v.validate(&sign(&without("sub"), None)).await.unwrap();
+            assert_eq!(sid_only.ends, Ends::Session("s1".into()));
+            let mut neither = without("sub");
+            neither.as_object_mut().unwrap().remove("sid");
+            assert_eq!(
+                v.validate(&sign(&neither, None)).await,
+                Err(LogoutTokenError::NoSidOrSub)
             );
             let mut tampered = sign(&claims(), None);
             tampered.pop();

@@ -29,17 +29,30 @@ const AFTER_LOGOUT: &str = "https://app.example.test/logged-out";
 
 /// A client registered at `op` for these tests: `(client_id, client_secret)`.
 async fn register(op: &OidcProvider, backchannel_logout_uri: &str) -> (String, String) {
+    register_with(op, backchannel_logout_uri, json!({})).await
+}
+
+/// As [`register`], with the members of `extra` added to (or replacing) the metadata.
+async fn register_with(
+    op: &OidcProvider,
+    backchannel_logout_uri: &str,
+    extra: Value,
+) -> (String, String) {
+    let mut metadata = json!({
+        "redirect_uris": [format!("{APP}/oauth/op/callback")],
+        "post_logout_redirect_uris": [AFTER_LOGOUT],
+        "backchannel_logout_uri": backchannel_logout_uri,
+        "backchannel_logout_session_required": true,
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "client_secret_basic",
+    });
+    for (name, value) in extra.as_object().unwrap() {
+        metadata[name] = value.clone();
+    }
     let res = reqwest::Client::new()
         .post(format!("{}/reg", op.issuer))
-        .json(&json!({
-            "redirect_uris": [format!("{APP}/oauth/op/callback")],
-            "post_logout_redirect_uris": [AFTER_LOGOUT],
-            "backchannel_logout_uri": backchannel_logout_uri,
-            "backchannel_logout_session_required": true,
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "client_secret_basic",
-        }))
+        .json(&metadata)
         .send()
         .await
         .unwrap();
@@ -325,4 +338,99 @@ async fn logout_redirects_to_the_providers_end_session_endpoint() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(received.lock().unwrap()[0].1, StatusCode::OK);
+}
+
+/// Waits for the first logout token the listener received: the token and the status the
+/// route answered.
+async fn first_delivery(received: &Received) -> (String, StatusCode) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while received.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no logout token arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (body, status) = received.lock().unwrap()[0].clone();
+    let token = url::form_urlencoded::parse(body.as_bytes())
+        .find(|(name, _)| name == "logout_token")
+        .map(|(_, value)| value.into_owned())
+        .expect("a logout_token field");
+    (token, status)
+}
+
+// Back-Channel Logout §2.4: a logout token names a `sid`, a `sub` or both. The provider's
+// client `no-sub` gets tokens without `sub`.
+#[tokio::test]
+async fn a_logout_token_naming_only_its_session_ends_that_session() {
+    let op = OidcProvider::start();
+    let received = Received::default();
+    let (uri, serve) = listen(Arc::clone(&received)).await;
+    let (id, secret) = register_with(&op, &uri, json!({ "client_name": "no-sub" })).await;
+    let app = TestApp::new(
+        builder(&Users::default())
+            .provider(Provider::oidc("op", &op.issuer, &id, &secret))
+            .build()
+            .unwrap(),
+    );
+    serve.send(app.client.clone()).unwrap();
+    // Two sessions of alice, in two browsers: only the one whose provider session ends goes.
+    let mut ending_browser = ProviderBrowser::new();
+    let (mut ending, mut other) = (Jar::new(), Jar::new());
+    app.login("op", "alice", &mut ending, &mut ending_browser)
+        .await;
+    app.login("op", "alice", &mut other, &mut ProviderBrowser::new())
+        .await;
+    assert_eq!(app.whoami(&ending).await.0, StatusCode::OK);
+
+    ending_browser
+        .end_session(&format!("{}/session/end?client_id={id}", op.issuer))
+        .await;
+    let (token, status) = first_delivery(&received).await;
+    let claims = claims_of(&token);
+    assert!(claims["sid"].is_string(), "{claims}");
+    assert!(claims.get("sub").is_none(), "{claims}");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.whoami(&ending).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.whoami(&other).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_logout_token_naming_neither_session_nor_user_is_refused() {
+    let op = OidcProvider::start();
+    let received = Received::default();
+    let (uri, serve) = listen(Arc::clone(&received)).await;
+    let metadata = json!({ "client_name": "no-sub", "backchannel_logout_session_required": false });
+    let (id, secret) = register_with(&op, &uri, metadata).await;
+    let app = TestApp::new(
+        builder(&Users::default())
+            .provider(Provider::oidc("op", &op.issuer, &id, &secret))
+            .build()
+            .unwrap(),
+    );
+    serve.send(app.client.clone()).unwrap();
+    let mut browser = ProviderBrowser::new();
+    let mut jar = Jar::new();
+    app.login("op", "alice", &mut jar, &mut browser).await;
+
+    browser
+        .end_session(&format!("{}/session/end?client_id={id}", op.issuer))
+        .await;
+    let (token, status) = first_delivery(&received).await;
+    let claims = claims_of(&token);
+    assert!(
+        claims.get("sid").is_none() && claims.get("sub").is_none(),
+        "{claims}"
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, headers, error) = deliver(&app, form(&token)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(error["error"], "invalid_request");
+    assert_eq!(
+        error["error_description"],
+        "the logout token names neither a sid nor a sub"
+    );
+    assert_eq!(
+        app.whoami(&jar).await.0,
+        StatusCode::OK,
+        "nothing was named to end"
+    );
 }

@@ -1,7 +1,7 @@
 //! `POST {prefix}/backchannel-logout`: OpenID Connect Back-Channel Logout 1.0.
 //!
-//! The provider posts a `logout_token` (a signed JWT) naming the user (`sub`) and its
-//! session (`sid`) that ended at the provider. The token is checked (see
+//! The provider posts a `logout_token` (a signed JWT) naming the session (`sid`), the user
+//! (`sub`) or both, that ended at the provider. The token is checked (see
 //! `logout_token.rs`), its `jti` consumed once through the store's `claim`, and the
 //! sessions linked under the `sid` (else under the `sub`) at login are deleted from the
 //! store, on every instance sharing it. Answers are JSON with `Cache-Control: no-store`:
@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::response::OAuthResponse;
 use crate::client::OAuthClient;
-use crate::logout_token::{LogoutTokenError, MAX_AGE};
+use crate::logout_token::{Ends, LogoutTokenError, MAX_AGE};
 use crate::provider::ProviderKind;
 use crate::random;
 use crate::session::SessionUser;
@@ -166,9 +166,9 @@ impl<U: SessionUser> OAuthClient<U> {
                 return unavailable(refusal.description());
             }
         }
-        let tag = match &claims.sid {
-            Some(sid) => sid_tag(name, sid),
-            None => sub_tag(name, &claims.sub),
+        let tag = match &claims.ends {
+            Ends::Session(sid) => sid_tag(name, sid),
+            Ends::User(sub) => sub_tag(name, sub),
         };
         match store.delete_linked(&tag).await {
             Ok(ended) => {

@@ -21,9 +21,13 @@
 // Back-channel logout tests register their own client (open dynamic registration at `/reg`)
 // with a `backchannel_logout_uri` on their own listener; `/session/end` ends the provider's
 // session (RP-Initiated Logout) and posts a logout token to each such client of the session.
+// A client registered with `client_name: 'no-sub'` gets logout tokens without `sub`: naming
+// the session alone (Back-Channel Logout §2.4), or nothing without `backchannel_logout_session_required`.
 //   intro-rs     a resource server asking the RFC 7662 introspection endpoint about tokens
 //   intro-app    client_credentials only, opaque access tokens with scopes `read write`
 //   intro-short  as intro-app, access tokens live 3 s
+//   intro-pkjwt  as intro-rs, authenticating with private_key_jwt (RFC 7523, the key of
+//                tower-introspect/tests/data/client-p256.pem), offered RFC 9701 JWT answers
 //   (introspection and RFC 7009 revocation are enabled: /token/introspection, /token/revocation)
 //
 // Resource server `urn:towerauth:api` (RFC 8707 `resource=`): JWT access tokens (RFC 9068,
@@ -76,6 +80,16 @@ const introspection = (clientId) => ({
   scope: 'read write',
 });
 
+const pkjwt = {
+  client_id: 'intro-pkjwt',
+  redirect_uris: [],
+  grant_types: ['client_credentials'],
+  response_types: [],
+  token_endpoint_auth_method: 'private_key_jwt',
+  jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: '13mmHySQWKSbWSOo4TR6_EgMmwISgFmQm_ED3YXArqM', y: 'O1HcUHbSa2bFtuWVzCEkSOCi-TFnXx4ZIJoni0GOIRA', use: 'sig', alg: 'ES256' }] },
+  introspection_signed_response_alg: 'ES256',
+};
+
 const provider = new Provider(issuer, {
   clients: [
     client('rp-rs256', 'RS256'),
@@ -86,6 +100,7 @@ const provider = new Provider(issuer, {
     introspection('intro-rs'),
     introspection('intro-app'),
     introspection('intro-short'),
+    pkjwt,
   ],
   scopes: ['openid', 'offline_access', 'read', 'write'],
   jwks: { keys: [{ ...rsa, kid: 'rsa-1', use: 'sig', alg: 'RS256' }, { ...ec, kid: 'ec-1', use: 'sig', alg: 'ES256' }] },
@@ -99,6 +114,7 @@ const provider = new Provider(issuer, {
     registration: { enabled: true },
     dPoP: { enabled: true },
     introspection: { enabled: true },
+    jwtIntrospection: { enabled: true },
     revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -169,6 +185,11 @@ provider.use(async (ctx, next) => {
   ctx.status = 303;
   return undefined;
 });
+
+const backchannelLogout = provider.Client.prototype.backchannelLogout;
+provider.Client.prototype.backchannelLogout = function withoutSub(sub, sid) {
+  return backchannelLogout.call(this, this.clientName === 'no-sub' ? undefined : sub, sid);
+};
 
 server.on('request', provider.callback());
 console.log(`oidc-provider listening on ${issuer}`);
