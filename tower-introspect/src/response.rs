@@ -71,11 +71,24 @@ pub(crate) fn read(body: &[u8], rules: &Rules, now: SystemTime) -> Result<Answer
             "audience",
         ));
     }
-    if token_type.is_some_and(|t| !t.eq_ignore_ascii_case("bearer")) {
+    // RFC 9449 §6.2: a DPoP-bound token is introspected as `token_type: DPoP`; its binding
+    // (`cnf.jkt`) is enforced by the authenticator.
+    if token_type
+        .is_some_and(|t| !t.eq_ignore_ascii_case("bearer") && !t.eq_ignore_ascii_case("dpop"))
+    {
         return Err(token(
             "the token is not a bearer access token",
             "token_type",
         ));
+    }
+    if let Some(cnf) = members.get("cnf") {
+        let jkt_ok = match cnf.get("jkt") {
+            None => cnf.is_object(),
+            Some(jkt) => jkt.as_str().is_some_and(|jkt| !jkt.is_empty()),
+        };
+        if !jkt_ok {
+            return Err(Refusal::Malformed("`cnf.jkt` is not a non-empty string"));
+        }
     }
     let Some(subject) = sub.clone().or_else(|| client_id.clone()) else {
         return Err(token(

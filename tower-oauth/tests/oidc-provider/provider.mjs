@@ -23,6 +23,7 @@
 // session (RP-Initiated Logout) and posts a logout token to each such client of the session.
 //   intro-rs     a resource server asking the RFC 7662 introspection endpoint about tokens
 //   intro-app    client_credentials only, opaque access tokens with scopes `read write`
+//   intro-dpop   as intro-app, its access tokens DPoP-bound
 //   intro-short  as intro-app, access tokens live 3 s
 //   (introspection and RFC 7009 revocation are enabled: /token/introspection, /token/revocation)
 //
@@ -86,6 +87,7 @@ const provider = new Provider(issuer, {
     introspection('intro-rs'),
     introspection('intro-app'),
     introspection('intro-short'),
+    { ...introspection('intro-dpop'), dpop_bound_access_tokens: true },
   ],
   scopes: ['openid', 'offline_access', 'read', 'write'],
   jwks: { keys: [{ ...rsa, kid: 'rsa-1', use: 'sig', alg: 'RS256' }, { ...ec, kid: 'ec-1', use: 'sig', alg: 'ES256' }] },
