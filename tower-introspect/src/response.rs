@@ -240,6 +240,35 @@ mod tests {
     }
 
     #[test]
+    fn a_dpop_bound_answer_names_its_key_and_a_malformed_cnf_is_malformed() {
+        let Ok(Answer::Active(id)) = at_now(
+            r#"{"active":true,"sub":"a","token_type":"DPoP","cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}"#,
+            &rules(&[]),
+        ) else {
+            panic!("refused")
+        };
+        assert_eq!(
+            id.dpop_thumbprint(),
+            Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I")
+        );
+        // A certificate binding (RFC 8705) only: not bound to a DPoP key.
+        let Ok(Answer::Active(id)) = at_now(
+            r#"{"active":true,"sub":"a","cnf":{"x5t#S256":"abc"}}"#,
+            &rules(&[]),
+        ) else {
+            panic!("refused")
+        };
+        assert_eq!(id.dpop_thumbprint(), None);
+        for cnf in [r#""jkt""#, r#"{"jkt":7}"#, r#"{"jkt":""}"#, "null"] {
+            assert_eq!(
+                malformed(&format!(r#"{{"active":true,"sub":"a","cnf":{cnf}}}"#)),
+                "`cnf.jkt` is not a non-empty string",
+                "{cnf}"
+            );
+        }
+    }
+
+    #[test]
     fn inactive_is_inactive_whatever_else_it_says() {
         assert!(matches!(
             at_now(r#"{"active":false,"sub":"alice"}"#, &rules(&[])),
