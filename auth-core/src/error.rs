@@ -94,6 +94,7 @@ pub struct AuthError {
     scope: Option<Arc<str>>,
     rate_limit: Option<Arc<RateLimitHeaders>>,
     challenges: Option<Arc<[Challenge]>>,
+    headers: Option<Arc<http::HeaderMap>>,
 }
 
 /// One `WWW-Authenticate` challenge (RFC 9110 §11.6.1) a refusal is answered with, for an
@@ -200,6 +201,7 @@ impl AuthError {
             scope: None,
             rate_limit: None,
             challenges: None,
+            headers: None,
         }
     }
 
@@ -310,6 +312,42 @@ impl AuthError {
         self
     }
 
+    /// Answer with the header `name: value` too, appended after the ones the rejection
+    /// writes (e.g. RFC 9449's `DPoP-Nonce` beside a `use_dpop_nonce` challenge). The
+    /// [`AuthLayer`](crate::AuthLayer) adds it to the refusal whichever
+    /// [`OnRejection`](crate::OnRejection) built it.
+    ///
+    /// ```
+    /// use auth_core::{AuthError, AuthLayer, Challenge, Principal};
+    /// use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+    /// use tower::{service_fn, ServiceBuilder, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let auth = |_: &Request<String>| -> Result<Principal, AuthError> {
+    ///     Err(AuthError::invalid_credential("the proof must carry the server's nonce")
+    ///         .with_challenges([Challenge::new("DPoP").error("use_dpop_nonce")])
+    ///         .with_header(HeaderName::from_static("dpop-nonce"), HeaderValue::from_static("n-1")))
+    /// };
+    /// let svc = ServiceBuilder::new().layer(AuthLayer::new(auth)).service(service_fn(
+    ///     |_: Request<String>| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) },
+    /// ));
+    /// let res = svc.oneshot(Request::new(String::new())).await.unwrap();
+    /// assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(res.headers()["dpop-nonce"], "n-1");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
+        Arc::make_mut(self.headers.get_or_insert_with(Default::default)).append(name, value);
+        self
+    }
+
+    /// The headers set by [`with_header`](AuthError::with_header), if any.
+    #[must_use]
+    pub fn headers(&self) -> Option<&http::HeaderMap> {
+        self.headers.as_deref()
+    }
+
     /// The challenges set by [`with_challenges`](AuthError::with_challenges); empty for the
     /// default `Bearer` one.
     #[must_use]
@@ -387,6 +425,7 @@ impl fmt::Debug for AuthError {
             .field("scope", &self.scope)
             .field("rate_limit", &self.rate_limit)
             .field("challenges", &self.challenges())
+            .field("headers", &self.headers)
             .finish()
     }
 }

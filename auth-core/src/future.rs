@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderMap, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 use tracing::Span;
@@ -29,27 +29,38 @@ use crate::rejection::OnRejection;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Anonymous;
 
-/// What a passed check adds to the request before the inner service sees it.
+/// What a passed check adds to the request before the inner service sees it, and to the
+/// inner service's response.
 pub trait Admit {
     /// Inserts what the check established into `request`'s extensions, and records the
-    /// outcome on the request's span.
-    fn admit<B>(self, request: &mut Request<B>, span: &Span);
+    /// outcome on the request's span. Returns the headers to append to the response.
+    fn admit<B>(self, request: &mut Request<B>, span: &Span) -> Option<HeaderMap>;
 }
 
 impl<I: Identity> Admit for I {
-    fn admit<B>(self, request: &mut Request<B>, span: &Span) {
+    fn admit<B>(mut self, request: &mut Request<B>, span: &Span) -> Option<HeaderMap> {
         if !span.is_disabled() {
             span.record("method", self.principal().method().as_str());
             span.record("outcome", "authenticated");
         }
+        let headers = self.take_response_headers();
         self.insert_into(request.extensions_mut());
+        headers
     }
 }
 
 /// An authorization check adds nothing.
 impl Admit for () {
-    fn admit<B>(self, _request: &mut Request<B>, span: &Span) {
+    fn admit<B>(self, _request: &mut Request<B>, span: &Span) -> Option<HeaderMap> {
         span.record("outcome", "authorized");
+        None
+    }
+}
+
+/// Appends `extra` to `headers`.
+fn append(headers: &mut HeaderMap, extra: &HeaderMap) {
+    for (name, value) in extra {
+        headers.append(name.clone(), value.clone());
     }
 }
 
@@ -81,13 +92,19 @@ pin_project! {
             check: C,
             pending: Option<(S, Request<B>)>,
         },
-        Calling { #[pin] call: F },
+        Calling {
+            #[pin]
+            call: F,
+            // Appended to the inner service's response.
+            headers: Option<HeaderMap>,
+        },
         Rejected { response: Option<Response<Bytes>> },
         Done,
     }
 }
 
-/// The rejection of `error`, recorded on `span`, with the error in the response's extensions.
+/// The rejection of `error`, recorded on `span`, with the error's own headers and the error
+/// in the response's extensions.
 fn reject<B, R: OnRejection<B>>(
     error: AuthError,
     request: &Request<B>,
@@ -102,13 +119,16 @@ fn reject<B, R: OnRejection<B>>(
         tracing::debug!(target: "auth_core", parent: span, status = error.status().as_u16(), "rejected");
     }
     let mut response = rejection.reject(&error, request);
+    if let Some(headers) = error.headers() {
+        append(response.headers_mut(), headers);
+    }
     response.extensions_mut().insert(error);
     response
 }
 
 /// What a verdict leads to: the inner service's call, or the rejection.
 enum Step<F> {
-    Call(F),
+    Call(F, Option<HeaderMap>),
     Reject(Response<Bytes>),
 }
 
@@ -126,15 +146,16 @@ where
     S: Service<Request<B>>,
     R: OnRejection<B>,
 {
-    match verdict {
+    let headers = match verdict {
         Verdict::Admit(admitted) => admitted.admit(&mut request, span),
         Verdict::Anonymous => {
             span.record("outcome", "anonymous");
             request.extensions_mut().insert(Anonymous);
+            None
         }
         Verdict::Reject(error) => return Step::Reject(reject(error, &request, rejection, span)),
-    }
-    Step::Call(inner.call(request))
+    };
+    Step::Call(inner.call(request), headers)
 }
 
 pin_project! {
@@ -195,7 +216,7 @@ where
         R: OnRejection<B>,
     {
         let state = match decide(verdict, inner, request, &rejection, &span) {
-            Step::Call(call) => State::Calling { call },
+            Step::Call(call, headers) => State::Calling { call, headers },
             Step::Reject(response) => State::Rejected {
                 response: Some(response),
             },
@@ -247,7 +268,9 @@ where
                         .expect("ResponseFuture polled after completion");
                     let verdict = Verdict::of(outcome, *this.optional);
                     match decide(verdict, &mut inner, request, &*this.rejection, this.span) {
-                        Step::Call(call) => this.state.set(State::Calling { call }),
+                        Step::Call(call, headers) => {
+                            this.state.set(State::Calling { call, headers });
+                        }
                         Step::Reject(response) => {
                             this.state.set(State::Done);
                             return Poll::Ready(Ok(response.map(ResBody::from_rejection)));
@@ -261,8 +284,11 @@ where
                     this.state.set(State::Done);
                     return Poll::Ready(Ok(response.map(ResBody::from_rejection)));
                 }
-                StateProj::Calling { call } => {
-                    let result = ready!(call.poll(cx));
+                StateProj::Calling { call, headers } => {
+                    let mut result = ready!(call.poll(cx));
+                    if let (Some(headers), Ok(response)) = (headers.take(), result.as_mut()) {
+                        append(response.headers_mut(), &headers);
+                    }
                     this.state.set(State::Done);
                     return Poll::Ready(result);
                 }

@@ -248,6 +248,50 @@ pub trait Identity: Clone + Send + Sync + 'static {
         extensions.insert(self.principal().clone());
         extensions.insert(self);
     }
+
+    /// Headers the layer appends to the response of a request it admits with this
+    /// identity, taken before the identity is inserted into the request: e.g. a fresh
+    /// `DPoP-Nonce` (RFC 9449 §8.2). `None` by default, which costs nothing.
+    ///
+    /// ```
+    /// use auth_core::{AuthLayer, AuthMethod, Identity, Principal};
+    /// use http::{HeaderMap, HeaderValue, Request, Response};
+    /// use tower::{service_fn, ServiceBuilder, ServiceExt};
+    ///
+    /// #[derive(Clone)]
+    /// struct Robot {
+    ///     principal: Principal,
+    ///     notice: Option<HeaderValue>,
+    /// }
+    ///
+    /// impl Identity for Robot {
+    ///     fn principal(&self) -> &Principal {
+    ///         &self.principal
+    ///     }
+    ///
+    ///     fn take_response_headers(&mut self) -> Option<HeaderMap> {
+    ///         let value = self.notice.take()?;
+    ///         Some(HeaderMap::from_iter([(http::header::WARNING, value)]))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let auth = |_: &Request<String>| {
+    ///     Ok(Robot {
+    ///         principal: Principal::new("r2", AuthMethod::Custom("robot".into())),
+    ///         notice: Some(HeaderValue::from_static(r#"299 - "renew your certificate""#)),
+    ///     })
+    /// };
+    /// let svc = ServiceBuilder::new().layer(AuthLayer::new(auth)).service(service_fn(
+    ///     |_: Request<String>| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) },
+    /// ));
+    /// let res = svc.oneshot(Request::new(String::new())).await.unwrap();
+    /// assert_eq!(res.headers()["warning"], r#"299 - "renew your certificate""#);
+    /// # }
+    /// ```
+    fn take_response_headers(&mut self) -> Option<http::HeaderMap> {
+        None
+    }
 }
 
 /// A `Principal` is its own principal: inserted once.

@@ -10,6 +10,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
 use crate::client_auth::{ASSERTION_TYPE, ClientAuth};
 use crate::jwt_response::{self, JwtRules};
+use tower_jwt::dpop::DpopConfig;
 
 use crate::cache::{Key, Lookup, inactive};
 use crate::config::Inner;
@@ -26,35 +27,65 @@ pub type IntrospectionLayer = AuthLayer<IntrospectionAuthenticator>;
 /// A token shaped like a JWT (three dot-separated base64url parts) is not this method's:
 /// the outcome is [`Outcome::Missing`], so `first_of(introspection, jwt)` hands it to the
 /// JWT branch and it never reaches the endpoint.
+///
+/// A token whose answer has `cnf.jkt` is bound to a DPoP key (RFC 9449) and is refused as
+/// `Bearer`; [`dpop`](Self::dpop) accepts it with the `DPoP` scheme and a proof.
 #[derive(Clone)]
 pub struct IntrospectionAuthenticator {
     inner: Arc<Inner>,
+    dpop: Option<DpopConfig>,
 }
 
 impl IntrospectionAuthenticator {
     pub(crate) fn new(inner: Arc<Inner>) -> Self {
-        Self { inner }
+        Self { inner, dpop: None }
     }
-}
 
-impl fmt::Debug for IntrospectionAuthenticator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IntrospectionAuthenticator")
-            .field("endpoint", &self.inner.endpoint.as_str())
-            .finish_non_exhaustive()
+    /// Also accept DPoP-bound tokens (RFC 9449): `Authorization: DPoP <token>` with a
+    /// `DPoP` proof, checked as `config` says (htm, htu, ath, the key the answer's `cnf.jkt`
+    /// names, replay, and nonces if configured) on every request, whether the answer was
+    /// cached or not. An unbound token under the `DPoP` scheme is refused, and refusals
+    /// offer both the `Bearer` and the `DPoP` challenge, as tower-jwt's
+    /// [`JwtAuthenticator::dpop`](tower_jwt::JwtAuthenticator::dpop) does.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_introspect::Introspection;
+    /// use tower_jwt::dpop::DpopConfig;
+    ///
+    /// let introspection = Introspection::builder("https://auth.example.com")
+    ///     .client_id("orders-api")
+    ///     .client_secret("secret")
+    ///     .discover()
+    ///     .await?;
+    /// let dpop = DpopConfig::builder("https://api.example.com").build()?;
+    /// let layer = auth_core::AuthLayer::new(introspection.authenticator().dpop(dpop));
+    /// # let _ = layer; Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn dpop(mut self, config: DpopConfig) -> Self {
+        self.dpop = Some(config);
+        self
     }
-}
 
-impl<B> Authenticate<B> for IntrospectionAuthenticator {
-    type Identity = Introspected;
-    type Future = CheckFuture<Introspected>;
-
-    fn authenticate(&mut self, request: &Request<B>) -> Outcome<Introspected, Self::Future> {
+    /// The configured credential sources (`Authorization: Bearer`); a bound token is
+    /// refused.
+    fn bearer<B>(&self, request: &Request<B>) -> Outcome<Introspected, CheckFuture<Introspected>> {
         let credential = match self.inner.credentials.find(request) {
             Ok(credential) => credential,
             Err(error) => return Outcome::from(Err(error)),
         };
-        let token = credential.value();
+        match self.check(credential.value()) {
+            Outcome::Decided(result) => Outcome::Decided(refuse_bound(result)),
+            Outcome::Pending(check) => {
+                Outcome::Pending(CheckFuture::new(async move { refuse_bound(check.await) }))
+            }
+            Outcome::Missing => Outcome::Missing,
+        }
+    }
+
+    /// `token`'s identity: from the cache, or asked of the endpoint.
+    fn check(&self, token: &str) -> Outcome<Introspected, CheckFuture<Introspected>> {
         if looks_like_jwt(token) {
             return Outcome::Missing;
         }
@@ -70,6 +101,41 @@ impl<B> Authenticate<B> for IntrospectionAuthenticator {
                     inner.admit(identity)
                 }))
             }
+        }
+    }
+}
+
+/// A token bound to a DPoP key presented as `Bearer`: refused (a stolen bound token is
+/// worthless without its key), with or without DPoP configured.
+fn refuse_bound(result: Result<Introspected, AuthError>) -> Result<Introspected, AuthError> {
+    match result {
+        Ok(identity) if identity.dpop_thumbprint().is_some() => Err(AuthError::invalid_credential(
+            "the token is bound to a DPoP key: present it with the DPoP scheme and a proof",
+        )
+        .with_reason("dpop_bound")),
+        result => result,
+    }
+}
+
+impl fmt::Debug for IntrospectionAuthenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntrospectionAuthenticator")
+            .field("endpoint", &self.inner.endpoint.as_str())
+            .field("dpop", &self.dpop)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> Authenticate<B> for IntrospectionAuthenticator {
+    type Identity = Introspected;
+    type Future = CheckFuture<Introspected>;
+
+    fn authenticate(&mut self, request: &Request<B>) -> Outcome<Introspected, Self::Future> {
+        match &self.dpop {
+            Some(config) => {
+                config.authenticate(request, || self.bearer(request), |token| self.check(token))
+            }
+            None => self.bearer(request),
         }
     }
 }

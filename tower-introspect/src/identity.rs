@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use auth_core::{Identity, Principal};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
+use tower_jwt::dpop::DpopIdentity;
 
 /// What the introspection endpoint said about an active token: `sub`, `client_id`, the
 /// scopes, `exp`, and every other member of its answer. Handlers extract
@@ -14,6 +16,8 @@ use serde_json::{Map, Value};
 #[derive(Clone)]
 pub struct Introspected {
     inner: Arc<Inner>,
+    /// A fresh `DPoP-Nonce` for the response (RFC 9449 §8.2), set on admission.
+    dpop_nonce: Option<Box<HeaderValue>>,
 }
 
 struct Inner {
@@ -43,6 +47,7 @@ impl Introspected {
                 issued_at,
                 members,
             }),
+            dpop_nonce: None,
         }
     }
 
@@ -89,6 +94,15 @@ impl Introspected {
         self.inner.members.get(name)
     }
 
+    /// `cnf.jkt` (RFC 9449 §6.2): the RFC 7638 thumbprint of the DPoP key the token is
+    /// bound to, `None` for an unbound token. A bound token is accepted only with a DPoP
+    /// proof signed by that key (see
+    /// [`IntrospectionAuthenticator::dpop`](crate::IntrospectionAuthenticator::dpop)).
+    #[must_use]
+    pub fn dpop_thumbprint(&self) -> Option<&str> {
+        self.inner.members.get("cnf")?.get("jkt")?.as_str()
+    }
+
     /// Every member of the answer.
     #[must_use]
     pub fn members(&self) -> &Map<String, Value> {
@@ -99,6 +113,25 @@ impl Introspected {
 impl Identity for Introspected {
     fn principal(&self) -> &Principal {
         &self.inner.principal
+    }
+
+    fn take_response_headers(&mut self) -> Option<HeaderMap> {
+        let nonce = *self.dpop_nonce.take()?;
+        Some(HeaderMap::from_iter([(
+            HeaderName::from_static("dpop-nonce"),
+            nonce,
+        )]))
+    }
+}
+
+impl DpopIdentity for Introspected {
+    fn dpop_thumbprint(&self) -> Option<&str> {
+        Introspected::dpop_thumbprint(self)
+    }
+
+    fn with_dpop_nonce(mut self, nonce: HeaderValue) -> Self {
+        self.dpop_nonce = Some(Box::new(nonce));
+        self
     }
 }
 

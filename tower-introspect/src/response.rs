@@ -82,11 +82,24 @@ pub(crate) fn read_members(
             "audience",
         ));
     }
-    if token_type.is_some_and(|t| !t.eq_ignore_ascii_case("bearer")) {
+    // RFC 9449 §6.2: a DPoP-bound token is introspected as `token_type: DPoP`; its binding
+    // (`cnf.jkt`) is enforced by the authenticator.
+    if token_type
+        .is_some_and(|t| !t.eq_ignore_ascii_case("bearer") && !t.eq_ignore_ascii_case("dpop"))
+    {
         return Err(token(
             "the token is not a bearer access token",
             "token_type",
         ));
+    }
+    if let Some(cnf) = members.get("cnf") {
+        let jkt_ok = match cnf.get("jkt") {
+            None => cnf.is_object(),
+            Some(jkt) => jkt.as_str().is_some_and(|jkt| !jkt.is_empty()),
+        };
+        if !jkt_ok {
+            return Err(Refusal::Malformed("`cnf.jkt` is not a non-empty string"));
+        }
     }
     let Some(subject) = sub.clone().or_else(|| client_id.clone()) else {
         return Err(token(
@@ -236,6 +249,35 @@ mod tests {
             refused(r#"{"active":true,"scope":"x"}"#, &rules(&[])),
             "no_subject"
         );
+    }
+
+    #[test]
+    fn a_dpop_bound_answer_names_its_key_and_a_malformed_cnf_is_malformed() {
+        let Ok(Answer::Active(id)) = at_now(
+            r#"{"active":true,"sub":"a","token_type":"DPoP","cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}"#,
+            &rules(&[]),
+        ) else {
+            panic!("refused")
+        };
+        assert_eq!(
+            id.dpop_thumbprint(),
+            Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I")
+        );
+        // A certificate binding (RFC 8705) only: not bound to a DPoP key.
+        let Ok(Answer::Active(id)) = at_now(
+            r#"{"active":true,"sub":"a","cnf":{"x5t#S256":"abc"}}"#,
+            &rules(&[]),
+        ) else {
+            panic!("refused")
+        };
+        assert_eq!(id.dpop_thumbprint(), None);
+        for cnf in [r#""jkt""#, r#"{"jkt":7}"#, r#"{"jkt":""}"#, "null"] {
+            assert_eq!(
+                malformed(&format!(r#"{{"active":true,"sub":"a","cnf":{cnf}}}"#)),
+                "`cnf.jkt` is not a non-empty string",
+                "{cnf}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! * `dpop/request_es256`: `Authorization: DPoP` with a fresh ES256 proof: the proof's
 //!   checks and one ES256 signature verification, the cached access token, the binding and
 //!   the memory replay check (proofs are signed beforehand, outside the measurement);
+//! * `dpop/request_es256_nonce`: the same with server nonces on, each proof carrying the
+//!   current nonce (one HMAC-SHA-256 more per request);
 //! * `dpop/replay_memory`: `MemoryDpopReplayStore::first_use` alone, a new proof each time;
 //! * `dpop/replay_redis` (feature `redis`, when Redis answers at `TEST_REDIS_URL` or
 //!   `redis://127.0.0.1:6379`): `RedisDpopReplayStore::first_use` alone, one `SET NX PX`
@@ -96,17 +98,21 @@ fn bench(c: &mut Criterion) {
         .to_string()
         .as_bytes());
     let counter = AtomicU64::new(0);
-    let fresh_proof = || {
-        let claims: Value = json!({
+    let fresh_proof_with = |nonce: Option<&str>| {
+        let mut claims: Value = json!({
             "jti": format!("{:016x}", counter.fetch_add(1, Ordering::Relaxed)),
             "htm": "GET", "htu": format!("{ORIGIN}/orders"),
             "iat": jsonwebtoken::get_current_timestamp(), "ath": ath,
         });
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
         let input = format!("{proof_header}.{}", b64(claims.to_string().as_bytes()));
         let signature =
             jsonwebtoken::crypto::sign(input.as_bytes(), &proof_key, Algorithm::ES256).unwrap();
         format!("{input}.{signature}")
     };
+    let fresh_proof = || fresh_proof_with(None);
 
     let verifier = JwtVerifier::new(
         IssuerConfig::builder(ISS)
@@ -120,8 +126,14 @@ fn bench(c: &mut Criterion) {
         .replay_store(Arc::new(MemoryDpopReplayStore::new(10_000_000)))
         .build()
         .unwrap();
+    let with_nonces = DpopConfig::builder(ORIGIN)
+        .replay_store(Arc::new(MemoryDpopReplayStore::new(10_000_000)))
+        .nonces(SECRET, Duration::from_secs(3600))
+        .build()
+        .unwrap();
     let mut plain: JwtAuthenticator = verifier.authenticator();
     let mut with_dpop: JwtAuthenticator = verifier.authenticator().dpop(dpop);
+    let mut with_nonce: JwtAuthenticator = verifier.authenticator().dpop(with_nonces);
 
     let bearer = Request::get("/orders")
         .header("authorization", format!("Bearer {bearer_token}"))
@@ -160,6 +172,31 @@ fn bench(c: &mut Criterion) {
                     .unwrap()
             },
             |request| ready(with_dpop.authenticate(&request).into_future()).unwrap(),
+            BatchSize::SmallInput,
+        );
+    });
+
+    // The nonce a proof without one is refused with; the cache is warm already.
+    let ask = Request::get("/orders")
+        .header("authorization", format!("DPoP {bound_token}"))
+        .header("dpop", fresh_proof())
+        .body(())
+        .unwrap();
+    let refusal = ready(with_nonce.authenticate(&ask).into_future()).unwrap_err();
+    let nonce = refusal.headers().unwrap()["dpop-nonce"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    group.bench_function("request_es256_nonce", |b| {
+        b.iter_batched(
+            || {
+                Request::get("/orders")
+                    .header("authorization", format!("DPoP {bound_token}"))
+                    .header("dpop", fresh_proof_with(Some(&nonce)))
+                    .body(())
+                    .unwrap()
+            },
+            |request| ready(with_nonce.authenticate(&request).into_future()).unwrap(),
             BatchSize::SmallInput,
         );
     });

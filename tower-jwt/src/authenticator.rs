@@ -135,11 +135,18 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
     /// waits.
     fn authenticate(&mut self, request: &Request<B>) -> Outcome<Claims<C>, Self::Future> {
         match &self.dpop {
-            Some(config) => {
-                dpop::authenticate(config, &self.verifier, self.cache.as_ref(), request, || {
-                    self.bearer(request)
-                })
-            }
+            Some(config) => config.authenticate(
+                request,
+                || self.bearer(request),
+                |token| {
+                    let verifier = self.verifier.clone();
+                    let cache = self.cache.clone();
+                    let token = token.to_owned();
+                    Outcome::Pending(CheckFuture::new(async move {
+                        verifier.verify_with(&token, cache.as_deref()).await
+                    }))
+                },
+            ),
             None => self.bearer(request),
         }
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use auth_core::{Identity, Principal};
+use http::{HeaderMap, HeaderValue};
 
 /// A verified token: the application's typed claims `C`, the shared [`Principal`] and the
 /// registered claims. Cloning is one reference-count increment.
@@ -13,6 +14,8 @@ use auth_core::{Identity, Principal};
 /// `Principal`: handlers extract `Authenticated<Claims<MyClaims>>` (or `Principal`).
 pub struct Claims<C = serde_json::Value> {
     inner: Arc<Inner<C>>,
+    /// A fresh `DPoP-Nonce` for the response (RFC 9449 §8.2), set on admission.
+    pub(crate) dpop_nonce: Option<Box<HeaderValue>>,
 }
 
 struct Inner<C> {
@@ -58,6 +61,7 @@ impl<C> Claims<C> {
                 expires_at: parts.expires_at,
                 issuer_index: parts.issuer_index,
             }),
+            dpop_nonce: None,
         }
     }
 
@@ -129,6 +133,7 @@ impl<C> Clone for Claims<C> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
+            dpop_nonce: self.dpop_nonce.clone(),
         }
     }
 }
@@ -146,5 +151,10 @@ impl<C> fmt::Debug for Claims<C> {
 impl<C: Send + Sync + 'static> Identity for Claims<C> {
     fn principal(&self) -> &Principal {
         &self.inner.principal
+    }
+
+    fn take_response_headers(&mut self) -> Option<HeaderMap> {
+        let nonce = *self.dpop_nonce.take()?;
+        Some(HeaderMap::from_iter([(crate::dpop::DPOP_NONCE, nonce)]))
     }
 }

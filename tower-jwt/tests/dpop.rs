@@ -117,6 +117,8 @@ fn dpop_layer(config: DpopConfig) -> JwtLayer {
 struct Answer {
     status: StatusCode,
     challenges: Vec<String>,
+    /// The `DPoP-Nonce` header.
+    nonce: Option<String>,
     body: Value,
 }
 
@@ -151,6 +153,9 @@ async fn send(layer: JwtLayer, method: &str, path: &str, headers: &[(&str, &str)
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect();
+    let nonces: Vec<_> = response.headers().get_all("dpop-nonce").iter().collect();
+    assert!(nonces.len() <= 1, "{nonces:?}");
+    let nonce = nonces.first().map(|v| v.to_str().unwrap().to_owned());
     let body = http_body_util::BodyExt::collect(response.into_body())
         .await
         .unwrap()
@@ -158,6 +163,7 @@ async fn send(layer: JwtLayer, method: &str, path: &str, headers: &[(&str, &str)
     Answer {
         status,
         challenges,
+        nonce,
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     }
 }
@@ -538,6 +544,23 @@ fn configuration_is_checked() {
         .build()
         .unwrap_err();
     assert_eq!(err.kind(), ConfigErrorKind::InvalidValue);
+    assert_eq!(
+        field(DpopConfig::builder(ORIGIN).nonces([7u8; 31], Duration::from_secs(60))),
+        "nonces"
+    );
+    assert_eq!(
+        field(DpopConfig::builder(ORIGIN).nonces(NONCE_SECRET, Duration::ZERO)),
+        "nonces"
+    );
+    assert_eq!(
+        field(DpopConfig::builder(ORIGIN).nonces(NONCE_SECRET, Duration::from_secs(3601))),
+        "nonces"
+    );
+    // The secret is never printed.
+    let builder = DpopConfig::builder(ORIGIN).nonces(NONCE_SECRET, Duration::from_secs(60));
+    assert!(!format!("{builder:?}").contains("shared"), "{builder:?}");
+    let config = builder.build().unwrap();
+    assert!(!format!("{config:?}").contains("shared"), "{config:?}");
     // http is accepted on loopback only.
     assert!(DpopConfig::builder("http://127.0.0.1:8080").build().is_ok());
     let config = DpopConfig::builder(ORIGIN)
@@ -692,4 +715,180 @@ async fn refused_requests_record_nothing_in_the_replay_store() {
     let answer = dpop_get(layer, &bound, &key.proof("GET", "/orders", &bound)).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(store.len(), 1);
+}
+
+const NONCE_SECRET: &[u8] = b"the nonce secret the instances shared";
+const SLOT: u64 = 600;
+
+fn nonce_layer(secret: &[u8]) -> JwtLayer {
+    dpop_layer(
+        DpopConfig::builder(ORIGIN)
+            .nonces(secret, Duration::from_secs(SLOT))
+            .build()
+            .unwrap(),
+    )
+}
+
+/// A proof carrying `nonce`.
+fn nonce_proof(key: &ProofKey, token: &str, nonce: &str) -> String {
+    let mut claims = proof_claims("GET", "/orders", token);
+    claims["nonce"] = json!(nonce);
+    key.sign_raw(&key.header(), &claims)
+}
+
+/// The nonce of `slot` as the documented format makes it:
+/// `base64url(slot ‖ HMAC-SHA-256(secret, origin ‖ 0 ‖ slot)[..16])`.
+fn nonce_of(secret: &[u8], slot: u64) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+    mac.update(b"https://api.example.test:443\0");
+    mac.update(&slot.to_be_bytes());
+    let tag = mac.finalize().into_bytes();
+    let mut bytes = slot.to_be_bytes().to_vec();
+    bytes.extend_from_slice(&tag[..16]);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn slot_now() -> u64 {
+    u64::try_from(now()).unwrap() / SLOT
+}
+
+fn assert_nonce_required(answer: &Answer) {
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+    assert_eq!(
+        answer.challenges,
+        [format!(
+            r#"DPoP realm="api", error="use_dpop_nonce", error_description="the DPoP proof must carry the nonce from the DPoP-Nonce header", algs="{ALGS}""#
+        )],
+        "{answer:?}"
+    );
+    assert_eq!(answer.body["error"], "use_dpop_nonce", "{answer:?}");
+    let nonce = answer.nonce.as_deref().expect("a DPoP-Nonce header");
+    assert_eq!(nonce.len(), 32, "{nonce}");
+}
+
+/// Sends `proof` with `nonce_of(slot)` for `slot` computed now, again if the slot turned
+/// while the request ran (so the test never depends on timing).
+async fn with_slot_nonce(
+    layer: &JwtLayer,
+    key: &ProofKey,
+    token: &str,
+    secret: &[u8],
+    back: u64,
+) -> Answer {
+    loop {
+        let slot = slot_now();
+        let proof = nonce_proof(key, token, &nonce_of(secret, slot - back));
+        let answer = dpop_get(layer.clone(), token, &proof).await;
+        if slot_now() == slot {
+            return answer;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_proof_without_the_servers_nonce_gets_use_dpop_nonce_and_passes_with_it() {
+    let key = ProofKey::p256();
+    let token = access_token(Some(&key.jkt()));
+    let layer = nonce_layer(NONCE_SECRET);
+    let first = dpop_get(layer.clone(), &token, &key.proof("GET", "/orders", &token)).await;
+    assert_nonce_required(&first);
+    let nonce = first.nonce.unwrap();
+    let retry = dpop_get(layer.clone(), &token, &nonce_proof(&key, &token, &nonce)).await;
+    assert_eq!(retry.status, StatusCode::OK, "{retry:?}");
+    assert_eq!(retry.body["jkt"], key.jkt().as_str());
+    // The nonce is not single-use: the next proof (a new `jti`) carries it again.
+    let again = dpop_get(layer, &token, &nonce_proof(&key, &token, &nonce)).await;
+    assert_eq!(again.status, StatusCode::OK, "{again:?}");
+}
+
+#[tokio::test]
+async fn the_current_slots_nonce_passes_quietly_and_the_previous_ones_gets_a_fresh_nonce() {
+    let key = ProofKey::p256();
+    let token = access_token(Some(&key.jkt()));
+    let layer = nonce_layer(NONCE_SECRET);
+    let current = with_slot_nonce(&layer, &key, &token, NONCE_SECRET, 0).await;
+    assert_eq!(current.status, StatusCode::OK, "{current:?}");
+    assert_eq!(current.nonce, None, "{current:?}");
+    let previous = with_slot_nonce(&layer, &key, &token, NONCE_SECRET, 1).await;
+    assert_eq!(previous.status, StatusCode::OK, "{previous:?}");
+    let fresh = previous
+        .nonce
+        .expect("a fresh DPoP-Nonce on the admitted response");
+    assert_ne!(fresh, nonce_of(NONCE_SECRET, slot_now() - 1));
+    let next = dpop_get(layer, &token, &nonce_proof(&key, &token, &fresh)).await;
+    assert_eq!(next.status, StatusCode::OK, "{next:?}");
+}
+
+#[tokio::test]
+async fn stale_forged_and_foreign_nonces_get_use_dpop_nonce() {
+    let key = ProofKey::p256();
+    let token = access_token(Some(&key.jkt()));
+    let layer = nonce_layer(NONCE_SECRET);
+    // Two slots back.
+    assert_nonce_required(&with_slot_nonce(&layer, &key, &token, NONCE_SECRET, 2).await);
+    // Minted with another secret, by the format or by another server.
+    let foreign = b"another secret of thirty-two bytes!!";
+    assert_nonce_required(&with_slot_nonce(&layer, &key, &token, foreign, 0).await);
+    let other = nonce_layer(foreign);
+    let theirs = dpop_get(other, &token, &key.proof("GET", "/orders", &token))
+        .await
+        .nonce
+        .unwrap();
+    let answer = dpop_get(layer.clone(), &token, &nonce_proof(&key, &token, &theirs)).await;
+    assert_nonce_required(&answer);
+    for bad in ["", "not-a-nonce", "A".repeat(32).as_str()] {
+        let answer = dpop_get(layer.clone(), &token, &nonce_proof(&key, &token, bad)).await;
+        assert_nonce_required(&answer);
+    }
+    // A nonce claim that is not a string is a malformed proof.
+    let mut claims = proof_claims("GET", "/orders", &token);
+    claims["nonce"] = json!(7);
+    let answer = dpop_get(layer, &token, &key.sign_raw(&key.header(), &claims)).await;
+    assert_proof_refused(&answer, "the DPoP proof is malformed");
+}
+
+#[tokio::test]
+async fn instances_sharing_the_nonce_secret_accept_each_others_nonces() {
+    let key = ProofKey::p256();
+    let token = access_token(Some(&key.jkt()));
+    let store: Arc<dyn DpopReplayStore> = Arc::new(MemoryDpopReplayStore::new(100));
+    let instance = || {
+        dpop_layer(
+            DpopConfig::builder(ORIGIN)
+                .nonces(NONCE_SECRET, Duration::from_secs(SLOT))
+                .replay_store(store.clone())
+                .build()
+                .unwrap(),
+        )
+    };
+    let (a, b) = (instance(), instance());
+    let nonce = dpop_get(a.clone(), &token, &key.proof("GET", "/orders", &token))
+        .await
+        .nonce
+        .unwrap();
+    let on_b = dpop_get(b, &token, &nonce_proof(&key, &token, &nonce)).await;
+    assert_eq!(on_b.status, StatusCode::OK, "{on_b:?}");
+    let on_a = dpop_get(a, &token, &nonce_proof(&key, &token, &nonce)).await;
+    assert_eq!(on_a.status, StatusCode::OK, "{on_a:?}");
+}
+
+/// Nonces are checked after the rest of the proof: a bad proof is `invalid_dpop_proof`
+/// whatever its nonce, and a Bearer request is not asked for one.
+#[tokio::test]
+async fn nonces_come_after_the_proof_checks_and_only_for_dpop() {
+    let key = ProofKey::p256();
+    let token = access_token(Some(&key.jkt()));
+    let layer = nonce_layer(NONCE_SECRET);
+    let answer = dpop_get(layer.clone(), &token, &key.proof("POST", "/orders", &token)).await;
+    assert_proof_refused(
+        &answer,
+        "the DPoP proof's `htm` does not match the request method",
+    );
+    assert_eq!(answer.nonce, None);
+    let unbound = access_token(None);
+    let auth = format!("Bearer {unbound}");
+    let answer = send(layer, "GET", "/orders", &[("authorization", &auth)]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.nonce, None);
 }

@@ -32,8 +32,15 @@
 //! `DPoP` challenge. A request without credentials, or a refused `Bearer` one, is offered
 //! both the `Bearer` and the `DPoP` challenge. A replay store that cannot answer gives 503.
 //!
-//! Server-provided nonces (`DPoP-Nonce`, RFC 9449 §8 and §9) are not implemented: replay is
-//! bounded by the `iat` window and the replay store instead.
+//! Server-provided nonces (RFC 9449 §8, §9) are optional: with
+//! [`nonces`](DpopConfigBuilder::nonces), a proof must also carry a `nonce` claim this
+//! server (or another instance with the same secret) issued. A proof without one, or with a
+//! stale or foreign one, is refused with 401,
+//! `WWW-Authenticate: DPoP error="use_dpop_nonce", …` and a `DPoP-Nonce: <nonce>` header to
+//! retry with. A nonce is a time slot's number and an HMAC-SHA-256 over it and the origin,
+//! so instances share no state: the current slot's nonce and the previous one's are
+//! accepted, and a request admitted with the previous one gets a fresh nonce in its
+//! response's `DPoP-Nonce` header.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -59,6 +66,18 @@
 //! # let _ = layer;
 //! ```
 //!
+//! With server nonces, every instance configured with the same secret (32 bytes or more):
+//!
+//! ```
+//! # use std::time::Duration;
+//! # use tower_jwt::dpop::DpopConfig;
+//! let dpop = DpopConfig::builder("https://api.example.com")
+//!     .nonces(b"the nonce secret the instances share", Duration::from_secs(60))
+//!     .build()
+//!     .unwrap();
+//! # let _ = dpop;
+//! ```
+//!
 //! [`max_proof_length`]: DpopConfigBuilder::max_proof_length
 //! [`algorithms`]: DpopConfigBuilder::algorithms
 //! [`proof_max_age`]: DpopConfigBuilder::proof_max_age
@@ -68,15 +87,16 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use auth_core::{AuthError, Challenge, CheckFuture, ConfigError, ConfigErrorKind, Outcome};
-use http::Request;
+use auth_core::{
+    AuthError, Challenge, CheckFuture, ConfigError, ConfigErrorKind, Identity, Outcome,
+};
 use http::header::AUTHORIZATION;
+use http::{HeaderName, HeaderValue, Request};
 use jsonwebtoken::Algorithm;
-use serde::de::DeserializeOwned;
 
 use crate::identity::Claims;
-use crate::verifier::JwtVerifier;
 
+mod nonce;
 mod proof;
 #[cfg(feature = "redis")]
 mod redis;
@@ -97,6 +117,37 @@ pub const DEFAULT_PROOF_LEEWAY: Duration = Duration::from_secs(5);
 pub const MAX_PROOF_MAX_AGE: Duration = Duration::from_secs(300);
 /// Longest [`proof_leeway`](DpopConfigBuilder::proof_leeway) accepted.
 pub const MAX_PROOF_LEEWAY: Duration = Duration::from_secs(60);
+/// Shortest secret [`nonces`](DpopConfigBuilder::nonces) accepts, in bytes.
+pub const MIN_NONCE_SECRET_LEN: usize = 32;
+/// Longest nonce slot [`nonces`](DpopConfigBuilder::nonces) accepts.
+pub const MAX_NONCE_SLOT: Duration = Duration::from_secs(3600);
+
+/// The `DPoP-Nonce` header (RFC 9449 §8.1).
+pub(crate) const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
+
+/// An identity whose token may be bound to a DPoP key: what
+/// [`DpopConfig::authenticate`] needs of another authenticator's identity. [`Claims`]
+/// implements it.
+pub trait DpopIdentity: Identity {
+    /// The RFC 7638 thumbprint of the key the token is bound to (`cnf.jkt`), if any.
+    fn dpop_thumbprint(&self) -> Option<&str>;
+
+    /// The identity with `nonce` to send in the response's `DPoP-Nonce` header, returned
+    /// from [`Identity::take_response_headers`].
+    #[must_use]
+    fn with_dpop_nonce(self, nonce: HeaderValue) -> Self;
+}
+
+impl<C: Send + Sync + 'static> DpopIdentity for Claims<C> {
+    fn dpop_thumbprint(&self) -> Option<&str> {
+        Claims::dpop_thumbprint(self)
+    }
+
+    fn with_dpop_nonce(mut self, nonce: HeaderValue) -> Self {
+        self.dpop_nonce = Some(Box::new(nonce));
+        self
+    }
+}
 
 /// The proof algorithms accepted unless [`algorithms`](DpopConfigBuilder::algorithms) says
 /// otherwise.
@@ -124,6 +175,7 @@ pub(crate) struct Inner {
     leeway: i64,
     max_proof_length: usize,
     replay_store: Arc<dyn DpopReplayStore>,
+    nonces: Option<nonce::Nonces>,
 }
 
 impl fmt::Debug for DpopConfig {
@@ -135,6 +187,7 @@ impl fmt::Debug for DpopConfig {
             .field("max_age", &inner.max_age)
             .field("leeway", &inner.leeway)
             .field("max_proof_length", &inner.max_proof_length)
+            .field("nonces", &inner.nonces.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -148,6 +201,8 @@ pub struct DpopConfigBuilder {
     leeway: Duration,
     max_proof_length: usize,
     replay_store: Option<Arc<dyn DpopReplayStore>>,
+    /// The nonce secret (never printed) and slot.
+    nonces: Option<(Vec<u8>, Duration)>,
 }
 
 impl fmt::Debug for DpopConfigBuilder {
@@ -158,6 +213,7 @@ impl fmt::Debug for DpopConfigBuilder {
             .field("max_age", &self.max_age)
             .field("leeway", &self.leeway)
             .field("max_proof_length", &self.max_proof_length)
+            .field("nonce_slot", &self.nonces.as_ref().map(|(_, slot)| slot))
             .finish_non_exhaustive()
     }
 }
@@ -176,6 +232,7 @@ impl DpopConfig {
             leeway: DEFAULT_PROOF_LEEWAY,
             max_proof_length: DEFAULT_MAX_PROOF_LENGTH,
             replay_store: None,
+            nonces: None,
         }
     }
 
@@ -221,14 +278,27 @@ impl DpopConfigBuilder {
         self
     }
 
+    /// Require server-provided nonces (RFC 9449 §8): a proof must carry a `nonce` this
+    /// server issued less than one to two `slot`s ago, else it is refused with
+    /// `use_dpop_nonce` and a fresh nonce. Nonces are HMACs keyed by `secret` (at least
+    /// [`MIN_NONCE_SECRET_LEN`] random bytes): give every instance serving the origin the
+    /// same secret and they accept each other's nonces without sharing state. `slot` is
+    /// between 1 s and [`MAX_NONCE_SLOT`]; a minute suits most clients (each refreshes its
+    /// nonce about once per slot, from the `DPoP-Nonce` header of an admitted response).
+    pub fn nonces(mut self, secret: impl AsRef<[u8]>, slot: Duration) -> Self {
+        self.nonces = Some((secret.as_ref().to_vec(), slot));
+        self
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors
     ///
     /// [`ConfigErrorKind::InvalidValue`] for an origin that is not an `https` URL (`http` on
     /// a loopback host) without query, fragment or credentials, no algorithm or a
-    /// symmetric one, a zero or too long `proof_max_age` or `proof_leeway`, or a zero
-    /// `max_proof_length`; [`ConfigErrorKind::Unsupported`] with no crypto backend.
+    /// symmetric one, a zero or too long `proof_max_age` or `proof_leeway`, a zero
+    /// `max_proof_length`, or a nonce secret shorter than [`MIN_NONCE_SECRET_LEN`] or a
+    /// nonce slot under 1 s or over [`MAX_NONCE_SLOT`]; [`ConfigErrorKind::Unsupported`] with no crypto backend.
     pub fn build(self) -> Result<DpopConfig, ConfigError> {
         crate::backend::ensure()?;
         let invalid = |field, message: &'static str| {
@@ -269,6 +339,17 @@ impl DpopConfigBuilder {
         if self.max_proof_length == 0 {
             return invalid("max_proof_length", "must be positive");
         }
+        if let Some((secret, slot)) = &self.nonces {
+            if secret.len() < MIN_NONCE_SECRET_LEN {
+                return invalid("nonces", "the nonce secret must be at least 32 bytes");
+            }
+            if slot.as_secs() == 0 || *slot > MAX_NONCE_SLOT {
+                return invalid("nonces", "the nonce slot must be between 1 s and 1 h");
+            }
+        }
+        let nonces = self.nonces.map(|(secret, slot)| {
+            nonce::Nonces::new(&secret, origin.canonical().as_str(), slot.as_secs())
+        });
         let mut algorithms = self.algorithms;
         algorithms.dedup();
         let algs = algorithms
@@ -288,6 +369,7 @@ impl DpopConfigBuilder {
                 replay_store: self
                     .replay_store
                     .unwrap_or_else(|| Arc::new(MemoryDpopReplayStore::default())),
+                nonces,
             }),
         })
     }
@@ -300,11 +382,9 @@ pub(crate) fn refused(description: &'static str, reason: &'static str) -> AuthEr
 
 /// A token bound to a DPoP key (`cnf.jkt`) presented without a proof, as `Bearer` or
 /// from another credential source: refused, whether DPoP is configured or not.
-pub(crate) fn refuse_bound<C>(
-    result: Result<Claims<C>, AuthError>,
-) -> Result<Claims<C>, AuthError> {
+pub(crate) fn refuse_bound<I: DpopIdentity>(result: Result<I, AuthError>) -> Result<I, AuthError> {
     match result {
-        Ok(claims) if claims.dpop_thumbprint().is_some() => Err(AuthError::invalid_credential(
+        Ok(identity) if identity.dpop_thumbprint().is_some() => Err(AuthError::invalid_credential(
             "the token is bound to a DPoP key: present it with the DPoP scheme and a proof",
         )
         .with_reason("dpop_bound")),
@@ -390,75 +470,109 @@ fn proof_header<'r, B>(config: &DpopConfig, request: &'r Request<B>) -> Result<&
         .map_err(|_| refused("the DPoP proof is malformed", "dpop_malformed"))
 }
 
-/// Authenticates a request for [`JwtAuthenticator`](crate::JwtAuthenticator) with DPoP
-/// configured: the `DPoP` scheme here, anything else through `bearer` (whose refusals get
-/// both challenges, and which refuses bound tokens).
-pub(crate) fn authenticate<B, C>(
-    config: &DpopConfig,
-    verifier: &JwtVerifier,
-    cache: Option<&Arc<crate::cache::VerifiedCache<C>>>,
-    request: &Request<B>,
-    bearer: impl FnOnce() -> Outcome<Claims<C>, CheckFuture<Claims<C>>>,
-) -> Outcome<Claims<C>, CheckFuture<Claims<C>>>
-where
-    C: DeserializeOwned + Send + Sync + 'static,
-{
-    let token = match scheme(request) {
-        Scheme::Dpop(token) => token,
-        Scheme::Other => {
-            let config = config.clone();
-            return match bearer() {
-                Outcome::Missing => {
-                    Outcome::Decided(Err(config.both_challenges(AuthError::missing())))
+impl DpopConfig {
+    /// Authenticates `request` for an authenticator of tokens that may be bound to a DPoP
+    /// key: what [`JwtAuthenticator`](crate::JwtAuthenticator) does with DPoP configured, for
+    /// another token format (tower-introspect's opaque tokens).
+    ///
+    /// `Authorization: DPoP <token>` has its proof checked (and its nonce, when
+    /// [`nonces`](DpopConfigBuilder::nonces) are on), then `token` checks the token. The
+    /// identity must be bound to the proof's key, and the proof is recorded in the replay
+    /// store: on every request, whether `token` decided at once (a cache hit) or waited.
+    /// `token` answering [`Outcome::Missing`] (a token of another format) is passed on.
+    /// Anything else goes to `bearer`, whose refusals offer both challenges and whose bound
+    /// identities are refused.
+    pub fn authenticate<B, I: DpopIdentity>(
+        &self,
+        request: &Request<B>,
+        bearer: impl FnOnce() -> Outcome<I, CheckFuture<I>>,
+        token: impl FnOnce(&str) -> Outcome<I, CheckFuture<I>>,
+    ) -> Outcome<I, CheckFuture<I>> {
+        let presented = match scheme(request) {
+            Scheme::Dpop(token) => token,
+            Scheme::Other => {
+                let config = self.clone();
+                return match bearer() {
+                    Outcome::Missing => {
+                        Outcome::Decided(Err(config.both_challenges(AuthError::missing())))
+                    }
+                    Outcome::Decided(result) => Outcome::Decided(
+                        refuse_bound(result).map_err(|e| config.both_challenges(e)),
+                    ),
+                    Outcome::Pending(check) => Outcome::Pending(CheckFuture::new(async move {
+                        refuse_bound(check.await).map_err(|e| config.both_challenges(e))
+                    })),
+                };
+            }
+        };
+        let proof = match proof_header(self, request) {
+            Ok(proof) => proof,
+            Err(e) => return Outcome::Decided(Err(self.proof_error(e))),
+        };
+        let target = proof::Target {
+            method: request.method().as_str(),
+            path: request.uri().path(),
+        };
+        let now = now_secs();
+        let checked = match proof::check(&self.inner, proof, target, presented, now) {
+            Ok(checked) => checked,
+            Err(e) => return Outcome::Decided(Err(self.proof_error(e))),
+        };
+        let fresh_nonce = match &self.inner.nonces {
+            None => None,
+            Some(nonces) => match nonces.check(checked.nonce.as_deref(), now) {
+                nonce::Freshness::Current => None,
+                nonce::Freshness::Previous => nonce_value(nonces, now),
+                nonce::Freshness::Refused => {
+                    return Outcome::Decided(Err(self.use_nonce(nonces, now)));
                 }
-                Outcome::Decided(result) => {
-                    Outcome::Decided(result.map_err(|e| config.both_challenges(e)))
-                }
-                Outcome::Pending(check) => Outcome::Pending(CheckFuture::new(async move {
-                    check.await.map_err(|e| config.both_challenges(e))
-                })),
+            },
+        };
+        let config = self.clone();
+        let check = match token(presented) {
+            Outcome::Missing => return Outcome::Missing,
+            Outcome::Decided(Err(e)) => return Outcome::Decided(Err(self.token_error(e))),
+            Outcome::Decided(Ok(identity)) => Ok(identity),
+            Outcome::Pending(check) => Err(check),
+        };
+        Outcome::Pending(CheckFuture::new(async move {
+            let identity = match check {
+                Ok(identity) => identity,
+                Err(check) => check.await.map_err(|e| config.token_error(e))?,
             };
+            config.bind(&identity, &checked)?;
+            config.first_use(&checked).await?;
+            Ok(match fresh_nonce {
+                Some(nonce) => identity.with_dpop_nonce(nonce),
+                None => identity,
+            })
+        }))
+    }
+
+    /// Refuses `identity` unless its token is bound to the proof's key.
+    fn bind<I: DpopIdentity>(
+        &self,
+        identity: &I,
+        checked: &proof::Checked,
+    ) -> Result<(), AuthError> {
+        match identity.dpop_thumbprint() {
+            Some(jkt) if jkt == checked.jkt => Ok(()),
+            Some(_) => Err(self.proof_error(refused(
+                "the DPoP proof is not signed by the key the token is bound to",
+                "dpop_key_mismatch",
+            ))),
+            None => Err(self.token_error(
+                AuthError::invalid_credential(
+                    "the token is not bound to a DPoP key: present it as a Bearer token",
+                )
+                .with_reason("dpop_unbound"),
+            )),
         }
-    };
-    let proof = match proof_header(config, request) {
-        Ok(proof) => proof,
-        Err(e) => return Outcome::Decided(Err(config.proof_error(e))),
-    };
-    let target = proof::Target {
-        method: request.method().as_str(),
-        path: request.uri().path(),
-    };
-    let checked = match proof::check(&config.inner, proof, target, token, now_secs()) {
-        Ok(checked) => checked,
-        Err(e) => return Outcome::Decided(Err(config.proof_error(e))),
-    };
-    let config = config.clone();
-    let verifier = verifier.clone();
-    let cache = cache.cloned();
-    let token = token.to_owned();
-    Outcome::Pending(CheckFuture::new(async move {
-        let claims = verifier
-            .verify_with(&token, cache.as_deref())
-            .await
-            .map_err(|e| config.token_error(e))?;
-        match claims.dpop_thumbprint() {
-            Some(jkt) if jkt == checked.jkt => {}
-            Some(_) => {
-                return Err(config.proof_error(refused(
-                    "the DPoP proof is not signed by the key the token is bound to",
-                    "dpop_key_mismatch",
-                )));
-            }
-            None => {
-                return Err(config.token_error(
-                    AuthError::invalid_credential(
-                        "the token is not bound to a DPoP key: present it as a Bearer token",
-                    )
-                    .with_reason("dpop_unbound"),
-                ));
-            }
-        }
-        let inner = &config.inner;
+    }
+
+    /// Records the proof, refusing one used before.
+    async fn first_use(&self, checked: &proof::Checked) -> Result<(), AuthError> {
+        let inner = &self.inner;
         let window = Duration::from_secs(
             u64::try_from(inner.max_age + inner.leeway).unwrap_or(u64::MAX) + 1,
         );
@@ -467,12 +581,30 @@ where
             .first_use(&checked.replay_key, window)
             .await
         {
-            Ok(true) => Ok(claims),
-            Ok(false) => Err(config.proof_error(refused(
+            Ok(true) => Ok(()),
+            Ok(false) => Err(self.proof_error(refused(
                 "the DPoP proof has been used before",
                 "dpop_replay",
             ))),
             Err(e) => Err(AuthError::from(e)),
         }
-    }))
+    }
+
+    /// RFC 9449 §9: 401 `use_dpop_nonce` with a fresh nonce in `DPoP-Nonce`.
+    fn use_nonce(&self, nonces: &nonce::Nonces, now: i64) -> AuthError {
+        let error = refused(
+            "the DPoP proof must carry the nonce from the DPoP-Nonce header",
+            "dpop_nonce",
+        )
+        .with_challenges([self.dpop_challenge().error("use_dpop_nonce")]);
+        match nonce_value(nonces, now) {
+            Some(value) => error.with_header(DPOP_NONCE, value),
+            None => error,
+        }
+    }
+}
+
+/// The nonce of `now`'s slot as a header value (base64url always is one).
+fn nonce_value(nonces: &nonce::Nonces, now: i64) -> Option<HeaderValue> {
+    HeaderValue::try_from(nonces.mint(now)).ok()
 }

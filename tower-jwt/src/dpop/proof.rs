@@ -1,4 +1,4 @@
-//! Checking one DPoP proof JWT (RFC 9449 §4.3), without the replay check.
+//! Checking one DPoP proof JWT (RFC 9449 §4.3), without the nonce and replay checks.
 
 use auth_core::AuthError;
 use base64::Engine;
@@ -37,6 +37,7 @@ struct RawClaims {
     htu: Option<String>,
     iat: Option<serde_json::Number>,
     ath: Option<String>,
+    nonce: Option<String>,
 }
 
 /// The public members of the proof key that its RFC 7638 thumbprint covers.
@@ -57,6 +58,8 @@ pub(crate) struct Checked {
     pub(crate) jkt: String,
     /// SHA-256 over the thumbprint and `jti`: what the replay store records.
     pub(crate) replay_key: [u8; 32],
+    /// The `nonce` claim, judged by the caller when nonces are configured.
+    pub(crate) nonce: Option<String>,
 }
 
 /// The request a proof must match.
@@ -176,6 +179,7 @@ pub(crate) fn check(
     Ok(Checked {
         jkt,
         replay_key: replay.finalize().into(),
+        nonce: claims.nonce,
     })
 }
 
@@ -292,6 +296,14 @@ impl Origin {
             port: url.port_or_known_default()?,
             base_path: normalise_path(url.path()).trim_end_matches('/').to_owned(),
         })
+    }
+
+    /// `scheme://host:port/base`, the same for every spelling of one origin.
+    pub(crate) fn canonical(&self) -> String {
+        format!(
+            "{}://{}:{}{}",
+            self.scheme, self.host, self.port, self.base_path
+        )
     }
 
     pub(crate) fn is_loopback(&self) -> bool {

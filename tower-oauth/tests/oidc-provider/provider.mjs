@@ -25,6 +25,7 @@
 // the session alone (Back-Channel Logout §2.4), or nothing without `backchannel_logout_session_required`.
 //   intro-rs     a resource server asking the RFC 7662 introspection endpoint about tokens
 //   intro-app    client_credentials only, opaque access tokens with scopes `read write`
+//   intro-dpop   as intro-app, its access tokens DPoP-bound
 //   intro-short  as intro-app, access tokens live 3 s
 //   intro-pkjwt  as intro-rs, authenticating with private_key_jwt (RFC 7523, the key of
 //                tower-introspect/tests/data/client-p256.pem), offered RFC 9701 JWT answers
@@ -101,6 +102,7 @@ const provider = new Provider(issuer, {
     introspection('intro-app'),
     introspection('intro-short'),
     pkjwt,
+    { ...introspection('intro-dpop'), dpop_bound_access_tokens: true },
   ],
   scopes: ['openid', 'offline_access', 'read', 'write'],
   jwks: { keys: [{ ...rsa, kid: 'rsa-1', use: 'sig', alg: 'RS256' }, { ...ec, kid: 'ec-1', use: 'sig', alg: 'ES256' }] },
