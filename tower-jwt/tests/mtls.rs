@@ -185,6 +185,8 @@ fn authenticator() -> JwtAuthenticator {
 }
 
 fn token(cnf: Option<Value>) -> String {
+    // With every feature on, jsonwebtoken has two backends and picks none by itself.
+    tower_jwt::ensure_crypto_backend().unwrap();
     let now = jsonwebtoken::get_current_timestamp();
     let mut claims = json!({
         "iss": ISSUER, "aud": AUDIENCE, "sub": "robot-a", "iat": now, "nbf": now,
