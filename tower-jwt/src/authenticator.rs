@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::cache::{CacheConfig, VerifiedCache};
 use crate::dpop::{self, DpopConfig};
 use crate::identity::Claims;
+use crate::mtls::{self, MtlsConfig};
 use crate::verifier::{JwtVerifier, Quick, Step};
 
 /// The JWT layer: [`AuthLayer`] over a [`JwtAuthenticator`] with claims type `C`.
@@ -25,6 +26,7 @@ pub struct JwtAuthenticator<C = serde_json::Value> {
     cache_config: Option<CacheConfig>,
     cache: Option<Arc<VerifiedCache<C>>>,
     dpop: Option<DpopConfig>,
+    mtls: Option<MtlsConfig>,
 }
 
 impl<C> Clone for JwtAuthenticator<C> {
@@ -35,6 +37,7 @@ impl<C> Clone for JwtAuthenticator<C> {
             cache_config: self.cache_config,
             cache: self.cache.clone(),
             dpop: self.dpop.clone(),
+            mtls: self.mtls.clone(),
         }
     }
 }
@@ -46,6 +49,7 @@ impl<C> std::fmt::Debug for JwtAuthenticator<C> {
             .field("credentials", &self.credentials)
             .field("cache", &self.cache)
             .field("dpop", &self.dpop)
+            .field("mtls", &self.mtls)
             .finish()
     }
 }
@@ -62,6 +66,7 @@ impl JwtAuthenticator {
             cache_config: Some(config),
             cache: Some(Arc::new(VerifiedCache::new(config))),
             dpop: None,
+            mtls: None,
         }
     }
 }
@@ -78,6 +83,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthenticator<C> {
                 .cache_config
                 .map(|config| Arc::new(VerifiedCache::new(config))),
             dpop: self.dpop,
+            mtls: self.mtls,
         }
     }
 
@@ -113,6 +119,16 @@ impl<C: DeserializeOwned + Send + Sync + 'static> JwtAuthenticator<C> {
         self
     }
 
+    /// Read client certificates and require certificate-bound tokens as `config` says
+    /// (RFC 8705, see [`mtls`](crate::mtls)). Without it, tokens bound to a certificate are
+    /// still checked against the connection's
+    /// [`ClientCertificate`](crate::mtls::ClientCertificate).
+    #[must_use]
+    pub fn mtls(mut self, config: MtlsConfig) -> Self {
+        self.mtls = Some(config);
+        self
+    }
+
     /// The verifier.
     #[must_use]
     pub fn verifier(&self) -> &JwtVerifier {
@@ -132,9 +148,10 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
 
     /// Decided at once: the token's shape, a verified-token cache hit, or its signature
     /// checked on the spot. Only a key refresh (a `kid` the issuer's JWKS does not have yet)
-    /// waits.
+    /// waits. A token bound to a client certificate is then checked against the one
+    /// presented.
     fn authenticate(&mut self, request: &Request<B>) -> Outcome<Claims<C>, Self::Future> {
-        match &self.dpop {
+        let outcome = match &self.dpop {
             Some(config) => config.authenticate(
                 request,
                 || self.bearer(request),
@@ -148,7 +165,8 @@ impl<B, C: DeserializeOwned + Send + Sync + 'static> Authenticate<B> for JwtAuth
                 },
             ),
             None => self.bearer(request),
-        }
+        };
+        mtls::bind(self.mtls.as_ref(), request, outcome)
     }
 }
 

@@ -182,6 +182,7 @@ mod tests {
             issuer: Arc::from("https://issuer.example"),
             jti: None,
             jkt: None,
+            x5t: None,
             issued_at: 0,
             expires_at: i64::MAX,
             issuer_index: 0,

@@ -28,6 +28,9 @@ pub(crate) struct Registered {
     pub(crate) scopes: Vec<String>,
     /// `cnf.jkt` (RFC 9449 §6.1): the thumbprint of the DPoP key the token is bound to.
     pub(crate) jkt: Option<String>,
+    /// `cnf["x5t#S256"]` (RFC 8705 §3.1): the SHA-256 thumbprint of the client certificate
+    /// the token is bound to.
+    pub(crate) x5t: Option<String>,
     /// One slot per name given to [`parse`], in order.
     pub(crate) extras: Vec<Option<serde_json::Value>>,
 }
@@ -147,6 +150,7 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
                     let cnf = map.next_value::<Confirmation>()?;
                     set(&mut cnf_seen, (), "cnf")?;
                     out.jkt = cnf.jkt;
+                    out.x5t = cnf.x5t;
                 }
                 Field::Extra(i) => {
                     let value = map.next_value::<serde_json::Value>()?;
@@ -162,11 +166,13 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
     }
 }
 
-/// The `cnf` claim (RFC 7800): an object; of its members only `jkt` (a string, RFC 9449
-/// §6.1) is read, others (`x5t#S256`…) are skipped.
+/// The `cnf` claim (RFC 7800): an object; of its members `jkt` (a string, RFC 9449 §6.1)
+/// and `x5t#S256` (a string, RFC 8705 §3.1) are read, others are skipped.
 #[derive(Deserialize)]
 struct Confirmation {
     jkt: Option<String>,
+    #[serde(rename = "x5t#S256")]
+    x5t: Option<String>,
 }
 
 /// The latest `NumericDate` accepted: 9999-12-31T23:59:59Z. Later ones (and any before

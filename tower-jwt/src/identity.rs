@@ -24,6 +24,7 @@ struct Inner<C> {
     issuer: Arc<str>,
     jti: Option<String>,
     jkt: Option<String>,
+    x5t: Option<String>,
     issued_at: i64,
     expires_at: i64,
     issuer_index: usize,
@@ -35,6 +36,7 @@ pub(crate) struct Parts<C> {
     pub(crate) issuer: Arc<str>,
     pub(crate) jti: Option<String>,
     pub(crate) jkt: Option<String>,
+    pub(crate) x5t: Option<String>,
     pub(crate) issued_at: i64,
     pub(crate) expires_at: i64,
     pub(crate) issuer_index: usize,
@@ -57,6 +59,7 @@ impl<C> Claims<C> {
                 issuer: parts.issuer,
                 jti: parts.jti,
                 jkt: parts.jkt,
+                x5t: parts.x5t,
                 issued_at: parts.issued_at,
                 expires_at: parts.expires_at,
                 issuer_index: parts.issuer_index,
@@ -102,6 +105,15 @@ impl<C> Claims<C> {
     #[must_use]
     pub fn dpop_thumbprint(&self) -> Option<&str> {
         self.inner.jkt.as_deref()
+    }
+
+    /// The `cnf["x5t#S256"]` claim (RFC 8705 §3.1): the SHA-256 thumbprint (base64url) of
+    /// the client certificate the token is bound to, `None` for an unbound token. A token
+    /// that has one is accepted by [`JwtAuthenticator`](crate::JwtAuthenticator) only from a
+    /// client that presented that certificate ([`mtls`](crate::mtls)).
+    #[must_use]
+    pub fn certificate_thumbprint(&self) -> Option<&str> {
+        self.inner.x5t.as_deref()
     }
 
     /// The `iat` claim.

@@ -121,6 +121,13 @@
 //! the [`dpop`] module says. A token bound to a key (`cnf.jkt`,
 //! [`Claims::dpop_thumbprint`]) is refused as `Bearer`.
 //!
+//! ## Certificate-bound tokens
+//! A token bound to a client certificate (RFC 8705, `cnf.x5t#S256`,
+//! [`Claims::certificate_thumbprint`]) is accepted only from a client that presented that
+//! certificate over mutual TLS: the server puts a [`ClientCertificate`](mtls::ClientCertificate)
+//! into each request's extensions, or a trusted proxy forwards it in RFC 9440's
+//! `Client-Cert` header ([`JwtAuthenticator::mtls`], the [`mtls`] module).
+//!
 //! ## Features
 //! * `aws_lc_rs` (default): jsonwebtoken's aws-lc-rs backend (fastest here).
 //! * `rust_crypto`: the pure-Rust backend. With both enabled, aws-lc-rs is installed.
@@ -153,6 +160,7 @@ pub mod jwk;
 pub mod jwks;
 pub mod jws;
 pub mod key;
+pub mod mtls;
 pub mod revocation;
 mod rules;
 mod time;
@@ -169,6 +177,7 @@ pub use jsonwebtoken::Algorithm;
 #[cfg_attr(docsrs, doc(cfg(feature = "remote-keys")))]
 pub use jwks::JwksOptions;
 pub use key::{Key, KeySet};
+pub use mtls::MtlsConfig;
 pub use verifier::{DEFAULT_MAX_TOKEN_LENGTH, JwtVerifier, JwtVerifierBuilder};
 
 /// The README's examples, compiled as doc tests (they issue tokens too).

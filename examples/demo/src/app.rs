@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tower_apikey::ApiKeys;
 use tower_apikey::store::InvalidationListener;
 use tower_introspect::{Introspected, Introspection, IntrospectionAuthenticator};
+use tower_jwt::dpop::{DpopConfig, DpopReplayStore, MemoryDpopReplayStore, RedisDpopReplayStore};
 use tower_jwt::issuer::{
     MemoryRefreshFamilyStore, RedisRefreshFamilyStore, RefreshCookie, RefreshError,
     RefreshFamilyStore, Regrant, SigningKey, TokenIssuer,
@@ -227,10 +228,45 @@ pub(crate) struct DemoClaims {
     pub(crate) sid: Option<String>,
 }
 
+/// DPoP (RFC 9449) for the OpenID issuer's sender-constrained access tokens: proofs name
+/// the public URL; used proofs are recorded in Redis with `DEMO_REDIS_URL` (one record for
+/// every instance), else in memory. None without `DEMO_OIDC_ISSUER` (the demo's own tokens
+/// are not bound), or when the public URL is plain http off loopback (proofs must name an
+/// https URL).
+async fn dpop(config: &Config) -> Result<Option<DpopConfig>, String> {
+    if config.oidc_issuer.is_none() {
+        return Ok(None);
+    }
+    let origin = config.public_url.trim_end_matches('/');
+    if let Err(error) = DpopConfig::builder(origin).build() {
+        tracing::warn!(
+            %error,
+            "DEMO_PUBLIC_URL cannot be named by DPoP proofs: DPoP-bound tokens are refused"
+        );
+        return Ok(None);
+    }
+    let replay: Arc<dyn DpopReplayStore> = match &config.redis_url {
+        Some(url) => Arc::new(
+            RedisDpopReplayStore::builder(url.clone())
+                .prefix("towerauth-demo:dpop:")
+                .connect()
+                .await
+                .map_err(|e| format!("DEMO_REDIS_URL: {e}"))?,
+        ),
+        None => Arc::new(MemoryDpopReplayStore::default()),
+    };
+    DpopConfig::builder(origin)
+        .replay_store(replay)
+        .build()
+        .map(Some)
+        .map_err(|e| format!("DPoP: {e}"))
+}
+
 fn jwt_authenticator(
     config: &Config,
     secrets: &[Vec<u8>],
     tokens: &TokenIssuer,
+    dpop: Option<DpopConfig>,
 ) -> Result<JwtAuthenticator<DemoClaims>, String> {
     // DEMO.md: access tokens carry `nbf` optionally. Every secret verifies, chosen by `kid`.
     let mut own = IssuerConfig::builder(&config.jwt_issuer)
@@ -256,7 +292,10 @@ fn jwt_authenticator(
         verifier = verifier.issuer(oidc);
     }
     let verifier = verifier.build().map_err(|e| format!("JWT verifier: {e}"))?;
-    let authenticator = JwtAuthenticator::new(verifier).claims();
+    let mut authenticator = JwtAuthenticator::new(verifier).claims();
+    if let Some(dpop) = dpop {
+        authenticator = authenticator.dpop(dpop);
+    }
     Ok(if config.jwt_cache {
         authenticator
     } else {
@@ -395,7 +434,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
         None
     };
     let (tokens, families) = token_issuer(config, &secrets, Arc::clone(&users)).await?;
-    let jwt = jwt_authenticator(config, &secrets, &tokens)?;
+    let jwt = jwt_authenticator(config, &secrets, &tokens, dpop(config).await?)?;
     let oauth = oauth_client(config).await?;
     let sessions = oauth.authenticator();
     let introspection = introspection(config).await?;

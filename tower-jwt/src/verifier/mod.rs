@@ -324,6 +324,7 @@ impl JwtVerifier {
             jti,
             scopes,
             jkt,
+            x5t,
             extras,
             ..
         } = registered;
@@ -361,6 +362,7 @@ impl JwtVerifier {
             issuer: cfg.issuer.clone(),
             jti,
             jkt,
+            x5t,
             issued_at: iat,
             expires_at: exp,
             issuer_index: index,
