@@ -38,7 +38,8 @@
 //! | read the caller in plain tower | `request.extensions().get::<Principal>()` (and the typed identity) |
 //! | require scopes or roles | [`require_scopes`], [`require_roles`], [`require_scopes_per_path`] (gRPC), [`require`] |
 //! | write a method | [`Authenticate`] returning an [`Outcome`]; [`Credentials`] to read the credential; [`CheckFuture`] when it must wait |
-//! | shape refusals | [`Rejection`] (realm, problem+json) or any [`OnRejection`] closure; [`AuthError::with_challenges`] for another scheme's [`Challenge`] (DPoP) |
+//! | shape refusals | [`Rejection`] (realm, problem+json) or any [`OnRejection`] closure; [`AuthError::with_challenges`] for another scheme's [`Challenge`] (DPoP), [`AuthError::with_header`] for a header beside it |
+//! | add a header to admitted responses | [`Identity::take_response_headers`] on the method's identity |
 //! | tell clients where to get a token | [`ResourceMetadata`] (RFC 9728), named in challenges by [`Rejection::resource_metadata`] |
 //!
 //! Refusals are [`AuthError`]s: 400 for an ambiguous request, 401 for a missing or bad
