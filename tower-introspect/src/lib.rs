@@ -47,6 +47,8 @@
 //! * `token_type`, when present, `Bearer`.
 //! * `sub` or `client_id`: the [`Principal`](auth_core::Principal)'s subject is `sub`, else
 //!   `client_id`. `scope` (space-separated) becomes its scopes, `exp` its expiry.
+//! * `iat` (a `NumericDate`) and `jti` (a string), when present, name the token for a
+//!   [`revocation`](IntrospectionBuilder::revocation) store.
 //!
 //! A refused token is 401 `invalid_token`. An endpoint that cannot be reached, answers
 //! late, answers anything but 200 `application/json`, more than
