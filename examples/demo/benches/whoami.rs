@@ -106,7 +106,7 @@ fn bench(c: &mut Criterion) {
         (
             "whoami api key",
             "/api/whoami",
-            Some(("x-api-key", key.clone())),
+            Some(("x-api-key", key)),
             StatusCode::OK,
         ),
         (
