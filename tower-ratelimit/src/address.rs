@@ -3,12 +3,12 @@
 use std::net::{IpAddr, SocketAddr};
 
 use http::header::HeaderName;
-use http::request::Parts;
+use http::{Extensions, HeaderMap};
 
 /// The TCP peer's address, from axum's `ConnectInfo<SocketAddr>` (feature `axum`, served with
 /// `into_make_service_with_connect_info::<SocketAddr>()`) or a plain `SocketAddr` extension
 /// (inserted by your own hyper server).
-pub(crate) fn peer(extensions: &http::Extensions) -> Option<IpAddr> {
+pub(crate) fn peer(extensions: &Extensions) -> Option<IpAddr> {
     #[cfg(feature = "axum")]
     if let Some(info) = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
         return Some(info.0.ip());
@@ -49,10 +49,11 @@ impl ClientAddress {
         }
     }
 
-    /// The client's address, or `None` if neither the header nor the peer is known.
-    pub(crate) fn of(&self, parts: &Parts) -> Option<IpAddr> {
+    /// The client's address from a request's headers and extensions, or `None` if neither
+    /// the header nor the peer is known.
+    pub(crate) fn of(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<IpAddr> {
         if let Self::TrustedProxyHeader { header, hop } = self {
-            let mut values = parts.headers.get_all(header).iter().rev();
+            let mut values = headers.get_all(header).iter().rev();
             // Hops across repeated header lines count as one list, last line last.
             let mut seen = 0;
             let found = values.find_map(|value| {
@@ -66,13 +67,21 @@ impl ClientAddress {
                 return Some(ip);
             }
         }
-        peer(&parts.extensions)
+        peer(extensions)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use http::request::Parts;
+
     use super::*;
+
+    impl ClientAddress {
+        fn of_parts(&self, parts: &Parts) -> Option<IpAddr> {
+            self.of(&parts.headers, &parts.extensions)
+        }
+    }
 
     fn parts(xff: &[&str], peer: Option<&str>) -> Parts {
         let mut builder = http::Request::builder();
@@ -90,27 +99,30 @@ mod tests {
     fn the_peer_by_default_and_the_trusted_hop_when_asked() {
         let p = parts(&["6.6.6.6, 1.2.3.4"], Some("10.0.0.1:4000"));
         assert_eq!(
-            ClientAddress::Peer.of(&p),
+            ClientAddress::Peer.of_parts(&p),
             Some("10.0.0.1".parse().unwrap())
         );
         let xff = ClientAddress::x_forwarded_for();
-        assert_eq!(xff.of(&p), Some("1.2.3.4".parse().unwrap()));
+        assert_eq!(xff.of_parts(&p), Some("1.2.3.4".parse().unwrap()));
         let two = ClientAddress::TrustedProxyHeader {
             header: HeaderName::from_static("x-forwarded-for"),
             hop: 2,
         };
-        assert_eq!(two.of(&p), Some("6.6.6.6".parse().unwrap()));
+        assert_eq!(two.of_parts(&p), Some("6.6.6.6".parse().unwrap()));
         let lines = parts(&["6.6.6.6", "1.2.3.4"], None);
-        assert_eq!(two.of(&lines), Some("6.6.6.6".parse().unwrap()));
+        assert_eq!(two.of_parts(&lines), Some("6.6.6.6".parse().unwrap()));
     }
 
     #[test]
     fn a_missing_or_garbled_header_falls_back_to_the_peer() {
         let xff = ClientAddress::x_forwarded_for();
         let peer = Some("10.0.0.1".parse().unwrap());
-        assert_eq!(xff.of(&parts(&[], Some("10.0.0.1:1"))), peer);
-        assert_eq!(xff.of(&parts(&["1.2.3.4, junk"], Some("10.0.0.1:1"))), peer);
-        assert_eq!(xff.of(&parts(&["junk"], None)), None);
+        assert_eq!(xff.of_parts(&parts(&[], Some("10.0.0.1:1"))), peer);
+        assert_eq!(
+            xff.of_parts(&parts(&["1.2.3.4, junk"], Some("10.0.0.1:1"))),
+            peer
+        );
+        assert_eq!(xff.of_parts(&parts(&["junk"], None)), None);
     }
 
     #[cfg(feature = "axum")]
@@ -119,6 +131,6 @@ mod tests {
         let (mut parts, ()) = http::Request::new(()).into_parts();
         let addr: SocketAddr = "192.0.2.7:5000".parse().unwrap();
         parts.extensions.insert(axum::extract::ConnectInfo(addr));
-        assert_eq!(ClientAddress::Peer.of(&parts), Some(addr.ip()));
+        assert_eq!(ClientAddress::Peer.of_parts(&parts), Some(addr.ip()));
     }
 }

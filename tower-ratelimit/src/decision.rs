@@ -1,6 +1,5 @@
 //! The GCRA arithmetic, and the [`Decision`] a check returns with its header values.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use auth_core::AuthError;
@@ -98,14 +97,18 @@ impl Decision {
             .iter()
             .map(|l| &*l.name)
             .chain(policy.quota().map(|q| &*q.name));
-        let mut out = String::with_capacity(24 * usize::from(self.len));
+        let mut out = String::with_capacity(32 * usize::from(self.len));
         for (name, state) in names.zip(self.states()) {
             if !out.is_empty() {
                 out.push_str(", ");
             }
-            let _ = write!(out, "\"{name}\";r={}", state.remaining);
+            out.push('"');
+            out.push_str(name);
+            out.push_str("\";r=");
+            push_decimal(&mut out, state.remaining);
             if let Some(reset) = state.reset {
-                let _ = write!(out, ";t={}", ceil_secs(reset));
+                out.push_str(";t=");
+                push_decimal(&mut out, ceil_secs(reset));
             }
         }
         out
@@ -119,6 +122,24 @@ impl Decision {
             policy.header(),
             self.header(policy),
         )
+    }
+}
+
+/// Appends `n` in decimal (without the formatting machinery: this runs on every admitted
+/// request).
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
     }
 }
 

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, ready};
 
 use auth_core::{AuthError, OnRejection, Rejection, RejectionBody};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -72,23 +72,29 @@ pub struct RateLimitService<S, R = Rejection> {
     rejection: R,
 }
 
-/// The header values an admitted response gets.
-type Headers = Option<(HeaderValue, String)>;
+/// The `RateLimit-Policy` and `RateLimit` values an admitted response gets.
+type Headers = Option<(HeaderValue, HeaderValue)>;
+
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
 fn admitted_headers(limiter: &RateLimiter, decision: &Decision, policy: &Policy) -> Headers {
-    limiter
-        .inner
-        .headers
-        .then(|| (policy.inner.header.clone(), decision.header(policy)))
-        .filter(|(_, state)| !state.is_empty())
+    if !limiter.inner.headers {
+        return None;
+    }
+    let state = decision.header(policy);
+    if state.is_empty() {
+        return None;
+    }
+    // The String's bytes become the value as they are, without a copy.
+    let state = HeaderValue::try_from(state).ok()?;
+    Some((policy.inner.header.clone(), state))
 }
 
 fn add_headers(headers: &mut HeaderMap, values: Headers) {
     if let Some((policy, state)) = values {
-        if let Ok(state) = HeaderValue::from_str(&state) {
-            headers.insert("ratelimit", state);
-        }
-        headers.insert("ratelimit-policy", policy);
+        headers.insert(RATELIMIT, state);
+        headers.insert(RATELIMIT_POLICY, policy);
     }
 }
 
@@ -133,8 +139,6 @@ where
                     call: self.inner.call(request),
                     headers: None,
                 },
-                limiter: self.limiter.clone(),
-                rejection: self.rejection.clone(),
             };
         };
         let state = match self.limiter.start(&key, &policy) {
@@ -151,15 +155,17 @@ where
                 let inner = mem::replace(&mut self.inner, clone);
                 State::Checking {
                     check,
-                    pending: Some((inner, request, policy)),
+                    pending: Some(Pending {
+                        inner,
+                        request,
+                        policy,
+                        limiter: self.limiter.clone(),
+                        rejection: self.rejection.clone(),
+                    }),
                 }
             }
         };
-        ResponseFuture {
-            state,
-            limiter: self.limiter.clone(),
-            rejection: self.rejection.clone(),
-        }
+        ResponseFuture { state }
     }
 }
 
@@ -170,7 +176,7 @@ fn decide<S, B, R>(
     inner: &mut S,
     request: Request<B>,
     rejection: &R,
-) -> State<S, B>
+) -> State<S, B, R>
 where
     S: Service<Request<B>>,
     R: OnRejection<B>,
@@ -190,16 +196,25 @@ where
     }
 }
 
+/// What a check waiting for the shared store needs once it is answered.
+struct Pending<S, B, R> {
+    inner: S,
+    request: Request<B>,
+    policy: Policy,
+    limiter: RateLimiter,
+    rejection: R,
+}
+
 pin_project! {
     #[project = StateProj]
-    enum State<S, B>
+    enum State<S, B, R>
     where
         S: Service<Request<B>>,
     {
         Checking {
             #[pin]
             check: CheckFuture,
-            pending: Option<(S, Request<B>, Policy)>,
+            pending: Option<Pending<S, B, R>>,
         },
         Calling {
             #[pin]
@@ -218,9 +233,7 @@ pin_project! {
         S: Service<Request<B>>,
     {
         #[pin]
-        state: State<S, B>,
-        limiter: RateLimiter,
-        rejection: R,
+        state: State<S, B, R>,
     }
 }
 
@@ -247,16 +260,16 @@ where
             match this.state.as_mut().project() {
                 StateProj::Checking { check, pending } => {
                     let outcome = ready!(check.poll(cx));
-                    let (mut inner, request, policy) = pending
+                    let mut pending = pending
                         .take()
                         .expect("ResponseFuture polled after completion");
                     let next = decide(
                         outcome,
-                        this.limiter,
-                        &policy,
-                        &mut inner,
-                        request,
-                        &*this.rejection,
+                        &pending.limiter,
+                        &pending.policy,
+                        &mut pending.inner,
+                        pending.request,
+                        &pending.rejection,
                     );
                     this.state.set(next);
                 }

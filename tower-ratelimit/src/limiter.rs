@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use auth_core::{AuthError, ConfigError, Principal};
+use compact_str::CompactString;
 use http::request::Parts;
 
 use crate::clock::{Clock, SystemClock};
@@ -38,17 +39,27 @@ impl KeyBy {
         Self::Custom(Arc::new(f))
     }
 
-    fn key(&self, parts: &Parts, principal: &Principal) -> String {
-        match self {
-            Self::Subject => format!("s:{}", principal.subject()),
+    /// The counter key: a one-letter namespace and the value, held inline (no allocation)
+    /// up to 24 bytes.
+    fn key(&self, parts: &Parts, principal: &Principal) -> CompactString {
+        let (namespace, value) = match self {
+            Self::Subject => ("s:", principal.subject()),
             Self::Tenant => match principal.tenant() {
-                Some(tenant) => format!("t:{tenant}"),
-                None => format!("s:{}", principal.subject()),
+                Some(tenant) => ("t:", tenant),
+                None => ("s:", principal.subject()),
             },
-            Self::Method => format!("m:{}", principal.method().as_str()),
-            Self::Custom(f) => format!("c:{}", f(parts, principal)),
-        }
+            Self::Method => ("m:", principal.method().as_str()),
+            Self::Custom(f) => return prefixed("c:", &f(parts, principal)),
+        };
+        prefixed(namespace, value)
     }
+}
+
+fn prefixed(namespace: &'static str, value: &str) -> CompactString {
+    let mut key = CompactString::with_capacity(namespace.len() + value.len());
+    key.push_str(namespace);
+    key.push_str(value);
+    key
 }
 
 impl fmt::Debug for KeyBy {
@@ -171,10 +182,9 @@ impl RateLimiter {
         }
     }
 
-    /// The key and policy of a request; `None` for the policy means the default.
     /// The key and policy `parts` is counted under; `None` when no policy applies (no
     /// default policy and none of its own): the request is not limited.
-    pub(crate) fn identify(&self, parts: &Parts) -> Option<(String, Policy)> {
+    pub(crate) fn identify(&self, parts: &Parts) -> Option<(CompactString, Policy)> {
         match parts.extensions.get::<Principal>() {
             Some(principal) => {
                 let own = self
@@ -188,8 +198,8 @@ impl RateLimiter {
             None => {
                 let policy = self.inner.policy.clone()?;
                 let key = match crate::address::peer(&parts.extensions) {
-                    Some(ip) => format!("anon:{ip}"),
-                    None => "anon".to_owned(),
+                    Some(ip) => compact_str::format_compact!("anon:{ip}"),
+                    None => CompactString::const_new("anon"),
                 };
                 Some((key, policy))
             }

@@ -1,6 +1,9 @@
 //! The in-process store: one entry per identity in a sharded map, checked under its shard's
 //! lock, so a check is read-modify-write in one step and never races another.
 
+use std::borrow::Borrow;
+use std::hash::Hash;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use compact_str::CompactString;
@@ -54,16 +57,38 @@ impl Entry {
     }
 }
 
-/// The in-process store. Keys of up to 24 bytes are held inline in the map's slots, so a
-/// lookup compares them without following a pointer, and they cost no allocation.
+/// What a store is keyed by, looked up by a borrowed form and owned only when an entry is
+/// first made: a string (identities; up to 24 bytes held inline in the map's slots, so a
+/// lookup compares them without following a pointer and they cost no allocation) or a
+/// client address (kept as it is, never formatted).
+pub(crate) trait StoreKey: Hash + Eq + Borrow<Self::Borrowed> {
+    type Borrowed: Hash + Eq + ?Sized;
+    fn to_key(borrowed: &Self::Borrowed) -> Self;
+}
+
+impl StoreKey for CompactString {
+    type Borrowed = str;
+    fn to_key(borrowed: &str) -> Self {
+        CompactString::new(borrowed)
+    }
+}
+
+impl StoreKey for IpAddr {
+    type Borrowed = IpAddr;
+    fn to_key(borrowed: &IpAddr) -> Self {
+        *borrowed
+    }
+}
+
+/// The in-process store.
 #[derive(Debug)]
-pub(crate) struct MemoryStore {
-    map: DashMap<CompactString, Entry, foldhash::fast::RandomState>,
+pub(crate) struct MemoryStore<K: StoreKey = CompactString> {
+    map: DashMap<K, Entry, foldhash::fast::RandomState>,
     inserted: AtomicUsize,
     sweep_at: AtomicUsize,
 }
 
-impl Default for MemoryStore {
+impl<K: StoreKey> Default for MemoryStore<K> {
     fn default() -> Self {
         Self {
             map: DashMap::with_hasher(foldhash::fast::RandomState::default()),
@@ -73,17 +98,13 @@ impl Default for MemoryStore {
     }
 }
 
-impl MemoryStore {
+impl<K: StoreKey> MemoryStore<K> {
     /// Runs `f` on `key`'s entry under its shard's write lock.
-    fn with_entry<T>(&self, key: &str, now: u64, f: impl FnOnce(&mut Entry) -> T) -> T {
+    fn with_entry<T>(&self, key: &K::Borrowed, now: u64, f: impl FnOnce(&mut Entry) -> T) -> T {
         if let Some(mut entry) = self.map.get_mut(key) {
             return f(&mut entry);
         }
-        let out = f(self
-            .map
-            .entry(CompactString::new(key))
-            .or_default()
-            .value_mut());
+        let out = f(self.map.entry(K::to_key(key)).or_default().value_mut());
         let n = self.inserted.fetch_add(1, Ordering::Relaxed) + 1;
         if n >= self.sweep_at.load(Ordering::Relaxed) {
             self.sweep(now);
@@ -106,7 +127,7 @@ impl MemoryStore {
     }
 
     /// Checks and, if every limit and the quota admit it, counts one request of `key`.
-    pub(crate) fn check(&self, key: &str, policy: &Policy, now: u64) -> Decision {
+    pub(crate) fn check(&self, key: &K::Borrowed, policy: &Policy, now: u64) -> Decision {
         let limits = policy.limits();
         let quota = policy.quota();
         self.with_entry(key, now, |entry| {
@@ -162,10 +183,16 @@ impl MemoryStore {
 
     /// Whether one more event of `key` under `limit` would conform: `Err(wait)` if not.
     /// Counts nothing.
-    pub(crate) fn peek(&self, key: &str, limit: &Limit, now: u64) -> Result<(), u64> {
+    /// `now` is read only if `key` has an entry.
+    pub(crate) fn peek(
+        &self,
+        key: &K::Borrowed,
+        limit: &Limit,
+        now: impl FnOnce() -> u64,
+    ) -> Result<(), u64> {
         match self.map.get(key) {
             Some(entry) => {
-                take(entry.tat(0), now, limit.interval(), limit.tolerance(), 1).map(|_| ())
+                take(entry.tat(0), now(), limit.interval(), limit.tolerance(), 1).map(|_| ())
             }
             None => Ok(()),
         }
@@ -173,7 +200,7 @@ impl MemoryStore {
 
     /// Counts one event of `key` under `limit` whether or not it conforms, never more than a
     /// full bucket ahead (so a flood is forgotten `burst` intervals after it stops).
-    pub(crate) fn record(&self, key: &str, limit: &Limit, now: u64) {
+    pub(crate) fn record(&self, key: &K::Borrowed, limit: &Limit, now: u64) {
         self.with_entry(key, now, |entry| {
             let tat = entry.tat(0).max(now).saturating_add(limit.interval());
             entry.set_tat(0, tat.min(now.saturating_add(limit.tolerance())));
@@ -190,7 +217,7 @@ mod tests {
 
     #[test]
     fn a_refusal_by_one_limit_spends_nothing_from_the_others() {
-        let store = MemoryStore::default();
+        let store: MemoryStore = MemoryStore::default();
         let policy =
             Policy::new([Limit::per_second("s", 2), Limit::per_day("d", 100)], None).unwrap();
         let now = 1_000 * SEC;
@@ -207,7 +234,7 @@ mod tests {
 
     #[test]
     fn many_limits_keep_their_own_state() {
-        let store = MemoryStore::default();
+        let store: MemoryStore = MemoryStore::default();
         let limits = (0..5).map(|i| Limit::per_second(&format!("l{i}"), 10 - i));
         let policy = Policy::new(limits, None).unwrap();
         for _ in 0..6 {
@@ -220,7 +247,7 @@ mod tests {
 
     #[test]
     fn quotas_refill_at_the_calendar_day_and_say_when() {
-        let store = MemoryStore::default();
+        let store: MemoryStore = MemoryStore::default();
         let policy = Policy::new([], Some(Quota::daily("q", 2))).unwrap();
         let day = 86_400 * SEC;
         let now = 19_000 * day + day - 10 * SEC; // 10 s before midnight UTC
@@ -234,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_one_off_quota_never_says_retry() {
-        let store = MemoryStore::default();
+        let store: MemoryStore = MemoryStore::default();
         let policy = Policy::new([], Some(Quota::total("q", 1))).unwrap();
         assert!(store.check("k", &policy, SEC).is_allowed());
         let refused = store.check("k", &policy, 1_000_000 * SEC);
@@ -244,7 +271,7 @@ mod tests {
 
     #[test]
     fn idle_entries_are_swept_but_spent_quotas_are_kept() {
-        let store = MemoryStore::default();
+        let store: MemoryStore = MemoryStore::default();
         let rate = Policy::new([Limit::per_second("s", 1)], None).unwrap();
         let quota = Policy::new([], Some(Quota::total("q", 5))).unwrap();
         store.check("a", &rate, SEC);
@@ -261,7 +288,7 @@ mod tests {
 
     #[test]
     fn keys_inline_or_not_are_kept_whole() {
-        let store = MemoryStore::default();
+        let store: MemoryStore = MemoryStore::default();
         let policy = Policy::new([Limit::per_second("s", 1)], None).unwrap();
         // 24 bytes (the longest held inline), 25 and 60 (on the heap), each its own.
         let keys = ["k".repeat(24), "k".repeat(25), "k".repeat(60)];
@@ -276,13 +303,16 @@ mod tests {
 
     #[test]
     fn failures_are_capped_at_a_full_bucket() {
-        let store = MemoryStore::default();
+        let store: MemoryStore = MemoryStore::default();
         let limit = Limit::per_minute("f", 6).with_burst(3); // one every 10 s
         for _ in 0..100 {
             store.record("k", &limit, 0);
         }
-        assert_eq!(store.peek("k", &limit, 0), Err(10 * SEC));
-        assert_eq!(store.peek("k", &limit, 10 * SEC), Ok(()));
-        assert_eq!(store.peek("absent", &limit, 0), Ok(()));
+        assert_eq!(store.peek("k", &limit, || 0), Err(10 * SEC));
+        assert_eq!(store.peek("k", &limit, || 10 * SEC), Ok(()));
+        assert_eq!(
+            store.peek("absent", &limit, || unreachable!("no entry, no clock")),
+            Ok(())
+        );
     }
 }

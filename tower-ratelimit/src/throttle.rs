@@ -33,15 +33,36 @@ impl Dimension {
 }
 
 enum Backend {
-    Memory(MemoryStore),
+    /// The counters in process: addresses kept as they are, claimed identities as strings,
+    /// each in its own map (so neither needs a prefix).
+    Memory {
+        addresses: MemoryStore<IpAddr>,
+        identities: MemoryStore,
+    },
     #[cfg(feature = "redis")]
     Redis(Box<crate::redis::throttle::RedisThrottle>),
+}
+
+impl Inner {
+    /// Whether the throttle counts per claimed identity.
+    pub(crate) fn has_identity(&self) -> bool {
+        self.per_identity.is_some()
+    }
+}
+
+impl Backend {
+    fn memory() -> Self {
+        Self::Memory {
+            addresses: MemoryStore::default(),
+            identities: MemoryStore::default(),
+        }
+    }
 }
 
 pub(crate) struct Inner {
     per_address: Option<Dimension>,
     per_identity: Option<(Dimension, ClaimedIdentity)>,
-    address: ClientAddress,
+    pub(crate) address: ClientAddress,
     backend: Backend,
     clock: Arc<dyn Clock>,
 }
@@ -65,7 +86,7 @@ pub struct Throttle {
 impl fmt::Debug for Throttle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let backend = match &self.inner.backend {
-            Backend::Memory(_) => "memory",
+            Backend::Memory { .. } => "memory",
             #[cfg(feature = "redis")]
             Backend::Redis(_) => "redis",
         };
@@ -106,7 +127,7 @@ impl Throttle {
     /// The client address of a request, as configured (see [`ClientAddress`]).
     #[must_use]
     pub fn client_address(&self, parts: &Parts) -> Option<IpAddr> {
-        self.inner.address.of(parts)
+        self.inner.address.of(&parts.headers, &parts.extensions)
     }
 
     /// The claimed identity of a request, by the closure given to
@@ -145,6 +166,7 @@ impl Throttle {
         }
     }
 
+    #[cfg(feature = "redis")]
     fn dimension(&self, side: Side) -> &Dimension {
         let dim = match side {
             Side::Address => self.inner.per_address.as_ref(),
@@ -153,7 +175,8 @@ impl Throttle {
         dim.expect("a counter exists only for a configured dimension")
     }
 
-    /// The counters of an attempt: the address's, then the claimed identity's.
+    /// The counters of an attempt in Redis: the address's, then the claimed identity's.
+    #[cfg(feature = "redis")]
     fn counters(&self, address: Option<IpAddr>, identity: Option<&str>) -> Vec<(String, Side)> {
         let mut counters = Vec::with_capacity(2);
         if let (Some(_), Some(ip)) = (&self.inner.per_address, address) {
@@ -176,24 +199,40 @@ impl Throttle {
                 "the throttle has a per-address limit but the request has no client address",
             )));
         }
-        let counters = self.counters(address, identity);
         match &self.inner.backend {
-            Backend::Memory(store) => {
-                let now = self.inner.clock.now();
-                Check::Ready(counters.iter().try_for_each(|(key, side)| {
-                    let dim = self.dimension(*side);
-                    store.peek(key, &dim.limit, now).map_err(|wait| {
-                        // Denied: tat + interval - now - tolerance = wait.
-                        refusal(
-                            dim,
-                            wait,
-                            wait + dim.limit.tolerance() - dim.limit.interval(),
-                        )
-                    })
+            Backend::Memory {
+                addresses,
+                identities,
+            } => {
+                // One lookup per counter, nothing formatted or allocated; the clock is read
+                // only for a counter that exists.
+                let clock = &*self.inner.clock;
+                let over = |dim: &Dimension, wait: u64| {
+                    // Denied: tat + interval - now - tolerance = wait.
+                    refusal(
+                        dim,
+                        wait,
+                        wait + dim.limit.tolerance() - dim.limit.interval(),
+                    )
+                };
+                let by_address = match (&self.inner.per_address, address) {
+                    (Some(dim), Some(ip)) => addresses
+                        .peek(&ip, &dim.limit, || clock.now())
+                        .map_err(|wait| over(dim, wait)),
+                    _ => Ok(()),
+                };
+                Check::Ready(by_address.and_then(|()| {
+                    match (&self.inner.per_identity, identity) {
+                        (Some((dim, _)), Some(identity)) => identities
+                            .peek(identity, &dim.limit, || clock.now())
+                            .map_err(|wait| over(dim, wait)),
+                        _ => Ok(()),
+                    }
                 }))
             }
             #[cfg(feature = "redis")]
             Backend::Redis(_) => {
+                let counters = self.counters(address, identity);
                 let throttle = self.clone();
                 Check::Pending(Box::pin(async move {
                     let Backend::Redis(redis) = &throttle.inner.backend else {
@@ -230,17 +269,23 @@ impl Throttle {
         address: Option<IpAddr>,
         identity: Option<&str>,
     ) -> Option<CheckFuture<()>> {
-        let counters = self.counters(address, identity);
         match &self.inner.backend {
-            Backend::Memory(store) => {
+            Backend::Memory {
+                addresses,
+                identities,
+            } => {
                 let now = self.inner.clock.now();
-                for (key, side) in &counters {
-                    store.record(key, &self.dimension(*side).limit, now);
+                if let (Some(dim), Some(ip)) = (&self.inner.per_address, address) {
+                    addresses.record(&ip, &dim.limit, now);
+                }
+                if let (Some((dim, _)), Some(identity)) = (&self.inner.per_identity, identity) {
+                    identities.record(identity, &dim.limit, now);
                 }
                 None
             }
             #[cfg(feature = "redis")]
             Backend::Redis(_) => {
+                let counters = self.counters(address, identity);
                 if counters.is_empty() {
                     return None;
                 }
@@ -278,7 +323,8 @@ impl Throttle {
     }
 }
 
-/// Which of an attempt's counters: the client address's or the claimed identity's.
+/// Which of an attempt's counters in Redis: the client address's or the claimed identity's.
+#[cfg(feature = "redis")]
 #[derive(Debug, Clone, Copy)]
 enum Side {
     Address,
@@ -406,10 +452,10 @@ impl ThrottleBuilder {
                     Some(config) => Backend::Redis(Box::new(
                         crate::redis::throttle::RedisThrottle::new(config)?,
                     )),
-                    None => Backend::Memory(MemoryStore::default()),
+                    None => Backend::memory(),
                 },
                 #[cfg(not(feature = "redis"))]
-                backend: Backend::Memory(MemoryStore::default()),
+                backend: Backend::memory(),
                 clock: self.clock,
             }),
         })

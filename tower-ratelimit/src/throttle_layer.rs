@@ -78,42 +78,53 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let (parts, body) = request.into_parts();
-        let address = self.throttle.client_address(&parts);
-        let identity = self.throttle.claimed_identity(&parts);
-        let request = Request::from_parts(parts, body);
-        let attempt = Attempt {
-            throttle: self.throttle.clone(),
-            address,
-            identity,
-        };
-        let state = match self
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let address = self
             .throttle
-            .start_check(attempt.address, attempt.identity.as_deref())
-        {
-            Check::Ready(outcome) => {
-                decide(outcome, attempt, &mut self.inner, request, &self.rejection)
-            }
+            .inner
+            .address
+            .of(request.headers(), request.extensions());
+        // The claimed identity is read only by a throttle that counts per identity.
+        let identity = if self.throttle.inner.has_identity() {
+            let (parts, body) = request.into_parts();
+            let identity = self.throttle.claimed_identity(&parts);
+            request = Request::from_parts(parts, body);
+            identity
+        } else {
+            None
+        };
+        let state = match self.throttle.start_check(address, identity.as_deref()) {
+            Check::Ready(outcome) => decide(
+                outcome,
+                Attempt { address, identity },
+                &mut self.inner,
+                request,
+                &self.rejection,
+            ),
             Check::Pending(check) => {
                 let clone = self.inner.clone();
                 let inner = mem::replace(&mut self.inner, clone);
                 State::Checking {
                     check,
-                    pending: Some((inner, request, attempt)),
+                    pending: Some((
+                        inner,
+                        request,
+                        Attempt { address, identity },
+                        self.rejection.clone(),
+                    )),
                 }
             }
         };
         ThrottleFuture {
             state,
-            rejection: self.rejection.clone(),
+            // Kept to count a failure once the inner service has answered.
+            throttle: self.throttle.clone(),
         }
     }
 }
 
 /// Who made an attempt, to count it if it fails.
 struct Attempt {
-    throttle: Throttle,
     address: Option<IpAddr>,
     identity: Option<String>,
 }
@@ -124,7 +135,7 @@ fn decide<S, B, R>(
     inner: &mut S,
     request: Request<B>,
     rejection: &R,
-) -> State<S, B>
+) -> State<S, B, R>
 where
     S: Service<Request<B>>,
     R: OnRejection<B>,
@@ -146,14 +157,14 @@ where
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, B>
+    enum State<S, B, R>
     where
         S: Service<Request<B>>,
     {
         Checking {
             #[pin]
             check: CheckFuture<Result<(), AuthError>>,
-            pending: Option<(S, Request<B>, Attempt)>,
+            pending: Option<(S, Request<B>, Attempt, R)>,
         },
         Calling {
             #[pin]
@@ -179,8 +190,8 @@ pin_project! {
         S: Service<Request<B>>,
     {
         #[pin]
-        state: State<S, B>,
-        rejection: R,
+        state: State<S, B, R>,
+        throttle: Throttle,
     }
 }
 
@@ -207,10 +218,10 @@ where
             match this.state.as_mut().project() {
                 StateProj::Checking { check, pending } => {
                     let outcome = ready!(check.poll(cx));
-                    let (mut inner, request, attempt) = pending
+                    let (mut inner, request, attempt, rejection) = pending
                         .take()
                         .expect("ThrottleFuture polled after completion");
-                    let next = decide(outcome, attempt, &mut inner, request, &*this.rejection);
+                    let next = decide(outcome, attempt, &mut inner, request, &rejection);
                     this.state.set(next);
                 }
                 StateProj::Calling { call, attempt } => {
@@ -220,7 +231,7 @@ where
                         .filter(|_| {
                             is_failure(response.status(), response.extensions().get::<AuthError>())
                         })
-                        .and_then(|a| a.throttle.start_record(a.address, a.identity.as_deref()));
+                        .and_then(|a| this.throttle.start_record(a.address, a.identity.as_deref()));
                     match recording {
                         Some(recording) => this.state.set(State::Recording {
                             recording,

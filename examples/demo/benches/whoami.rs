@@ -2,9 +2,10 @@
 //! `/health` (no authentication) as the baseline, then an API key (cache hit), a demo JWT
 //! (verified-token cache hit) and a refused request (no credential, 401).
 //!
-//! `/bench/api/whoami-limited` is the API-key case with a rate limiter behind the key layer
-//! (a limit never reached). Every request comes from `127.0.0.1:40000` (axum's
-//! `ConnectInfo`), as the server would see it: the API and login throttles count by it.
+//! The API-key case runs twice: with a key without limits of its own, and with a key whose
+//! own rate (1,000,000/s, never reached) the key's limiter counts. Every request comes from
+//! `127.0.0.1:40000` (axum's `ConnectInfo`), as the server would see it: the API and login
+//! throttles count by it.
 //!
 //! Three more routes split the gap between `/health` and an authenticated whoami: the demo's
 //! `DEMO_BENCH_FLOORS` routes, the same JSON handler with no layer (what the route and its
@@ -21,7 +22,7 @@ use axum::extract::ConnectInfo;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, StatusCode};
 use tower::ServiceExt;
-use tower_apikey::NewKey;
+use tower_apikey::{KeyLimit, NewKey};
 use towerauth_demo::config::{Config, DEFAULT_USERS};
 use towerauth_demo::users::Users;
 
@@ -75,6 +76,16 @@ fn bench(c: &mut Criterion) {
         .key
         .expose()
         .to_owned();
+    let rate = KeyLimit::parse_rate("1000000/s").unwrap();
+    let limited = rt
+        .block_on(
+            demo.keys
+                .create(NewKey::new("bench").scopes(["read"]).rate(rate)),
+        )
+        .unwrap()
+        .key
+        .expose()
+        .to_owned();
     let login = Request::post("/auth/login")
         .header("content-type", "application/json")
         .body(Body::from(
@@ -96,13 +107,13 @@ fn bench(c: &mut Criterion) {
         (
             "whoami api key",
             "/api/whoami",
-            Some(("x-api-key", key.clone())),
+            Some(("x-api-key", key)),
             StatusCode::OK,
         ),
         (
             "whoami api key, rate limited",
-            "/bench/api/whoami-limited",
-            Some(("x-api-key", key)),
+            "/api/whoami",
+            Some(("x-api-key", limited)),
             StatusCode::OK,
         ),
         (
@@ -129,6 +140,12 @@ fn bench(c: &mut Criterion) {
         };
         let res = rt.block_on(router.clone().oneshot(request())).unwrap();
         assert_eq!(res.status(), expected, "{name}");
+        // Only the key with a rate of its own is counted, and says so.
+        assert_eq!(
+            res.headers().contains_key("ratelimit"),
+            name.ends_with("rate limited"),
+            "{name}"
+        );
         group.bench_function(name, |b| {
             b.to_async(&rt).iter(|| async {
                 let res = router.clone().oneshot(request()).await.unwrap();

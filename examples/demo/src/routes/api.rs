@@ -46,8 +46,8 @@ pub(crate) fn key_limiter() -> RateLimiter {
     RateLimiter::builder()
         .key_by(KeyBy::custom(|parts, principal| {
             match parts.extensions.get::<ApiKeyIdentity>() {
-                Some(key) => format!("key:{}", key.id()),
-                None => format!("s:{}", principal.subject()),
+                Some(key) => ["key:", key.id()].concat(),
+                None => ["s:", principal.subject()].concat(),
             }
         }))
         .overrides(move |parts, _| policies.of(parts.extensions.get::<ApiKeyIdentity>()?))

@@ -6,22 +6,17 @@
 //! * `/bench/whoami`: the handler alone, no layer;
 //! * `/bench/whoami/layered`: behind a tower layer that does nothing;
 //! * `/bench/whoami/engine`: behind an [`AuthLayer`] whose authenticator accepts every
-//!   request as the fixed principal;
-//! * `/bench/api/whoami-limited`: `/api/whoami` as it is served (the API throttle, the
-//!   API-key / JWT / session layer) with a [`RateLimiter`] behind the authentication layer
-//!   whose limit never refuses, so that a row beside `/api/whoami` gives what a rate
-//!   limit adds to an authenticated request.
+//!   request as the fixed principal.
 //!
-//! The criterion bench `whoami` measures the same three in process.
+//! What a key's own rate limit adds is measured on `/api/whoami` itself, with a key that
+//! has one. The criterion bench `whoami` measures the same routes in process.
 
-use auth_core::{AuthError, AuthLayer, AuthMethod, Principal, first_of};
+use auth_core::{AuthError, AuthLayer, AuthMethod, Principal};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use http::Request;
-use tower::ServiceBuilder;
 use tower::util::MapRequestLayer;
-use tower_ratelimit::{Limit, RateLimiter};
 
 use super::api;
 use crate::app::AppState;
@@ -32,7 +27,7 @@ fn principal() -> Principal {
 }
 
 /// The floor routes (see the module docs).
-pub(crate) fn router(state: &AppState) -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     let fixed = principal();
     let bare = move || {
         let principal = fixed.clone();
@@ -50,24 +45,4 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
             "/bench/whoami/engine",
             get(api::whoami).layer(AuthLayer::new(accept_all)),
         )
-        .route(
-            "/bench/api/whoami-limited",
-            get(api::whoami).layer(
-                ServiceBuilder::new()
-                    .layer(state.api_throttle.layer())
-                    .layer(AuthLayer::new(
-                        first_of(state.keys.authenticator(), state.jwt.clone())
-                            .or(state.sessions.clone()),
-                    ))
-                    .layer(limiter().layer()),
-            ),
-        )
-}
-
-/// A limit no load run reaches: a million requests a second per identity.
-fn limiter() -> RateLimiter {
-    RateLimiter::builder()
-        .limit(Limit::per_second("bench", 1_000_000))
-        .build()
-        .expect("a valid limit")
 }

@@ -88,7 +88,7 @@ pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
         .route("/dashboard/login", post(login::login))
         .nest_service("/oauth", state.oauth.routes());
     if bench_floors {
-        router = router.merge(floors::router(&state));
+        router = router.merge(floors::router());
     }
     router.with_state(state)
 }
