@@ -7,8 +7,10 @@
 //!   may stop and start without touching the machine's services.
 //! - [`OidcProvider`]: the committed `oidc-provider` (npm) on a free port.
 //! - [`Jar`]: a cookie jar filled from `Set-Cookie` headers.
+//! - [`dpop`]: DPoP proofs and DPoP-bound tokens, as a client makes them.
 
 mod cookies;
+pub mod dpop;
 mod oidc;
 mod postgres;
 mod redis;
