@@ -34,16 +34,16 @@ pub(crate) struct Anonymous;
 pub trait Admit {
     /// Inserts what the check established into `request`'s extensions, and records the
     /// outcome on the request's span. Returns the headers to append to the response.
-    fn admit<B>(self, request: &mut Request<B>, span: &Span) -> Option<HeaderMap>;
+    fn admit<B>(self, request: &mut Request<B>, span: &Span) -> Extra;
 }
 
 impl<I: Identity> Admit for I {
-    fn admit<B>(mut self, request: &mut Request<B>, span: &Span) -> Option<HeaderMap> {
+    fn admit<B>(mut self, request: &mut Request<B>, span: &Span) -> Extra {
         if !span.is_disabled() {
             span.record("method", self.principal().method().as_str());
             span.record("outcome", "authenticated");
         }
-        let headers = self.take_response_headers();
+        let headers = self.take_response_headers().map(Box::new);
         self.insert_into(request.extensions_mut());
         headers
     }
@@ -51,11 +51,15 @@ impl<I: Identity> Admit for I {
 
 /// An authorization check adds nothing.
 impl Admit for () {
-    fn admit<B>(self, _request: &mut Request<B>, span: &Span) -> Option<HeaderMap> {
+    fn admit<B>(self, _request: &mut Request<B>, span: &Span) -> Extra {
         span.record("outcome", "authorized");
         None
     }
 }
+
+/// Headers to append to the inner service's response: boxed, so that the futures that carry
+/// them stay one pointer larger (the common case has none and allocates nothing).
+type Extra = Option<Box<HeaderMap>>;
 
 /// Appends `extra` to `headers`.
 fn append(headers: &mut HeaderMap, extra: &HeaderMap) {
@@ -96,7 +100,7 @@ pin_project! {
             #[pin]
             call: F,
             // Appended to the inner service's response.
-            headers: Option<HeaderMap>,
+            headers: Extra,
         },
         Rejected { response: Option<Response<Bytes>> },
         Done,
@@ -128,7 +132,7 @@ fn reject<B, R: OnRejection<B>>(
 
 /// What a verdict leads to: the inner service's call, or the rejection.
 enum Step<F> {
-    Call(F, Option<HeaderMap>),
+    Call(F, Extra),
     Reject(Response<Bytes>),
 }
 

@@ -1,7 +1,7 @@
 //! Introspection with a warm cache, against tower-jwt's cache-hit path in the same run:
 //! * `bare`: the request through the inner service alone;
-//! * `introspection_cached`: the introspection layer, the token's answer cached (an
-//!   keyed SHA-256 of the token, one map lookup, the `exp` check);
+//! * `introspection_cached`: the introspection layer, the token's answer cached (a
+//!   keyed SipHash of the token, one map lookup, the `exp` check);
 //! * `introspection_cached_revocation`: the same with a memory revocation store holding
 //!   1,000 revoked tokens and 1,000 revoked subjects, checked on every hit;
 //! * `jwt_cached/HS256`: tower-jwt's layer with its verified-token cache, the same
@@ -9,6 +9,9 @@
 //!
 //! The cache is warmed by one real introspection request to a loopback endpoint; the
 //! measured requests are decided at once, so they are polled with a no-op waker.
+//!
+//! Instructions per request (BENCHMARKS.md): `COUNT_BENCH=<name> COUNT_N=<n>` runs one of
+//! them `n` times instead, under `valgrind --tool=callgrind`.
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
@@ -58,6 +61,24 @@ fn handler() -> impl Service<Request<()>, Response = Response<String>, Error = I
     service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(String::new())) })
 }
 
+/// Benches `f` as `name`; or, with `COUNT_BENCH=<name>` and `COUNT_N=<n>` set, runs it `n`
+/// times and nothing else, for instruction counts under callgrind (run twice with two `n`
+/// and divide the difference, so the setup cancels out).
+fn run(c: &mut Criterion, name: &str, mut f: impl FnMut()) {
+    match (std::env::var("COUNT_BENCH"), std::env::var("COUNT_N")) {
+        (Ok(only), Ok(n)) => {
+            if only == name {
+                for _ in 0..n.parse::<usize>().expect("COUNT_N is a number") {
+                    f();
+                }
+            }
+        }
+        _ => {
+            c.bench_function(name, |b| b.iter(&mut f));
+        }
+    }
+}
+
 fn bench(c: &mut Criterion) {
     tower_jwt::ensure_crypto_backend().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -82,8 +103,8 @@ fn bench(c: &mut Criterion) {
 
     let authorization = HeaderValue::from_static("Bearer x");
     let mut bare = handler();
-    c.bench_function("bare", |b| {
-        b.iter(|| now(bare.call(black_box(request(&authorization)))).unwrap());
+    run(c, "bare", || {
+        black_box(now(bare.call(black_box(request(&authorization)))).unwrap());
     });
 
     let introspection = Introspection::builder(ISS)
@@ -99,8 +120,8 @@ fn bench(c: &mut Criterion) {
     let authorization = HeaderValue::from_str(&format!("Bearer {OPAQUE}")).unwrap();
     let warm = runtime.block_on(svc.clone().oneshot(request(&authorization)));
     assert_eq!(warm.unwrap().status(), 200);
-    c.bench_function("introspection_cached", |b| {
-        b.iter(|| now(svc.call(black_box(request(&authorization)))).unwrap());
+    run(c, "introspection_cached", || {
+        black_box(now(svc.call(black_box(request(&authorization)))).unwrap());
     });
 
     let store = Arc::new(MemoryRevocationStore::new());
@@ -135,8 +156,8 @@ fn bench(c: &mut Criterion) {
         .service(handler());
     let warm = runtime.block_on(svc.clone().oneshot(request(&authorization)));
     assert_eq!(warm.unwrap().status(), 200);
-    c.bench_function("introspection_cached_revocation", |b| {
-        b.iter(|| now(svc.call(black_box(request(&authorization)))).unwrap());
+    run(c, "introspection_cached_revocation", || {
+        black_box(now(svc.call(black_box(request(&authorization)))).unwrap());
     });
 
     let verifier = JwtVerifier::new(
@@ -165,8 +186,8 @@ fn bench(c: &mut Criterion) {
         now(svc.call(request(&authorization))).unwrap().status(),
         200
     );
-    c.bench_function("jwt_cached/HS256", |b| {
-        b.iter(|| now(svc.call(black_box(request(&authorization)))).unwrap());
+    run(c, "jwt_cached/HS256", || {
+        black_box(now(svc.call(black_box(request(&authorization)))).unwrap());
     });
 }
 

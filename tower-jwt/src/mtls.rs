@@ -329,6 +329,7 @@ fn check<C>(
 
 /// `outcome` (the token's verdict for `request`) with the certificate binding checked. A
 /// refused token keeps its refusal; a bad `Client-Cert` header refuses an accepted one.
+#[inline]
 pub(crate) fn bind<B, C: Send + Sync + 'static>(
     config: Option<&MtlsConfig>,
     request: &Request<B>,
