@@ -8,13 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use auth_core::AuthError;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
-use common::app;
+use common::{app, read_verdict};
 use tower::ServiceExt;
 use tower_introspect::Introspection;
 
@@ -125,24 +124,6 @@ fn introspection(url: &str, path: &str) -> Introspection {
         .unwrap()
 }
 
-/// The status and the refusal's reason for one request to `/read` with `opaque-token`.
-async fn ask(introspection: &Introspection) -> (StatusCode, Option<&'static str>) {
-    let request = Request::builder()
-        .uri("/read")
-        .header("authorization", "Bearer opaque-token")
-        .body(Body::empty())
-        .unwrap();
-    let response = app(introspection.authenticator())
-        .oneshot(request)
-        .await
-        .unwrap();
-    let reason = response
-        .extensions()
-        .get::<AuthError>()
-        .map(AuthError::reason);
-    (response.status(), reason)
-}
-
 #[tokio::test]
 async fn hostile_answers_are_503_and_never_cached() {
     let (url, _) = endpoint().await;
@@ -161,13 +142,13 @@ async fn hostile_answers_are_503_and_never_cached() {
     ] {
         let introspection = introspection(&url, path);
         assert_eq!(
-            ask(&introspection).await,
+            read_verdict(&introspection).await,
             (StatusCode::SERVICE_UNAVAILABLE, Some(reason)),
             "{path}"
         );
         // Not cached: the second request fails the same way, asking again.
         assert_eq!(
-            ask(&introspection).await.0,
+            read_verdict(&introspection).await.0,
             StatusCode::SERVICE_UNAVAILABLE,
             "{path}"
         );
@@ -178,7 +159,7 @@ async fn hostile_answers_are_503_and_never_cached() {
 async fn active_with_an_exp_in_the_past_is_refused() {
     let (url, _) = endpoint().await;
     assert_eq!(
-        ask(&introspection(&url, "/exp-past")).await,
+        read_verdict(&introspection(&url, "/exp-past")).await,
         (StatusCode::UNAUTHORIZED, Some("expired"))
     );
 }
@@ -187,7 +168,7 @@ async fn active_with_an_exp_in_the_past_is_refused() {
 async fn the_token_goes_in_the_form_body_with_client_secret_basic() {
     let (url, _) = endpoint().await;
     assert_eq!(
-        ask(&introspection(&url, "/client-auth")).await,
+        read_verdict(&introspection(&url, "/client-auth")).await,
         (StatusCode::OK, None)
     );
 }
@@ -205,14 +186,14 @@ async fn inactive_answers_are_cached_briefly() {
         .unwrap();
     for _ in 0..3 {
         assert_eq!(
-            ask(&introspection).await,
+            read_verdict(&introspection).await,
             (StatusCode::UNAUTHORIZED, Some("inactive"))
         );
     }
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
-        ask(&introspection).await,
+        read_verdict(&introspection).await,
         (StatusCode::UNAUTHORIZED, Some("inactive"))
     );
     assert_eq!(hits.load(Ordering::SeqCst), 2);

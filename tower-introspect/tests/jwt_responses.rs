@@ -8,19 +8,16 @@ mod common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use auth_core::AuthError;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::Path;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::app;
+use common::read_verdict;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use tower_introspect::Introspection;
 
 const ISSUER: &str = "https://as.example";
@@ -142,20 +139,7 @@ async fn ask(url: &str, case: &str) -> (StatusCode, Option<&'static str>) {
         .insecure_http_loopback()
         .build()
         .unwrap();
-    let request = Request::builder()
-        .uri("/read")
-        .header("authorization", "Bearer opaque-token")
-        .body(Body::empty())
-        .unwrap();
-    let response = app(introspection.authenticator())
-        .oneshot(request)
-        .await
-        .unwrap();
-    let reason = response
-        .extensions()
-        .get::<AuthError>()
-        .map(AuthError::reason);
-    (response.status(), reason)
+    read_verdict(&introspection).await
 }
 
 #[tokio::test]

@@ -8,14 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use auth_core::{AuthError, StoreError};
+use auth_core::StoreError;
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use common::app;
-use tower::ServiceExt;
+use common::read_verdict;
 use tower_introspect::Introspection;
 use tower_jwt::revocation::{
     MemoryRevocationStore, Revocation, RevocationStatus, RevocationStore, TokenRef,
@@ -73,24 +71,6 @@ fn introspection(url: &str, store: Arc<dyn RevocationStore>) -> Introspection {
         .unwrap()
 }
 
-/// The status and the refusal's reason for one request to `/read` with `opaque-token`.
-async fn ask(introspection: &Introspection) -> (StatusCode, Option<&'static str>) {
-    let request = Request::builder()
-        .uri("/read")
-        .header("authorization", "Bearer opaque-token")
-        .body(Body::empty())
-        .unwrap();
-    let response = app(introspection.authenticator())
-        .oneshot(request)
-        .await
-        .unwrap();
-    let reason = response
-        .extensions()
-        .get::<AuthError>()
-        .map(AuthError::reason);
-    (response.status(), reason)
-}
-
 const OK: (StatusCode, Option<&str>) = (StatusCode::OK, None);
 const REVOKED: (StatusCode, Option<&str>) = (StatusCode::UNAUTHORIZED, Some("revoked"));
 
@@ -99,8 +79,8 @@ async fn a_cached_token_revoked_by_jti_is_refused_without_asking() {
     let (url, hits) = endpoint(alice()).await;
     let store = Arc::new(MemoryRevocationStore::new());
     let introspection = introspection(&url, store.clone());
-    assert_eq!(ask(&introspection).await, OK);
-    assert_eq!(ask(&introspection).await, OK);
+    assert_eq!(read_verdict(&introspection).await, OK);
+    assert_eq!(read_verdict(&introspection).await, OK);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 
     // Another issuer's `j-1` is another token.
@@ -109,13 +89,13 @@ async fn a_cached_token_revoked_by_jti_is_refused_without_asking() {
         .revoke(Revocation::token("https://other.example", "j-1", exp))
         .await
         .unwrap();
-    assert_eq!(ask(&introspection).await, OK);
+    assert_eq!(read_verdict(&introspection).await, OK);
 
     store
         .revoke(Revocation::token(ISSUER, "j-1", exp))
         .await
         .unwrap();
-    assert_eq!(ask(&introspection).await, REVOKED);
+    assert_eq!(read_verdict(&introspection).await, REVOKED);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
 
@@ -127,7 +107,7 @@ async fn a_fresh_answer_for_a_revoked_token_is_refused() {
         .revoke(Revocation::token(ISSUER, "j-1", at(now() + 600)))
         .await
         .unwrap();
-    assert_eq!(ask(&introspection(&url, store)).await, REVOKED);
+    assert_eq!(read_verdict(&introspection(&url, store)).await, REVOKED);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
 
@@ -142,19 +122,22 @@ async fn a_subject_revocation_covers_tokens_issued_before_it_only() {
         .unwrap();
     let (url, _) = endpoint(alice()).await;
     let before = introspection(&url, store.clone());
-    assert_eq!(ask(&before).await, OK);
+    assert_eq!(read_verdict(&before).await, OK);
     // After it: refused, cached or not.
     store
         .revoke(Revocation::subject(ISSUER, "alice", at(now()), until))
         .await
         .unwrap();
-    assert_eq!(ask(&before).await, REVOKED);
-    assert_eq!(ask(&introspection(&url, store.clone())).await, REVOKED);
+    assert_eq!(read_verdict(&before).await, REVOKED);
+    assert_eq!(
+        read_verdict(&introspection(&url, store.clone())).await,
+        REVOKED
+    );
 
     // An answer without `iat` counts as issued at the epoch: covered by any such revocation.
     let no_iat = format!(r#"{{"active":true,"sub":"alice","exp":{}}}"#, now() + 600);
     let (url, _) = endpoint(no_iat).await;
-    assert_eq!(ask(&introspection(&url, store)).await, REVOKED);
+    assert_eq!(read_verdict(&introspection(&url, store)).await, REVOKED);
 }
 
 /// A store that has lost its source of truth and fails closed.
@@ -178,7 +161,7 @@ impl RevocationStore for Unreachable {
 async fn a_store_that_cannot_answer_is_503() {
     let (url, _) = endpoint(alice()).await;
     assert_eq!(
-        ask(&introspection(&url, Arc::new(Unreachable))).await,
+        read_verdict(&introspection(&url, Arc::new(Unreachable))).await,
         (StatusCode::SERVICE_UNAVAILABLE, Some("revocation"))
     );
 }

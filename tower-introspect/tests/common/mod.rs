@@ -181,6 +181,24 @@ where
         .layer(AuthLayer::new(authenticator))
 }
 
+/// The status and the refusal's reason for one request to `/read` with `opaque-token`.
+pub async fn read_verdict(introspection: &Introspection) -> (StatusCode, Option<&'static str>) {
+    let request = Request::builder()
+        .uri("/read")
+        .header("authorization", "Bearer opaque-token")
+        .body(Body::empty())
+        .unwrap();
+    let response = app(introspection.authenticator())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let reason = response
+        .extensions()
+        .get::<auth_core::AuthError>()
+        .map(auth_core::AuthError::reason);
+    (response.status(), reason)
+}
+
 /// GET `path` with `token`: the status, the body as JSON (or `null`), and
 /// `WWW-Authenticate`.
 pub async fn get_with(
