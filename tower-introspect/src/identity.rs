@@ -26,6 +26,8 @@ struct Inner {
     client_id: Option<String>,
     jti: Option<String>,
     issued_at: Option<SystemTime>,
+    /// `cnf.jkt`, read once here: every request checks it.
+    jkt: Option<String>,
     members: Map<String, Value>,
 }
 
@@ -45,6 +47,11 @@ impl Introspected {
                 client_id,
                 jti,
                 issued_at,
+                jkt: members
+                    .get("cnf")
+                    .and_then(|cnf| cnf.get("jkt"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 members,
             }),
             dpop_nonce: None,
@@ -100,7 +107,7 @@ impl Introspected {
     /// [`IntrospectionAuthenticator::dpop`](crate::IntrospectionAuthenticator::dpop)).
     #[must_use]
     pub fn dpop_thumbprint(&self) -> Option<&str> {
-        self.inner.members.get("cnf")?.get("jkt")?.as_str()
+        self.inner.jkt.as_deref()
     }
 
     /// Every member of the answer.
