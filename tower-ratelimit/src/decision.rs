@@ -97,20 +97,34 @@ impl Decision {
             .iter()
             .map(|l| &*l.name)
             .chain(policy.quota().map(|q| &*q.name));
-        let mut out = String::with_capacity(32 * usize::from(self.len));
-        for (name, state) in names.zip(self.states()) {
+        let fields = names.zip(self.states());
+        // Sized exactly, so the value becomes a `HeaderValue` without a second allocation.
+        let len = fields
+            .clone()
+            .map(|(name, state)| {
+                let reset = state
+                    .reset
+                    .map_or(0, |n| ";t=".len() + decimal_len(ceil_secs(n)));
+                "\"\";r=".len() + name.len() + decimal_len(state.remaining) + reset
+            })
+            .sum::<usize>()
+            + ", ".len() * self.states().len().saturating_sub(1);
+        let mut out = String::with_capacity(len);
+        let mut digits = itoa::Buffer::new();
+        for (name, state) in fields {
             if !out.is_empty() {
                 out.push_str(", ");
             }
             out.push('"');
             out.push_str(name);
             out.push_str("\";r=");
-            push_decimal(&mut out, state.remaining);
+            out.push_str(digits.format(state.remaining));
             if let Some(reset) = state.reset {
                 out.push_str(";t=");
-                push_decimal(&mut out, ceil_secs(reset));
+                out.push_str(digits.format(ceil_secs(reset)));
             }
         }
+        debug_assert_eq!(out.len(), len);
         out
     }
 
@@ -125,22 +139,9 @@ impl Decision {
     }
 }
 
-/// Appends `n` in decimal (without the formatting machinery: this runs on every admitted
-/// request).
-fn push_decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        out.push(char::from(d));
-    }
+/// The number of decimal digits of `n`.
+fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 /// Whole seconds, rounded up.
@@ -197,10 +198,16 @@ mod tests {
             remaining: 5,
             reset: None,
         });
+        let header = decision.header(&policy);
         assert_eq!(
-            decision.header(&policy),
+            header,
             r#""burst";r=0;t=2, "daily";r=990;t=864, "credits";r=5"#
         );
+        // Sized exactly: the bytes become a `HeaderValue` without a second allocation.
+        assert_eq!(header.capacity(), header.len());
+        for (n, len) in [(0, 1), (9, 1), (10, 2), (999, 3), (1000, 4), (u64::MAX, 20)] {
+            assert_eq!(decimal_len(n), len, "{n}");
+        }
         let err = decision.error(&policy);
         assert_eq!(err.retry_after(), Some(2));
         assert_eq!(

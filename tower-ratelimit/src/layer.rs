@@ -86,7 +86,8 @@ fn admitted_headers(limiter: &RateLimiter, decision: &Decision, policy: &Policy)
     if state.is_empty() {
         return None;
     }
-    // The String's bytes become the value as they are, without a copy.
+    // The String's bytes become the value as they are: no copy, and, sized exactly, no
+    // second allocation.
     let state = HeaderValue::try_from(state).ok()?;
     Some((policy.inner.header.clone(), state))
 }

@@ -1,5 +1,6 @@
 //! [`RateLimiter`]: the per-identity limits and quota, its builder and what it keys on.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -15,8 +16,8 @@ use crate::layer::RateLimitLayer;
 use crate::memory::MemoryStore;
 use crate::policy::{Limit, Policy, Quota};
 
-/// A key of your own: `f(request, principal)`.
-pub type CustomKey = Arc<dyn Fn(&Parts, &Principal) -> String + Send + Sync>;
+/// A key of your own: `f(request, principal)`, borrowed from them where it can be.
+pub type CustomKey = Arc<dyn for<'a> Fn(&'a Parts, &'a Principal) -> Cow<'a, str> + Send + Sync>;
 
 /// What identities are counted by.
 #[derive(Clone)]
@@ -34,8 +35,31 @@ pub enum KeyBy {
 }
 
 impl KeyBy {
-    /// Counts by `f(request, principal)`, e.g. subject and route together.
-    pub fn custom(f: impl Fn(&Parts, &Principal) -> String + Send + Sync + 'static) -> Self {
+    /// Counts by `f(request, principal)`, e.g. subject and route together. A key borrowed
+    /// from the request or principal (`Cow::Borrowed`) costs no allocation.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use tower_ratelimit::KeyBy;
+    ///
+    /// // One budget per subject and path.
+    /// let by_route = KeyBy::custom(|parts, principal| {
+    ///     Cow::Owned(format!("{}|{}", principal.subject(), parts.uri.path()))
+    /// });
+    /// // One budget per client id that the authenticator put in the request, borrowed.
+    /// #[derive(Clone)]
+    /// struct ClientId(String);
+    /// let by_client = KeyBy::custom(|parts, principal| {
+    ///     match parts.extensions.get::<ClientId>() {
+    ///         Some(ClientId(id)) => Cow::Borrowed(id.as_str()),
+    ///         None => Cow::Borrowed(principal.subject()),
+    ///     }
+    /// });
+    /// # let _ = (by_route, by_client);
+    /// ```
+    pub fn custom(
+        f: impl for<'a> Fn(&'a Parts, &'a Principal) -> Cow<'a, str> + Send + Sync + 'static,
+    ) -> Self {
         Self::Custom(Arc::new(f))
     }
 
