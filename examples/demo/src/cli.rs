@@ -1,12 +1,13 @@
 //! The command line: `demo` (serve), `demo keys …`, `demo token …`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tower_apikey::cli::{KeysCommand, parse_duration};
 use tower_jwt::issuer::{Grant, SigningKey, TokenIssuer};
+use tower_jwt::mtls::ClientCertificate;
 
 use crate::config::{Config, DEMO_AUDIENCE};
 
@@ -38,6 +39,11 @@ pub enum Command {
         /// Lifetime: `90s`, `15m`, `24h`, `30d`.
         #[arg(long, value_parser = parse_duration, default_value = "15m")]
         ttl: Duration,
+        /// Bind the token to the client certificate in this PEM file (its first
+        /// certificate): it is then accepted only over mutual TLS with that certificate
+        /// (RFC 8705 `cnf.x5t#S256`; see `DEMO_TLS_CLIENT_CA`).
+        #[arg(long, value_name = "FILE")]
+        cert: Option<PathBuf>,
     },
     /// Write a self-signed certificate and key for local HTTPS (`DEMO_TLS_CERT` /
     /// `DEMO_TLS_KEY`).
@@ -70,8 +76,13 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
             store.close().await;
             result
         }
-        Command::Token { sub, scopes, ttl } => {
-            let token = token(&config, &sub, &scopes, ttl)?;
+        Command::Token {
+            sub,
+            scopes,
+            ttl,
+            cert,
+        } => {
+            let token = token(&config, &sub, &scopes, ttl, cert.as_deref())?;
             let mut out = std::io::stdout().lock();
             writeln!(out, "{token}").map_err(|e| e.to_string())
         }
@@ -96,8 +107,15 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), String> {
     }
 }
 
-/// A demo access token, as the server issues at login.
-fn token(config: &Config, sub: &str, scopes: &str, ttl: Duration) -> Result<String, String> {
+/// A demo access token, as the server issues at login; bound to the certificate in the PEM
+/// file `cert` if given.
+fn token(
+    config: &Config,
+    sub: &str,
+    scopes: &str,
+    ttl: Duration,
+    cert: Option<&Path>,
+) -> Result<String, String> {
     let Some(secret) = config.jwt_secrets.first() else {
         return Err(
             "DEMO_JWT_SECRET is not set: the server would not accept a token signed \
@@ -117,9 +135,28 @@ fn token(config: &Config, sub: &str, scopes: &str, ttl: Duration) -> Result<Stri
         .access_lifetime(ttl)
         .build()
         .map_err(|e| e.to_string())?;
-    let grant = Grant::new(sub).scope(scopes.split_whitespace());
+    let mut grant = Grant::new(sub).scope(scopes.split_whitespace());
+    if let Some(cert) = cert {
+        let thumbprint = certificate_thumbprint(cert)?;
+        grant = grant
+            .claim("cnf", serde_json::json!({ "x5t#S256": thumbprint }))
+            .map_err(|e| e.to_string())?;
+    }
     issuer
         .issue_access(&grant)
         .map(tower_jwt::issuer::IssuedToken::into_string)
         .map_err(|e| e.to_string())
+}
+
+/// The RFC 8705 `x5t#S256` thumbprint of the first certificate in the PEM file `path`.
+fn certificate_thumbprint(path: &Path) -> Result<String, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let shown = path.display();
+    let first = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("--cert ({shown}): {e}"))?
+        .next()
+        .ok_or_else(|| format!("--cert ({shown}): no PEM certificate in the file"))?
+        .map_err(|e| format!("--cert ({shown}): {e}"))?;
+    Ok(ClientCertificate::from_der(&first).thumbprint().to_owned())
 }

@@ -36,13 +36,18 @@ impl fmt::Debug for ClientCredentials {
     }
 }
 
-/// The PEM files of `DEMO_TLS_CERT` / `DEMO_TLS_KEY`: the server speaks HTTPS with them.
+/// The PEM files of `DEMO_TLS_CERT` / `DEMO_TLS_KEY` (the server speaks HTTPS with them)
+/// and of `DEMO_TLS_CLIENT_CA`.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
     /// The certificate chain, leaf first.
     pub cert: PathBuf,
     /// The private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
+    /// `DEMO_TLS_CLIENT_CA`: the CA certificate(s) a client certificate must chain to. With
+    /// it, the server asks every client for a certificate (RFC 8705 certificate-bound
+    /// tokens); a client without one still connects.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// Everything the server and the CLI read from the environment.
@@ -103,7 +108,7 @@ pub struct Config {
     /// `BENCHMARKS.md`). Never turn it on for a server others can reach.
     pub bench_floors: bool,
     /// `DEMO_TLS_CERT` / `DEMO_TLS_KEY`: serve HTTPS (HTTP/1.1 and HTTP/2) with this pair,
-    /// reloaded at SIGHUP.
+    /// reloaded at SIGHUP; with `DEMO_TLS_CLIENT_CA`, client certificates too.
     pub tls: Option<TlsFiles>,
 }
 
@@ -217,11 +222,20 @@ impl Config {
         if oidc_introspection && oidc_client.is_none() {
             return Err("DEMO_OIDC_INTROSPECTION=on needs DEMO_OIDC_ISSUER, DEMO_OIDC_CLIENT_ID and DEMO_OIDC_CLIENT_SECRET".to_owned());
         }
+        let client_ca = var("DEMO_TLS_CLIENT_CA").map(PathBuf::from);
         let tls = match (var("DEMO_TLS_CERT"), var("DEMO_TLS_KEY")) {
             (Some(cert), Some(key)) => Some(TlsFiles {
                 cert: cert.into(),
                 key: key.into(),
+                client_ca,
             }),
+            (None, None) if client_ca.is_some() => {
+                return Err(
+                    "DEMO_TLS_CLIENT_CA needs DEMO_TLS_CERT and DEMO_TLS_KEY: client \
+                     certificates are read by the demo's own HTTPS listener"
+                        .to_owned(),
+                );
+            }
             (None, None) => None,
             _ => return Err("set both DEMO_TLS_CERT and DEMO_TLS_KEY, or neither".to_owned()),
         };
@@ -432,6 +446,7 @@ mod tests {
             tls: Some(TlsFiles {
                 cert: "cert.pem".into(),
                 key: "key.pem".into(),
+                client_ca: None,
             }),
             ..config(addr, public_url, None)
         }
@@ -506,6 +521,7 @@ mod tests {
                 config.tls = Some(TlsFiles {
                     cert: "cert.pem".into(),
                     key: "key.pem".into(),
+                    client_ca: None,
                 });
             }
             let checked = config.check_listener();

@@ -1,5 +1,6 @@
 //! `demo` (serve): plain HTTP on loopback or behind an HTTPS proxy, HTTPS with
-//! `DEMO_TLS_CERT` / `DEMO_TLS_KEY`; security headers on every response; graceful shutdown.
+//! `DEMO_TLS_CERT` / `DEMO_TLS_KEY` (client certificates with `DEMO_TLS_CLIENT_CA`);
+//! security headers on every response; graceful shutdown.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::response::Response;
 use axum_server::Handle;
-use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use axum_server::tls_rustls::RustlsConfig;
 use http::HeaderValue;
 use http::header::{
     CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
@@ -92,7 +93,7 @@ pub(crate) async fn serve(mut config: Config) -> Result<(), String> {
     let served = match tls {
         Some((rustls, _)) => {
             server
-                .acceptor(RustlsAcceptor::new(rustls))
+                .acceptor(crate::tls::ClientCertAcceptor::new(rustls))
                 .serve(app)
                 .await
         }
