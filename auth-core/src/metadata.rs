@@ -84,6 +84,9 @@ impl ResourceMetadata {
             jwks_uri: None,
             documentation: None,
             resource_name: None,
+            tls_bound_tokens: false,
+            dpop_algorithms: Vec::new(),
+            dpop_required: false,
         }
     }
 
@@ -122,6 +125,9 @@ pub struct ResourceMetadataBuilder {
     jwks_uri: Option<String>,
     documentation: Option<String>,
     resource_name: Option<String>,
+    tls_bound_tokens: bool,
+    dpop_algorithms: Vec<String>,
+    dpop_required: bool,
 }
 
 impl ResourceMetadataBuilder {
@@ -171,12 +177,39 @@ impl ResourceMetadataBuilder {
         self
     }
 
+    /// States that the resource takes certificate-bound access tokens over mutual TLS
+    /// (RFC 8705): `"tls_client_certificate_bound_access_tokens": true`.
+    pub fn tls_client_certificate_bound_access_tokens(mut self) -> Self {
+        self.tls_bound_tokens = true;
+        self
+    }
+
+    /// The JWS algorithms the resource accepts for DPoP proofs (RFC 9449), e.g. `ES256`:
+    /// `dpop_signing_alg_values_supported`. Asymmetric algorithms only.
+    pub fn dpop_signing_alg_values_supported<I, S>(mut self, algorithms: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.dpop_algorithms = algorithms.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// States that the resource takes DPoP-bound access tokens only:
+    /// `"dpop_bound_access_tokens_required": true`.
+    pub fn dpop_bound_access_tokens_required(mut self) -> Self {
+        self.dpop_required = true;
+        self
+    }
+
     /// Checks every URL and builds the document.
     ///
     /// # Errors
     ///
     /// [`ConfigErrorKind::InvalidValue`] for a URL that is not `https` (or `http` on a
-    /// loopback host), a resource with a query, or a bearer method RFC 6750 does not name.
+    /// loopback host), a resource with a query, a bearer method RFC 6750 does not name, a
+    /// DPoP algorithm that is `none` or symmetric (`HS*`), or DPoP required without an
+    /// algorithm.
     pub fn build(self) -> Result<ResourceMetadata, ConfigError> {
         let resource = checked_url("resource", &self.resource)?;
         if resource.query().is_some() {
@@ -203,6 +236,22 @@ impl ResourceMetadataBuilder {
                 format!("`{method}` is not header, body or query"),
             ));
         }
+        if let Some(alg) = self
+            .dpop_algorithms
+            .iter()
+            .find(|a| a.is_empty() || a.eq_ignore_ascii_case("none") || a.starts_with("HS"))
+        {
+            return Err(invalid(
+                "dpop_signing_alg_values_supported",
+                format!("`{alg}` is not an asymmetric JWS algorithm"),
+            ));
+        }
+        if self.dpop_required && self.dpop_algorithms.is_empty() {
+            return Err(invalid(
+                "dpop_bound_access_tokens_required",
+                "needs dpop_signing_alg_values_supported",
+            ));
+        }
         let suffix = resource.path().trim_end_matches('/');
         let path = format!("{WELL_KNOWN}{suffix}");
         let origin = self.resource.trim_end_matches('/');
@@ -224,6 +273,15 @@ impl ResourceMetadataBuilder {
         }
         if let Some(name) = self.resource_name {
             document["resource_name"] = name.into();
+        }
+        if self.tls_bound_tokens {
+            document["tls_client_certificate_bound_access_tokens"] = true.into();
+        }
+        if !self.dpop_algorithms.is_empty() {
+            document["dpop_signing_alg_values_supported"] = self.dpop_algorithms.into();
+        }
+        if self.dpop_required {
+            document["dpop_bound_access_tokens_required"] = true.into();
         }
         Ok(ResourceMetadata {
             inner: Arc::new(Inner {
@@ -362,6 +420,59 @@ mod tests {
                 .build()
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn sender_constrained_token_support_is_stated_and_checked() {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let document = |metadata: &ResourceMetadata| {
+            let metadata = metadata.clone();
+            async move {
+                let request = Request::get(metadata.path()).body(()).unwrap();
+                let response = metadata.service().oneshot(request).await.unwrap();
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+            }
+        };
+        let plain = ResourceMetadata::builder("https://api.example.com")
+            .build()
+            .unwrap();
+        let json = document(&plain).await;
+        for field in [
+            "tls_client_certificate_bound_access_tokens",
+            "dpop_signing_alg_values_supported",
+            "dpop_bound_access_tokens_required",
+        ] {
+            assert!(json.get(field).is_none(), "{field} stated by default");
+        }
+
+        let bound = ResourceMetadata::builder("https://api.example.com")
+            .tls_client_certificate_bound_access_tokens()
+            .dpop_signing_alg_values_supported(["ES256", "EdDSA"])
+            .dpop_bound_access_tokens_required()
+            .build()
+            .unwrap();
+        let json = document(&bound).await;
+        assert_eq!(json["tls_client_certificate_bound_access_tokens"], true);
+        assert_eq!(
+            json["dpop_signing_alg_values_supported"],
+            serde_json::json!(["ES256", "EdDSA"])
+        );
+        assert_eq!(json["dpop_bound_access_tokens_required"], true);
+
+        for alg in ["none", "HS256", ""] {
+            let err = ResourceMetadata::builder("https://api.example.com")
+                .dpop_signing_alg_values_supported([alg])
+                .build()
+                .unwrap_err();
+            assert_eq!(err.field(), "dpop_signing_alg_values_supported", "{alg}");
+        }
+        let err = ResourceMetadata::builder("https://api.example.com")
+            .dpop_bound_access_tokens_required()
+            .build()
+            .unwrap_err();
+        assert_eq!(err.field(), "dpop_bound_access_tokens_required");
     }
 
     #[tokio::test]

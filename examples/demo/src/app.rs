@@ -80,11 +80,24 @@ fn api_throttle() -> Result<Throttle, String> {
 
 /// The API's protected resource metadata (RFC 9728): the resource is the public URL; the
 /// authorization servers are the OpenID issuer and the demo's own issuer when they are
-/// URLs; the scopes are the ones the demo grants.
-fn resource_metadata(config: &Config) -> Option<ResourceMetadata> {
+/// URLs; the scopes are the ones the demo grants; the DPoP proof algorithms it takes, and
+/// certificate-bound tokens when the HTTPS listener asks for client certificates.
+fn resource_metadata(config: &Config, dpop: Option<&DpopConfig>) -> Option<ResourceMetadata> {
     let mut metadata = ResourceMetadata::builder(config.public_url.trim_end_matches('/'))
         .scopes_supported(["read", "write", "admin"])
         .resource_name("towerauth demo API");
+    if let Some(dpop) = dpop {
+        // `Algorithm`'s names are the JWS ones (`ES256`, `EdDSA`, …).
+        metadata = metadata
+            .dpop_signing_alg_values_supported(dpop.algorithms().iter().map(|a| format!("{a:?}")));
+    }
+    if config
+        .tls
+        .as_ref()
+        .is_some_and(|tls| tls.client_ca.is_some())
+    {
+        metadata = metadata.tls_client_certificate_bound_access_tokens();
+    }
     let issuers = [Some(&config.jwt_issuer), config.oidc_issuer.as_ref()];
     for issuer in issuers.into_iter().flatten() {
         if issuer.starts_with("https://") || issuer.starts_with("http://") {
@@ -434,7 +447,9 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
         None
     };
     let (tokens, families) = token_issuer(config, &secrets, Arc::clone(&users)).await?;
-    let jwt = jwt_authenticator(config, &secrets, &tokens, dpop(config).await?)?;
+    let dpop = dpop(config).await?;
+    let resource_metadata = resource_metadata(config, dpop.as_ref());
+    let jwt = jwt_authenticator(config, &secrets, &tokens, dpop)?;
     let oauth = oauth_client(config).await?;
     let sessions = oauth.authenticator();
     let introspection = introspection(config).await?;
@@ -450,7 +465,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
         templates: Templates::new(),
         login_throttle: login_throttle()?,
         api_throttle: api_throttle()?,
-        resource_metadata: resource_metadata(config),
+        resource_metadata,
     };
     Ok(Demo {
         router: crate::routes::router(state, config.bench_floors),

@@ -201,6 +201,23 @@ async fn a_bound_token_is_accepted_with_its_client_certificate_only() {
     )
     .await;
 
+    // RFC 9728: the metadata says certificate-bound tokens are taken.
+    let metadata: Value = anonymous
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata["tls_client_certificate_bound_access_tokens"], true,
+        "{metadata}"
+    );
+
     // The listener asks for a certificate but does not demand one.
     let unbound = token(&server, "carol", None);
     assert!(claims(&unbound).get("cnf").is_none());

@@ -61,6 +61,29 @@ async fn a_dpop_bound_token_needs_a_fresh_proof_and_the_dpop_scheme() {
         );
     }
 
+    // RFC 9728: the metadata names the proof algorithms taken.
+    let metadata: Value = http()
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let algorithms = metadata["dpop_signing_alg_values_supported"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no DPoP algorithms in {metadata}"));
+    assert!(algorithms.contains(&json!("ES256")), "{metadata}");
+    assert!(
+        !algorithms
+            .iter()
+            .any(|a| a.as_str().is_some_and(|a| a.starts_with("HS"))),
+        "{metadata}"
+    );
+
     // The bound token as a bearer token: refused, the DPoP scheme offered.
     let (status, challenges, body) = whoami(&server, &format!("Bearer {token}"), None).await;
     assert_eq!(status, 401, "{body}");

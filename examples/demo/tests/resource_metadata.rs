@@ -24,6 +24,13 @@ async fn the_metadata_is_served_and_every_challenge_names_it() {
         serde_json::json!(["read", "write", "admin"])
     );
     assert!(metadata["authorization_servers"].is_array());
+    // No OpenID issuer (no DPoP) and plain HTTP (no client certificates).
+    for field in [
+        "dpop_signing_alg_values_supported",
+        "tls_client_certificate_bound_access_tokens",
+    ] {
+        assert!(metadata.get(field).is_none(), "{field} in {metadata}");
+    }
 
     let expected = format!(r#"resource_metadata="{url}""#);
     let anonymous = http()
