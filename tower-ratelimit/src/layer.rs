@@ -143,6 +143,11 @@ where
             };
         };
         let state = match self.limiter.start(&key, &policy) {
+            // The common case, built in place: admitted without waiting.
+            Check::Ready(Ok(decision)) if decision.is_allowed() => State::Calling {
+                headers: admitted_headers(&self.limiter, &decision, &policy),
+                call: self.inner.call(request),
+            },
             Check::Ready(outcome) => decide(
                 outcome,
                 &self.limiter,
