@@ -97,35 +97,20 @@ impl Decision {
             .iter()
             .map(|l| &*l.name)
             .chain(policy.quota().map(|q| &*q.name));
-        let fields = names.zip(self.states());
-        // Sized exactly, so the value becomes a `HeaderValue` without a second allocation.
-        let len = fields
-            .clone()
-            .map(|(name, state)| {
-                let reset = state
-                    .reset
-                    .map_or(0, |n| ";t=".len() + decimal_len(ceil_secs(n)));
-                "\"\";r=".len() + name.len() + decimal_len(state.remaining) + reset
-            })
-            .sum::<usize>()
-            + ", ".len() * self.states().len().saturating_sub(1);
-        let mut out = String::with_capacity(len);
-        let mut digits = itoa::Buffer::new();
-        for (name, state) in fields {
-            if !out.is_empty() {
-                out.push_str(", ");
-            }
-            out.push('"');
-            out.push_str(name);
-            out.push_str("\";r=");
-            out.push_str(digits.format(state.remaining));
-            if let Some(reset) = state.reset {
-                out.push_str(";t=");
-                out.push_str(digits.format(ceil_secs(reset)));
-            }
-        }
-        debug_assert_eq!(out.len(), len);
-        out
+        render(names, self.states())
+    }
+
+    /// Whether every state renders as `whole` (remaining requests and whole seconds to
+    /// reset, per limit): then the `RateLimit` value is the one built for it.
+    pub(crate) fn renders_as(&self, whole: &[(u64, u64)]) -> bool {
+        self.states().len() == whole.len()
+            && self
+                .states()
+                .iter()
+                .zip(whole)
+                .all(|(state, &(remaining, reset))| {
+                    state.remaining == remaining && state.reset.map(ceil_secs) == Some(reset)
+                })
     }
 
     /// The 429 for this refusal under `policy`.
@@ -137,6 +122,40 @@ impl Decision {
             self.header(policy),
         )
     }
+}
+
+/// The `RateLimit` value of `states` under `names`: `"name";r=remaining;t=seconds` each,
+/// sized exactly, so the bytes become a `HeaderValue` without a second allocation.
+pub(crate) fn render<'a>(
+    names: impl Iterator<Item = &'a str> + Clone,
+    states: &[LimitState],
+) -> String {
+    let fields = names.zip(states);
+    let (count, len) = fields.clone().fold((0, 0), |(count, len), (name, state)| {
+        let reset = state
+            .reset
+            .map_or(0, |n| ";t=".len() + decimal_len(ceil_secs(n)));
+        let field = "\"\";r=".len() + name.len() + decimal_len(state.remaining) + reset;
+        (count + 1, len + field)
+    });
+    let len = len + ", ".len() * usize::saturating_sub(count, 1);
+    let mut out = String::with_capacity(len);
+    let mut digits = itoa::Buffer::new();
+    for (name, state) in fields {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push('"');
+        out.push_str(name);
+        out.push_str("\";r=");
+        out.push_str(digits.format(state.remaining));
+        if let Some(reset) = state.reset {
+            out.push_str(";t=");
+            out.push_str(digits.format(ceil_secs(reset)));
+        }
+    }
+    debug_assert_eq!(out.len(), len);
+    out
 }
 
 /// The number of decimal digits of `n`.

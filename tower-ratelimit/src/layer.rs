@@ -82,13 +82,19 @@ fn admitted_headers(limiter: &RateLimiter, decision: &Decision, policy: &Policy)
     if !limiter.inner.headers {
         return None;
     }
-    let state = decision.header(policy);
-    if state.is_empty() {
-        return None;
-    }
-    // The String's bytes become the value as they are: no copy, and, sized exactly, no
-    // second allocation.
-    let state = HeaderValue::try_from(state).ok()?;
+    let state = match &policy.inner.whole {
+        // The caller was under its rates: the value built with the policy.
+        Some((whole, value)) if decision.renders_as(whole) => value.clone(),
+        _ => {
+            let state = decision.header(policy);
+            if state.is_empty() {
+                return None;
+            }
+            // The String's bytes become the value as they are: no copy, and, sized
+            // exactly, no second allocation.
+            HeaderValue::try_from(state).ok()?
+        }
+    };
     Some((policy.inner.header.clone(), state))
 }
 

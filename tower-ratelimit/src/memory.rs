@@ -233,6 +233,39 @@ mod tests {
     }
 
     #[test]
+    fn an_admission_with_every_limit_whole_renders_as_the_prebuilt_value() {
+        let store: MemoryStore = MemoryStore::default();
+        let policy = Policy::new(
+            [
+                Limit::per_second("s", 10).with_burst(3),
+                Limit::per_minute("m", 7),
+                Limit::per_day("d", 1_000),
+            ],
+            None,
+        )
+        .unwrap();
+        let (whole, value) = policy.inner.whole.as_ref().unwrap();
+        assert_eq!(value, r#""s";r=2;t=1, "m";r=6;t=9, "d";r=999;t=87"#);
+        let now = 1_000 * SEC;
+        let first = store.check("k", &policy, now);
+        assert!(first.renders_as(whole));
+        assert_eq!(first.header(&policy), value.to_str().unwrap());
+        // Within an interval of the first: not whole any more, written afresh.
+        let second = store.check("k", &policy, now + SEC / 20);
+        assert!(second.is_allowed() && !second.renders_as(whole));
+        assert_eq!(
+            second.header(&policy),
+            r#""s";r=1;t=1, "m";r=5;t=18, "d";r=998;t=173"#
+        );
+        // Once every limit is whole again, the prebuilt value is what it renders as.
+        let later = store.check("k", &policy, now + 86_400 * SEC);
+        assert!(later.renders_as(whole));
+        // A quota's count changes with every request: nothing prebuilt.
+        let quota = Policy::new([Limit::per_second("s", 1)], Some(Quota::total("q", 5)));
+        assert!(quota.unwrap().inner.whole.is_none());
+    }
+
+    #[test]
     fn many_limits_keep_their_own_state() {
         let store: MemoryStore = MemoryStore::default();
         let limits = (0..5).map(|i| Limit::per_second(&format!("l{i}"), 10 - i));

@@ -96,6 +96,34 @@ async fn headers_are_exact_on_admitted_and_refused_responses() {
 }
 
 #[tokio::test]
+async fn a_caller_under_its_rates_and_one_over_them_get_exact_values() {
+    let clock = ManualClock::new(START);
+    let limiter = RateLimiter::builder()
+        .limit(Limit::per_second("second", 4).with_burst(3))
+        .limit(Limit::per_minute("minute", 30))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let svc = app(&limiter);
+    let ratelimit =
+        |res: &Response<String>| res.headers()["ratelimit"].to_str().unwrap().to_owned();
+    // Every limit whole: one interval spent of each.
+    let whole = r#""second";r=2;t=1, "minute";r=29;t=2"#;
+    let res = svc.clone().oneshot(call("alice")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(ratelimit(&res), whole);
+    // At once again: faster than the rates, the values count down.
+    let res = svc.clone().oneshot(call("alice")).await.unwrap();
+    assert_eq!(ratelimit(&res), r#""second";r=1;t=1, "minute";r=28;t=4"#);
+    // Slower than both rates (one request a minute): whole every time.
+    for _ in 0..2 {
+        clock.advance(Duration::from_secs(60));
+        let res = svc.clone().oneshot(call("alice")).await.unwrap();
+        assert_eq!(ratelimit(&res), whole);
+    }
+}
+
+#[tokio::test]
 async fn an_identity_gets_its_own_policy_from_the_request() {
     let premium = Policy::new([Limit::per_minute("minute", 5)], None).unwrap();
     let limiter = RateLimiter::builder()
