@@ -5,7 +5,7 @@ use std::time::Duration;
 use auth_core::AuthError;
 
 use crate::clock::NANOS_PER_SEC;
-use crate::policy::{MAX_LIMITS, Policy};
+use crate::policy::{Limit, MAX_LIMITS, Policy};
 
 /// GCRA: a request conforms if the theoretical arrival time `tat` after it stays within
 /// `tolerance` of `now`. `Ok(new tat)` or `Err(nanoseconds until it would conform)`.
@@ -33,28 +33,40 @@ pub(crate) struct LimitState {
     pub(crate) reset: Option<u64>,
 }
 
+/// A reset time that never comes: a quota that does not refill.
+const NEVER: u32 = u32::MAX;
+
 /// The answer of a check: admitted or not, with what each limit of the policy has left.
+///
+/// Laid out in parallel arrays (at most 120 bytes), so that the check hands it back by a
+/// few register moves rather than a memory copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     allowed: bool,
-    retry_after: Option<u64>,
     len: u8,
-    states: [LimitState; MAX_LIMITS],
+    retry_after: Option<u64>,
+    /// Requests left per limit, in the policy's order (the quota last).
+    remaining: [u64; MAX_LIMITS],
+    /// Whole seconds until each limit is whole again ([`NEVER`]: never).
+    reset: [u32; MAX_LIMITS],
 }
 
 impl Decision {
     pub(crate) fn new(allowed: bool, retry_after: Option<u64>) -> Self {
         Self {
             allowed,
-            retry_after,
             len: 0,
-            states: [LimitState::default(); MAX_LIMITS],
+            retry_after,
+            remaining: [0; MAX_LIMITS],
+            reset: [NEVER; MAX_LIMITS],
         }
     }
 
     pub(crate) fn push(&mut self, state: LimitState) {
-        if let Some(slot) = self.states.get_mut(usize::from(self.len)) {
-            *slot = state;
+        let i = usize::from(self.len);
+        if let (Some(remaining), Some(reset)) = (self.remaining.get_mut(i), self.reset.get_mut(i)) {
+            *remaining = state.remaining;
+            *reset = reset_secs(state.reset);
             self.len += 1;
         }
     }
@@ -80,11 +92,13 @@ impl Decision {
 
     /// Requests left per limit, in the policy's order (the quota last).
     pub fn remaining(&self) -> impl Iterator<Item = u64> + '_ {
-        self.states().iter().map(|s| s.remaining)
+        self.remaining[..usize::from(self.len)].iter().copied()
     }
 
-    pub(crate) fn states(&self) -> &[LimitState] {
-        &self.states[..usize::from(self.len)]
+    /// Requests left and whole seconds to reset, per limit.
+    fn fields(&self) -> (&[u64], &[u32]) {
+        let len = usize::from(self.len);
+        (&self.remaining[..len], &self.reset[..len])
     }
 
     /// The `RateLimit` header value (draft-ietf-httpapi-ratelimit-headers-10):
@@ -97,20 +111,15 @@ impl Decision {
             .iter()
             .map(|l| &*l.name)
             .chain(policy.quota().map(|q| &*q.name));
-        render(names, self.states())
+        let (remaining, reset) = self.fields();
+        render(names, remaining, reset)
     }
 
-    /// Whether every state renders as `whole` (remaining requests and whole seconds to
-    /// reset, per limit): then the `RateLimit` value is the one built for it.
-    pub(crate) fn renders_as(&self, whole: &[(u64, u64)]) -> bool {
-        self.states().len() == whole.len()
-            && self
-                .states()
-                .iter()
-                .zip(whole)
-                .all(|(state, &(remaining, reset))| {
-                    state.remaining == remaining && state.reset.map(ceil_secs) == Some(reset)
-                })
+    /// Whether this decision's `RateLimit` value is `whole`'s: the same requests left and
+    /// whole seconds to reset, per limit.
+    pub(crate) fn renders_as(&self, whole: &Whole) -> bool {
+        let (remaining, reset) = self.fields();
+        remaining == &*whole.remaining && reset == &*whole.reset
     }
 
     /// The 429 for this refusal under `policy`.
@@ -124,34 +133,75 @@ impl Decision {
     }
 }
 
-/// The `RateLimit` value of `states` under `names`: `"name";r=remaining;t=seconds` each,
+/// What an admission with every limit whole leaves (see [`Whole::of`]), and its `RateLimit`
+/// value, built once per policy.
+#[derive(Debug)]
+pub(crate) struct Whole {
+    remaining: Box<[u64]>,
+    reset: Box<[u32]>,
+    pub(crate) value: http::HeaderValue,
+}
+
+impl Whole {
+    /// For `limits` (GCRA): one interval spent of each, from a bucket whole at time 0.
+    pub(crate) fn of(limits: &[Limit]) -> Option<Self> {
+        let mut remaining = Vec::with_capacity(limits.len());
+        let mut reset = Vec::with_capacity(limits.len());
+        for limit in limits {
+            let (interval, tolerance) = (limit.interval(), limit.tolerance());
+            let tat = take(0, 0, interval, tolerance, 1).ok()?;
+            remaining.push(self::remaining(tat, 0, interval, tolerance));
+            reset.push(reset_secs(Some(tat)));
+        }
+        let value = render(limits.iter().map(|l| &*l.name), &remaining, &reset);
+        Some(Self {
+            remaining: remaining.into(),
+            reset: reset.into(),
+            value: http::HeaderValue::try_from(value).ok()?,
+        })
+    }
+}
+
+/// Whole seconds of `nanos`, rounded up ([`NEVER`] for `None`).
+fn reset_secs(nanos: Option<u64>) -> u32 {
+    nanos.map_or(NEVER, |n| {
+        u32::try_from(ceil_secs(n)).map_or(NEVER - 1, |secs| secs.min(NEVER - 1))
+    })
+}
+
+/// The `RateLimit` value: `"name";r=remaining;t=seconds` per field (no `t` for [`NEVER`]),
 /// sized exactly, so the bytes become a `HeaderValue` without a second allocation.
-pub(crate) fn render<'a>(
+fn render<'a>(
     names: impl Iterator<Item = &'a str> + Clone,
-    states: &[LimitState],
+    remaining: &[u64],
+    reset: &[u32],
 ) -> String {
-    let fields = names.zip(states);
-    let (count, len) = fields.clone().fold((0, 0), |(count, len), (name, state)| {
-        let reset = state
-            .reset
-            .map_or(0, |n| ";t=".len() + decimal_len(ceil_secs(n)));
-        let field = "\"\";r=".len() + name.len() + decimal_len(state.remaining) + reset;
-        (count + 1, len + field)
-    });
+    let fields = names.zip(remaining.iter().zip(reset));
+    let (count, len) = fields
+        .clone()
+        .fold((0, 0), |(count, len), (name, (&remaining, &reset))| {
+            let reset = if reset == NEVER {
+                0
+            } else {
+                ";t=".len() + decimal_len(reset.into())
+            };
+            let field = "\"\";r=".len() + name.len() + decimal_len(remaining) + reset;
+            (count + 1, len + field)
+        });
     let len = len + ", ".len() * usize::saturating_sub(count, 1);
     let mut out = String::with_capacity(len);
     let mut digits = itoa::Buffer::new();
-    for (name, state) in fields {
+    for (name, (&remaining, &reset)) in fields {
         if !out.is_empty() {
             out.push_str(", ");
         }
         out.push('"');
         out.push_str(name);
         out.push_str("\";r=");
-        out.push_str(digits.format(state.remaining));
-        if let Some(reset) = state.reset {
+        out.push_str(digits.format(remaining));
+        if reset != NEVER {
             out.push_str(";t=");
-            out.push_str(digits.format(ceil_secs(reset)));
+            out.push_str(digits.format(reset));
         }
     }
     debug_assert_eq!(out.len(), len);
@@ -222,6 +272,8 @@ mod tests {
             header,
             r#""burst";r=0;t=2, "daily";r=990;t=864, "credits";r=5"#
         );
+        // Small enough to be moved by registers, not a call to `memcpy`.
+        assert!(std::mem::size_of::<Decision>() <= 128);
         // Sized exactly: the bytes become a `HeaderValue` without a second allocation.
         assert_eq!(header.capacity(), header.len());
         for (n, len) in [(0, 1), (9, 1), (10, 2), (999, 3), (1000, 4), (u64::MAX, 20)] {

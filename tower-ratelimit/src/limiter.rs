@@ -80,8 +80,7 @@ impl KeyBy {
 }
 
 fn prefixed(namespace: &'static str, value: &str) -> CompactString {
-    let mut key = CompactString::with_capacity(namespace.len() + value.len());
-    key.push_str(namespace);
+    let mut key = CompactString::new(namespace);
     key.push_str(value);
     key
 }
@@ -230,6 +229,7 @@ impl RateLimiter {
         }
     }
 
+    #[inline]
     pub(crate) fn start(&self, key: &str, policy: &Policy) -> Check {
         let now = self.inner.clock.now();
         match &self.inner.backend {

@@ -244,12 +244,12 @@ mod tests {
             None,
         )
         .unwrap();
-        let (whole, value) = policy.inner.whole.as_ref().unwrap();
-        assert_eq!(value, r#""s";r=2;t=1, "m";r=6;t=9, "d";r=999;t=87"#);
+        let whole = policy.inner.whole.as_ref().unwrap();
+        assert_eq!(whole.value, r#""s";r=2;t=1, "m";r=6;t=9, "d";r=999;t=87"#);
         let now = 1_000 * SEC;
         let first = store.check("k", &policy, now);
         assert!(first.renders_as(whole));
-        assert_eq!(first.header(&policy), value.to_str().unwrap());
+        assert_eq!(first.header(&policy), whole.value.to_str().unwrap());
         // Within an interval of the first: not whole any more, written afresh.
         let second = store.check("k", &policy, now + SEC / 20);
         assert!(second.is_allowed() && !second.renders_as(whole));

@@ -8,7 +8,7 @@ use auth_core::{ConfigError, ConfigErrorKind};
 use http::HeaderValue;
 
 use crate::clock::{NANOS_PER_SEC, saturating_nanos};
-use crate::decision::{LimitState, ceil_secs, remaining, render, take};
+use crate::decision::Whole;
 
 /// Most limits (quota included) one policy may hold.
 pub const MAX_LIMITS: usize = 8;
@@ -260,10 +260,9 @@ pub(crate) struct PolicyInner {
     pub(crate) quota: Option<Quota>,
     pub(crate) header: HeaderValue,
     /// The `RateLimit` value of a request admitted with every limit whole (its caller was
-    /// under its rates, as most callers are), built once: per limit the requests left and
-    /// the whole seconds to reset that it shows, and the value. `None` with a quota, whose
+    /// slower than its rates, as most callers are), built once. `None` with a quota, whose
     /// count changes with every request.
-    pub(crate) whole: Option<(Vec<(u64, u64)>, HeaderValue)>,
+    pub(crate) whole: Option<Whole>,
 }
 
 impl Policy {
@@ -341,7 +340,7 @@ impl Policy {
             .map_err(|_| invalid("limit", "the policy is not a valid header value"))?;
         let whole = match quota {
             Some(_) => None,
-            None => whole(&limits),
+            None => Whole::of(&limits),
         };
         Ok(Self {
             inner: Arc::new(PolicyInner {
@@ -378,29 +377,6 @@ impl Policy {
         self.inner.limits.iter().all(|l| l.fail_open)
             && self.inner.quota.as_ref().is_none_or(|q| q.fail_open)
     }
-}
-
-/// What a request admitted with every limit of `limits` whole leaves (one interval spent
-/// of each, GCRA), and its `RateLimit` value.
-fn whole(limits: &[Limit]) -> Option<(Vec<(u64, u64)>, HeaderValue)> {
-    let states: Vec<LimitState> = limits
-        .iter()
-        .map(|limit| {
-            let (interval, tolerance) = (limit.interval(), limit.tolerance());
-            // A bucket whole at `now` = 0: the request moves its arrival time to `interval`.
-            let tat = take(0, 0, interval, tolerance, 1).ok()?;
-            Some(LimitState {
-                remaining: remaining(tat, 0, interval, tolerance),
-                reset: Some(tat),
-            })
-        })
-        .collect::<Option<_>>()?;
-    let rendered = states
-        .iter()
-        .map(|s| (s.remaining, s.reset.map_or(0, ceil_secs)))
-        .collect();
-    let value = render(limits.iter().map(|l| &*l.name), &states);
-    Some((rendered, HeaderValue::try_from(value).ok()?))
 }
 
 fn invalid(field: &'static str, message: &'static str) -> ConfigError {
