@@ -119,7 +119,10 @@ impl Decision {
     /// whole seconds to reset, per limit.
     pub(crate) fn renders_as(&self, whole: &Whole) -> bool {
         let (remaining, reset) = self.fields();
-        remaining == &*whole.remaining && reset == &*whole.reset
+        // Element by element: a handful of integers, not worth a call to `memcmp`.
+        remaining.len() == whole.remaining.len()
+            && remaining.iter().zip(&*whole.remaining).all(|(a, b)| a == b)
+            && reset.iter().zip(&*whole.reset).all(|(a, b)| a == b)
     }
 
     /// The 429 for this refusal under `policy`.

@@ -31,6 +31,10 @@ pub struct Limit {
     period: Duration,
     burst: u64,
     pub(crate) fail_open: bool,
+    /// GCRA's emission interval and tolerance (nanoseconds), computed once: every check
+    /// reads them.
+    interval: u64,
+    tolerance: u64,
 }
 
 impl Limit {
@@ -41,12 +45,15 @@ impl Limit {
     /// checked when the limiter or [`Policy`] is built.
     #[must_use]
     pub fn new(name: &str, count: u64, period: Duration) -> Self {
+        let interval = (saturating_nanos(period) / count.max(1)).max(1);
         Self {
             name: name.into(),
             count,
             period,
             burst: count,
             fail_open: false,
+            interval,
+            tolerance: interval.saturating_mul(count),
         }
     }
 
@@ -78,6 +85,7 @@ impl Limit {
     #[must_use]
     pub fn with_burst(mut self, burst: u64) -> Self {
         self.burst = burst;
+        self.tolerance = self.interval.saturating_mul(burst);
         self
     }
 
@@ -116,12 +124,12 @@ impl Limit {
 
     /// Nanoseconds between two requests at the sustained rate.
     pub(crate) fn interval(&self) -> u64 {
-        (saturating_nanos(self.period) / self.count.max(1)).max(1)
+        self.interval
     }
 
     /// Nanoseconds of credit a full bucket holds (`burst` intervals).
     pub(crate) fn tolerance(&self) -> u64 {
-        self.interval().saturating_mul(self.burst)
+        self.tolerance
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
