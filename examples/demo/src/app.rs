@@ -24,9 +24,21 @@ use crate::session::Account;
 use crate::templates::Templates;
 use crate::users::Users;
 
-/// Shared by every handler; cheap to clone.
+/// Shared by every handler: one pointer, so the clone axum makes for every request is one
+/// reference count.
 #[derive(Clone)]
-pub(crate) struct AppState {
+pub(crate) struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub(crate) struct Shared {
     pub(crate) keys: ApiKeys,
     pub(crate) tokens: TokenIssuer,
     pub(crate) families: Arc<dyn RefreshFamilyStore>,
@@ -453,7 +465,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
     let oauth = oauth_client(config).await?;
     let sessions = oauth.authenticator();
     let introspection = introspection(config).await?;
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         keys: keys.clone(),
         tokens,
         families,
@@ -466,7 +478,7 @@ pub async fn build(config: &Config) -> Result<Demo, String> {
         login_throttle: login_throttle()?,
         api_throttle: api_throttle()?,
         resource_metadata,
-    };
+    }));
     Ok(Demo {
         router: crate::routes::router(state, config.bench_floors),
         keys,

@@ -13,6 +13,7 @@ use axum::Router;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use http::header::CONTENT_TYPE;
+use tower::ServiceBuilder;
 use tower_oauth::LoginRedirect;
 
 use crate::app::AppState;
@@ -39,16 +40,20 @@ pub(crate) fn router(state: AppState, bench_floors: bool) -> Router {
             "/api/admin",
             get(api::whoami).route_layer(require_scopes(["admin"]).on_rejection(rejection.clone())),
         )
-        // Inside the AuthLayer: each API key's own rate and quota (refusals counted in the
-        // key's usage).
+        // One `layer` call for the three (outermost first): axum boxes each call's result
+        // and clones every box per request.
         .layer(
-            api::key_limiter()
-                .layer()
-                .on_rejection(api::CountLimited::new(state.keys.clone())),
-        )
-        .layer(AuthLayer::new(api_auth).on_rejection(rejection))
-        // Outside it: refused credentials counted per client address.
-        .layer(state.api_throttle.layer());
+            ServiceBuilder::new()
+                // Refused credentials counted per client address.
+                .layer(state.api_throttle.layer())
+                .layer(AuthLayer::new(api_auth).on_rejection(rejection))
+                // Each API key's own rate and quota (refusals counted in the key's usage).
+                .layer(
+                    api::key_limiter()
+                        .layer()
+                        .on_rejection(api::CountLimited::new(state.keys.clone())),
+                ),
+        );
     if let Some(metadata) = &state.resource_metadata {
         api = api.route_service(metadata.path(), metadata.service());
     }
