@@ -38,7 +38,7 @@ pub(crate) fn mint(secret: &[u8], sub: &str, scope: &str) -> Result<String, Stri
     header.typ = Some("at+jwt".into());
     let claims = serde_json::json!({
         "iss": ISSUER, "aud": AUDIENCE, "sub": sub, "scope": scope,
-        "iat": now, "nbf": now, "exp": now + 86_400,
+        "iat": now, "nbf": now, "exp": now + 86_400, "jti": "bench-token-1",
     });
     let key = EncodingKey::from_secret(secret).map_err(|e| format!("HS256 key: {e}"))?;
     jsonwebtoken::encode(&header, &claims, &key).map_err(|e| format!("token: {e}"))
