@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Server, csrf_token, http, password_form as login, set_cookie};
+use common::{Server, csrf_token, http, password_form as login, resource_metadata, set_cookie};
 
 const USERS: &str = "dana:dana-password:read write;erin:erin-password:read";
 
@@ -163,16 +163,6 @@ async fn logs_in_on_the_bound_port(server: &Server) {
     assert_eq!(res.headers()["location"], "/");
     assert!(set_cookie(&res, "session").is_some());
     // Its RFC 9728 metadata names the same URL.
-    let metadata: serde_json::Value = http()
-        .get(format!(
-            "{}/.well-known/oauth-protected-resource",
-            server.url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = resource_metadata(&http(), server).await;
     assert_eq!(metadata["resource"], server.url.as_str(), "{metadata}");
 }

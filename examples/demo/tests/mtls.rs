@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{SECRET, Server, TempDir, assert_rejected, command, refused_start};
+use common::{SECRET, Server, TempDir, assert_rejected, command, refused_start, resource_metadata};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
@@ -202,17 +202,7 @@ async fn a_bound_token_is_accepted_with_its_client_certificate_only() {
     .await;
 
     // RFC 9728: the metadata says certificate-bound tokens are taken.
-    let metadata: Value = anonymous
-        .get(format!(
-            "{}/.well-known/oauth-protected-resource",
-            server.url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = resource_metadata(&anonymous, &server).await;
     assert_eq!(
         metadata["tls_client_certificate_bound_access_tokens"], true,
         "{metadata}"

@@ -6,7 +6,7 @@
 mod common;
 
 use common::oidc::{DemoEnv, OidcProvider};
-use common::{Server, http};
+use common::{Server, http, resource_metadata};
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use testkit::dpop::{ProofKey, bound_token};
@@ -62,17 +62,7 @@ async fn a_dpop_bound_token_needs_a_fresh_proof_and_the_dpop_scheme() {
     }
 
     // RFC 9728: the metadata names the proof algorithms taken.
-    let metadata: Value = http()
-        .get(format!(
-            "{}/.well-known/oauth-protected-resource",
-            server.url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = resource_metadata(&http(), &server).await;
     let algorithms = metadata["dpop_signing_alg_values_supported"]
         .as_array()
         .unwrap_or_else(|| panic!("no DPoP algorithms in {metadata}"));

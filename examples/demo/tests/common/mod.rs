@@ -211,6 +211,15 @@ pub fn http() -> reqwest::Client {
         .unwrap()
 }
 
+/// The server's RFC 9728 metadata document, fetched with `client` (which must trust the
+/// server's certificate over HTTPS).
+pub async fn resource_metadata(client: &reqwest::Client, server: &Server) -> serde_json::Value {
+    let url = format!("{}/.well-known/oauth-protected-resource", server.url);
+    let res = client.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{url}");
+    res.json().await.unwrap()
+}
+
 /// Asserts an RFC 6750 rejection: `status`, a `Bearer` challenge, a JSON body with
 /// `error` = `error` and an `error_description`, and no trace of `secret`.
 pub async fn assert_rejected(res: reqwest::Response, status: u16, error: &str, secret: &str) {
