@@ -336,7 +336,15 @@ pub(crate) fn bind<B, C: Send + Sync + 'static>(
     outcome: Outcome<Claims<C>, CheckFuture<Claims<C>>>,
 ) -> Outcome<Claims<C>, CheckFuture<Claims<C>>> {
     let require_bound = config.is_some_and(|c| c.require_bound);
+    let proxy_header = config.is_some_and(|c| c.proxy_header.is_some());
     match outcome {
+        // The common case, on every cache hit: an unbound token, no certificate required,
+        // none to parse from a header. Nothing to look up.
+        Outcome::Decided(Ok(claims))
+            if claims.certificate_thumbprint().is_none() && !require_bound && !proxy_header =>
+        {
+            Outcome::Decided(Ok(claims))
+        }
         Outcome::Decided(Ok(claims)) => Outcome::Decided(
             presented(config, request)
                 .and_then(|presented| check(claims, presented.as_deref(), require_bound)),
