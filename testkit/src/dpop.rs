@@ -130,3 +130,12 @@ pub async fn bound_token(
         .expect("an access token")
         .to_owned()
 }
+
+/// The `WWW-Authenticate` challenges of an answer, in order: a DPoP refusal offers two.
+pub fn challenges(headers: &http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all(http::header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}

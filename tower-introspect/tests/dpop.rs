@@ -58,12 +58,7 @@ async fn read(app: &Router, headers: &[(&str, String)]) -> Answer {
         .await
         .unwrap();
     let status = response.status();
-    let challenges = response
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let challenges = testkit::dpop::challenges(response.headers());
     let nonce = response
         .headers()
         .get("dpop-nonce")

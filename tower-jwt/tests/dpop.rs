@@ -147,12 +147,7 @@ async fn send(layer: JwtLayer, method: &str, path: &str, headers: &[(&str, &str)
         .await
         .unwrap();
     let status = response.status();
-    let challenges = response
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let challenges = testkit::dpop::challenges(response.headers());
     let nonces: Vec<_> = response.headers().get_all("dpop-nonce").iter().collect();
     assert!(nonces.len() <= 1, "{nonces:?}");
     let nonce = nonces.first().map(|v| v.to_str().unwrap().to_owned());

@@ -44,12 +44,7 @@ async fn call(app: &Router, headers: &[(&str, String)]) -> (StatusCode, Vec<Stri
         .await
         .unwrap();
     let status = response.status();
-    let challenges = response
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let challenges = testkit::dpop::challenges(response.headers());
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (
         status,

@@ -3,23 +3,8 @@
 
 mod common;
 
-use common::oidc::{DemoEnv, Jar, OidcProvider, authorize};
+use common::oidc::{DemoEnv, Jar, OidcProvider, start_login};
 use common::{Server, http};
-
-/// Starts an OIDC login at `server`; its cookies and the provider's callback query.
-async fn start_login(client: &reqwest::Client, server: &Server) -> (Jar, String) {
-    let mut jar = Jar::default();
-    let res = client
-        .get(format!("{}/oauth/oidc/login?return_to=/", server.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    jar.store(&res);
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let query = authorize(client, &location).await;
-    (jar, query)
-}
 
 /// The callback of a login at `server`: its status.
 async fn finish_login(client: &reqwest::Client, server: &Server, jar: &Jar, query: &str) -> u16 {
@@ -49,11 +34,11 @@ async fn a_login_in_progress_survives_a_cookie_key_rotation() {
     let client = http();
 
     // Started before the rotation, finished after it.
-    let (jar, query) = start_login(&client, &before).await;
+    let (jar, query) = start_login(&client, &provider, &before.url).await;
     assert_eq!(finish_login(&client, &rotated, &jar, &query).await, 303);
 
     // Started after the rotation: sealed with the new key, which the old server lacks.
-    let (jar, query) = start_login(&client, &rotated).await;
+    let (jar, query) = start_login(&client, &provider, &rotated.url).await;
     assert_eq!(finish_login(&client, &before, &jar, &query).await, 400);
     assert_eq!(finish_login(&client, &only_new, &jar, &query).await, 303);
 }

@@ -28,12 +28,7 @@ async fn whoami(
         request = request.header("dpop", proof);
     }
     let res = request.send().await.unwrap();
-    let challenges = res
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let challenges = testkit::dpop::challenges(res.headers());
     (res.status().as_u16(), challenges, res.text().await.unwrap())
 }
 

@@ -54,14 +54,12 @@ pub async fn authorize(client: &reqwest::Client, authorize_url: &str) -> String 
     panic!("too many provider redirects");
 }
 
-/// Logs in to the demo at `server_url` through `provider` with `client` (login, the
-/// provider's redirects, callback to `/`); returns the demo's cookies, holding the session,
-/// and the `Set-Cookie` value of the session cookie `session_cookie`.
-pub async fn log_in(
+/// Starts an OIDC login at the demo at `server_url` and walks `provider`'s redirects with
+/// `client`: the demo's cookies so far and the query the provider sends to the callback.
+pub async fn start_login(
     client: &reqwest::Client,
     provider: &OidcProvider,
     server_url: &str,
-    session_cookie: &str,
 ) -> (Jar, String) {
     let mut jar = Jar::default();
     let res = client
@@ -77,6 +75,19 @@ pub async fn log_in(
         assert!(location.contains(param), "{location}");
     }
     let query = authorize(client, &location).await;
+    (jar, query)
+}
+
+/// Logs in to the demo at `server_url` through `provider` with `client` (login, the
+/// provider's redirects, callback to `/`); returns the demo's cookies, holding the session,
+/// and the `Set-Cookie` value of the session cookie `session_cookie`.
+pub async fn log_in(
+    client: &reqwest::Client,
+    provider: &OidcProvider,
+    server_url: &str,
+    session_cookie: &str,
+) -> (Jar, String) {
+    let (mut jar, query) = start_login(client, provider, server_url).await;
     let res = client
         .get(format!("{server_url}/oauth/oidc/callback?{query}"))
         .header("cookie", jar.header())
