@@ -106,6 +106,27 @@ async fn listen(received: Received) -> (String, tokio::sync::oneshot::Sender<OAu
     (uri, tx)
 }
 
+/// An app that `op` knows as a client registered with `metadata` and the app's
+/// back-channel logout URI, its provider set up by `provider`: the app, where its
+/// deliveries are recorded, and its client id.
+async fn app_with(
+    op: &OidcProvider,
+    metadata: Value,
+    provider: impl FnOnce(Provider) -> Provider,
+) -> (TestApp, Received, String) {
+    let received = Received::default();
+    let (uri, serve) = listen(Arc::clone(&received)).await;
+    let (id, secret) = register_with(op, &uri, metadata).await;
+    let app = TestApp::new(
+        builder(&Users::default())
+            .provider(provider(Provider::oidc("op", &op.issuer, &id, &secret)))
+            .build()
+            .unwrap(),
+    );
+    serve.send(app.client.clone()).unwrap();
+    (app, received, id)
+}
+
 /// `POST /oauth/backchannel-logout` with `body` (a form) at `app`.
 async fn deliver(app: &TestApp, body: String) -> (StatusCode, HeaderMap, Value) {
     let res = app
@@ -276,19 +297,8 @@ async fn a_provider_logout_ends_the_session_on_both_instances_once() {
 #[tokio::test]
 async fn logout_redirects_to_the_providers_end_session_endpoint() {
     let op = OidcProvider::start();
-    let received = Received::default();
-    let (uri, serve) = listen(Arc::clone(&received)).await;
-    let (id, secret) = register(&op, &uri).await;
-    let app = TestApp::new(
-        builder(&Users::default())
-            .provider(
-                Provider::oidc("op", &op.issuer, &id, &secret)
-                    .post_logout_redirect_uri(AFTER_LOGOUT),
-            )
-            .build()
-            .unwrap(),
-    );
-    serve.send(app.client.clone()).unwrap();
+    let (app, received, id) =
+        app_with(&op, json!({}), |p| p.post_logout_redirect_uri(AFTER_LOGOUT)).await;
     let mut browser = ProviderBrowser::new();
     let mut jar = Jar::new();
     let res = app.login("op", "alice", &mut jar, &mut browser).await;
@@ -361,16 +371,7 @@ async fn first_delivery(received: &Received) -> (String, StatusCode) {
 #[tokio::test]
 async fn a_logout_token_naming_only_its_session_ends_that_session() {
     let op = OidcProvider::start();
-    let received = Received::default();
-    let (uri, serve) = listen(Arc::clone(&received)).await;
-    let (id, secret) = register_with(&op, &uri, json!({ "client_name": "no-sub" })).await;
-    let app = TestApp::new(
-        builder(&Users::default())
-            .provider(Provider::oidc("op", &op.issuer, &id, &secret))
-            .build()
-            .unwrap(),
-    );
-    serve.send(app.client.clone()).unwrap();
+    let (app, received, id) = app_with(&op, json!({ "client_name": "no-sub" }), |p| p).await;
     // Two sessions of alice, in two browsers: only the one whose provider session ends goes.
     let mut ending_browser = ProviderBrowser::new();
     let (mut ending, mut other) = (Jar::new(), Jar::new());
@@ -395,17 +396,8 @@ async fn a_logout_token_naming_only_its_session_ends_that_session() {
 #[tokio::test]
 async fn a_logout_token_naming_neither_session_nor_user_is_refused() {
     let op = OidcProvider::start();
-    let received = Received::default();
-    let (uri, serve) = listen(Arc::clone(&received)).await;
     let metadata = json!({ "client_name": "no-sub", "backchannel_logout_session_required": false });
-    let (id, secret) = register_with(&op, &uri, metadata).await;
-    let app = TestApp::new(
-        builder(&Users::default())
-            .provider(Provider::oidc("op", &op.issuer, &id, &secret))
-            .build()
-            .unwrap(),
-    );
-    serve.send(app.client.clone()).unwrap();
+    let (app, received, id) = app_with(&op, metadata, |p| p).await;
     let mut browser = ProviderBrowser::new();
     let mut jar = Jar::new();
     app.login("op", "alice", &mut jar, &mut browser).await;
