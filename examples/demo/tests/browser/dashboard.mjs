@@ -95,7 +95,9 @@ try {
   check(/^sk_live_[0-9A-Za-z]{61}$/.test(key), 'the new key is not shown');
   check(await page.getByText('shown only once').isVisible(), 'no copy hint');
   const copy = page.getByRole('button', { name: 'Copy' });
-  check(await copy.isVisible(), 'the copy script did not run');
+  // The script runs after the page is parsed: wait for its button (bounded), do not sample.
+  const copyShown = await copy.waitFor({ state: 'visible', timeout: 5000 }).then(() => true, () => false);
+  check(copyShown, 'the copy script did not run');
   await copy.click();
   await page.getByRole('button', { name: 'Copied' }).waitFor();
   check((await page.evaluate(() => navigator.clipboard.readText())) === key, 'the key was not copied');
