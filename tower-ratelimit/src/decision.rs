@@ -40,9 +40,11 @@ const NEVER: u32 = u32::MAX;
 ///
 /// Laid out in parallel arrays (at most 120 bytes), so that the check hands it back by a
 /// few register moves rather than a memory copy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Decision {
     allowed: bool,
+    /// Made from the policy's [`Whole`]: its `RateLimit` value is the prebuilt one.
+    whole: bool,
     len: u8,
     retry_after: Option<u64>,
     /// Requests left per limit, in the policy's order (the quota last).
@@ -55,6 +57,7 @@ impl Decision {
     pub(crate) fn new(allowed: bool, retry_after: Option<u64>) -> Self {
         Self {
             allowed,
+            whole: false,
             len: 0,
             retry_after,
             remaining: [0; MAX_LIMITS],
@@ -115,14 +118,10 @@ impl Decision {
         render(names, remaining, reset)
     }
 
-    /// Whether this decision's `RateLimit` value is `whole`'s: the same requests left and
-    /// whole seconds to reset, per limit.
-    pub(crate) fn renders_as(&self, whole: &Whole) -> bool {
-        let (remaining, reset) = self.fields();
-        // Element by element: a handful of integers, not worth a call to `memcmp`.
-        remaining.len() == whole.remaining.len()
-            && remaining.iter().zip(&*whole.remaining).all(|(a, b)| a == b)
-            && reset.iter().zip(&*whole.reset).all(|(a, b)| a == b)
+    /// Whether this is the admission of a caller with every limit whole (see [`Whole`]),
+    /// whose `RateLimit` value is prebuilt.
+    pub(crate) fn is_whole(&self) -> bool {
+        self.whole
     }
 
     /// The 429 for this refusal under `policy`.
@@ -136,31 +135,46 @@ impl Decision {
     }
 }
 
-/// What an admission with every limit whole leaves (see [`Whole::of`]), and its `RateLimit`
-/// value, built once per policy.
+/// What a decision says: admitted or not, the wait, and each limit's state (not how it was
+/// made).
+impl PartialEq for Decision {
+    fn eq(&self, other: &Self) -> bool {
+        self.allowed == other.allowed
+            && self.retry_after == other.retry_after
+            && self.fields() == other.fields()
+    }
+}
+
+impl Eq for Decision {}
+
+/// The admission of a caller slower than every rate of a quota-less policy (as most
+/// callers are): each limit was whole and is left one request short. The same whatever the
+/// time, so its [`Decision`] and `RateLimit` value are built once per policy (see
+/// [`Whole::of`]).
 #[derive(Debug)]
 pub(crate) struct Whole {
-    remaining: Box<[u64]>,
-    reset: Box<[u32]>,
+    pub(crate) decision: Decision,
     pub(crate) value: http::HeaderValue,
 }
 
 impl Whole {
     /// For `limits` (GCRA): one interval spent of each, from a bucket whole at time 0.
     pub(crate) fn of(limits: &[Limit]) -> Option<Self> {
-        let mut remaining = Vec::with_capacity(limits.len());
-        let mut reset = Vec::with_capacity(limits.len());
+        let mut decision = Decision::new(true, None);
         for limit in limits {
             let (interval, tolerance) = (limit.interval(), limit.tolerance());
             let tat = take(0, 0, interval, tolerance, 1).ok()?;
-            remaining.push(self::remaining(tat, 0, interval, tolerance));
-            reset.push(reset_secs(Some(tat)));
+            decision.push(LimitState {
+                remaining: remaining(tat, 0, interval, tolerance),
+                reset: Some(tat),
+            });
         }
-        let value = render(limits.iter().map(|l| &*l.name), &remaining, &reset);
+        let (remaining, reset) = decision.fields();
+        let value = render(limits.iter().map(|l| &*l.name), remaining, reset);
+        decision.whole = true;
         Some(Self {
-            remaining: remaining.into(),
-            reset: reset.into(),
             value: http::HeaderValue::try_from(value).ok()?,
+            decision,
         })
     }
 }

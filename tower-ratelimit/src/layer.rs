@@ -84,7 +84,7 @@ fn admitted_headers(limiter: &RateLimiter, decision: &Decision, policy: &Policy)
     }
     let state = match &policy.inner.whole {
         // The caller was under its rates: the value built with the policy.
-        Some(whole) if decision.renders_as(whole) => whole.value.clone(),
+        Some(whole) if decision.is_whole() => whole.value.clone(),
         _ => {
             let state = decision.header(policy);
             if state.is_empty() {

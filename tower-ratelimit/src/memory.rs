@@ -19,7 +19,7 @@ const MIN_SWEEP: usize = 4096;
 /// them (a thin pointer, so that two-limit entries stay small).
 type More = Box<[u64; MAX_LIMITS - 2]>;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Entry {
     /// The GCRA theoretical arrival time of each limit, in the policy's order.
     tats: [u64; 2],
@@ -47,6 +47,11 @@ impl Entry {
                 }
             }
         }
+    }
+
+    /// Whether each of the first `limits` limits is whole at `now`: its bucket full.
+    fn whole(&self, limits: usize, now: u64) -> bool {
+        (0..limits).all(|i| self.tat(i) <= now)
     }
 
     /// Whether the entry still holds anything a fresh one would not.
@@ -128,56 +133,16 @@ impl<K: StoreKey> MemoryStore<K> {
 
     /// Checks and, if every limit and the quota admit it, counts one request of `key`.
     pub(crate) fn check(&self, key: &K::Borrowed, policy: &Policy, now: u64) -> Decision {
-        let limits = policy.limits();
-        let quota = policy.quota();
-        self.with_entry(key, now, |entry| {
-            let mut wait: Option<u64> = Some(0);
-            let mut denied = false;
-            let mut new_tats = [0u64; crate::policy::MAX_LIMITS];
-            for (i, limit) in limits.iter().enumerate() {
-                match take(entry.tat(i), now, limit.interval(), limit.tolerance(), 1) {
-                    Ok(tat) => new_tats[i] = tat,
-                    Err(w) => {
-                        denied = true;
-                        wait = wait.map(|old| old.max(w));
-                    }
+        self.with_entry(key, now, |entry| match &policy.inner.whole {
+            // Most callers are slower than their rates: every limit is whole, and the
+            // answer is the one built with the policy.
+            Some(whole) if entry.whole(policy.limits().len(), now) => {
+                for (i, limit) in policy.limits().iter().enumerate() {
+                    entry.set_tat(i, now.saturating_add(limit.interval()));
                 }
+                whole.decision.clone()
             }
-            if let Some(quota) = quota {
-                if now >= entry.quota_end {
-                    let (_, end) = quota.period(now);
-                    entry.quota_used = 0;
-                    entry.quota_end = end.map_or(u64::MAX, |s| s.saturating_mul(1_000_000_000));
-                }
-                if entry.quota_used >= quota.credits() {
-                    denied = true;
-                    wait = match (wait, entry.quota_end) {
-                        (_, u64::MAX) => None,
-                        (w, end) => w.map(|w| w.max(end - now)),
-                    };
-                }
-            }
-            let mut decision = Decision::new(!denied, if denied { wait } else { None });
-            for (i, limit) in limits.iter().enumerate() {
-                if !denied {
-                    entry.set_tat(i, new_tats[i]);
-                }
-                let tat = entry.tat(i);
-                decision.push(LimitState {
-                    remaining: remaining(tat, now, limit.interval(), limit.tolerance()),
-                    reset: Some(tat.saturating_sub(now)),
-                });
-            }
-            if let Some(quota) = quota {
-                if !denied {
-                    entry.quota_used += 1;
-                }
-                decision.push(LimitState {
-                    remaining: quota.credits().saturating_sub(entry.quota_used),
-                    reset: (entry.quota_end != u64::MAX).then(|| entry.quota_end - now),
-                });
-            }
-            decision
+            _ => count(entry, policy, now),
         })
     }
 
@@ -208,6 +173,59 @@ impl<K: StoreKey> MemoryStore<K> {
     }
 }
 
+/// GCRA for each limit, then the quota: counts one request in `entry` if all admit it.
+fn count(entry: &mut Entry, policy: &Policy, now: u64) -> Decision {
+    let limits = policy.limits();
+    let quota = policy.quota();
+    let mut wait: Option<u64> = Some(0);
+    let mut denied = false;
+    let mut new_tats = [0u64; crate::policy::MAX_LIMITS];
+    for (i, limit) in limits.iter().enumerate() {
+        match take(entry.tat(i), now, limit.interval(), limit.tolerance(), 1) {
+            Ok(tat) => new_tats[i] = tat,
+            Err(w) => {
+                denied = true;
+                wait = wait.map(|old| old.max(w));
+            }
+        }
+    }
+    if let Some(quota) = quota {
+        if now >= entry.quota_end {
+            let (_, end) = quota.period(now);
+            entry.quota_used = 0;
+            entry.quota_end = end.map_or(u64::MAX, |s| s.saturating_mul(1_000_000_000));
+        }
+        if entry.quota_used >= quota.credits() {
+            denied = true;
+            wait = match (wait, entry.quota_end) {
+                (_, u64::MAX) => None,
+                (w, end) => w.map(|w| w.max(end - now)),
+            };
+        }
+    }
+    let mut decision = Decision::new(!denied, if denied { wait } else { None });
+    for (i, limit) in limits.iter().enumerate() {
+        if !denied {
+            entry.set_tat(i, new_tats[i]);
+        }
+        let tat = entry.tat(i);
+        decision.push(LimitState {
+            remaining: remaining(tat, now, limit.interval(), limit.tolerance()),
+            reset: Some(tat.saturating_sub(now)),
+        });
+    }
+    if let Some(quota) = quota {
+        if !denied {
+            entry.quota_used += 1;
+        }
+        decision.push(LimitState {
+            remaining: quota.credits().saturating_sub(entry.quota_used),
+            reset: (entry.quota_end != u64::MAX).then(|| entry.quota_end - now),
+        });
+    }
+    decision
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn an_admission_with_every_limit_whole_renders_as_the_prebuilt_value() {
+    fn an_admission_with_every_limit_whole_is_the_prebuilt_one() {
         let store: MemoryStore = MemoryStore::default();
         let policy = Policy::new(
             [
@@ -246,23 +264,30 @@ mod tests {
         .unwrap();
         let whole = policy.inner.whole.as_ref().unwrap();
         assert_eq!(whole.value, r#""s";r=2;t=1, "m";r=6;t=9, "d";r=999;t=87"#);
+        assert_eq!(whole.decision.remaining().collect::<Vec<_>>(), [2, 6, 999]);
         let now = 1_000 * SEC;
+        // The prebuilt answer and entry are what counting the request would make.
+        let mut counted = Entry::default();
+        let general = count(&mut counted, &policy, now);
         let first = store.check("k", &policy, now);
-        assert!(first.renders_as(whole));
+        assert!(first.is_whole() && first.is_allowed() && !general.is_whole());
+        assert_eq!(first, general);
         assert_eq!(first.header(&policy), whole.value.to_str().unwrap());
+        assert_eq!(store.map.get("k").unwrap().tats, counted.tats);
         // Within an interval of the first: not whole any more, written afresh.
         let second = store.check("k", &policy, now + SEC / 20);
-        assert!(second.is_allowed() && !second.renders_as(whole));
+        assert!(second.is_allowed() && !second.is_whole());
         assert_eq!(
             second.header(&policy),
             r#""s";r=1;t=1, "m";r=5;t=18, "d";r=998;t=173"#
         );
-        // Once every limit is whole again, the prebuilt value is what it renders as.
+        // Once every limit is whole again, the prebuilt answer is given again.
         let later = store.check("k", &policy, now + 86_400 * SEC);
-        assert!(later.renders_as(whole));
+        assert!(later.is_whole());
         // A quota's count changes with every request: nothing prebuilt.
-        let quota = Policy::new([Limit::per_second("s", 1)], Some(Quota::total("q", 5)));
-        assert!(quota.unwrap().inner.whole.is_none());
+        let quota = Policy::new([Limit::per_second("s", 1)], Some(Quota::total("q", 5))).unwrap();
+        assert!(quota.inner.whole.is_none());
+        assert!(!store.check("q", &quota, now).is_whole());
     }
 
     #[test]
