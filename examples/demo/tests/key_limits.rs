@@ -97,6 +97,15 @@ async fn a_key_over_its_own_rate_or_quota_gets_429_and_other_keys_do_not() {
         .await
         .unwrap();
     assert_limited(refused, r#""key-rate";q=2;w=60"#).await;
+    // A key with the same limits shares their policy, not the budget: it has its own two.
+    let (_, twin) = create(&server, &["--rate", "2/m"]);
+    for _ in 0..2 {
+        let res = client.get(&whoami).bearer_auth(&twin).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["ratelimit-policy"], r#""key-rate";q=2;w=60"#);
+    }
+    let refused = client.get(&whoami).bearer_auth(&twin).send().await.unwrap();
+    assert_limited(refused, r#""key-rate";q=2;w=60"#).await;
 
     for _ in 0..3 {
         let res = client

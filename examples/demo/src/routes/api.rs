@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use serde::Serialize;
-use tower_apikey::{ApiKeyIdentity, ApiKeys, Per};
+use tower_apikey::{ApiKeyIdentity, ApiKeys, KeyLimit, Per};
 use tower_ratelimit::{KeyBy, Limit, Policy, Quota, RateLimiter};
 
 /// The body of `/api/whoami`: `{"subject", "method", "scopes"}`, borrowed from the principal
@@ -74,23 +74,28 @@ pub(crate) fn key_limiter() -> RateLimiter {
         .expect("a limiter of overrides alone is valid")
 }
 
-/// Each limited key's [`Policy`], built on its first request and kept by key id (a key's
-/// limits never change: a rotation mints a new id), so a request only clones an `Arc`.
-/// The ids are those of keys that authenticated (random, chosen by the server, never by a
-/// caller), so the map hashes with foldhash rather than the flooding-resistant SipHash.
+/// The [`Policy`] of each plan (a key's rate and quota) in use, built the first time a key
+/// with that plan is counted and shared by every key with the same limits, so a request
+/// only clones an `Arc` and the map holds one entry per plan, not per key. Plans are set by
+/// whoever creates keys, never by a caller, so the map hashes with foldhash rather than
+/// the flooding-resistant SipHash.
 #[derive(Default)]
-struct KeyPolicies(RwLock<HashMap<String, Option<Policy>, foldhash::fast::RandomState>>);
+struct KeyPolicies(RwLock<HashMap<Plan, Option<Policy>, foldhash::fast::RandomState>>);
+
+/// A key's rate and quota.
+type Plan = (Option<KeyLimit>, Option<KeyLimit>);
 
 impl KeyPolicies {
     fn of(&self, key: &ApiKeyIdentity) -> Option<Policy> {
-        if key.rate().is_none() && key.quota().is_none() {
+        let plan = (key.rate(), key.quota());
+        if plan == (None, None) {
             return None;
         }
         if let Some(policy) = self
             .0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(key.id())
+            .get(&plan)
         {
             return policy.clone();
         }
@@ -98,7 +103,7 @@ impl KeyPolicies {
         self.0
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.id().to_owned(), policy.clone());
+            .insert(plan, policy.clone());
         policy
     }
 }
